@@ -1,0 +1,1 @@
+"""The `tls12` command line."""

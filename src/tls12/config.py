@@ -1,0 +1,171 @@
+"""Client and server configuration: frozen, validated once at construction.
+
+A configuration is shared by many connections, so everything expensive that
+depends only on it (the trust store, the DER of the certificate chain) is
+computed here once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from .crypto.kx import SUPPORTED_GROUPS
+from .crypto.provider import DefaultProvider, Provider
+from .crypto.signatures import RSA_SCHEMES
+from .crypto.suites import SUITES
+from .crypto.x509 import TrustStore, load_pem_file, system_trust_anchors
+from .enums import CipherSuite, NamedGroup, SignatureScheme
+
+__all__ = ["DEFAULT_MAX_HANDSHAKE_SIZE", "ClientConfig", "KeyLogCallback", "ServerConfig"]
+
+DEFAULT_MAX_HANDSHAKE_SIZE = 64 * 1024
+
+DEFAULT_CIPHER_SUITES: tuple[CipherSuite, ...] = (CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,)
+DEFAULT_GROUPS: tuple[NamedGroup, ...] = SUPPORTED_GROUPS
+DEFAULT_SIGNATURE_SCHEMES: tuple[SignatureScheme, ...] = (
+    SignatureScheme.RSA_PSS_RSAE_SHA256,
+    SignatureScheme.RSA_PSS_RSAE_SHA384,
+    SignatureScheme.RSA_PSS_RSAE_SHA512,
+    SignatureScheme.RSA_PKCS1_SHA256,
+    SignatureScheme.RSA_PKCS1_SHA384,
+    SignatureScheme.RSA_PKCS1_SHA512,
+)
+
+#: Called once per handshake with one line of the NSS key log format
+#: (``CLIENT_RANDOM <client random hex> <master secret hex>``), no newline.
+KeyLogCallback = Callable[[str], None]
+
+_DEFAULT_PROVIDER = DefaultProvider()
+
+
+def _choices(name: str, values: Sequence[int], supported: Sequence[int], enum: type) -> tuple[int, ...]:
+    out = tuple(enum(v) for v in values)
+    if not out:
+        raise ValueError(f"{name} must not be empty")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} has duplicates")
+    unsupported = [v for v in out if v not in supported]
+    if unsupported:
+        raise ValueError(f"{name}: unsupported {', '.join(enum(v).name for v in unsupported)}")
+    return out
+
+
+def _alpn(protocols: Sequence[str | bytes]) -> tuple[bytes, ...]:
+    out = []
+    for p in protocols:
+        raw = p.encode("utf-8") if isinstance(p, str) else bytes(p)
+        if not 1 <= len(raw) <= 255:
+            raise ValueError(f"ALPN protocol {p!r} must be 1 to 255 bytes")
+        out.append(raw)
+    if len(set(out)) != len(out):
+        raise ValueError("alpn_protocols has duplicates")
+    return tuple(out)
+
+
+def _max_handshake_size(value: int) -> int:
+    if not 1024 <= value <= 0xFFFFFF:
+        raise ValueError("max_handshake_size must be between 1024 and 2^24-1")
+    return value
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Common:
+    alpn_protocols: Sequence[str | bytes] = ()
+    cipher_suites: Sequence[CipherSuite] = DEFAULT_CIPHER_SUITES
+    groups: Sequence[NamedGroup] = DEFAULT_GROUPS
+    signature_schemes: Sequence[SignatureScheme] = DEFAULT_SIGNATURE_SCHEMES
+    #: Offer (client) or accept (server) RFC 7627's extended master secret.
+    extended_master_secret: bool = True
+    #: Refuse peers that do not use the extended master secret.
+    require_extended_master_secret: bool = False
+    #: The largest handshake message tls12 buffers (RFC 5246 allows 2^24-1).
+    max_handshake_size: int = DEFAULT_MAX_HANDSHAKE_SIZE
+    provider: Provider = field(default=_DEFAULT_PROVIDER, compare=False)
+    key_log: KeyLogCallback | None = field(default=None, compare=False)
+
+    def _validate_common(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "alpn_protocols", _alpn(self.alpn_protocols))
+        set_(self, "cipher_suites", _choices("cipher_suites", self.cipher_suites, tuple(SUITES), CipherSuite))
+        set_(self, "groups", _choices("groups", self.groups, SUPPORTED_GROUPS, NamedGroup))
+        set_(
+            self,
+            "signature_schemes",
+            _choices("signature_schemes", self.signature_schemes, RSA_SCHEMES, SignatureScheme),
+        )
+        set_(self, "max_handshake_size", _max_handshake_size(self.max_handshake_size))
+        if self.require_extended_master_secret and not self.extended_master_secret:
+            raise ValueError("require_extended_master_secret needs extended_master_secret")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientConfig(_Common):
+    """How a client connects. With no trust anchors and no cafile, the system store is used."""
+
+    trust_anchors: Sequence[x509.Certificate] = ()
+    cafile: str | os.PathLike[str] | None = None
+    verify_certificates: bool = True
+    check_hostname: bool = True
+    trust: TrustStore = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._validate_common()
+        anchors = list(self.trust_anchors)
+        if not all(isinstance(c, x509.Certificate) for c in anchors):
+            raise TypeError("trust_anchors must be cryptography x509.Certificate objects")
+        if self.cafile is not None:
+            anchors.extend(load_pem_file(self.cafile))
+        object.__setattr__(self, "trust_anchors", tuple(anchors))
+        if self.verify_certificates and not anchors:
+            anchors = list(system_trust_anchors())
+        object.__setattr__(self, "trust", TrustStore(anchors))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig(_Common):
+    """What a server presents: its chain (leaf first) and the leaf's RSA private key."""
+
+    certificate_chain: Sequence[x509.Certificate]
+    private_key: rsa.RSAPrivateKey
+    certificate_chain_der: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._validate_common()
+        chain = tuple(self.certificate_chain)
+        if not chain or not all(isinstance(c, x509.Certificate) for c in chain):
+            raise ValueError("certificate_chain must hold at least the leaf x509.Certificate")
+        if not isinstance(self.private_key, rsa.RSAPrivateKey):
+            raise TypeError("private_key must be an RSA private key (the suite is ECDHE_RSA)")
+        leaf_key = chain[0].public_key()
+        if not isinstance(leaf_key, rsa.RSAPublicKey) or (
+            leaf_key.public_numbers() != self.private_key.public_key().public_numbers()
+        ):
+            raise ValueError("private_key does not match the leaf certificate")
+        object.__setattr__(self, "certificate_chain", chain)
+        der = tuple(c.public_bytes(serialization.Encoding.DER) for c in chain)
+        object.__setattr__(self, "certificate_chain_der", der)
+
+    @classmethod
+    def from_pem_files(
+        cls,
+        certfile: str | os.PathLike[str],
+        keyfile: str | os.PathLike[str] | None = None,
+        password: bytes | str | None = None,
+        **kwargs: object,
+    ) -> ServerConfig:
+        """Load a PEM chain (leaf first) and a PEM private key (it may share the certfile)."""
+        chain = load_pem_file(certfile)
+        with open(keyfile if keyfile is not None else certfile, "rb") as f:
+            key_pem = f.read()
+        if isinstance(password, str):
+            password = password.encode("utf-8")
+        key = serialization.load_pem_private_key(key_pem, password=password)
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise TypeError("the private key is not an RSA key")
+        return cls(certificate_chain=chain, private_key=key, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,411 @@
+"""The sans-I/O connection: bytes in, events out, bytes to send.
+
+    conn.receive_data(bytes) -> list[Event]      (b"" means the transport hit EOF)
+    conn.data_to_send() -> bytes
+    conn.send_application_data(bytes); conn.close()
+
+This module is the single choke point for failures. Everything below it
+raises a `TLSError` and sends nothing; here the error's alert is looked up in
+`errors.ALERTS`, queued (protected once keys are active), the connection is
+marked failed for good, and the error is raised to the caller. Any other
+exception escaping the layers below is a bug: it becomes `InternalError`
+(internal_error to the peer), so callers only ever see tls12's own errors.
+
+Lifecycle, in the caller's terms:
+
+    handshaking --HandshakeComplete--> established --close()/close_notify--> closing/closed
+         \\___________________ any TLSError ____________________________/--> failed (sticky)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+
+from cryptography import x509
+
+from .config import ClientConfig, ServerConfig
+from .crypto.aead import RecordAEAD
+from .enums import (
+    AlertDescription,
+    AlertLevel,
+    CipherSuite,
+    ContentType,
+    NamedGroup,
+    ProtocolVersion,
+    SignatureScheme,
+)
+from .errors import (
+    AlertReceivedError,
+    DecodeError,
+    IllegalParameter,
+    InternalError,
+    LocalProtocolError,
+    TLSError,
+    TruncatedConnection,
+    UnexpectedMessage,
+)
+from .events import AlertReceived, ApplicationDataReceived, ConnectionClosed, Event, HandshakeComplete
+from .handshake.base import Message, Negotiated, State
+from .handshake.client import ClientTraffic, start_client
+from .handshake.server import ExpectClientHello
+from .messages import Alert, ChangeCipherSpec, HandshakeMessage, HelloRequest, encode_handshake, parse_handshake
+from .record.layer import HandshakeReassembler, RecordLayer
+from .trace import MessageTrace, RecordTrace, Tracer
+
+__all__ = ["ClientConnection", "ServerConnection"]
+
+#: Consecutive records that carry nothing (empty application data, warning
+#: alerts, ignored HelloRequests) tolerated before the peer is cut off.
+MAX_USELESS_RECORDS = 32
+
+
+class _Sink:
+    """The `handshake.base.Output` a connection hands to its states."""
+
+    __slots__ = ("_conn", "negotiated", "tracer")
+
+    def __init__(self, conn: _Connection, tracer: Tracer | None) -> None:
+        self._conn = conn
+        self.negotiated = conn._negotiated
+        self.tracer = tracer
+
+    def send_handshake(self, message: HandshakeMessage) -> bytes:
+        raw = encode_handshake(message)
+        if self.tracer is not None:
+            self.tracer(MessageTrace("out", message, raw))
+        self._conn._send_record(ContentType.HANDSHAKE, raw)
+        return raw
+
+    def send_change_cipher_spec(self) -> None:
+        ccs = ChangeCipherSpec()
+        if self.tracer is not None:
+            self.tracer(MessageTrace("out", ccs, ccs.to_bytes()))
+        self._conn._send_record(ContentType.CHANGE_CIPHER_SPEC, ccs.to_bytes())
+
+    def send_alert(self, level: AlertLevel, description: AlertDescription) -> None:
+        self._conn._send_alert(level, description)
+
+    def set_read_cipher(self, cipher: RecordAEAD) -> None:
+        self._conn._records.read_cipher = cipher
+
+    def set_write_cipher(self, cipher: RecordAEAD) -> None:
+        self._conn._records.write_cipher = cipher
+
+    def event(self, event: Event) -> None:
+        if isinstance(event, HandshakeComplete):
+            self._conn._handshake_complete = True
+        self._conn._events.append(event)
+
+    def key_log(self, master_secret: bytes) -> None:
+        callback = self._conn._config.key_log
+        if callback is not None:
+            callback(f"CLIENT_RANDOM {self.negotiated.client_random.hex()} {master_secret.hex()}")
+
+
+class _Connection:
+    """What client and server connections share: records, alerts, failure and close."""
+
+    _config: ClientConfig | ServerConfig
+
+    def __init__(self, config: ClientConfig | ServerConfig, tracer: Tracer | None) -> None:
+        self._config = config
+        self._negotiated = Negotiated()
+        self._records = RecordLayer()
+        self._handshake = HandshakeReassembler(config.max_handshake_size)
+        self._outgoing = bytearray()
+        self._events: list[Event] = []
+        self._tracer = tracer
+        self._sink = _Sink(self, tracer)
+        self._state: State
+        self._handshake_complete = False
+        self._failure: TLSError | None = None
+        self._close_sent = False
+        self._close_received = False
+        self._useless = 0
+
+    # -- the public API -------------------------------------------------------
+
+    def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
+        """Feed bytes from the peer (b"" for EOF); returns what they amounted to."""
+        if self._failure is not None:
+            raise self._failure
+        events: list[Event] = []
+        self._events = events
+        try:
+            if not data:
+                self._receive_eof()
+            elif not self._close_received:
+                self._records.feed(data)
+                try:
+                    self._process_records()
+                finally:
+                    self._records.compact()
+        except TLSError as exc:
+            self._fail(exc)
+            if any(isinstance(e, ApplicationDataReceived) for e in events):
+                # Authentic data that arrived before the failure is still delivered;
+                # the error is raised by the next call.
+                return events
+            raise
+        except Exception as exc:
+            error = InternalError(f"internal error: {exc!r}")
+            self._fail(error)
+            raise error from exc
+        return events
+
+    def data_to_send(self) -> bytes:
+        """Everything queued for the peer (records, alerts), once."""
+        out = bytes(self._outgoing)
+        self._outgoing.clear()
+        return out
+
+    def send_application_data(self, data: bytes | bytearray | memoryview) -> None:
+        if self._failure is not None:
+            raise self._failure
+        if not self._handshake_complete:
+            raise LocalProtocolError("cannot send application data before the handshake completes")
+        if self._close_sent:
+            raise LocalProtocolError("cannot send application data after close()")
+        if data:
+            self._records.seal(ContentType.APPLICATION_DATA, data, self._outgoing)
+
+    def close(self) -> None:
+        """Queue close_notify (once). Data may still be received until the peer closes."""
+        if self._failure is None and not self._close_sent:
+            self._send_alert(AlertLevel.WARNING, AlertDescription.CLOSE_NOTIFY)
+
+    # -- what was negotiated ----------------------------------------------------
+
+    @property
+    def handshake_complete(self) -> bool:
+        return self._handshake_complete
+
+    @property
+    def closed(self) -> bool:
+        """True once close_notify went both ways, or the connection failed."""
+        return self._failure is not None or (self._close_sent and self._close_received)
+
+    @property
+    def close_received(self) -> bool:
+        return self._close_received
+
+    @property
+    def close_sent(self) -> bool:
+        return self._close_sent
+
+    @property
+    def failure(self) -> TLSError | None:
+        return self._failure
+
+    @property
+    def version(self) -> ProtocolVersion | None:
+        return self._negotiated.version
+
+    @property
+    def cipher_suite(self) -> CipherSuite | None:
+        return self._negotiated.cipher_suite
+
+    @property
+    def group(self) -> NamedGroup | None:
+        return self._negotiated.group
+
+    @property
+    def signature_scheme(self) -> SignatureScheme | None:
+        return self._negotiated.signature_scheme
+
+    @property
+    def extended_master_secret(self) -> bool:
+        return self._negotiated.extended_master_secret
+
+    @property
+    def alpn_protocol(self) -> str | None:
+        raw = self._negotiated.alpn_protocol
+        return None if raw is None else raw.decode("utf-8", "surrogateescape")
+
+    @property
+    def server_name(self) -> str | None:
+        return self._negotiated.server_name
+
+    @property
+    def peer_certificate_chain(self) -> tuple[x509.Certificate, ...]:
+        return self._negotiated.peer_certificate_chain
+
+    @property
+    def client_random(self) -> bytes:
+        return self._negotiated.client_random
+
+    @property
+    def server_random(self) -> bytes:
+        return self._negotiated.server_random
+
+    @property
+    def client_finished(self) -> bytes:
+        """The client's verify_data (for tls-unique channel binding, RFC 5929)."""
+        return self._negotiated.client_verify_data
+
+    @property
+    def server_finished(self) -> bytes:
+        return self._negotiated.server_verify_data
+
+    # -- inbound --------------------------------------------------------------
+
+    def _receive_eof(self) -> None:
+        if self._close_received:
+            return
+        if not self._handshake_complete:
+            raise TruncatedConnection("the peer closed the connection during the handshake")
+        raise TruncatedConnection("the peer closed the connection without close_notify")
+
+    def _process_records(self) -> None:
+        records, handshake, tracer = self._records, self._handshake, self._tracer
+        while not self._close_received:
+            protected = records.read_cipher is not None
+            record = records.next_record()
+            if record is None:
+                return
+            content_type, version, payload = record
+            if tracer is not None:
+                seq = records.read_cipher.seq - 1 if records.read_cipher is not None and protected else None
+                tracer(RecordTrace("in", ContentType(content_type), version, len(payload), protected, seq))
+            if content_type == ContentType.APPLICATION_DATA:
+                if not self._handshake_complete:
+                    raise UnexpectedMessage("application data before the handshake completed")
+                if not handshake.empty:
+                    raise UnexpectedMessage("application data inside a fragmented handshake message")
+                if payload:
+                    self._useless = 0
+                    self._events.append(ApplicationDataReceived(payload))
+                else:
+                    self._count_useless()
+            elif content_type == ContentType.HANDSHAKE:
+                if not payload:
+                    raise DecodeError("empty handshake record")
+                handshake.add(payload)
+                while (frame := handshake.pop()) is not None:
+                    msg_type, body, raw = frame
+                    self._dispatch(parse_handshake(msg_type, body), raw)
+            elif content_type == ContentType.CHANGE_CIPHER_SPEC:
+                if not handshake.empty:
+                    # The cipher may only change between handshake messages.
+                    raise UnexpectedMessage("ChangeCipherSpec inside a fragmented handshake message")
+                self._dispatch(ChangeCipherSpec.parse(payload), payload)
+            else:
+                self._receive_alert(Alert.parse(payload))
+
+    def _dispatch(self, message: Message, raw: bytes) -> None:
+        if self._tracer is not None:
+            self._tracer(MessageTrace("in", message, raw))
+        self._state = self._state.handle(message, raw, self._sink)
+        if not self._records.version_fixed and self._negotiated.version is not None:
+            self._records.version_fixed = True
+            self._records.write_version = ProtocolVersion.TLS1_2
+        if not isinstance(message, ChangeCipherSpec):
+            self._useless = 0
+
+    def _receive_alert(self, alert: Alert) -> None:
+        if self._tracer is not None:
+            self._tracer(MessageTrace("in", alert, alert.to_bytes()))
+        if alert.level not in (AlertLevel.WARNING, AlertLevel.FATAL):
+            raise IllegalParameter(f"alert level {int(alert.level)}")
+        if alert.description == AlertDescription.CLOSE_NOTIFY and self._handshake_complete:
+            # §7.2.1: answer with our own close_notify; anything after it is ignored.
+            self._close_received = True
+            self._records.discard_input()
+            if not self._close_sent:
+                self._send_alert(AlertLevel.WARNING, AlertDescription.CLOSE_NOTIFY)
+            self._events.append(ConnectionClosed())
+            return
+        if alert.level == AlertLevel.FATAL or alert.description == AlertDescription.CLOSE_NOTIFY:
+            raise AlertReceivedError(alert.description, int(alert.level))
+        self._count_useless()
+        self._events.append(AlertReceived(alert.level, alert.description))
+
+    def _count_useless(self) -> None:
+        self._useless += 1
+        if self._useless > MAX_USELESS_RECORDS:
+            raise UnexpectedMessage(f"more than {MAX_USELESS_RECORDS} consecutive records without content")
+
+    # -- outbound -------------------------------------------------------------
+
+    def _send_record(self, content_type: ContentType, data: bytes) -> None:
+        if self._tracer is not None:
+            cipher = self._records.write_cipher
+            self._tracer(RecordTrace("out", content_type, self._records.write_version, len(data),
+                                     cipher is not None, None if cipher is None else cipher.seq))
+        self._records.seal(content_type, data, self._outgoing)
+
+    def _send_alert(self, level: AlertLevel, description: AlertDescription) -> None:
+        alert = Alert(level, description)
+        if self._tracer is not None:
+            self._tracer(MessageTrace("out", alert, alert.to_bytes()))
+        if description == AlertDescription.CLOSE_NOTIFY:
+            self._close_sent = True
+        self._send_record(ContentType.ALERT, alert.to_bytes())
+
+    def _fail(self, exc: TLSError) -> None:
+        self._failure = exc
+        alert = exc.alert
+        if alert is None:
+            return
+        # If even the alert cannot be sealed (write sequence exhausted), send nothing.
+        with contextlib.suppress(TLSError):
+            self._send_alert(AlertLevel.FATAL, alert)
+
+
+class ClientConnection(_Connection):
+    """A TLS 1.2 client. The ClientHello is queued at construction."""
+
+    def __init__(self, config: ClientConfig, server_name: str | None = None, *, tracer: Tracer | None = None) -> None:
+        if not isinstance(config, ClientConfig):
+            raise TypeError("config must be a ClientConfig")
+        super().__init__(config, tracer)
+        sni, verify_name = _client_names(config, server_name)
+        self._state = start_client(config, sni, verify_name, self._sink)
+
+    def _dispatch(self, message: Message, raw: bytes) -> None:
+        if isinstance(message, HelloRequest) and not isinstance(self._state, ClientTraffic):
+            # §7.4.1.1: ignored while a handshake is under way; never hashed.
+            if self._tracer is not None:
+                self._tracer(MessageTrace("in", message, raw))
+            self._count_useless()
+            return
+        super()._dispatch(message, raw)
+
+
+class ServerConnection(_Connection):
+    """A TLS 1.2 server, waiting for a ClientHello."""
+
+    def __init__(self, config: ServerConfig, *, tracer: Tracer | None = None) -> None:
+        if not isinstance(config, ServerConfig):
+            raise TypeError("config must be a ServerConfig")
+        super().__init__(config, tracer)
+        self._state = ExpectClientHello(config)
+
+
+def _client_names(config: ClientConfig, server_name: str | None) -> tuple[str | None, str | None]:
+    """(name sent as SNI, name the certificate must match).
+
+    RFC 6066 §3: SNI carries DNS host names only, never IP literals, and no trailing dot."""
+    check = config.verify_certificates and config.check_hostname
+    if server_name is None:
+        if check:
+            raise ValueError("check_hostname requires server_name")
+        return None, None
+    try:
+        ip = ipaddress.ip_address(server_name)
+    except ValueError:
+        pass
+    else:
+        return None, (str(ip) if check else None)
+    name = server_name.rstrip(".")
+    if not name:
+        raise ValueError(f"invalid server_name {server_name!r}")
+    try:
+        name.encode("ascii")
+    except UnicodeEncodeError:
+        name = name.encode("idna").decode("ascii")
+    name = name.lower()
+    if len(name) > 253 or any(not 1 <= len(label) <= 63 for label in name.split(".")):
+        raise ValueError(f"invalid server_name {server_name!r}")
+    return name, (name if check else None)

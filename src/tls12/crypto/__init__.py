@@ -1,0 +1,1 @@
+"""Adapters over pyca/cryptography. No TLS state lives here."""

@@ -1,0 +1,75 @@
+"""AES-GCM record protection for TLS 1.2 (RFC 5288, RFC 5246 §6.2.3.3).
+
+Each direction owns one `AESGCM` object, its 4-byte implicit salt and its
+64-bit sequence number. The 8-byte explicit nonce sent in each record is the
+sequence number itself, so a nonce can never repeat under one key: the
+sequence number only ever grows, and the connection refuses to go past
+2^64 - 1 instead of wrapping.
+
+    nonce = salt(4) ‖ explicit(8)
+    additional_data = seq_num(8) ‖ type(1) ‖ version(2) ‖ length(2)   (length of the plaintext)
+    record = type ‖ version ‖ length ‖ explicit ‖ ciphertext ‖ tag
+"""
+
+from __future__ import annotations
+
+import struct
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ..errors import BadRecordMac, RecordOverflow, SequenceExhausted
+
+__all__ = ["MAX_SEQUENCE", "RecordAEAD"]
+
+MAX_SEQUENCE = 2**64 - 1
+_EXPLICIT_LEN = 8
+_TAG_LEN = 16
+_MAX_PLAINTEXT = 2**14
+
+_AAD = struct.Struct(">QBHH")
+_HEADER = struct.Struct(">BHH")
+_SEQ = struct.Struct(">Q")
+
+
+class RecordAEAD:
+    """One direction of AES-GCM protection with its sequence number."""
+
+    __slots__ = ("_aead", "_salt", "seq", "version")
+
+    def __init__(self, key: bytes, salt: bytes, version: int = 0x0303) -> None:
+        self._aead = AESGCM(key)
+        self._salt = salt
+        self.seq = 0
+        self.version = version
+
+    def _next_seq(self) -> int:
+        seq = self.seq
+        if seq > MAX_SEQUENCE:
+            raise SequenceExhausted("record sequence number exhausted")
+        self.seq = seq + 1
+        return seq
+
+    def seal(self, content_type: int, plaintext: bytes | bytearray | memoryview) -> bytes:
+        """Protect one fragment (at most 2^14 bytes) and return the whole record."""
+        seq = self._next_seq()
+        explicit = _SEQ.pack(seq)
+        aad = _AAD.pack(seq, content_type, self.version, len(plaintext))
+        ciphertext = self._aead.encrypt(self._salt + explicit, plaintext, aad)
+        header = _HEADER.pack(content_type, self.version, _EXPLICIT_LEN + len(ciphertext))
+        return b"".join((header, explicit, ciphertext))
+
+    def open(self, content_type: int, version: int, fragment: bytes | bytearray | memoryview) -> bytes:
+        """Authenticate and decrypt one record body; any failure is bad_record_mac."""
+        seq = self._next_seq()
+        plain_len = len(fragment) - _EXPLICIT_LEN - _TAG_LEN
+        if plain_len < 0:
+            raise BadRecordMac("protected record shorter than nonce and tag")
+        if plain_len > _MAX_PLAINTEXT:
+            raise RecordOverflow(f"protected record carries {plain_len} bytes of plaintext")
+        explicit = bytes(fragment[:_EXPLICIT_LEN])
+        aad = _AAD.pack(seq, content_type, version, plain_len)
+        try:
+            return self._aead.decrypt(self._salt + explicit, fragment[_EXPLICIT_LEN:], aad)
+        except InvalidTag:
+            raise BadRecordMac("record authentication failed") from None

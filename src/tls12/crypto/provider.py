@@ -1,0 +1,77 @@
+"""Where randomness, ephemeral keys and the clock come from.
+
+Production code uses `DefaultProvider` (the OS CSPRNG and fresh keys from
+`cryptography`). Tests, golden transcripts and fuzzers use
+`DeterministicProvider`, which derives everything from a seed so a whole
+handshake is reproducible byte for byte.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from typing import Protocol
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, x25519
+
+from ..enums import NamedGroup
+from .kx import EphemeralKey, curve_for
+
+__all__ = ["DefaultProvider", "DeterministicProvider", "Provider"]
+
+
+class Provider(Protocol):
+    def random(self, n: int) -> bytes: ...
+
+    def ephemeral_key(self, group: NamedGroup) -> EphemeralKey: ...
+
+    def now(self) -> datetime.datetime: ...
+
+
+class DefaultProvider:
+    def random(self, n: int) -> bytes:
+        return os.urandom(n)
+
+    def ephemeral_key(self, group: NamedGroup) -> EphemeralKey:
+        return EphemeralKey.generate(group)
+
+    def now(self) -> datetime.datetime:
+        return datetime.datetime.now(datetime.UTC)
+
+    def __repr__(self) -> str:
+        return "DefaultProvider()"
+
+
+class DeterministicProvider:
+    """Reproducible output from a seed. Never use it outside tests."""
+
+    def __init__(self, seed: bytes = b"tls12", now: datetime.datetime | None = None) -> None:
+        self._seed = seed
+        self._counter = 0
+        self._now = now or datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+
+    def _block(self, algorithm: hashes.HashAlgorithm) -> bytes:
+        h = hashes.Hash(algorithm)
+        h.update(self._seed)
+        h.update(self._counter.to_bytes(8, "big"))
+        self._counter += 1
+        return h.finalize()
+
+    def random(self, n: int) -> bytes:
+        out = b""
+        while len(out) < n:
+            out += self._block(hashes.SHA256())
+        return out[:n]
+
+    def ephemeral_key(self, group: NamedGroup) -> EphemeralKey:
+        if group == NamedGroup.X25519:
+            return EphemeralKey(group, x25519.X25519PrivateKey.from_private_bytes(self.random(32)))
+        curve = curve_for(group)
+        digest = self._block(hashes.SHA384() if curve.key_size > 256 else hashes.SHA256())
+        # Dropping the top bit keeps the scalar below the group order of both curves.
+        scalar = (int.from_bytes(digest, "big") >> 1) or 1
+        return EphemeralKey(group, ec.derive_private_key(scalar, curve))
+
+    def now(self) -> datetime.datetime:
+        return self._now

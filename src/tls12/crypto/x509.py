@@ -1,0 +1,161 @@
+"""Certificate chains: parsing, trust stores and server verification.
+
+Path building, validity periods, the Web PKI profile and host-name matching
+all come from `cryptography.x509.verification`. This module only chooses the
+trust anchors, names the subject, and turns the verifier's verdict into the
+right alert: unknown_ca when no path reaches an anchor, certificate_expired
+when a certificate is outside its validity period, bad_certificate (as
+`HostnameMismatch`) when the name does not match, bad_certificate otherwise.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import os
+import ssl
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509 import DNSName, IPAddress
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+
+from ..errors import BadCertificate, CertificateExpired, HostnameMismatch, UnknownCA, UnsupportedCertificate
+
+__all__ = [
+    "TrustStore",
+    "load_pem_file",
+    "parse_chain",
+    "rsa_public_key",
+    "system_trust_anchors",
+    "verify_server_chain",
+]
+
+
+def load_pem_certificates(data: bytes) -> list[x509.Certificate]:
+    return list(x509.load_pem_x509_certificates(data))
+
+
+def load_pem_file(path: str | os.PathLike[str]) -> list[x509.Certificate]:
+    with open(path, "rb") as f:
+        return load_pem_certificates(f.read())
+
+
+@lru_cache(maxsize=1)
+def system_trust_anchors() -> tuple[x509.Certificate, ...]:
+    """The platform's CA bundle, found the way OpenSSL finds it (SSL_CERT_FILE, SSL_CERT_DIR)."""
+    paths = ssl.get_default_verify_paths()
+    anchors: list[x509.Certificate] = []
+    if paths.cafile and os.path.isfile(paths.cafile):
+        anchors.extend(_load_lenient(paths.cafile))
+    elif paths.capath and os.path.isdir(paths.capath):
+        for entry in sorted(os.listdir(paths.capath)):
+            full = os.path.join(paths.capath, entry)
+            if os.path.isfile(full):
+                anchors.extend(_load_lenient(full))
+    return tuple(anchors)
+
+
+def _load_lenient(path: str) -> Iterable[x509.Certificate]:
+    """Certificates from a PEM bundle, skipping any one that does not parse."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return []
+    marker = b"-----BEGIN CERTIFICATE-----"
+    out = []
+    for chunk in data.split(marker)[1:]:
+        try:
+            out.append(x509.load_pem_x509_certificate(marker + chunk))
+        except ValueError:
+            continue
+    return out
+
+
+class TrustStore:
+    """A set of trust anchors, built once per configuration."""
+
+    __slots__ = ("anchors", "store")
+
+    def __init__(self, anchors: Sequence[x509.Certificate]) -> None:
+        self.anchors = tuple(anchors)
+        self.store = Store(list(self.anchors)) if self.anchors else None
+
+
+def parse_chain(certificate_list: Sequence[bytes]) -> list[x509.Certificate]:
+    chain = []
+    for der in certificate_list:
+        try:
+            chain.append(x509.load_der_x509_certificate(der))
+        except ValueError:
+            raise BadCertificate("certificate is not valid DER X.509") from None
+    return chain
+
+
+def rsa_public_key(cert: x509.Certificate) -> rsa.RSAPublicKey:
+    """The leaf's RSA key, refusing keys that cannot sign for an ECDHE_RSA suite."""
+    key = cert.public_key()
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise UnsupportedCertificate("ECDHE_RSA needs an RSA server certificate")
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return key
+    if not usage.digital_signature:
+        raise BadCertificate("certificate key usage does not allow digitalSignature")
+    return key
+
+
+def _subject(name: str) -> DNSName | IPAddress:
+    try:
+        return IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return DNSName(name)
+
+
+def _any_subject(leaf: x509.Certificate) -> DNSName | IPAddress:
+    """A name the leaf claims, for verification without a host-name check."""
+    try:
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        raise BadCertificate("leaf certificate has no subjectAltName") from None
+    for dns in san.get_values_for_type(x509.DNSName):
+        try:
+            return DNSName(dns)
+        except ValueError:
+            continue
+    for ip in san.get_values_for_type(x509.IPAddress):
+        return IPAddress(ip)
+    raise BadCertificate("leaf certificate has no DNS or IP subjectAltName")
+
+
+def verify_server_chain(
+    trust: TrustStore,
+    chain: Sequence[x509.Certificate],
+    server_name: str | None,
+    now: datetime.datetime,
+) -> None:
+    """Verify `chain` (leaf first) for `server_name`; None means no host-name check."""
+    if trust.store is None:
+        raise UnknownCA("no trust anchors are configured")
+    leaf, intermediates = chain[0], list(chain[1:])
+    subject = _subject(server_name) if server_name is not None else _any_subject(leaf)
+    verifier = PolicyBuilder().store(trust.store).time(now).build_server_verifier(subject)
+    try:
+        verifier.verify(leaf, intermediates)
+    except VerificationError as exc:
+        raise _classify(str(exc)) from None
+
+
+def _classify(message: str) -> BadCertificate | UnknownCA | CertificateExpired:
+    text = message.removeprefix("validation failed: ")
+    if "not valid at validation time" in text:
+        return CertificateExpired(f"certificate verify failed: {text}")
+    if "no matching subjectAltName" in text:
+        return HostnameMismatch(f"certificate verify failed: {text}")
+    if text.startswith("candidates exhausted"):
+        return UnknownCA(f"certificate verify failed: unable to get local issuer certificate ({text})")
+    return BadCertificate(f"certificate verify failed: {text}")

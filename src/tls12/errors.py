@@ -1,0 +1,171 @@
+"""Every way a connection can fail, and the one table that maps failures to alerts.
+
+Code below `connection` raises these and never sends alerts itself. The
+connection is the single choke point: it looks the alert up in `ALERTS`
+(nearest class in the exception's MRO wins), queues it, marks the connection
+failed for good, and re-raises. Messages are for the local caller only; no
+exception text ever goes to the peer.
+"""
+
+from __future__ import annotations
+
+from .enums import AlertDescription
+
+__all__ = [
+    "ALERTS",
+    "AlertReceivedError",
+    "BadCertificate",
+    "BadRecordMac",
+    "CertificateError",
+    "CertificateExpired",
+    "DecodeError",
+    "DecryptError",
+    "HandshakeFailure",
+    "HostnameMismatch",
+    "IllegalParameter",
+    "InternalError",
+    "LocalProtocolError",
+    "NoApplicationProtocol",
+    "ProtocolVersionError",
+    "RecordOverflow",
+    "SequenceExhausted",
+    "TLSError",
+    "TruncatedConnection",
+    "UnexpectedMessage",
+    "UnknownCA",
+    "UnsupportedCertificate",
+    "UnsupportedExtension",
+    "alert_for",
+]
+
+
+class TLSError(Exception):
+    """Base of every error tls12 raises."""
+
+    @property
+    def alert(self) -> AlertDescription | None:
+        """The alert this failure sends to the peer (None: nothing is sent)."""
+        return alert_for(self)
+
+
+class LocalProtocolError(TLSError):
+    """The caller used the API in a way the connection's state does not allow.
+
+    Nothing is sent to the peer and the connection is not failed."""
+
+
+class TruncatedConnection(TLSError):
+    """The transport ended without a close_notify: the data may be cut short."""
+
+
+class AlertReceivedError(TLSError):
+    """The peer sent a fatal alert (or an unexpected warning) and the connection is over."""
+
+    def __init__(self, description: AlertDescription, level: int = 2) -> None:
+        self.description = description
+        self.level = level
+        super().__init__(f"peer sent {'fatal' if level == 2 else 'warning'} alert {description.name.lower()}")
+
+
+class DecodeError(TLSError):
+    """A message or record could not be parsed."""
+
+
+class UnexpectedMessage(TLSError):
+    """A message or record arrived that the current state does not allow."""
+
+
+class IllegalParameter(TLSError):
+    """A field was well-formed but its value is not acceptable."""
+
+
+class HandshakeFailure(TLSError):
+    """No acceptable set of security parameters could be agreed."""
+
+
+class ProtocolVersionError(TLSError):
+    """The peer's protocol version is not TLS 1.2."""
+
+
+class BadRecordMac(TLSError):
+    """A record failed authentication (or was too short to be one)."""
+
+
+class RecordOverflow(TLSError):
+    """A record was longer than RFC 5246 §6.2 allows."""
+
+
+class DecryptError(TLSError):
+    """A signature or Finished value did not verify."""
+
+
+class UnsupportedExtension(TLSError):
+    """The server answered with an extension the client never offered."""
+
+
+class NoApplicationProtocol(TLSError):
+    """The peers share no ALPN protocol."""
+
+
+class InternalError(TLSError):
+    """A failure inside tls12 that is not the peer's fault."""
+
+
+class SequenceExhausted(InternalError):
+    """2^64 records went one way under one key; TLS 1.2 would need a renegotiation."""
+
+
+class CertificateError(TLSError):
+    """The peer's certificate chain was not accepted."""
+
+
+class BadCertificate(CertificateError):
+    """The certificate is corrupt or does not satisfy the verification policy."""
+
+
+class HostnameMismatch(BadCertificate):
+    """The certificate is not valid for the name the client asked for."""
+
+
+class UnknownCA(CertificateError):
+    """No chain from the certificate to a trust anchor was found."""
+
+
+class CertificateExpired(CertificateError):
+    """A certificate in the chain is outside its validity period."""
+
+
+class UnsupportedCertificate(CertificateError):
+    """The certificate's key cannot be used with the negotiated suite."""
+
+
+# THE table. Anything not listed (and not a subclass of something listed)
+# sends internal_error.
+ALERTS: dict[type[TLSError], AlertDescription | None] = {
+    LocalProtocolError: None,
+    TruncatedConnection: None,
+    AlertReceivedError: None,
+    DecodeError: AlertDescription.DECODE_ERROR,
+    UnexpectedMessage: AlertDescription.UNEXPECTED_MESSAGE,
+    IllegalParameter: AlertDescription.ILLEGAL_PARAMETER,
+    HandshakeFailure: AlertDescription.HANDSHAKE_FAILURE,
+    ProtocolVersionError: AlertDescription.PROTOCOL_VERSION,
+    BadRecordMac: AlertDescription.BAD_RECORD_MAC,
+    RecordOverflow: AlertDescription.RECORD_OVERFLOW,
+    DecryptError: AlertDescription.DECRYPT_ERROR,
+    UnsupportedExtension: AlertDescription.UNSUPPORTED_EXTENSION,
+    NoApplicationProtocol: AlertDescription.NO_APPLICATION_PROTOCOL,
+    InternalError: AlertDescription.INTERNAL_ERROR,
+    CertificateError: AlertDescription.BAD_CERTIFICATE,
+    UnknownCA: AlertDescription.UNKNOWN_CA,
+    CertificateExpired: AlertDescription.CERTIFICATE_EXPIRED,
+    UnsupportedCertificate: AlertDescription.UNSUPPORTED_CERTIFICATE,
+}
+
+
+def alert_for(exc: BaseException) -> AlertDescription | None:
+    """The alert a failure sends: the nearest entry in `ALERTS` along the MRO."""
+    for cls in type(exc).__mro__:
+        if cls in ALERTS:
+            return ALERTS[cls]
+    return AlertDescription.INTERNAL_ERROR

@@ -1,0 +1,178 @@
+"""What client and server handshake states share.
+
+A state is a small object holding only what is valid at that point of the
+handshake; `handle(message, raw, out)` checks the message, does the work and
+returns the next state. States never do I/O: they write records, events and
+trace output through the `Output` the connection gives them, and they raise
+`TLSError`s without sending alerts (the connection does that, in one place).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from ..crypto import prf
+from ..crypto.aead import RecordAEAD
+from ..crypto.suites import SuiteSpec
+from ..enums import AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
+from ..errors import UnexpectedMessage
+from ..events import Event
+from ..messages import ChangeCipherSpec, HandshakeMessage
+from ..trace import Decision, SecretDerived, TraceEvent, Tracer
+
+__all__ = [
+    "Negotiated",
+    "Output",
+    "State",
+    "Transcript",
+    "TrafficKeys",
+    "derive_keys",
+    "derive_master_secret",
+    "unexpected",
+]
+
+Message = HandshakeMessage | ChangeCipherSpec
+
+
+@dataclass
+class Negotiated:
+    """What the handshake settled, filled in as it happens. Read it through the connection."""
+
+    version: ProtocolVersion | None = None
+    cipher_suite: CipherSuite | None = None
+    group: NamedGroup | None = None
+    signature_scheme: SignatureScheme | None = None
+    extended_master_secret: bool = False
+    alpn_protocol: bytes | None = None
+    server_name: str | None = None
+    peer_certificate_chain: tuple[x509.Certificate, ...] = ()
+    client_random: bytes = b""
+    server_random: bytes = b""
+    client_verify_data: bytes = b""
+    server_verify_data: bytes = b""
+    secure_renegotiation: bool = False
+    offered_cipher_suites: tuple[CipherSuite, ...] = field(default=())
+
+
+class Output(Protocol):
+    """The connection as seen from a state: a sink for records, events and trace output."""
+
+    negotiated: Negotiated
+    tracer: Tracer | None
+
+    def send_handshake(self, message: HandshakeMessage) -> bytes:
+        """Queue a handshake message; returns its wire bytes for the transcript."""
+        ...
+
+    def send_change_cipher_spec(self) -> None: ...
+
+    def send_alert(self, level: AlertLevel, description: AlertDescription) -> None: ...
+
+    def set_read_cipher(self, cipher: RecordAEAD) -> None: ...
+
+    def set_write_cipher(self, cipher: RecordAEAD) -> None: ...
+
+    def event(self, event: Event) -> None: ...
+
+    def key_log(self, master_secret: bytes) -> None: ...
+
+
+class State(Protocol):
+    def handle(self, message: Message, raw: bytes, out: Output) -> State: ...
+
+
+def unexpected(state: object, message: Message) -> UnexpectedMessage:
+    name = getattr(getattr(message, "msg_type", None), "name", type(message).__name__)
+    return UnexpectedMessage(f"{type(state).__name__} got {name}")
+
+
+def trace(out: Output, event: TraceEvent) -> None:
+    if out.tracer is not None:
+        out.tracer(event)
+
+
+def decide(out: Output, what: str, value: str, why: str) -> None:
+    if out.tracer is not None:
+        out.tracer(Decision(what, value, why))
+
+
+class Transcript:
+    """The running hash of every handshake message, as the bytes went over the wire.
+
+    Until the suite (and so the PRF hash) is known, messages are buffered."""
+
+    __slots__ = ("_pending", "_hash")
+
+    def __init__(self) -> None:
+        self._pending: list[bytes] = []
+        self._hash: hashes.Hash | None = None
+
+    def add(self, raw: bytes) -> None:
+        if self._hash is None:
+            self._pending.append(raw)
+        else:
+            self._hash.update(raw)
+
+    def start(self, algorithm: hashes.HashAlgorithm) -> None:
+        self._hash = hashes.Hash(algorithm)
+        for raw in self._pending:
+            self._hash.update(raw)
+        self._pending.clear()
+
+    def digest(self) -> bytes:
+        if self._hash is None:  # pragma: no cover - programming error
+            raise RuntimeError("transcript hash not started")
+        return self._hash.copy().finalize()
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficKeys:
+    client_write: RecordAEAD
+    server_write: RecordAEAD
+
+
+def derive_master_secret(
+    out: Output,
+    suite: SuiteSpec,
+    pre_master_secret: bytes,
+    transcript: Transcript,
+) -> bytes:
+    """RFC 5246 §8.1, or RFC 7627 §4 when both sides chose the extended master secret."""
+    neg = out.negotiated
+    if neg.extended_master_secret:
+        session_hash = transcript.digest()
+        master = prf.extended_master_secret(pre_master_secret, session_hash, suite.prf_hash)
+        inputs = f"PRF(pre_master_secret, 'extended master secret', session_hash={session_hash.hex()})"
+    else:
+        master = prf.master_secret(pre_master_secret, neg.client_random, neg.server_random, suite.prf_hash)
+        inputs = "PRF(pre_master_secret, 'master secret', client_random + server_random)"
+    if out.tracer is not None:
+        out.tracer(SecretDerived("pre_master_secret", pre_master_secret, "ECDH shared secret"))
+        out.tracer(SecretDerived("master_secret", master, inputs))
+    out.key_log(master)
+    return master
+
+
+def derive_keys(out: Output, suite: SuiteSpec, master: bytes) -> TrafficKeys:
+    """RFC 5246 §6.3: key_block = client key, server key, client salt, server salt."""
+    neg = out.negotiated
+    block = prf.key_block(master, neg.client_random, neg.server_random, suite.key_block_len, suite.prf_hash)
+    k, s = suite.key_len, suite.fixed_iv_len
+    client_key, server_key = block[:k], block[k : 2 * k]
+    client_salt, server_salt = block[2 * k : 2 * k + s], block[2 * k + s : 2 * k + 2 * s]
+    if out.tracer is not None:
+        seed = "PRF(master_secret, 'key expansion', server_random + client_random)"
+        out.tracer(SecretDerived("key_block", block, seed))
+        out.tracer(SecretDerived("client_write_key", client_key))
+        out.tracer(SecretDerived("server_write_key", server_key))
+        out.tracer(SecretDerived("client_write_IV", client_salt))
+        out.tracer(SecretDerived("server_write_IV", server_salt))
+    return TrafficKeys(RecordAEAD(client_key, client_salt), RecordAEAD(server_key, server_salt))
+
+
+def finished_verify_data(suite: SuiteSpec, master: bytes, label: bytes, transcript: Transcript) -> bytes:
+    return prf.verify_data(master, label, transcript.digest(), suite.verify_data_len, suite.prf_hash)

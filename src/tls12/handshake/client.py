@@ -1,0 +1,345 @@
+"""The client side of the TLS 1.2 full handshake (RFC 5246 §7.3), one class per state.
+
+    ClientHello            ->
+                           <-  ServerHello             ExpectServerHello
+                           <-  Certificate             ExpectCertificate
+                           <-  ServerKeyExchange       ExpectServerKeyExchange
+                           <-  CertificateRequest?     ExpectServerHelloDone
+                           <-  ServerHelloDone         ExpectServerHelloDone
+    Certificate?           ->
+    ClientKeyExchange      ->
+    [ChangeCipherSpec]     ->
+    Finished               ->
+                           <-  [ChangeCipherSpec]      ExpectChangeCipherSpec
+                           <-  Finished                ExpectFinished
+    application data      <->                          Traffic
+
+Each state keeps only what it needs. The server's chain is verified as soon
+as it arrives; the ServerKeyExchange signature is verified before its key is
+used. Secrets first exist in `ExpectChangeCipherSpec`.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from ..config import ClientConfig
+from ..crypto import signatures
+from ..crypto.suites import SUITES, SuiteSpec
+from ..crypto.x509 import parse_chain, rsa_public_key, verify_server_chain
+from ..enums import (
+    AlertDescription,
+    AlertLevel,
+    ECPointFormat,
+    ProtocolVersion,
+)
+from ..errors import (
+    DecodeError,
+    DecryptError,
+    HandshakeFailure,
+    IllegalParameter,
+    ProtocolVersionError,
+    UnsupportedExtension,
+)
+from ..events import HandshakeComplete
+from ..messages import (
+    ALPN,
+    Certificate,
+    CertificateRequest,
+    ChangeCipherSpec,
+    ClientHello,
+    ClientKeyExchange,
+    ECPointFormats,
+    ExtendedMasterSecret,
+    Extension,
+    Finished,
+    HelloRequest,
+    RenegotiationInfo,
+    ServerHello,
+    ServerHelloDone,
+    ServerKeyExchange,
+    ServerName,
+    SignatureAlgorithms,
+    SupportedGroups,
+    find_extension,
+)
+from ..trace import Verification
+from .base import (
+    Message,
+    Output,
+    State,
+    TrafficKeys,
+    Transcript,
+    decide,
+    derive_keys,
+    derive_master_secret,
+    finished_verify_data,
+    trace,
+    unexpected,
+)
+
+__all__ = [
+    "ClientTraffic",
+    "ExpectCertificate",
+    "ExpectChangeCipherSpec",
+    "ExpectFinished",
+    "ExpectServerHello",
+    "ExpectServerHelloDone",
+    "ExpectServerKeyExchange",
+    "start_client",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class _Hello:
+    """What the client offered; every later check compares the server's choice against it."""
+
+    config: ClientConfig
+    sni: str | None  # the name sent in server_name (None for IP addresses)
+    verify_name: str | None  # the name the certificate must match (None: no host-name check)
+    message: ClientHello
+
+    @property
+    def random(self) -> bytes:
+        return self.message.random
+
+
+def start_client(config: ClientConfig, sni: str | None, verify_name: str | None, out: Output) -> ExpectServerHello:
+    """Build and queue the ClientHello (§7.4.1.2)."""
+    extensions: list[Extension] = []
+    if sni is not None:
+        extensions.append(ServerName((sni,)))
+    extensions += [
+        SupportedGroups(tuple(config.groups)),
+        ECPointFormats((ECPointFormat.UNCOMPRESSED,)),
+        SignatureAlgorithms(tuple(config.signature_schemes)),
+    ]
+    if config.extended_master_secret:
+        extensions.append(ExtendedMasterSecret())
+    extensions.append(RenegotiationInfo(b""))
+    if config.alpn_protocols:
+        extensions.append(ALPN(tuple(config.alpn_protocols)))  # type: ignore[arg-type]
+    hello = ClientHello(
+        client_version=ProtocolVersion.TLS1_2,
+        random=config.provider.random(32),
+        session_id=b"",
+        cipher_suites=tuple(config.cipher_suites),
+        compression_methods=b"\x00",
+        extensions=tuple(extensions),
+    )
+    transcript = Transcript()
+    transcript.add(out.send_handshake(hello))
+    out.negotiated.client_random = hello.random
+    out.negotiated.offered_cipher_suites = hello.cipher_suites
+    return ExpectServerHello(_Hello(config, sni, verify_name, hello), transcript)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectServerHello:
+    hello: _Hello
+    transcript: Transcript
+
+    def handle(self, message: Message, raw: bytes, out: Output) -> State:
+        if not isinstance(message, ServerHello):
+            raise unexpected(self, message)
+        config = self.hello.config
+        neg = out.negotiated
+        # RFC 5246 E.1: a version the client does not support is protocol_version.
+        if message.server_version != ProtocolVersion.TLS1_2:
+            raise ProtocolVersionError(f"server chose {message.server_version.name}, only TLS1_2 is offered")
+        if message.cipher_suite not in config.cipher_suites:
+            raise IllegalParameter(f"server chose suite {message.cipher_suite.name}, which was not offered")
+        if message.compression_method != 0:
+            raise IllegalParameter("server chose a compression method other than null")
+        offered = {ext.ext_type for ext in self.hello.message.extensions}
+        for ext in message.extensions:
+            # §7.4.1.4: an extension the client did not request is unsupported_extension.
+            if ext.ext_type not in offered:
+                raise UnsupportedExtension(f"server sent unrequested extension {ext.ext_type.name}")
+
+        # RFC 5746 §3.4: the server must show it supports secure renegotiation
+        # (tls12 never renegotiates, but a server without it is a legacy server).
+        reneg = find_extension(message.extensions, RenegotiationInfo)
+        if reneg is None:
+            raise HandshakeFailure("server does not support secure renegotiation (RFC 5746)")
+        if reneg.renegotiated_connection:
+            raise HandshakeFailure("renegotiation_info is not empty in an initial handshake")
+        neg.secure_renegotiation = True
+
+        ems = find_extension(message.extensions, ExtendedMasterSecret) is not None
+        if config.require_extended_master_secret and not ems:
+            raise HandshakeFailure("server does not support the extended master secret (RFC 7627)")
+        neg.extended_master_secret = ems
+
+        formats = find_extension(message.extensions, ECPointFormats)
+        if formats is not None and ECPointFormat.UNCOMPRESSED not in formats.formats:
+            raise IllegalParameter("server does not accept uncompressed EC points")
+
+        alpn = find_extension(message.extensions, ALPN)
+        if alpn is not None:
+            if len(alpn.protocols) != 1 or alpn.protocols[0] not in config.alpn_protocols:
+                raise IllegalParameter("server selected an ALPN protocol that was not offered")
+            neg.alpn_protocol = alpn.protocols[0]
+
+        neg.version = message.server_version
+        neg.cipher_suite = message.cipher_suite
+        neg.server_random = message.random
+        neg.server_name = self.hello.sni
+        suite = SUITES[message.cipher_suite]
+        decide(out, "cipher suite", message.cipher_suite.name, "chosen by the server from our offer")
+        decide(out, "extended master secret", "yes" if ems else "no",
+               "the server echoed the extension" if ems else "the server did not echo the extension")
+        self.transcript.start(suite.prf_hash)
+        self.transcript.add(raw)
+        return ExpectCertificate(self.hello, suite, self.transcript)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectCertificate:
+    hello: _Hello
+    suite: SuiteSpec
+    transcript: Transcript
+
+    def handle(self, message: Message, raw: bytes, out: Output) -> State:
+        if not isinstance(message, Certificate):
+            raise unexpected(self, message)
+        if not message.certificate_list:
+            raise DecodeError("server sent an empty certificate list")
+        chain = parse_chain(message.certificate_list)
+        out.negotiated.peer_certificate_chain = tuple(chain)
+        config = self.hello.config
+        if config.verify_certificates:
+            now = config.provider.now()
+            try:
+                verify_server_chain(config.trust, chain, self.hello.verify_name, now)
+            except Exception as exc:
+                trace(out, Verification("certificate chain", False, str(exc)))
+                raise
+            name = self.hello.verify_name
+            trace(out, Verification("certificate chain", True,
+                                    f"valid for {name}" if name else "valid (host name not checked)"))
+        else:
+            trace(out, Verification("certificate chain", False, "verification disabled by configuration"))
+        key = rsa_public_key(chain[0])
+        self.transcript.add(raw)
+        return ExpectServerKeyExchange(self.hello, self.suite, self.transcript, key)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectServerKeyExchange:
+    hello: _Hello
+    suite: SuiteSpec
+    transcript: Transcript
+    server_key: rsa.RSAPublicKey
+
+    def handle(self, message: Message, raw: bytes, out: Output) -> State:
+        if not isinstance(message, ServerKeyExchange):
+            raise unexpected(self, message)
+        config = self.hello.config
+        if message.named_curve not in config.groups:
+            raise IllegalParameter(f"server chose group {message.named_curve.name}, which was not offered")
+        if message.scheme not in config.signature_schemes:
+            raise IllegalParameter(f"server signed with {message.scheme.name}, which was not offered")
+        # §7.4.3: the signature covers client_random + server_random + ServerECDHParams.
+        signed = self.hello.random + out.negotiated.server_random + message.params_bytes()
+        try:
+            signatures.verify(self.server_key, message.scheme, message.signature, signed)
+        except DecryptError as exc:
+            trace(out, Verification("ServerKeyExchange signature", False, str(exc)))
+            raise
+        trace(out, Verification("ServerKeyExchange signature", True,
+                                f"{message.scheme.name.lower()} over client_random + server_random + params"))
+        out.negotiated.group = message.named_curve
+        out.negotiated.signature_scheme = message.scheme
+        self.transcript.add(raw)
+        return ExpectServerHelloDone(self.hello, self.suite, self.transcript, message, False)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectServerHelloDone:
+    hello: _Hello
+    suite: SuiteSpec
+    transcript: Transcript
+    server_params: ServerKeyExchange
+    certificate_requested: bool
+
+    def handle(self, message: Message, raw: bytes, out: Output) -> State:
+        if isinstance(message, CertificateRequest) and not self.certificate_requested:
+            self.transcript.add(raw)
+            decide(out, "client certificate", "none", "the server asked for one; tls12 sends an empty list")
+            return ExpectServerHelloDone(self.hello, self.suite, self.transcript, self.server_params, True)
+        if not isinstance(message, ServerHelloDone):
+            raise unexpected(self, message)
+        self.transcript.add(raw)
+        # 1. The server's chain and its signature over the ECDHE key are already verified.
+        # 2. RFC 5246 §7.4.6: answer a CertificateRequest with an empty Certificate.
+        if self.certificate_requested:
+            self.transcript.add(out.send_handshake(Certificate(())))
+        # 3. ECDHE: our key share, then the premaster secret (RFC 8422 §5.10).
+        config = self.hello.config
+        key = config.provider.ephemeral_key(self.server_params.named_curve)
+        pre_master_secret = key.exchange(self.server_params.public)
+        self.transcript.add(out.send_handshake(ClientKeyExchange(key.public)))
+        # 4. Master secret (extended when negotiated: the session hash ends here) and keys.
+        master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript)
+        keys = derive_keys(out, self.suite, master)
+        # 5. ChangeCipherSpec, then Finished: the first protected message.
+        out.send_change_cipher_spec()
+        out.set_write_cipher(keys.client_write)
+        verify_data = finished_verify_data(self.suite, master, b"client finished", self.transcript)
+        out.negotiated.client_verify_data = verify_data
+        self.transcript.add(out.send_handshake(Finished(verify_data)))
+        return ExpectChangeCipherSpec(self.suite, self.transcript, master, keys)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectChangeCipherSpec:
+    suite: SuiteSpec
+    transcript: Transcript
+    master_secret: bytes
+    keys: TrafficKeys
+
+    def handle(self, message: Message, raw: bytes, out: Output) -> State:
+        if not isinstance(message, ChangeCipherSpec):
+            raise unexpected(self, message)
+        out.set_read_cipher(self.keys.server_write)
+        return ExpectFinished(self.suite, self.transcript, self.master_secret)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectFinished:
+    suite: SuiteSpec
+    transcript: Transcript
+    master_secret: bytes
+
+    def handle(self, message: Message, raw: bytes, out: Output) -> State:
+        if not isinstance(message, Finished):
+            raise unexpected(self, message)
+        if len(message.verify_data) != self.suite.verify_data_len:
+            raise DecodeError(f"Finished of {len(message.verify_data)} bytes")
+        expected = finished_verify_data(self.suite, self.master_secret, b"server finished", self.transcript)
+        if not hmac.compare_digest(expected, message.verify_data):
+            trace(out, Verification("server Finished", False,
+                                    f"expected {expected.hex()}, got {message.verify_data.hex()}"))
+            raise DecryptError("server Finished does not match the handshake")
+        trace(out, Verification("server Finished", True, f"verify_data {expected.hex()} matches"))
+        out.negotiated.server_verify_data = expected
+        out.event(HandshakeComplete())
+        return ClientTraffic()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientTraffic:
+    """Established. The only handshake message a server may send now is HelloRequest,
+    and tls12 refuses renegotiation (§7.4.1.1, RFC 5746 §4.2) with a warning."""
+
+    def handle(self, message: Message, raw: bytes, out: Output) -> State:
+        if isinstance(message, HelloRequest):
+            decide(out, "renegotiation", "refused", "tls12 never renegotiates")
+            out.send_alert(AlertLevel.WARNING, AlertDescription.NO_RENEGOTIATION)
+            return self
+        raise unexpected(self, message)
+

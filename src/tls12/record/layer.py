@@ -1,0 +1,147 @@
+"""The record layer (RFC 5246 §6.2): framing, limits, protection, reassembly.
+
+Inbound, `RecordLayer.next_record()` takes one whole record off the input
+buffer, checks its header, decrypts it once a read cipher is active, and
+returns (content type, plaintext). Bytes are consumed through an offset and
+the buffer is compacted once per `receive_data()` call, so a large input is
+not copied once per record. At most one record (plus its header) beyond what
+the caller fed is ever buffered: the header's length is checked before the
+body is awaited.
+
+`HandshakeReassembler` joins handshake fragments into messages and splits
+coalesced ones, refusing any message longer than the configured bound before
+buffering it.
+
+Outbound, `seal()` cuts data into fragments of at most 2^14 bytes and frames
+(and, once keys are active, protects) each one.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..crypto.aead import RecordAEAD
+from ..enums import ContentType, ProtocolVersion
+from ..errors import IllegalParameter, ProtocolVersionError, RecordOverflow, UnexpectedMessage
+
+__all__ = ["HEADER_LEN", "MAX_PLAINTEXT", "HandshakeReassembler", "RecordLayer"]
+
+HEADER_LEN = 5
+MAX_PLAINTEXT = 2**14
+MAX_CIPHERTEXT = 2**14 + 2048  # §6.2.3
+_HEADER = struct.Struct(">BHH")
+_VALID_TYPES = frozenset(
+    (ContentType.CHANGE_CIPHER_SPEC, ContentType.ALERT, ContentType.HANDSHAKE, ContentType.APPLICATION_DATA)
+)
+
+
+class RecordLayer:
+    __slots__ = ("_in", "_pos", "read_cipher", "write_cipher", "version_fixed", "write_version")
+
+    def __init__(self, write_version: int = ProtocolVersion.TLS1_2) -> None:
+        self._in = bytearray()
+        self._pos = 0
+        self.read_cipher: RecordAEAD | None = None
+        self.write_cipher: RecordAEAD | None = None
+        # Until the hello exchange settles the version, any 3.x record version is
+        # accepted (RFC 5246 E.1); afterwards exactly TLS 1.2.
+        self.version_fixed = False
+        self.write_version = write_version
+
+    # -- inbound ---------------------------------------------------------------
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        self._in += data
+
+    @property
+    def buffered(self) -> int:
+        return len(self._in) - self._pos
+
+    def next_record(self) -> tuple[int, int, bytes] | None:
+        """The next whole record as (content type, record version, plaintext), or None."""
+        buf, pos = self._in, self._pos
+        if len(buf) - pos < HEADER_LEN:
+            return None
+        content_type, version, length = _HEADER.unpack_from(buf, pos)
+        if content_type not in _VALID_TYPES:
+            raise UnexpectedMessage(f"record of unknown content type {content_type}")
+        if self.version_fixed:
+            if version != ProtocolVersion.TLS1_2:
+                raise ProtocolVersionError(f"record version 0x{version:04x}, expected 0x0303")
+        elif version >> 8 != 3:
+            raise ProtocolVersionError(f"record version 0x{version:04x} is not TLS")
+        cipher = self.read_cipher
+        if length > (MAX_PLAINTEXT if cipher is None else MAX_CIPHERTEXT):
+            raise RecordOverflow(f"record of {length} bytes")
+        end = pos + HEADER_LEN + length
+        if len(buf) < end:
+            return None
+        self._pos = end
+        if cipher is None:
+            return content_type, version, bytes(buf[pos + HEADER_LEN : end])
+        with memoryview(buf) as view:
+            plaintext = cipher.open(content_type, version, view[pos + HEADER_LEN : end])
+        return content_type, version, plaintext
+
+    def compact(self) -> None:
+        """Drop consumed bytes (once per receive call, not once per record)."""
+        if self._pos:
+            del self._in[: self._pos]
+            self._pos = 0
+
+    def discard_input(self) -> None:
+        self._in.clear()
+        self._pos = 0
+
+    # -- outbound --------------------------------------------------------------
+
+    def seal(self, content_type: int, data: bytes | bytearray | memoryview, out: bytearray) -> None:
+        """Append `data` to `out` as records of at most 2^14 bytes of plaintext each."""
+        cipher = self.write_cipher
+        n = len(data)
+        if cipher is None:
+            version = self.write_version
+            for start in range(0, n, MAX_PLAINTEXT):
+                chunk = data[start : start + MAX_PLAINTEXT]
+                out += _HEADER.pack(content_type, version, len(chunk))
+                out += chunk
+            return
+        if n <= MAX_PLAINTEXT:
+            out += cipher.seal(content_type, data)
+            return
+        with memoryview(data) as view:
+            for start in range(0, n, MAX_PLAINTEXT):
+                out += cipher.seal(content_type, view[start : start + MAX_PLAINTEXT])
+
+
+class HandshakeReassembler:
+    """Joins handshake-record payloads into whole messages (§6.2.1: they may be
+    fragmented across records and coalesced within one)."""
+
+    __slots__ = ("_buf", "max_size")
+
+    def __init__(self, max_size: int) -> None:
+        self._buf = bytearray()
+        self.max_size = max_size
+
+    @property
+    def empty(self) -> bool:
+        return not self._buf
+
+    def add(self, fragment: bytes) -> None:
+        self._buf += fragment
+
+    def pop(self) -> tuple[int, bytes, bytes] | None:
+        """The next whole message as (type, body, raw frame), or None if incomplete."""
+        buf = self._buf
+        if len(buf) < 4:
+            return None
+        length = int.from_bytes(buf[1:4], "big")
+        if length > self.max_size:
+            raise IllegalParameter(f"handshake message of {length} bytes exceeds the {self.max_size}-byte limit")
+        end = 4 + length
+        if len(buf) < end:
+            return None
+        raw = bytes(buf[:end])
+        del buf[:end]
+        return raw[0], raw[4:], raw

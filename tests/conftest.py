@@ -1,0 +1,41 @@
+"""Shared fixtures: one throwaway CA per session, configs, and an in-memory pump."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tls12 import ClientConfig, ServerConfig
+from tls12.certs import CertificateAuthority, IssuedCertificate
+
+
+@pytest.fixture(scope="session")
+def ca() -> CertificateAuthority:
+    return CertificateAuthority()
+
+
+@pytest.fixture(scope="session")
+def leaf(ca: CertificateAuthority) -> IssuedCertificate:
+    return ca.issue(("localhost", "127.0.0.1"))
+
+
+@pytest.fixture(scope="session")
+def pem_dir(tmp_path_factory: pytest.TempPathFactory, ca: CertificateAuthority, leaf: IssuedCertificate) -> Path:
+    """ca.pem, leaf.pem and leaf.key on disk, for the stdlib ssl module and peers."""
+    d = tmp_path_factory.mktemp("pem")
+    (d / "ca.pem").write_bytes(ca.cert_pem())
+    (d / "leaf.pem").write_bytes(leaf.cert_pem())
+    (d / "leaf.key").write_bytes(leaf.key_pem())
+    return d
+
+
+@pytest.fixture
+def client_config(ca: CertificateAuthority) -> ClientConfig:
+    return ClientConfig(trust_anchors=[ca.certificate])
+
+
+@pytest.fixture
+def server_config(leaf: IssuedCertificate) -> ServerConfig:
+    return ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key)
+
