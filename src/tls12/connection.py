@@ -361,6 +361,9 @@ class ClientConnection(_Connection):
             raise TypeError("config must be a ClientConfig")
         super().__init__(config, tracer)
         sni, verify_name = _client_names(config, server_name)
+        # Like most clients, send the ClientHello in a record marked TLS 1.0: some
+        # old servers reject higher record versions (RFC 5246 Appendix E.1).
+        self._records.write_version = ProtocolVersion.TLS1_0
         self._state = start_client(config, sni, verify_name, self._sink)
 
     def _dispatch(self, message: Message, raw: bytes) -> None:
