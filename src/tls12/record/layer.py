@@ -79,14 +79,18 @@ class RecordLayer:
         self._pos = end
         if cipher is None:
             return content_type, version, bytes(buf[pos + HEADER_LEN : end])
-        with memoryview(buf) as view:
-            plaintext = cipher.open(content_type, version, view[pos + HEADER_LEN : end])
+        with memoryview(buf) as view, view[pos + HEADER_LEN : end] as body:
+            plaintext = cipher.open(content_type, version, body)
         return content_type, version, plaintext
 
     def compact(self) -> None:
-        """Drop consumed bytes (once per receive call, not once per record)."""
+        """Drop consumed bytes (once per receive call, not once per record).
+
+        A new buffer rather than an in-place delete: a view of the old one may
+        still be alive (in the traceback of a failed decryption), and a
+        bytearray with live views cannot be resized."""
         if self._pos:
-            del self._in[: self._pos]
+            self._in = self._in[self._pos :]
             self._pos = 0
 
     def discard_input(self) -> None:
