@@ -39,3 +39,12 @@ def client_config(ca: CertificateAuthority) -> ClientConfig:
 def server_config(leaf: IssuedCertificate) -> ServerConfig:
     return ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key)
 
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--update-golden``: rewrite tests/data/golden/ instead of comparing against it (see test_golden.py)."""
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite the golden transcripts in tests/data/golden/ from the current implementation",
+    )
