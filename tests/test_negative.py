@@ -17,11 +17,13 @@ import struct
 from dataclasses import dataclass, field
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from tls12 import (
     AlertDescription,
     AlertReceivedError,
     ApplicationDataReceived,
+    BadCertificate,
     BadRecordMac,
     CertificateExpired,
     ClientConfig,
@@ -643,3 +645,31 @@ def test_server_first_message_not_client_hello(server_config: ServerConfig, msg_
         body = b"\x03\x03" + bytes(32) + b"\x00\xc0\x30\x00"
     frame = bytes((msg_type,)) + len(body).to_bytes(3, "big") + body
     expect_failure(server, record(HANDSHAKE, frame, TLS10), UnexpectedMessage, AlertDescription.UNEXPECTED_MESSAGE)
+
+
+# -- weak keys ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_leaf(ca: CertificateAuthority) -> IssuedCertificate:
+    return ca.issue(key_size=1024)
+
+
+def test_server_config_refuses_a_small_rsa_key(small_leaf: IssuedCertificate) -> None:
+    with pytest.raises(ValueError, match="too small"):
+        config_for(small_leaf)
+
+
+def test_client_refuses_a_small_rsa_server_key(
+    client_config: ClientConfig, server_config: ServerConfig, small_leaf: IssuedCertificate
+) -> None:
+    """A 1024-bit key could be factored, and it signs the ECDHE key: bad_certificate."""
+    weak = dataclasses.replace(server_config)
+    # Only a peer that is not tls12 would present such a key: bypass our own refusal.
+    object.__setattr__(weak, "private_key", small_leaf.private_key)
+    object.__setattr__(weak, "certificate_chain_der", (small_leaf.certificate.public_bytes(Encoding.DER),))
+    hs = start(client_config, weak)
+    hs.server.receive_data(hs.client.data_to_send())
+    exc = expect_failure(hs.client, hs.server.data_to_send(), BadCertificate, AlertDescription.BAD_CERTIFICATE,
+                         version=0x0303)
+    assert "too small" in str(exc)

@@ -19,7 +19,7 @@ from .crypto.kx import SUPPORTED_GROUPS
 from .crypto.provider import DefaultProvider, Provider
 from .crypto.signatures import RSA_SCHEMES
 from .crypto.suites import SUITES
-from .crypto.x509 import TrustStore, load_pem_file, system_trust_anchors
+from .crypto.x509 import MIN_RSA_BITS, TrustStore, load_pem_file, system_trust_anchors
 from .enums import CipherSuite, NamedGroup, SignatureScheme
 
 __all__ = ["DEFAULT_MAX_HANDSHAKE_SIZE", "ClientConfig", "KeyLogCallback", "ServerConfig"]
@@ -110,6 +110,8 @@ class ClientConfig(_Common):
 
     trust_anchors: Sequence[x509.Certificate] = ()
     cafile: str | os.PathLike[str] | None = None
+    #: None: the system store when no anchors are given; True: add it; False: never.
+    use_system_trust: bool | None = None
     verify_certificates: bool = True
     check_hostname: bool = True
     trust: TrustStore = field(init=False, repr=False, compare=False)
@@ -122,8 +124,9 @@ class ClientConfig(_Common):
         if self.cafile is not None:
             anchors.extend(load_pem_file(self.cafile))
         object.__setattr__(self, "trust_anchors", tuple(anchors))
-        if self.verify_certificates and not anchors:
-            anchors = list(system_trust_anchors())
+        system = self.use_system_trust
+        if self.verify_certificates and (system or (system is None and not anchors)):
+            anchors += system_trust_anchors()
         object.__setattr__(self, "trust", TrustStore(anchors))
 
 
@@ -142,6 +145,9 @@ class ServerConfig(_Common):
             raise ValueError("certificate_chain must hold at least the leaf x509.Certificate")
         if not isinstance(self.private_key, rsa.RSAPrivateKey):
             raise TypeError("private_key must be an RSA private key (the suite is ECDHE_RSA)")
+        if self.private_key.key_size < MIN_RSA_BITS:
+            raise ValueError(f"an RSA key of {self.private_key.key_size} bits is too small "
+                             f"(at least {MIN_RSA_BITS} are required)")
         leaf_key = chain[0].public_key()
         if not isinstance(leaf_key, rsa.RSAPublicKey) or (
             leaf_key.public_numbers() != self.private_key.public_key().public_numbers()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+from collections.abc import Callable
 
 from cryptography import x509
 
@@ -97,6 +98,10 @@ class _Sink:
             self._conn._handshake_complete = True
         self._conn._events.append(event)
 
+    def config_for_name(self, server_name: str | None) -> ServerConfig | None:
+        hook = self._conn._config_for_name
+        return None if hook is None else hook(server_name)
+
     def key_log(self, master_secret: bytes) -> None:
         callback = self._conn._config.key_log
         if callback is not None:
@@ -123,6 +128,7 @@ class _Connection:
         self._close_sent = False
         self._close_received = False
         self._useless = 0
+        self._config_for_name: Callable[[str | None], ServerConfig | None] | None = None
 
     # -- the public API -------------------------------------------------------
 
@@ -153,6 +159,13 @@ class _Connection:
             self._fail(error)
             raise error from exc
         return events
+
+    def take_data_after_close(self) -> bytes:
+        """Bytes that arrived after the peer's close_notify in the same receive call.
+
+        tls12 ignores them (RFC 5246 §7.2.1), but a protocol that goes back to
+        plain text after closing TLS (a STARTTLS-style unwrap) needs them."""
+        return self._records.take_input()
 
     def data_to_send(self) -> bytes:
         """Everything queued for the peer (records, alerts), once."""
@@ -230,6 +243,11 @@ class _Connection:
     @property
     def peer_certificate_chain(self) -> tuple[x509.Certificate, ...]:
         return self._negotiated.peer_certificate_chain
+
+    @property
+    def offered_cipher_suites(self) -> tuple[CipherSuite, ...]:
+        """The suites the client offered (on the server: as received, unknown ones included)."""
+        return self._negotiated.offered_cipher_suites
 
     @property
     def client_random(self) -> bytes:
@@ -311,7 +329,6 @@ class _Connection:
         if alert.description == AlertDescription.CLOSE_NOTIFY and self._handshake_complete:
             # §7.2.1: answer with our own close_notify; anything after it is ignored.
             self._close_received = True
-            self._records.discard_input()
             if not self._close_sent:
                 self._send_alert(AlertLevel.WARNING, AlertDescription.CLOSE_NOTIFY)
             self._events.append(ConnectionClosed())
@@ -379,10 +396,20 @@ class ClientConnection(_Connection):
 class ServerConnection(_Connection):
     """A TLS 1.2 server, waiting for a ClientHello."""
 
-    def __init__(self, config: ServerConfig, *, tracer: Tracer | None = None) -> None:
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        tracer: Tracer | None = None,
+        config_for_name: Callable[[str | None], ServerConfig | None] | None = None,
+    ) -> None:
+        """`config_for_name`, if given, is called with the client's SNI name (or None) once the
+        ClientHello has arrived; it may return another configuration to serve that name with,
+        or raise a `TLSError` (e.g. `ApplicationAlert`) to refuse the client."""
         if not isinstance(config, ServerConfig):
             raise TypeError("config must be a ServerConfig")
         super().__init__(config, tracer)
+        self._config_for_name = config_for_name
         self._state = ExpectClientHello(config)
 
 

@@ -14,6 +14,7 @@ from .enums import AlertDescription
 __all__ = [
     "ALERTS",
     "AlertReceivedError",
+    "ApplicationAlert",
     "BadCertificate",
     "BadRecordMac",
     "CertificateError",
@@ -113,6 +114,20 @@ class InternalError(TLSError):
 
 class SequenceExhausted(InternalError):
     """2^64 records went one way under one key; TLS 1.2 would need a renegotiation."""
+
+
+class ApplicationAlert(TLSError):
+    """The application (e.g. an SNI callback) ended the handshake with an alert of its choosing.
+
+    The one failure whose alert is not in `ALERTS`: the application named it."""
+
+    def __init__(self, description: int, message: str = "") -> None:
+        self.description = AlertDescription(description)
+        super().__init__(message or f"the application ended the handshake with {self.description.name.lower()}")
+
+    @property
+    def alert(self) -> AlertDescription | None:
+        return self.description
 
 
 class CertificateError(TLSError):

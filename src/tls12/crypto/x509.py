@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import os
+import re
 import ssl
+import warnings
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
@@ -25,7 +27,9 @@ from cryptography.x509.verification import PolicyBuilder, Store, VerificationErr
 from ..errors import BadCertificate, CertificateExpired, HostnameMismatch, UnknownCA, UnsupportedCertificate
 
 __all__ = [
+    "MIN_RSA_BITS",
     "TrustStore",
+    "check_key_sizes",
     "load_pem_file",
     "parse_chain",
     "rsa_public_key",
@@ -67,11 +71,15 @@ def _load_lenient(path: str) -> Iterable[x509.Certificate]:
         return []
     marker = b"-----BEGIN CERTIFICATE-----"
     out = []
-    for chunk in data.split(marker)[1:]:
-        try:
-            out.append(x509.load_pem_x509_certificate(marker + chunk))
-        except ValueError:
-            continue
+    with warnings.catch_warnings():
+        # Some platform roots have quirks (e.g. a non-positive serial) that
+        # cryptography warns about; they are the platform's choice, not ours.
+        warnings.simplefilter("ignore")
+        for chunk in data.split(marker)[1:]:
+            try:
+                out.append(x509.load_pem_x509_certificate(marker + chunk))
+            except ValueError:
+                continue
     return out
 
 
@@ -95,11 +103,25 @@ def parse_chain(certificate_list: Sequence[bytes]) -> list[x509.Certificate]:
     return chain
 
 
+#: The smallest RSA key accepted anywhere in a chain, and for our own certificate
+#: (OpenSSL's default security level 2 draws the line at the same place).
+MIN_RSA_BITS = 2048
+
+
+def check_key_sizes(chain: Sequence[x509.Certificate]) -> None:
+    for cert in chain:
+        key = cert.public_key()
+        if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+            raise BadCertificate(f"certificate key too small: RSA {key.key_size} bits "
+                                 f"({cert.subject.rfc4514_string()}); at least {MIN_RSA_BITS} are required")
+
+
 def rsa_public_key(cert: x509.Certificate) -> rsa.RSAPublicKey:
     """The leaf's RSA key, refusing keys that cannot sign for an ECDHE_RSA suite."""
     key = cert.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         raise UnsupportedCertificate("ECDHE_RSA needs an RSA server certificate")
+    check_key_sizes([cert])
     try:
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
@@ -141,21 +163,42 @@ def verify_server_chain(
     """Verify `chain` (leaf first) for `server_name`; None means no host-name check."""
     if trust.store is None:
         raise UnknownCA("no trust anchors are configured")
+    check_key_sizes(chain)
     leaf, intermediates = chain[0], list(chain[1:])
     subject = _subject(server_name) if server_name is not None else _any_subject(leaf)
     verifier = PolicyBuilder().store(trust.store).time(now).build_server_verifier(subject)
     try:
         verifier.verify(leaf, intermediates)
     except VerificationError as exc:
-        raise _classify(str(exc)) from None
+        error = _classify(str(exc), server_name)
+        if isinstance(error, CertificateExpired):
+            error = _which_expired(chain, now) or error
+        raise error from None
 
 
-def _classify(message: str) -> BadCertificate | UnknownCA | CertificateExpired:
+def _which_expired(chain: Sequence[x509.Certificate], now: datetime.datetime) -> CertificateExpired | None:
+    for cert in chain:
+        subject = cert.subject.rfc4514_string()
+        if now < cert.not_valid_before_utc:
+            return CertificateExpired(
+                f"certificate verify failed: certificate is not yet valid ({subject}, valid from "
+                f"{cert.not_valid_before_utc:%Y-%m-%d %H:%M:%S} UTC)")
+        if now > cert.not_valid_after_utc:
+            return CertificateExpired(
+                f"certificate verify failed: certificate has expired ({subject}, expired "
+                f"{cert.not_valid_after_utc:%Y-%m-%d %H:%M:%S} UTC)")
+    return None
+
+
+def _classify(message: str, server_name: str | None) -> BadCertificate | UnknownCA | CertificateExpired:
     text = message.removeprefix("validation failed: ")
+    # cryptography appends the certificate's repr; the subject is all a reader needs.
+    text = re.sub(r" \(encountered processing <Certificate\(subject=<Name\((.*?)\)>.*\)$", r" (\1)", text)
     if "not valid at validation time" in text:
         return CertificateExpired(f"certificate verify failed: {text}")
     if "no matching subjectAltName" in text:
-        return HostnameMismatch(f"certificate verify failed: {text}")
+        return HostnameMismatch(
+            f"certificate verify failed: Hostname mismatch, certificate is not valid for '{server_name}' ({text})")
     if text.startswith("candidates exhausted"):
         return UnknownCA(f"certificate verify failed: unable to get local issuer certificate ({text})")
     return BadCertificate(f"certificate verify failed: {text}")

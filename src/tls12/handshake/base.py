@@ -10,7 +10,7 @@ trace output through the `Output` the connection gives them, and they raise
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -23,6 +23,9 @@ from ..errors import UnexpectedMessage
 from ..events import Event
 from ..messages import ChangeCipherSpec, HandshakeMessage
 from ..trace import Decision, SecretDerived, TraceEvent, Tracer
+
+if TYPE_CHECKING:
+    from ..config import ServerConfig
 
 __all__ = [
     "Negotiated",
@@ -79,6 +82,10 @@ class Output(Protocol):
     def event(self, event: Event) -> None: ...
 
     def key_log(self, master_secret: bytes) -> None: ...
+
+    def config_for_name(self, server_name: str | None) -> ServerConfig | None:
+        """The server configuration for this SNI name (None: keep the current one)."""
+        ...
 
 
 class State(Protocol):

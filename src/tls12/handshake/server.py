@@ -137,6 +137,10 @@ class ExpectClientHello:
         config, hello, neg = self.config, message, out.negotiated
         neg.client_random = hello.random
         neg.offered_cipher_suites = hello.cipher_suites
+        sni = find_extension(hello.extensions, ServerName)
+        neg.server_name = sni.host_names[0] if sni is not None and sni.host_names else None
+        # The application may serve this name with another configuration (another certificate).
+        config = out.config_for_name(neg.server_name) or config
 
         # Version: TLS 1.2, or a client that offers 1.2 among higher ones (RFC 5246 E.1).
         if hello.client_version < ProtocolVersion.TLS1_2:
@@ -166,12 +170,10 @@ class ExpectClientHello:
         ems = config.extended_master_secret and find_extension(hello.extensions, ExtendedMasterSecret) is not None
         if config.require_extended_master_secret and not ems:
             raise HandshakeFailure("client does not support the extended master secret (RFC 7627)")
-        sni = find_extension(hello.extensions, ServerName)
 
         neg.version = ProtocolVersion.TLS1_2
         neg.cipher_suite, neg.group, neg.signature_scheme = suite, group, scheme
         neg.extended_master_secret, neg.alpn_protocol = ems, alpn
-        neg.server_name = sni.host_names[0] if sni is not None and sni.host_names else None
         if out.tracer is not None:
             decide(out, "cipher suite", suite.name, "the server's first preference among the client's suites")
             decide(out, "group", group.name, group_why)

@@ -93,9 +93,12 @@ class RecordLayer:
             self._in = self._in[self._pos :]
             self._pos = 0
 
-    def discard_input(self) -> None:
-        self._in.clear()
+    def take_input(self) -> bytes:
+        """Whatever is buffered and not yet consumed, handed back (the buffer is emptied)."""
+        data = bytes(self._in[self._pos :])
+        self._in = bytearray()
         self._pos = 0
+        return data
 
     # -- outbound --------------------------------------------------------------
 
