@@ -38,6 +38,7 @@ from .errors import (
     UnsupportedExtension,
 )
 from .events import AlertReceived, ApplicationDataReceived, ConnectionClosed, Event, HandshakeComplete
+from .sslcompat import SSLContext, create_default_context
 
 __version__ = "0.1.0"
 
@@ -75,6 +76,7 @@ __all__ = [
     "ProtocolVersionError",
     "Provider",
     "RecordOverflow",
+    "SSLContext",
     "ServerConfig",
     "ServerConnection",
     "SignatureScheme",
@@ -85,4 +87,5 @@ __all__ = [
     "UnsupportedCertificate",
     "UnsupportedExtension",
     "__version__",
+    "create_default_context",
 ]

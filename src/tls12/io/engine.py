@@ -1,0 +1,185 @@
+"""What `SSLObject` and `SSLSocket` share: a core connection, its plaintext
+buffer, and the stdlib-shaped answers about the session.
+
+The engine never does I/O. Its owner moves bytes: `feed()` what the peer
+sent, `outgoing()` what must go to the peer (always flushed, even after a
+failure, so the alert reaches the peer).
+"""
+
+from __future__ import annotations
+
+import errno
+from typing import TYPE_CHECKING, Any
+
+from cryptography.hazmat.primitives import serialization
+
+from ..connection import ClientConnection, ServerConnection
+from ..crypto.suites import SUITES
+from ..errors import TLSError
+from ..events import ApplicationDataReceived, ConnectionClosed
+from .certdict import certificate_dict
+from .ssl_errors import SSLError, to_ssl_error
+
+if TYPE_CHECKING:
+    from .sslcontext import SSLContext
+
+__all__ = ["Engine", "SessionInfo"]
+
+
+class Engine:
+    __slots__ = ("conn", "plain", "peer_closed", "server_hostname", "verified")
+
+    def __init__(self, conn: ClientConnection | ServerConnection, server_hostname: str | None, verified: bool) -> None:
+        self.conn = conn
+        self.plain = bytearray()
+        self.peer_closed = False
+        self.server_hostname = server_hostname
+        self.verified = verified
+
+    @property
+    def handshake_complete(self) -> bool:
+        return self.conn.handshake_complete
+
+    def feed(self, data: bytes) -> None:
+        """Bytes from the peer (b"" for EOF). Raises the stdlib-shaped error on failure."""
+        try:
+            events = self.conn.receive_data(data)
+        except TLSError as exc:
+            raise self.error(exc) from exc
+        for event in events:
+            if isinstance(event, ApplicationDataReceived):
+                self.plain += event.data
+            elif isinstance(event, ConnectionClosed):
+                self.peer_closed = True
+
+    def raise_pending_failure(self) -> None:
+        """A failure the core recorded after delivering data: raise it once the data is read."""
+        failure = self.conn.failure
+        if failure is not None:
+            raise self.error(failure) from failure
+
+    def error(self, exc: TLSError) -> SSLError:
+        return to_ssl_error(exc, self.server_hostname)
+
+    def outgoing(self) -> bytes:
+        return self.conn.data_to_send()
+
+    def take(self, n: int) -> bytes:
+        plain = self.plain
+        if n >= len(plain):
+            data = bytes(plain)
+            plain.clear()
+        else:
+            data = bytes(plain[:n])
+            del plain[:n]
+        return data
+
+    def take_into(self, buffer: Any, n: int) -> int:
+        """Up to `n` bytes into `buffer`; as in the ssl module, n <= 0 means the buffer's size."""
+        plain = self.plain
+        with memoryview(buffer) as view:
+            if n <= 0 or n > view.nbytes:
+                n = view.nbytes
+            n = min(n, len(plain))
+            view.cast("B")[:n] = plain[:n]
+        del plain[:n]
+        return n
+
+    def send(self, data: Any) -> None:
+        try:
+            self.conn.send_application_data(data)
+        except TLSError as exc:
+            raise self.error(exc) from exc
+
+
+class SessionInfo:
+    """The read-only `ssl.SSLObject`/`SSLSocket` members about the session.
+
+    Like the ssl module: before the handshake (or on a socket not yet
+    connected) the answers are None; `getpeercert()` raises."""
+
+    _engine: Engine | None
+    _context: SSLContext
+
+    def _established(self) -> Engine | None:
+        engine = self._engine
+        return engine if engine is not None and engine.handshake_complete else None
+
+    def _require_handshake(self) -> Engine:
+        if self._engine is None:
+            raise OSError(errno.ENOTCONN, "the socket is not connected")
+        engine = self._established()
+        if engine is None:
+            raise ValueError("handshake not done yet")
+        return engine
+
+    def cipher(self) -> tuple[str, str, int] | None:
+        engine = self._established()
+        suite = engine.conn.cipher_suite if engine is not None else None
+        if suite is None:
+            return None
+        spec = SUITES[suite]
+        return (spec.openssl_name, "TLSv1.2", spec.bits)
+
+    def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
+        """The suites both sides support; as in the ssl module, None on the client side."""
+        engine = self._established()
+        if engine is None or not isinstance(engine.conn, ServerConnection):
+            return None
+        offered = engine.conn.offered_cipher_suites
+        return [(SUITES[s].openssl_name, "TLSv1.2", SUITES[s].bits) for s in offered if s in SUITES]
+
+    def version(self) -> str | None:
+        return "TLSv1.2" if self._established() is not None else None
+
+    def compression(self) -> None:
+        return None
+
+    def selected_alpn_protocol(self) -> str | None:
+        engine = self._established()
+        return engine.conn.alpn_protocol if engine is not None else None
+
+    def selected_npn_protocol(self) -> None:
+        return None
+
+    def getpeercert(self, binary_form: bool = False) -> Any:
+        engine = self._require_handshake()
+        chain = engine.conn.peer_certificate_chain
+        if not chain:
+            return None
+        if binary_form:
+            return chain[0].public_bytes(serialization.Encoding.DER)
+        if not engine.verified:
+            return {}
+        return certificate_dict(chain[0])
+
+    def get_verified_chain(self) -> list[bytes]:
+        engine = self._require_handshake()
+        if not engine.verified:
+            return []
+        return [c.public_bytes(serialization.Encoding.DER) for c in engine.conn.peer_certificate_chain]
+
+    def get_unverified_chain(self) -> list[bytes]:
+        engine = self._require_handshake()
+        return [c.public_bytes(serialization.Encoding.DER) for c in engine.conn.peer_certificate_chain]
+
+    def get_channel_binding(self, cb_type: str = "tls-unique") -> bytes | None:
+        if cb_type != "tls-unique":
+            raise ValueError(f"{cb_type} channel binding type not implemented")
+        engine = self._established()
+        # RFC 5929 §3.1: the first Finished of the latest handshake; the client's in a full handshake.
+        return engine.conn.client_finished if engine is not None else None
+
+    @property
+    def session(self) -> None:
+        return None
+
+    @property
+    def session_reused(self) -> bool:
+        return False
+
+    def verify_client_post_handshake(self) -> None:
+        raise NotImplementedError("post-handshake authentication is a TLS 1.3 feature")
+
+    def pending(self) -> int:
+        return len(self._engine.plain) if self._engine is not None else 0

@@ -1,0 +1,579 @@
+"""`tls12.SSLContext`: the stdlib `ssl.SSLContext` interface over the tls12 engine.
+
+It subclasses `ssl.SSLContext` (asyncio's `start_tls` checks isinstance) and
+overrides every public member, so no setting reaches the unused OpenSSL
+context underneath. A setting tls12 can honour is honoured; one it cannot
+raises (`ValueError`, `NotImplementedError` or `ssl.SSLError`) instead of being
+silently ignored. The settings become a frozen `ClientConfig`/`ServerConfig`,
+built once and reused until a setting changes.
+
+Options (`ssl.OP_*`): tls12 always behaves as if these were set, and refuses
+to clear them: NO_SSLv2, NO_SSLv3, NO_TLSv1, NO_TLSv1_1, NO_TLSv1_3,
+NO_COMPRESSION, NO_RENEGOTIATION. Always true, free to set or clear:
+CIPHER_SERVER_PREFERENCE, SINGLE_DH_USE, SINGLE_ECDH_USE, NO_TICKET,
+ENABLE_MIDDLEBOX_COMPAT (TLS 1.3 only) and the OpenSSL bug-workaround bits of
+OP_ALL (workarounds for bugs tls12 does not have). Honoured:
+OP_NO_EXTENDED_MASTER_SECRET (0x1) and OP_IGNORE_UNEXPECTED_EOF. Refused:
+NO_TLSv1_2, LEGACY_SERVER_CONNECT (tls12 requires RFC 5746) and anything else.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import ssl
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from ..config import DEFAULT_GROUPS, ClientConfig, ServerConfig
+from ..crypto.x509 import load_pem_certificates, system_trust_anchors
+from ..enums import CipherSuite, NamedGroup
+from .certdict import certificate_dict
+from .keylog import key_log_writer
+from .sslobject import SSLObject
+from .sslsocket import SSLSocket
+
+__all__ = ["SSLContext", "create_default_context"]
+
+_OUR_SUITE = CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+_OPENSSL_NAME = "ECDHE-RSA-AES256-GCM-SHA384"
+_CIPHER_INFO = {
+    "id": 0x0300C030,
+    "name": _OPENSSL_NAME,
+    "protocol": "TLSv1.2",
+    "description": "ECDHE-RSA-AES256-GCM-SHA384    TLSv1.2 Kx=ECDH     Au=RSA   Enc=AESGCM(256)            Mac=AEAD",
+    "strength_bits": 256,
+    "alg_bits": 256,
+    "aead": True,
+    "symmetric": "aes-256-gcm",
+    "digest": None,
+    "kea": "kx-ecdhe",
+    "auth": "auth-rsa",
+}
+
+OP_NO_EXTENDED_MASTER_SECRET = 0x1
+OP_LEGACY_SERVER_CONNECT = 0x4
+_OP_ALL_WORKAROUNDS = int(ssl.OP_ALL)
+_FORCED = int(
+    ssl.OP_NO_SSLv2 | ssl.OP_NO_SSLv3 | ssl.OP_NO_TLSv1 | ssl.OP_NO_TLSv1_1 | ssl.OP_NO_TLSv1_3
+    | ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
+)
+_FREE = int(
+    ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_SINGLE_DH_USE | ssl.OP_SINGLE_ECDH_USE | ssl.OP_NO_TICKET
+    | ssl.OP_ENABLE_MIDDLEBOX_COMPAT | _OP_ALL_WORKAROUNDS
+)
+_HONOURED = OP_NO_EXTENDED_MASTER_SECRET | int(ssl.OP_IGNORE_UNEXPECTED_EOF)
+_DEFAULT_OPTIONS = _FORCED | int(
+    ssl.OP_ALL | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_ENABLE_MIDDLEBOX_COMPAT
+)
+
+_ACCEPTED_VERIFY_FLAGS = int(
+    ssl.VERIFY_DEFAULT | ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN
+)
+
+_CURVES = {
+    "x25519": NamedGroup.X25519,
+    "prime256v1": NamedGroup.SECP256R1,
+    "secp256r1": NamedGroup.SECP256R1,
+    "p-256": NamedGroup.SECP256R1,
+    "secp384r1": NamedGroup.SECP384R1,
+    "p-384": NamedGroup.SECP384R1,
+}
+
+_SUPPORTED_PROTOCOLS = (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER, ssl.PROTOCOL_TLS, ssl.PROTOCOL_TLSv1_2)
+
+
+def _ssl_error(reason: str, message: str) -> ssl.SSLError:
+    exc = ssl.SSLError(1, f"[SSL: {reason}] {message}")
+    exc.library = "SSL"
+    exc.reason = reason
+    return exc
+
+
+def _load_pem_or_error(data: bytes, what: str) -> list[x509.Certificate]:
+    try:
+        certs = load_pem_certificates(data)
+    except ValueError:
+        certs = []
+    if not certs:
+        raise _ssl_error("NO_CERTIFICATE_OR_CRL_FOUND", f"no certificate or crl found in {what}")
+    return certs
+
+
+class SSLContext(ssl.SSLContext):
+    """A drop-in `ssl.SSLContext` whose connections run on tls12."""
+
+    def __new__(cls, protocol: int | None = None, *args: Any, **kwargs: Any) -> SSLContext:
+        if protocol is None:
+            protocol = ssl.PROTOCOL_TLS_CLIENT
+        if protocol not in _SUPPORTED_PROTOCOLS:
+            raise ValueError(f"tls12 speaks only TLS 1.2; protocol {protocol!r} is not supported")
+        return super().__new__(cls, protocol)
+
+    def __init__(self, protocol: int | None = None, *args: Any, **kwargs: Any) -> None:
+        protocol = ssl.PROTOCOL_TLS_CLIENT if protocol is None else protocol
+        self._t_protocol = ssl._SSLMethod(protocol)
+        self._t_is_client_only = protocol == ssl.PROTOCOL_TLS_CLIENT
+        self._t_lock = threading.Lock()
+        self._t_anchors: list[x509.Certificate] = []
+        self._t_default_paths = False
+        self._t_chain: tuple[x509.Certificate, ...] = ()
+        self._t_key: rsa.RSAPrivateKey | None = None
+        self._t_verify_mode = ssl.CERT_REQUIRED if self._t_is_client_only else ssl.CERT_NONE
+        self._t_check_hostname = self._t_is_client_only
+        self._t_alpn: tuple[str, ...] = ()
+        self._t_groups: tuple[NamedGroup, ...] | None = None
+        self._t_options = _DEFAULT_OPTIONS
+        self._t_verify_flags = int(ssl.VERIFY_X509_TRUSTED_FIRST)
+        self._t_keylog_filename: str | None = None
+        self._t_keylog: Callable[[str], None] | None = None
+        self._t_sni_callback: Callable[..., Any] | None = None
+        self._t_client_config: ClientConfig | None = None
+        self._t_server_config: ServerConfig | None = None
+        self._t_stats = dict.fromkeys(
+            ("number", "connect", "connect_good", "connect_renegotiate", "accept", "accept_good",
+             "accept_renegotiate", "hits", "misses", "timeouts", "cache_full"), 0)
+
+    def _changed(self) -> None:
+        self._t_client_config = None
+        self._t_server_config = None
+
+    # -- the engine's configuration --------------------------------------------
+
+    def _client_config(self) -> ClientConfig:
+        config = self._t_client_config
+        if config is None:
+            anchors = list(self._t_anchors)
+            if self._t_default_paths:
+                anchors += system_trust_anchors()
+            config = ClientConfig(
+                trust_anchors=anchors,
+                use_system_trust=False,
+                verify_certificates=self._t_verify_mode != ssl.CERT_NONE,
+                check_hostname=self._t_check_hostname,
+                alpn_protocols=self._t_alpn,
+                extended_master_secret=not self._t_options & OP_NO_EXTENDED_MASTER_SECRET,
+                key_log=self._t_keylog,
+                groups=self._t_groups or DEFAULT_GROUPS,
+            )
+            self._t_client_config = config
+        return config
+
+    def _server_config(self) -> ServerConfig:
+        config = self._t_server_config
+        if config is None:
+            if self._t_key is None:
+                raise _ssl_error("NO_CERTIFICATE_ASSIGNED", "no certificate assigned; call load_cert_chain() first")
+            if self._t_verify_mode != ssl.CERT_NONE:
+                raise NotImplementedError("tls12 does not request client certificates (verify_mode must be CERT_NONE)")
+            config = ServerConfig(
+                certificate_chain=self._t_chain,
+                private_key=self._t_key,
+                alpn_protocols=self._t_alpn,
+                extended_master_secret=not self._t_options & OP_NO_EXTENDED_MASTER_SECRET,
+                key_log=self._t_keylog,
+                groups=self._t_groups or DEFAULT_GROUPS,
+            )
+            self._t_server_config = config
+        return config
+
+    def _count(self, key: str) -> None:
+        with self._t_lock:
+            self._t_stats[key] += 1
+
+    @property
+    def _ignore_unexpected_eof(self) -> bool:
+        return bool(self._t_options & ssl.OP_IGNORE_UNEXPECTED_EOF)
+
+    # -- wrapping ---------------------------------------------------------------
+
+    def wrap_socket(  # type: ignore[override]
+        self,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | bytes | None = None,
+        session: Any = None,
+    ) -> SSLSocket:
+        return SSLSocket._create(
+            sock=sock,
+            server_side=server_side,
+            do_handshake_on_connect=do_handshake_on_connect,
+            suppress_ragged_eofs=suppress_ragged_eofs,
+            server_hostname=server_hostname,
+            context=self,
+            session=session,
+        )
+
+    def wrap_bio(  # type: ignore[override]
+        self,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: Any = None,
+    ) -> SSLObject:
+        return SSLObject._create(incoming, outgoing, server_side=server_side, server_hostname=server_hostname,
+                                 session=session, context=self)
+
+    # -- verification -----------------------------------------------------------
+
+    @property
+    def protocol(self) -> ssl._SSLMethod:  # type: ignore[override]
+        return self._t_protocol
+
+    @property
+    def verify_mode(self) -> ssl.VerifyMode:
+        return ssl.VerifyMode(self._t_verify_mode)
+
+    @verify_mode.setter
+    def verify_mode(self, value: int) -> None:
+        mode = ssl.VerifyMode(value)
+        if mode == ssl.CERT_NONE and self._t_check_hostname:
+            raise ValueError("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.")
+        if mode != ssl.CERT_NONE and self._t_protocol == ssl.PROTOCOL_TLS_SERVER:
+            raise NotImplementedError("tls12 does not request client certificates")
+        self._t_verify_mode = mode
+        self._changed()
+
+    @property
+    def check_hostname(self) -> bool:
+        return self._t_check_hostname
+
+    @check_hostname.setter
+    def check_hostname(self, value: bool) -> None:
+        value = bool(value)
+        if value and self._t_verify_mode == ssl.CERT_NONE:
+            # As the stdlib does: checking names implies verifying the chain.
+            self.verify_mode = ssl.CERT_REQUIRED
+        self._t_check_hostname = value
+        self._changed()
+
+    @property
+    def hostname_checks_common_name(self) -> bool:
+        return False
+
+    @hostname_checks_common_name.setter
+    def hostname_checks_common_name(self, value: bool) -> None:
+        if value:
+            raise NotImplementedError("tls12 matches host names against subjectAltName only (RFC 6125)")
+
+    @property
+    def verify_flags(self) -> ssl.VerifyFlags:
+        return ssl.VerifyFlags(self._t_verify_flags)
+
+    @verify_flags.setter
+    def verify_flags(self, value: int) -> None:
+        value = int(value)
+        if value & ~_ACCEPTED_VERIFY_FLAGS:
+            raise ValueError(f"tls12 cannot honour verify flags {ssl.VerifyFlags(value & ~_ACCEPTED_VERIFY_FLAGS)!r}")
+        self._t_verify_flags = value
+
+    def load_verify_locations(
+        self,
+        cafile: Any = None,
+        capath: Any = None,
+        cadata: Any = None,
+    ) -> None:
+        if cafile is None and capath is None and cadata is None:
+            raise TypeError("cafile, capath and cadata cannot be all omitted")
+        added: list[x509.Certificate] = []
+        if cafile is not None:
+            with open(cafile, "rb") as f:
+                added += _load_pem_or_error(f.read(), os.fspath(cafile))
+        if capath is not None:
+            directory = os.fspath(capath)
+            if not os.path.isdir(directory):
+                raise FileNotFoundError(2, "No such directory", directory)
+            for entry in sorted(os.listdir(directory)):
+                full = os.path.join(directory, entry)
+                if os.path.isfile(full):
+                    with open(full, "rb") as f:
+                        try:
+                            added += load_pem_certificates(f.read())
+                        except ValueError:
+                            continue
+        if cadata is not None:
+            if isinstance(cadata, str):
+                added += _load_pem_or_error(cadata.encode("ascii"), "cadata")
+            else:
+                added += _load_der_sequence(bytes(cadata))
+        self._t_anchors += added
+        self._changed()
+
+    def load_default_certs(self, purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH) -> None:
+        if not isinstance(purpose, ssl._ASN1Object):
+            raise TypeError(purpose)
+        self.set_default_verify_paths()
+
+    def set_default_verify_paths(self) -> None:
+        self._t_default_paths = True
+        self._changed()
+
+    def get_ca_certs(self, binary_form: bool = False) -> list[Any]:
+        cas = [c for c in self._t_anchors if _is_ca(c)]
+        if binary_form:
+            return [c.public_bytes(serialization.Encoding.DER) for c in cas]
+        return [certificate_dict(c) for c in cas]
+
+    def cert_store_stats(self) -> dict[str, int]:
+        """Explicitly loaded certificates (the system store, like OpenSSL's capath, is not counted)."""
+        ca = sum(1 for c in self._t_anchors if _is_ca(c))
+        return {"x509": len(self._t_anchors), "crl": 0, "x509_ca": ca}
+
+    # -- our certificate --------------------------------------------------------
+
+    def load_cert_chain(
+        self,
+        certfile: Any,
+        keyfile: Any = None,
+        password: Any = None,
+    ) -> None:
+        with open(certfile, "rb") as f:
+            cert_pem = f.read()
+        chain = _load_pem_or_error(cert_pem, os.fspath(certfile))
+        if keyfile is None:
+            key_pem = cert_pem
+        else:
+            with open(keyfile, "rb") as f:
+                key_pem = f.read()
+        if callable(password):
+            password = password()
+        if isinstance(password, str):
+            password = password.encode("utf-8")
+        elif isinstance(password, bytearray):
+            password = bytes(password)
+        elif password is not None and not isinstance(password, bytes):
+            raise TypeError("password should be a string or callable")
+        try:
+            try:
+                key = serialization.load_pem_private_key(key_pem, password=password)
+            except TypeError:
+                if password is None:
+                    raise
+                # As the ssl module does: a password for an unencrypted key is ignored.
+                key = serialization.load_pem_private_key(key_pem, password=None)
+        except (ValueError, TypeError) as exc:
+            raise _ssl_error("PEM_LIB", f"could not load the private key: {exc}") from None
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise _ssl_error("KEY_TYPE_UNSUPPORTED", "tls12's suite is ECDHE_RSA: the key must be RSA")
+        leaf_key = chain[0].public_key()
+        if not isinstance(leaf_key, rsa.RSAPublicKey) or leaf_key.public_numbers() != key.public_key().public_numbers():
+            raise _ssl_error("KEY_VALUES_MISMATCH", "key values mismatch")
+        self._t_chain = tuple(chain)
+        self._t_key = key
+        self._changed()
+
+    def load_dh_params(self, path: str, /) -> None:
+        raise NotImplementedError("tls12 has no finite-field DHE suites")
+
+    # -- protocol settings ------------------------------------------------------
+
+    @property  # type: ignore[override]
+    def minimum_version(self) -> ssl.TLSVersion:
+        return ssl.TLSVersion.TLSv1_2
+
+    @minimum_version.setter
+    def minimum_version(self, value: ssl.TLSVersion) -> None:
+        _only_tls12(value, ssl.TLSVersion.MINIMUM_SUPPORTED)
+
+    @property  # type: ignore[override]
+    def maximum_version(self) -> ssl.TLSVersion:
+        return ssl.TLSVersion.TLSv1_2
+
+    @maximum_version.setter
+    def maximum_version(self, value: ssl.TLSVersion) -> None:
+        _only_tls12(value, ssl.TLSVersion.MAXIMUM_SUPPORTED)
+
+    @property
+    def options(self) -> ssl.Options:
+        return ssl.Options(self._t_options)
+
+    @options.setter
+    def options(self, value: int) -> None:
+        value = int(value)
+        cleared = _FORCED & ~value
+        if cleared:
+            raise ValueError(f"tls12 speaks only TLS 1.2 without compression or renegotiation; "
+                             f"cannot clear {ssl.Options(cleared)!r}")
+        if value & ssl.OP_NO_TLSv1_2:
+            raise ValueError("OP_NO_TLSv1_2 would leave no protocol version: tls12 speaks only TLS 1.2")
+        if value & OP_LEGACY_SERVER_CONNECT:
+            raise ValueError("tls12 requires RFC 5746 secure renegotiation signalling from servers")
+        unknown = value & ~(_FORCED | _FREE | _HONOURED)
+        if unknown:
+            raise ValueError(f"tls12 cannot honour options 0x{unknown:x}")
+        self._t_options = value
+        self._changed()
+
+    def set_ciphers(self, ciphers: str, /) -> None:
+        """Accepts a cipher string that selects ECDHE-RSA-AES256-GCM-SHA384 (OpenSSL or IANA name,
+        or any OpenSSL cipher expression that includes it, evaluated by OpenSSL); refuses the rest."""
+        spec = ciphers.replace(_OUR_SUITE.name, _OPENSSL_NAME)
+        probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        try:
+            probe.set_ciphers(spec)
+        except ssl.SSLError:
+            raise _ssl_error("NO_CIPHER_MATCH", f"no cipher match: tls12 has only {_OPENSSL_NAME}") from None
+        if probe.security_level != self.security_level:
+            # tls12 enforces level 2 (RSA keys of 2048 bits or more, 128-bit groups) and no other.
+            raise ValueError(f"tls12 cannot honour security level {probe.security_level} (it enforces level 2)")
+        tls12_names = {c["name"] for c in probe.get_ciphers() if c.get("protocol") != "TLSv1.3"}
+        if _OPENSSL_NAME not in tls12_names:
+            raise _ssl_error("NO_CIPHER_MATCH", f"no cipher match: {ciphers!r} does not select {_OPENSSL_NAME}")
+
+    def get_ciphers(self) -> list[Any]:
+        return [dict(_CIPHER_INFO)]
+
+    def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
+        protocols = tuple(alpn_protocols)
+        for p in protocols:
+            raw = p.encode("ascii") if isinstance(p, str) else bytes(p)
+            if not 1 <= len(raw) <= 255:
+                raise ValueError("ALPN protocols must be 1 to 255 in length")
+        self._t_alpn = tuple(p if isinstance(p, str) else bytes(p).decode("ascii") for p in protocols)
+        self._changed()
+
+    def set_npn_protocols(self, npn_protocols: Iterable[str]) -> None:
+        raise NotImplementedError("NPN is obsolete; use set_alpn_protocols()")
+
+    def set_ecdh_curve(self, name: str | bytes, /) -> None:
+        key = name.decode("ascii") if isinstance(name, bytes) else name
+        group = _CURVES.get(key.lower())
+        if group is None:
+            raise ValueError(f"unknown elliptic curve name {key!r}")
+        self._t_groups = (group,)
+        self._changed()
+
+    @property
+    def post_handshake_auth(self) -> bool:
+        return False
+
+    @post_handshake_auth.setter
+    def post_handshake_auth(self, value: bool) -> None:
+        if value:
+            raise NotImplementedError("post-handshake authentication is a TLS 1.3 feature")
+
+    @property
+    def num_tickets(self) -> int:
+        return 0
+
+    @num_tickets.setter
+    def num_tickets(self, value: int) -> None:
+        if value != 0:
+            raise ValueError("tls12 issues no session tickets")
+
+    @property
+    def security_level(self) -> int:  # type: ignore[override]
+        return 2
+
+    # -- key log and SNI ----------------------------------------------------------
+
+    @property  # type: ignore[override]
+    def keylog_filename(self) -> str | None:
+        return self._t_keylog_filename
+
+    @keylog_filename.setter
+    def keylog_filename(self, value: str | os.PathLike[str] | None) -> None:
+        if value is None:
+            self._t_keylog_filename = None
+            self._t_keylog = None
+        else:
+            path = os.fspath(value)
+            with open(path, "a", encoding="ascii"):
+                pass  # fail now, as the stdlib does, if it cannot be written
+            self._t_keylog_filename = path
+            self._t_keylog = key_log_writer(path)
+        self._changed()
+
+    @property
+    def sni_callback(self) -> Callable[..., Any] | None:
+        return self._t_sni_callback
+
+    @sni_callback.setter
+    def sni_callback(self, value: Callable[..., Any] | None) -> None:
+        if self._t_protocol == ssl.PROTOCOL_TLS_CLIENT:
+            raise ValueError("sni_callback cannot be set on TLS_CLIENT context")
+        if value is not None and not callable(value):
+            raise TypeError("not a callable object")
+        self._t_sni_callback = value
+
+    def set_servername_callback(self, server_name_callback: Callable[..., Any] | None) -> None:
+        self.sni_callback = server_name_callback
+
+    def session_stats(self) -> dict[str, int]:
+        with self._t_lock:
+            return dict(self._t_stats)
+
+    def __reduce__(self) -> Any:
+        raise TypeError("cannot pickle 'tls12.SSLContext' object")
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _load_der_sequence(data: bytes) -> list[x509.Certificate]:
+    """Concatenated DER certificates, as `cadata` may carry them."""
+    certs = []
+    while data:
+        if len(data) < 4 or data[0] != 0x30:
+            raise _ssl_error("NOT_ENOUGH_DATA", "not enough data: cadata does not contain a certificate")
+        if data[1] < 0x80:
+            length, header = data[1], 2
+        else:
+            n = data[1] & 0x7F
+            length, header = int.from_bytes(data[2 : 2 + n], "big"), 2 + n
+        end = header + length
+        try:
+            certs.append(x509.load_der_x509_certificate(data[:end]))
+        except ValueError:
+            raise _ssl_error("NOT_ENOUGH_DATA", "cadata does not contain a valid DER certificate") from None
+        data = data[end:]
+    if not certs:
+        raise _ssl_error("NOT_ENOUGH_DATA", "not enough data: cadata does not contain a certificate")
+    return certs
+
+
+def _only_tls12(value: ssl.TLSVersion, alias: ssl.TLSVersion) -> None:
+    version = ssl.TLSVersion(value)
+    if version not in (ssl.TLSVersion.TLSv1_2, alias):
+        raise ValueError(f"tls12 speaks only TLS 1.2, not {version.name}")
+
+
+def create_default_context(
+    purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH,
+    *,
+    cafile: str | os.PathLike[str] | None = None,
+    capath: str | os.PathLike[str] | None = None,
+    cadata: str | bytes | None = None,
+) -> SSLContext:
+    """Like `ssl.create_default_context()`, for tls12 (including SSLKEYLOGFILE)."""
+    if not isinstance(purpose, ssl._ASN1Object):
+        raise TypeError(purpose)
+    if purpose == ssl.Purpose.SERVER_AUTH:
+        context = SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.check_hostname = True
+    elif purpose == ssl.Purpose.CLIENT_AUTH:
+        context = SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    else:
+        raise ValueError(purpose)
+    if cafile or capath or cadata:
+        context.load_verify_locations(cafile, capath, cadata)
+    elif context.verify_mode != ssl.CERT_NONE:
+        context.load_default_certs(purpose)
+    keylogfile = os.environ.get("SSLKEYLOGFILE")
+    if keylogfile and not sys.flags.ignore_environment:
+        context.keylog_filename = keylogfile
+    return context

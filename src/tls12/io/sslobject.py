@@ -1,0 +1,214 @@
+"""`SSLObject`: the stdlib `ssl.SSLObject` interface over two `ssl.MemoryBIO`s.
+
+This is what asyncio drives (`SSLContext.wrap_bio()`): it writes what arrived
+from the transport into `incoming`, calls `do_handshake()`/`read()`/`write()`/
+`unwrap()`, and sends whatever appears in `outgoing`. "Need more input" is
+`SSLWantReadError`; `read()` returns b"" (or 0) after the peer's close_notify.
+"""
+
+from __future__ import annotations
+
+import ssl
+from typing import TYPE_CHECKING, Any
+
+from ..connection import ClientConnection, ServerConnection
+from ..errors import ApplicationAlert, HandshakeFailure
+from .engine import Engine, SessionInfo
+from .ssl_errors import SSLError, want_read
+
+if TYPE_CHECKING:
+    from .sslcontext import SSLContext
+
+__all__ = ["SSLObject"]
+
+
+def _hostname(server_hostname: str | bytes | None) -> str | None:
+    if server_hostname is None:
+        return None
+    if isinstance(server_hostname, bytes):
+        return server_hostname.decode("ascii")
+    if not server_hostname or server_hostname.startswith("."):
+        raise ValueError("server_hostname cannot be an empty string or start with a leading dot.")
+    return server_hostname
+
+
+def _ssl_error(message: str) -> ssl.SSLError:
+    exc = ssl.SSLError(1, message)
+    exc.library, exc.reason = "SSL", "BAD_STATE"
+    return exc
+
+
+def new_engine(context: SSLContext, server_side: bool, server_hostname: str | None, sslobj: Any) -> Engine:
+    """A core connection configured from the context, for either side."""
+    if server_side and context.protocol == ssl.PROTOCOL_TLS_CLIENT:
+        raise _ssl_error("Cannot create a server socket with a PROTOCOL_TLS_CLIENT context")
+    if not server_side and context.protocol == ssl.PROTOCOL_TLS_SERVER:
+        raise _ssl_error("Cannot create a client socket with a PROTOCOL_TLS_SERVER context")
+    if server_side:
+        config = context._server_config()
+
+        def choose(name: str | None) -> Any:
+            callback = context.sni_callback
+            if callback is None:
+                return None
+            try:
+                result = callback(sslobj, name, context)
+            except Exception as exc:
+                # As the ssl module documents: an exception in the callback is handshake_failure.
+                raise HandshakeFailure(f"the sni_callback raised {exc!r}") from exc
+            if result is not None:
+                raise ApplicationAlert(int(result), "the sni_callback refused the connection")
+            return sslobj.context._server_config()
+
+        conn: ClientConnection | ServerConnection = ServerConnection(
+            config, config_for_name=choose if context.sni_callback is not None else None
+        )
+        context._count("accept")
+        return Engine(conn, None, verified=False)
+    if context.check_hostname and server_hostname is None:
+        raise ValueError("check_hostname requires server_hostname")
+    client_config = context._client_config()
+    conn = ClientConnection(client_config, server_name=server_hostname)
+    context._count("connect")
+    return Engine(conn, server_hostname, verified=client_config.verify_certificates)
+
+
+class SSLObject(SessionInfo):
+    """Drives one tls12 connection over stdlib MemoryBIOs."""
+
+    _engine: Engine  # never None here, unlike on a socket not yet connected
+    _incoming: ssl.MemoryBIO
+    _outgoing: ssl.MemoryBIO
+    _server_side: bool
+    _server_hostname: str | None
+    _good_counted: bool
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(f"{type(self).__name__} does not have a public constructor; use SSLContext.wrap_bio()")
+
+    @classmethod
+    def _create(
+        cls,
+        incoming: ssl.MemoryBIO,
+        outgoing: ssl.MemoryBIO,
+        server_side: bool = False,
+        server_hostname: str | bytes | None = None,
+        session: Any = None,
+        context: SSLContext | None = None,
+    ) -> SSLObject:
+        if session is not None:
+            raise NotImplementedError("tls12 does not resume sessions")
+        if context is None:  # pragma: no cover - only SSLContext calls this
+            raise TypeError("context is required")
+        self = cls.__new__(cls)
+        self._incoming = incoming
+        self._outgoing = outgoing
+        self._server_side = server_side
+        self._context = context
+        self._server_hostname = _hostname(server_hostname)
+        self._engine = new_engine(context, server_side, self._server_hostname, self)
+        self._good_counted = False
+        return self
+
+    @property
+    def context(self) -> SSLContext:
+        return self._context
+
+    @context.setter
+    def context(self, value: SSLContext) -> None:
+        if not hasattr(value, "_server_config"):
+            raise TypeError("the context must be a tls12.SSLContext")
+        self._context = value
+
+    @property
+    def server_side(self) -> bool:
+        return self._server_side
+
+    @property
+    def server_hostname(self) -> str | None:
+        return self._server_hostname
+
+    # -- moving bytes -------------------------------------------------------------
+
+    def _push(self) -> None:
+        data = self._engine.outgoing()
+        if data:
+            self._outgoing.write(data)
+
+    def _pull(self) -> bool:
+        """Feed what the transport delivered; False if there was nothing (want read)."""
+        data = self._incoming.read()
+        if data:
+            self._feed(data)
+            return True
+        if self._incoming.eof:
+            if self._context._ignore_unexpected_eof and self._engine.handshake_complete:
+                self._engine.peer_closed = True
+                return True
+            self._feed(b"")
+            return True
+        return False
+
+    def _feed(self, data: bytes) -> None:
+        try:
+            self._engine.feed(data)
+        finally:
+            self._push()
+
+    # -- the SSLObject API ------------------------------------------------------------
+
+    def do_handshake(self) -> None:
+        engine = self._engine
+        self._push()
+        while not engine.handshake_complete:
+            engine.raise_pending_failure()
+            if not self._pull():
+                raise want_read()
+        if not self._good_counted:
+            self._good_counted = True
+            self._context._count("accept_good" if self._server_side else "connect_good")
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        if not self._engine.handshake_complete:
+            self.do_handshake()
+        engine = self._engine
+        while not engine.plain:
+            if engine.peer_closed:
+                return 0 if buffer is not None else b""
+            engine.raise_pending_failure()
+            if not self._pull():
+                raise want_read()
+        if buffer is not None:
+            return engine.take_into(buffer, len)
+        if len <= 0:
+            return b""
+        return engine.take(len)
+
+    def write(self, data: Any) -> int:
+        if not self._engine.handshake_complete:
+            self.do_handshake()
+        with memoryview(data) as view:
+            n = view.nbytes
+            self._engine.send(view.cast("B"))
+        self._push()
+        return n
+
+    def unwrap(self) -> None:
+        """Send close_notify and wait for the peer's (SSLWantReadError until it arrives)."""
+        engine = self._engine
+        conn = engine.conn
+        if not conn.close_sent and conn.failure is None:
+            conn.close()
+        self._push()
+        while not engine.peer_closed and conn.failure is None:
+            data = self._incoming.read()
+            if data:
+                try:
+                    self._feed(data)
+                except SSLError:
+                    break
+                continue
+            if self._incoming.eof:
+                break
+            raise want_read()
+        self._push()

@@ -1,0 +1,355 @@
+"""`SSLSocket`: a `socket.socket` subclass speaking TLS through tls12, like `ssl.SSLSocket`.
+
+It takes over the wrapped socket's file descriptor (as the stdlib does), so
+`makefile()`, `close()` reference counting, timeouts and `select()` behave as
+they do for any socket. Blocking, timeout and non-blocking modes are all
+supported; in non-blocking mode an operation that needs the network raises
+`SSLWantReadError` or `SSLWantWriteError` and must be retried with the same
+arguments, as with OpenSSL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+from typing import TYPE_CHECKING, Any
+
+from .engine import Engine, SessionInfo
+from .ssl_errors import SSLEOFError, SSLWantWriteError, want_read, want_write
+from .sslobject import _hostname, new_engine
+
+if TYPE_CHECKING:
+    from .sslcontext import SSLContext
+
+__all__ = ["SSLSocket"]
+
+_READ_SIZE = 2**14 + 2048 + 5
+_SENDALL_CHUNK = 2**16
+
+
+class SSLSocket(socket.socket, SessionInfo):
+    """A TLS 1.2 socket. Create it with `tls12.SSLContext.wrap_socket()`."""
+
+    _engine: Engine | None
+    _context: SSLContext
+    _server_side: bool
+    _server_hostname: str | None
+    _out: bytearray
+    _partial_send: int | None
+    _good_counted: bool
+    _after_unwrap: bytearray
+    do_handshake_on_connect: bool
+    suppress_ragged_eofs: bool
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError(f"{type(self).__name__} does not have a public constructor; use SSLContext.wrap_socket()")
+
+    @classmethod
+    def _create(
+        cls,
+        sock: socket.socket,
+        server_side: bool = False,
+        do_handshake_on_connect: bool = True,
+        suppress_ragged_eofs: bool = True,
+        server_hostname: str | bytes | None = None,
+        context: SSLContext | None = None,
+        session: Any = None,
+    ) -> SSLSocket:
+        if context is None:  # pragma: no cover - only SSLContext calls this
+            raise TypeError("context is required")
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE) != socket.SOCK_STREAM:
+            raise NotImplementedError("only stream sockets are supported")
+        if server_side and server_hostname:
+            raise ValueError("server_hostname can only be specified in client mode")
+        if session is not None:
+            raise NotImplementedError("tls12 does not resume sessions")
+        hostname = _hostname(server_hostname)
+        if not server_side and context.check_hostname and not hostname:
+            raise ValueError("check_hostname requires server_hostname")
+
+        kwargs = {"family": sock.family, "type": sock.type, "proto": sock.proto, "fileno": sock.fileno()}
+        self = cls.__new__(cls, **kwargs)
+        socket.socket.__init__(self, **kwargs)
+        timeout = sock.gettimeout()
+        sock.detach()
+        self._context = context
+        self._server_side = server_side
+        self._server_hostname = hostname
+        self.do_handshake_on_connect = do_handshake_on_connect
+        self.suppress_ragged_eofs = suppress_ragged_eofs
+        self._engine = None
+        self._out = bytearray()
+        self._partial_send = None
+        self._good_counted = False
+        self._after_unwrap = bytearray()
+        self.settimeout(timeout)
+        try:
+            self.getpeername()
+        except OSError as exc:
+            if exc.errno != errno.ENOTCONN:
+                raise
+            return self
+        try:
+            self._start()
+        except (OSError, ValueError):
+            self.close()  # as the ssl module does: a failed handshake does not leak the socket
+            raise
+        return self
+
+    def _start(self) -> None:
+        self._engine = new_engine(self._context, self._server_side, self._server_hostname, self)
+        if self.do_handshake_on_connect:
+            if self.gettimeout() == 0.0:
+                raise ValueError("do_handshake_on_connect should not be specified for non-blocking sockets")
+            self.do_handshake()
+
+    # -- attributes -----------------------------------------------------------------
+
+    @property
+    def context(self) -> SSLContext:
+        return self._context
+
+    @context.setter
+    def context(self, value: SSLContext) -> None:
+        if not hasattr(value, "_server_config"):
+            raise TypeError("the context must be a tls12.SSLContext")
+        self._context = value
+
+    @property
+    def server_side(self) -> bool:
+        return self._server_side
+
+    @property
+    def server_hostname(self) -> str | None:
+        return self._server_hostname
+
+    @property
+    def session(self) -> None:
+        return None
+
+    def _tls(self) -> Engine:
+        engine = self._engine
+        if engine is None:
+            raise OSError(errno.ENOTCONN, "the socket is not connected, or TLS was shut down on it")
+        return engine
+
+    # -- raw I/O ------------------------------------------------------------------------
+
+    def _flush(self) -> None:
+        engine = self._engine
+        if engine is not None:
+            data = engine.outgoing()
+            if data:
+                self._out += data
+        out = self._out
+        while out:
+            try:
+                n = socket.socket.send(self, out)
+            except BlockingIOError:
+                raise want_write() from None
+            del out[:n]
+
+    def _flush_quietly(self) -> None:
+        with contextlib.suppress(OSError):
+            self._flush()
+
+    def _fill(self, engine: Engine) -> None:
+        """One read from the network into the engine."""
+        try:
+            data = socket.socket.recv(self, _READ_SIZE)
+        except BlockingIOError:
+            raise want_read() from None
+        if not data and self._context._ignore_unexpected_eof and engine.handshake_complete:
+            engine.peer_closed = True
+            return
+        try:
+            engine.feed(data)
+        finally:
+            self._flush_quietly()
+
+    # -- the SSLSocket API ----------------------------------------------------------------
+
+    def do_handshake(self, block: bool = False) -> None:
+        engine = self._tls()
+        timeout = self.gettimeout()
+        try:
+            if timeout == 0.0 and block:
+                self.settimeout(None)
+            self._flush()
+            while not engine.handshake_complete:
+                engine.raise_pending_failure()
+                self._fill(engine)
+                self._flush()
+        finally:
+            self.settimeout(timeout)
+        if not self._good_counted:
+            self._good_counted = True
+            self._context._count("accept_good" if self._server_side else "connect_good")
+
+    def read(self, len: int = 1024, buffer: Any = None) -> Any:
+        engine = self._tls()
+        try:
+            if not engine.handshake_complete:
+                self.do_handshake()
+            self._flush()
+            while not engine.plain:
+                if engine.peer_closed:
+                    return 0 if buffer is not None else b""
+                engine.raise_pending_failure()
+                self._fill(engine)
+        except SSLEOFError:
+            if self.suppress_ragged_eofs:
+                return 0 if buffer is not None else b""
+            raise
+        if buffer is not None:
+            return engine.take_into(buffer, len)
+        if len <= 0:
+            return b""
+        return engine.take(len)
+
+    def write(self, data: Any) -> int:
+        return self.send(data)
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        if self._engine is None:
+            if self._after_unwrap:
+                data = bytes(self._after_unwrap[:bufsize])
+                del self._after_unwrap[:bufsize]
+                return data
+            return socket.socket.recv(self, bufsize, flags)
+        if flags != 0:
+            raise ValueError("non-zero flags not allowed in calls to recv() on SSLSocket")
+        result: bytes = self.read(bufsize)
+        return result
+
+    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
+        if self._engine is None:
+            if self._after_unwrap:
+                with memoryview(buffer) as view:
+                    n = min(nbytes or view.nbytes, view.nbytes, len(self._after_unwrap))
+                    view.cast("B")[:n] = self._after_unwrap[:n]
+                del self._after_unwrap[:n]
+                return n
+            return socket.socket.recv_into(self, buffer, nbytes or 0, flags)
+        if flags != 0:
+            raise ValueError("non-zero flags not allowed in calls to recv_into() on SSLSocket")
+        if not nbytes:
+            with memoryview(buffer) as view:
+                nbytes = view.nbytes
+        result: int = self.read(nbytes, buffer)
+        return result
+
+    def send(self, data: Any, flags: int = 0) -> int:
+        engine = self._engine
+        if engine is None:
+            return socket.socket.send(self, data, flags)
+        if flags != 0:
+            raise ValueError("non-zero flags not allowed in calls to send() on SSLSocket")
+        if not engine.handshake_complete:
+            self.do_handshake()
+        if self._partial_send is not None:
+            # A retry after SSLWantWriteError: the data is already protected and queued.
+            self._flush()
+            n, self._partial_send = self._partial_send, None
+            return n
+        with memoryview(data) as view:
+            n = view.nbytes
+            engine.send(view.cast("B"))
+        try:
+            self._flush()
+        except SSLWantWriteError:
+            # Protected and queued already: the retry (with the same data) only flushes.
+            self._partial_send = n
+            raise
+        return n
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        if self._engine is None:
+            socket.socket.sendall(self, data, flags)
+            return
+        if flags != 0:
+            raise ValueError("non-zero flags not allowed in calls to sendall() on SSLSocket")
+        with memoryview(data) as view:
+            flat = view.cast("B")
+            for start in range(0, flat.nbytes, _SENDALL_CHUNK):
+                self.send(flat[start : start + _SENDALL_CHUNK])
+
+    def sendto(self, *args: Any, **kwargs: Any) -> int:
+        raise ValueError("sendto not allowed on instances of SSLSocket")
+
+    def recvfrom(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("recvfrom not allowed on instances of SSLSocket")
+
+    def recvfrom_into(self, *args: Any, **kwargs: Any) -> Any:
+        raise ValueError("recvfrom_into not allowed on instances of SSLSocket")
+
+    def recvmsg(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("recvmsg not allowed on instances of SSLSocket")
+
+    def recvmsg_into(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("recvmsg_into not allowed on instances of SSLSocket")
+
+    def sendmsg(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError("sendmsg not allowed on instances of SSLSocket")
+
+    def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        return self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined, no-any-return]
+
+    def dup(self) -> SSLSocket:
+        raise NotImplementedError(f"Can't dup() {type(self).__name__} instances")
+
+    def unwrap(self) -> SSLSocket:
+        """close_notify both ways; afterwards the socket carries plain bytes again."""
+        engine = self._tls()
+        conn = engine.conn
+        if not conn.close_sent and conn.failure is None:
+            conn.close()
+        self._flush()
+        while not engine.peer_closed and conn.failure is None:
+            try:
+                self._fill(engine)
+            except SSLEOFError:
+                break
+        # Plain bytes the peer sent right behind its close_notify belong to what comes next.
+        self._after_unwrap += conn.take_data_after_close()
+        self._engine = None
+        return self
+
+    def shutdown(self, how: int) -> None:
+        self._engine = None
+        socket.socket.shutdown(self, how)
+
+    def connect(self, address: Any) -> None:
+        self._connect(address, raise_errors=True)
+
+    def connect_ex(self, address: Any) -> int:
+        return self._connect(address, raise_errors=False)
+
+    def _connect(self, address: Any, raise_errors: bool) -> int:
+        if self._server_side:
+            raise ValueError("can't connect in server-side mode")
+        if self._engine is not None:
+            raise ValueError("attempt to connect already-connected SSLSocket!")
+        if raise_errors:
+            socket.socket.connect(self, address)
+            result = 0
+        else:
+            result = socket.socket.connect_ex(self, address)
+            if result != 0:
+                return result
+        self._start()
+        return result
+
+    def accept(self) -> tuple[SSLSocket, Any]:
+        sock, address = socket.socket.accept(self)
+        wrapped = self._context.wrap_socket(
+            sock,
+            do_handshake_on_connect=self.do_handshake_on_connect,
+            suppress_ragged_eofs=self.suppress_ragged_eofs,
+            server_side=True,
+        )
+        return wrapped, address
+
+    def __repr__(self) -> str:
+        return f"<tls12.SSLSocket fd={self.fileno()}, server_side={self._server_side}>"
