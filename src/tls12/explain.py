@@ -112,39 +112,47 @@ _VERIFICATION_STEP = {
 
 
 def build_steps(events: list[Tagged]) -> list[Step]:
-    """The handshake's steps in RFC order, each with what both ends did about it."""
+    """The handshake's steps in RFC order, each with what both ends did about it.
+
+    Works with a trace of both ends or of one: a message either end saw
+    (sent or received) makes its step. Decisions come from the server when
+    it was traced (it is the side that chooses), key derivation from the
+    client when it was traced."""
     steps: dict[str, Step] = {}
     index = {(key, side): (num, title, rfc, purpose) for key, side, num, title, rfc, purpose in _STEPS}
+    traced = {tagged.side for tagged in events}
     for tagged in events:
         event = tagged.event
-        if isinstance(event, MessageTrace) and event.direction == "out":
-            message = event.message
-            key: HandshakeType | str
-            if isinstance(message, ChangeCipherSpec):
-                key = "ccs"
-            elif isinstance(message, Alert):
-                continue
-            else:
-                key = message.msg_type  # type: ignore[attr-defined]
-            entry = index.get((key, tagged.side))
-            if entry is None or entry[0] in steps:
-                continue
-            num, title, rfc, purpose = entry
-            step = Step(num, title, tagged.side, rfc, purpose, wire_bytes=len(event.raw))
-            step.fields = describe(message)
-            steps[num] = step
+        if not isinstance(event, MessageTrace) or isinstance(event.message, Alert):
+            continue
+        message = event.message
+        sender: Side = tagged.side if event.direction == "out" else _other(tagged.side)
+        key: HandshakeType | str = "ccs" if isinstance(message, ChangeCipherSpec) else message.msg_type  # type: ignore[attr-defined]
+        entry = index.get((key, sender))
+        if entry is None or entry[0] in steps:
+            continue
+        num, title, rfc, purpose = entry
+        step = Step(num, title, sender, rfc, purpose, wire_bytes=len(event.raw))
+        step.fields = describe(message)
+        steps[num] = step
+    decider: Side = "server" if "server" in traced else "client"
+    deriver: Side = "client" if "client" in traced else "server"
     for tagged in events:
         event = tagged.event
         if isinstance(event, Verification) and event.what in _VERIFICATION_STEP:
             target = steps.get(_VERIFICATION_STEP[event.what])
             if target is not None:
                 target.checks.append((tagged.side, event.ok, event.what, event.detail))
-        elif isinstance(event, Decision) and tagged.side == "server" and "2" in steps:
+        elif isinstance(event, Decision) and tagged.side == decider and "2" in steps:
             steps["2"].decisions.append((tagged.side, event.what, event.value, event.why))
-        elif isinstance(event, SecretDerived) and tagged.side == "client" and "6" in steps:
+        elif isinstance(event, SecretDerived) and tagged.side == deriver and "6" in steps:
             steps["6"].secrets.append((event.label, event.value, event.inputs))
     order = [entry[2] for entry in _STEPS]
     return [steps[num] for num in order if num in steps]
+
+
+def _other(side: Side) -> Side:
+    return "server" if side == "client" else "client"
 
 
 # -- field descriptions ---------------------------------------------------------

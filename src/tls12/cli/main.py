@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import demo
+from . import connect, demo, serve
 
 __all__ = ["main"]
 
@@ -15,6 +15,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tls12", description="A readable TLS 1.2 stack you can watch work.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo.add_parser(commands)
+    serve.add_parser(commands)
+    connect.add_parser(commands)
     return parser
 
 
