@@ -1,0 +1,78 @@
+"""The README's examples run as written (with the port of a server started for the test)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+TEXT = README.read_text(encoding="utf-8")
+PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", TEXT, re.S)
+BASH_BLOCKS = re.findall(r"```bash\n(.*?)```", TEXT, re.S)
+
+
+@pytest.fixture
+def www_server(tmp_path: Path) -> Iterator[tuple[Path, int]]:
+    """`tls12 serve --www --write-ca ca.pem` on a free port, in a scratch directory."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tls12", "serve", "--www", "--write-ca", "ca.pem", "--port", "0"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        match = re.search(r"listening on 127\.0\.0\.1:(\d+)", first)
+        assert match, first
+        yield tmp_path, int(match.group(1))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_the_readme_starts_with_the_two_commands() -> None:
+    lines = TEXT.splitlines()
+    assert lines[3] == "pip install . && tls12 demo"
+    assert lines[4] == "pip install -e '.[test]' && pytest"
+
+
+def test_sans_io_example(tmp_path: Path) -> None:
+    (block,) = [b for b in PYTHON_BLOCKS if "ClientConnection(" in b]
+    result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "[ApplicationDataReceived(data=b'hello')]" in result.stdout
+    assert "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 X25519 True" in result.stdout
+
+
+@pytest.mark.parametrize("marker", ["urllib.request", "asyncio.run"])
+def test_drop_in_examples(www_server: tuple[Path, int], marker: str) -> None:
+    workdir, port = www_server
+    (block,) = [b for b in PYTHON_BLOCKS if marker in b]
+    assert "4433" in block
+    result = subprocess.run([sys.executable, "-c", block.replace("4433", str(port))], cwd=workdir,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Protocol:               TLSv1.2" in result.stdout
+    assert "SNI:                    localhost" in result.stdout
+    if marker == "asyncio.run":
+        assert "('ECDHE-RSA-AES256-GCM-SHA384', 'TLSv1.2', 256)" in result.stdout
+
+
+def test_command_line_example(www_server: tuple[Path, int]) -> None:
+    workdir, port = www_server
+    (block,) = BASH_BLOCKS
+    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    assert commands[0].startswith("tls12 serve --www --write-ca ca.pem")  # already running: the fixture
+    for command in commands[1:]:
+        argv = shlex.split(command.replace("4433", str(port)))
+        if argv[0] == "tls12":
+            argv = [sys.executable, "-m", "tls12", *argv[1:]]
+        result = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 0, (command, result.stderr)
+        assert "Extended master secret: yes" in result.stdout, command
