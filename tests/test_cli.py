@@ -29,7 +29,8 @@ def test_demo_explains_the_eight_steps_in_order(tmp_path: Path) -> None:
     text = out.read_text(encoding="utf-8")
     positions = [text.index(step) for step in STEPS]
     assert positions == sorted(positions)
-    assert "client checked certificate chain: ✓ verified — valid for localhost" in text
+    assert "client checked certificate chain: ✓ verified — a path of 2 certificates to a trusted root" in text
+    assert "client checked host name: ✓ verified — localhost matches the certificate's subjectAltName" in text
     assert "client checked ServerKeyExchange signature: ✓ verified" in text
     assert "server checked client Finished: ✓ verified" in text
     assert "client checked server Finished: ✓ verified" in text

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 from collections.abc import Callable
+from typing import Literal
 
 from cryptography import x509
 
@@ -51,8 +52,8 @@ from .handshake.base import Message, Negotiated, State
 from .handshake.client import ClientTraffic, start_client
 from .handshake.server import ExpectClientHello
 from .messages import Alert, ChangeCipherSpec, HandshakeMessage, HelloRequest, encode_handshake, parse_handshake
-from .record.layer import HandshakeReassembler, RecordLayer
-from .trace import MessageTrace, RecordTrace, Tracer
+from .record.layer import MAX_PLAINTEXT, RECORD_OVERHEAD, HandshakeReassembler, RecordLayer
+from .trace import Failure, MessageTrace, RecordTrace, Tracer
 
 __all__ = ["ClientConnection", "ServerConnection"]
 
@@ -129,6 +130,7 @@ class _Connection:
         self._close_received = False
         self._useless = 0
         self._config_for_name: Callable[[str | None], ServerConfig | None] | None = None
+        self._last_received = "nothing yet"  # for explaining a failure
 
     # -- the public API -------------------------------------------------------
 
@@ -181,7 +183,7 @@ class _Connection:
         if self._close_sent:
             raise LocalProtocolError("cannot send application data after close()")
         if data:
-            self._records.seal(ContentType.APPLICATION_DATA, data, self._outgoing)
+            self._send_record(ContentType.APPLICATION_DATA, data)
 
     def close(self) -> None:
         """Queue close_notify (once). Data may still be received until the peer closes."""
@@ -278,14 +280,12 @@ class _Connection:
     def _process_records(self) -> None:
         records, handshake, tracer = self._records, self._handshake, self._tracer
         while not self._close_received:
-            protected = records.read_cipher is not None
+            if tracer is not None:
+                self._trace_in()
             record = records.next_record()
             if record is None:
                 return
-            content_type, version, payload = record
-            if tracer is not None:
-                seq = records.read_cipher.seq - 1 if records.read_cipher is not None and protected else None
-                tracer(RecordTrace("in", ContentType(content_type), version, len(payload), protected, seq))
+            content_type, payload = record
             if content_type == ContentType.APPLICATION_DATA:
                 if not self._handshake_complete:
                     raise UnexpectedMessage("application data before the handshake completed")
@@ -311,7 +311,37 @@ class _Connection:
             else:
                 self._receive_alert(Alert.parse(payload))
 
+    def _trace_in(self) -> None:
+        """Trace the next whole record before it is opened (so a failure to open it is explained too)."""
+        assert self._tracer is not None
+        peeked = self._records.peek()
+        if peeked is None:
+            return
+        content_type, version, length, head = peeked
+        cipher = self._records.read_cipher
+        kind = ContentType(content_type)
+        self._last_received = f"{'protected ' if cipher else ''}{kind.name.lower()} record"
+        if cipher is None:
+            self._tracer(RecordTrace("in", kind, version, length, False, None, None, length))
+        else:
+            self._tracer(RecordTrace("in", kind, version, length, True, cipher.seq, head[:8],
+                                     max(length - RECORD_OVERHEAD, 0)))
+
+    def _trace_out(self, content_type: ContentType, size: int, seq: int | None) -> None:
+        """One RecordTrace per record `seal()` just wrote for `size` bytes, from sequence number `seq`."""
+        assert self._tracer is not None
+        records = self._records
+        for start in range(0, max(size, 1), MAX_PLAINTEXT):
+            n = min(MAX_PLAINTEXT, size - start)
+            if seq is None:
+                self._tracer(RecordTrace("out", content_type, records.write_version, n, False, None, None, n))
+            else:
+                self._tracer(RecordTrace("out", content_type, records.write_version, n + RECORD_OVERHEAD, True, seq,
+                                         seq.to_bytes(8, "big"), n))
+                seq += 1
+
     def _dispatch(self, message: Message, raw: bytes) -> None:
+        self._last_received = _message_name(message)
         if self._tracer is not None:
             self._tracer(MessageTrace("in", message, raw))
         self._state = self._state.handle(message, raw, self._sink)
@@ -326,6 +356,7 @@ class _Connection:
             self._tracer(MessageTrace("in", alert, alert.to_bytes()))
         if alert.level not in (AlertLevel.WARNING, AlertLevel.FATAL):
             raise IllegalParameter(f"alert level {int(alert.level)}")
+        self._last_received = f"{alert.level.name.lower()} alert {alert.description.name.lower()}"
         if alert.description == AlertDescription.CLOSE_NOTIFY and self._handshake_complete:
             # §7.2.1: answer with our own close_notify; anything after it is ignored.
             self._close_received = True
@@ -345,12 +376,14 @@ class _Connection:
 
     # -- outbound -------------------------------------------------------------
 
-    def _send_record(self, content_type: ContentType, data: bytes) -> None:
-        if self._tracer is not None:
-            cipher = self._records.write_cipher
-            self._tracer(RecordTrace("out", content_type, self._records.write_version, len(data),
-                                     cipher is not None, None if cipher is None else cipher.seq))
+    def _send_record(self, content_type: ContentType, data: bytes | bytearray | memoryview) -> None:
+        if self._tracer is None:
+            self._records.seal(content_type, data, self._outgoing)
+            return
+        cipher = self._records.write_cipher
+        seq = cipher.seq if cipher is not None else None
         self._records.seal(content_type, data, self._outgoing)
+        self._trace_out(content_type, len(data), seq)
 
     def _send_alert(self, level: AlertLevel, description: AlertDescription) -> None:
         alert = Alert(level, description)
@@ -363,6 +396,15 @@ class _Connection:
     def _fail(self, exc: TLSError) -> None:
         self._failure = exc
         alert = exc.alert
+        if self._tracer is not None:
+            if isinstance(exc, AlertReceivedError):
+                received_alert: AlertDescription | None = exc.description
+                direction: Literal["sent", "received", "none"] = "received"
+            else:
+                received_alert, direction = alert, ("sent" if alert is not None else "none")
+            state = self._state
+            self._tracer(Failure(type(state).__name__, getattr(state, "expects", "?"), self._last_received,
+                                 str(exc), type(exc).__name__, received_alert, direction))
         if alert is None:
             return
         # If even the alert cannot be sealed (write sequence exhausted), send nothing.
@@ -439,3 +481,10 @@ def _client_names(config: ClientConfig, server_name: str | None) -> tuple[str | 
     if len(name) > 253 or any(not 1 <= len(label) <= 63 for label in name.split(".")):
         raise ValueError(f"invalid server_name {server_name!r}")
     return name, (name if check else None)
+
+
+def _message_name(message: Message) -> str:
+    msg_type = getattr(message, "msg_type", None)
+    if msg_type is None:
+        return type(message).__name__
+    return "".join(part.capitalize() for part in msg_type.name.split("_"))

@@ -139,8 +139,8 @@ def build_steps(events: list[Tagged]) -> list[Step]:
     deriver: Side = "client" if "client" in traced else "server"
     for tagged in events:
         event = tagged.event
-        if isinstance(event, Verification) and event.what in _VERIFICATION_STEP:
-            target = steps.get(_VERIFICATION_STEP[event.what])
+        if isinstance(event, Verification) and _verification_step(event.what) is not None:
+            target = steps.get(_verification_step(event.what) or "")
             if target is not None:
                 target.checks.append((tagged.side, event.ok, event.what, event.detail))
         elif isinstance(event, Decision) and tagged.side == decider and "2" in steps:
@@ -149,6 +149,12 @@ def build_steps(events: list[Tagged]) -> list[Step]:
             steps["6"].secrets.append((event.label, event.value, event.inputs))
     order = [entry[2] for entry in _STEPS]
     return [steps[num] for num in order if num in steps]
+
+
+def _verification_step(what: str) -> str | None:
+    if what.startswith("certificate[") or what == "host name":
+        return "3"
+    return _VERIFICATION_STEP.get(what)
 
 
 def _other(side: Side) -> Side:

@@ -1,9 +1,26 @@
 """Structured trace events: what the core saw, sent, decided, verified and derived.
 
 The core never prints. A connection given a tracer (any callable taking a
-`TraceEvent`) calls it at each step; with no tracer attached nothing is built.
-Secret values are always carried; whoever renders the trace decides whether
-to show them.
+`TraceEvent`) calls it at each step; with no tracer attached no event is
+built and no tracing work is done (every call site is guarded by
+``if tracer is not None``). Secret values are always carried; whoever renders
+the trace decides whether to show them.
+
+The events, in the order a handshake produces them:
+
+- `RecordTrace`: one TLS record in or out: header fields, whether it was
+  protected, and for protected records the sequence number and the explicit
+  nonce (RFC 5288: they are the same 8 bytes).
+- `MessageTrace`: one protocol message in or out (handshake message,
+  ChangeCipherSpec or alert): the parsed message and its exact wire bytes.
+- `Decision`: a negotiation choice (suite, group, signature scheme, EMS, SNI,
+  ALPN, renegotiation) with the reason.
+- `Verification`: a check and its verdict: each certificate of the chain,
+  the host name, the ServerKeyExchange signature, each Finished (with the
+  expected and received values).
+- `SecretDerived`: a secret and how it was computed.
+- `Failure`: the handshake or connection failed: in which state, what was
+  expected, what arrived, and the alert sent or received.
 """
 
 from __future__ import annotations
@@ -12,10 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from .enums import ContentType
+from .enums import AlertDescription, ContentType
 
 __all__ = [
     "Decision",
+    "Direction",
+    "Failure",
     "MessageTrace",
     "RecordTrace",
     "SecretDerived",
@@ -29,7 +48,10 @@ Direction = Literal["in", "out"]
 
 @dataclass(frozen=True, slots=True)
 class MessageTrace:
-    """A protocol message (handshake, ChangeCipherSpec or alert) sent or received."""
+    """A protocol message (handshake, ChangeCipherSpec or alert) sent or received.
+
+    `raw` is exactly what the transcript hashes for handshake messages: the
+    4-byte header and the body, as they went over the wire."""
 
     direction: Direction
     message: object
@@ -38,12 +60,18 @@ class MessageTrace:
 
 @dataclass(frozen=True, slots=True)
 class RecordTrace:
+    """One record. `length` is the fragment length in the header (for a
+    protected record: explicit nonce + ciphertext + tag); `plaintext_length`
+    what it carries."""
+
     direction: Direction
     content_type: ContentType
     version: int
     length: int
     protected: bool
     seq: int | None
+    explicit_nonce: bytes | None = None
+    plaintext_length: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +85,15 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class Verification:
+    """A check and its verdict. For Finished, `expected` and `received` carry
+    the two verify_data values; for certificates `subject` names the one checked."""
+
     what: str
     ok: bool
     detail: str
+    subject: str = ""
+    expected: bytes = b""
+    received: bytes = b""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,5 +103,20 @@ class SecretDerived:
     inputs: str = ""
 
 
-TraceEvent = MessageTrace | RecordTrace | Decision | Verification | SecretDerived
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The connection failed. `alert_direction` is "sent" for a failure
+    detected here, "received" for the peer's fatal alert, "none" when no
+    alert could go either way (EOF, an API misuse)."""
+
+    state: str
+    expected: str
+    received: str
+    error: str
+    error_type: str
+    alert: AlertDescription | None
+    alert_direction: Literal["sent", "received", "none"]
+
+
+TraceEvent = MessageTrace | RecordTrace | Decision | Verification | SecretDerived | Failure
 Tracer = Callable[[TraceEvent], None]

@@ -159,8 +159,10 @@ def verify_server_chain(
     chain: Sequence[x509.Certificate],
     server_name: str | None,
     now: datetime.datetime,
-) -> None:
-    """Verify `chain` (leaf first) for `server_name`; None means no host-name check."""
+) -> list[x509.Certificate]:
+    """Verify `chain` (leaf first) for `server_name` (None: no host-name check).
+
+    Returns the path that was built, leaf first, ending with the trust anchor."""
     if trust.store is None:
         raise UnknownCA("no trust anchors are configured")
     check_key_sizes(chain)
@@ -168,7 +170,7 @@ def verify_server_chain(
     subject = _subject(server_name) if server_name is not None else _any_subject(leaf)
     verifier = PolicyBuilder().store(trust.store).time(now).build_server_verifier(subject)
     try:
-        verifier.verify(leaf, intermediates)
+        return list(verifier.verify(leaf, intermediates))
     except VerificationError as exc:
         error = _classify(str(exc), server_name)
         if isinstance(error, CertificateExpired):

@@ -153,12 +153,18 @@ def derive_master_secret(
     if neg.extended_master_secret:
         session_hash = transcript.digest()
         master = prf.extended_master_secret(pre_master_secret, session_hash, suite.prf_hash)
-        inputs = f"PRF(pre_master_secret, 'extended master secret', session_hash={session_hash.hex()})"
     else:
         master = prf.master_secret(pre_master_secret, neg.client_random, neg.server_random, suite.prf_hash)
-        inputs = "PRF(pre_master_secret, 'master secret', client_random + server_random)"
     if out.tracer is not None:
-        out.tracer(SecretDerived("pre_master_secret", pre_master_secret, "ECDH shared secret"))
+        out.tracer(SecretDerived("pre_master_secret", pre_master_secret,
+                                 f"ECDH({neg.group.name.lower() if neg.group else '?'}): our private key "
+                                 "with the peer's public key"))
+        if neg.extended_master_secret:
+            out.tracer(SecretDerived("session_hash", session_hash,
+                                     f"{suite.prf_hash.name.upper()}(handshake messages up to ClientKeyExchange)"))
+            inputs = "PRF(pre_master_secret, 'extended master secret', session_hash)[0..47]"
+        else:
+            inputs = "PRF(pre_master_secret, 'master secret', client_random + server_random)[0..47]"
         out.tracer(SecretDerived("master_secret", master, inputs))
     out.key_log(master)
     return master
@@ -172,12 +178,12 @@ def derive_keys(out: Output, suite: SuiteSpec, master: bytes) -> TrafficKeys:
     client_key, server_key = block[:k], block[k : 2 * k]
     client_salt, server_salt = block[2 * k : 2 * k + s], block[2 * k + s : 2 * k + 2 * s]
     if out.tracer is not None:
-        seed = "PRF(master_secret, 'key expansion', server_random + client_random)"
+        seed = f"PRF(master_secret, 'key expansion', server_random + client_random)[0..{len(block) - 1}]"
         out.tracer(SecretDerived("key_block", block, seed))
-        out.tracer(SecretDerived("client_write_key", client_key))
-        out.tracer(SecretDerived("server_write_key", server_key))
-        out.tracer(SecretDerived("client_write_IV", client_salt))
-        out.tracer(SecretDerived("server_write_IV", server_salt))
+        out.tracer(SecretDerived("client_write_key", client_key, f"key_block[0..{k - 1}]"))
+        out.tracer(SecretDerived("server_write_key", server_key, f"key_block[{k}..{2 * k - 1}]"))
+        out.tracer(SecretDerived("client_write_IV", client_salt, f"key_block[{2 * k}..{2 * k + s - 1}]"))
+        out.tracer(SecretDerived("server_write_IV", server_salt, f"key_block[{2 * k + s}..{2 * k + 2 * s - 1}]"))
     return TrafficKeys(RecordAEAD(client_key, client_salt), RecordAEAD(server_key, server_salt))
 
 

@@ -21,9 +21,12 @@ used. Secrets first exist in `ExpectChangeCipherSpec`.
 
 from __future__ import annotations
 
+import datetime
 import hmac
 from dataclasses import dataclass
+from typing import ClassVar
 
+from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..config import ClientConfig
@@ -37,9 +40,11 @@ from ..enums import (
     ProtocolVersion,
 )
 from ..errors import (
+    CertificateError,
     DecodeError,
     DecryptError,
     HandshakeFailure,
+    HostnameMismatch,
     IllegalParameter,
     ProtocolVersionError,
     UnsupportedExtension,
@@ -66,7 +71,7 @@ from ..messages import (
     SupportedGroups,
     find_extension,
 )
-from ..trace import Verification
+from ..trace import Tracer, Verification
 from .base import (
     Message,
     Output,
@@ -139,6 +144,7 @@ def start_client(config: ClientConfig, sni: str | None, verify_name: str | None,
 
 @dataclass(frozen=True, slots=True)
 class ExpectServerHello:
+    expects: ClassVar[str] = "ServerHello"
     hello: _Hello
     transcript: Transcript
 
@@ -183,6 +189,7 @@ class ExpectServerHello:
             if len(alpn.protocols) != 1 or alpn.protocols[0] not in config.alpn_protocols:
                 raise IllegalParameter("server selected an ALPN protocol that was not offered")
             neg.alpn_protocol = alpn.protocols[0]
+            decide(out, "ALPN", alpn.protocols[0].decode("utf-8", "replace"), "selected by the server from our offer")
 
         neg.version = message.server_version
         neg.cipher_suite = message.cipher_suite
@@ -199,6 +206,7 @@ class ExpectServerHello:
 
 @dataclass(frozen=True, slots=True)
 class ExpectCertificate:
+    expects: ClassVar[str] = "Certificate"
     hello: _Hello
     suite: SuiteSpec
     transcript: Transcript
@@ -213,23 +221,59 @@ class ExpectCertificate:
         config = self.hello.config
         if config.verify_certificates:
             now = config.provider.now()
-            try:
-                verify_server_chain(config.trust, chain, self.hello.verify_name, now)
-            except Exception as exc:
-                trace(out, Verification("certificate chain", False, str(exc)))
-                raise
             name = self.hello.verify_name
-            trace(out, Verification("certificate chain", True,
-                                    f"valid for {name}" if name else "valid (host name not checked)"))
+            try:
+                path = verify_server_chain(config.trust, chain, name, now)
+            except CertificateError as exc:
+                if out.tracer is not None:
+                    _trace_chain_failure(out.tracer, config, chain, name, now, exc)
+                raise
+            if out.tracer is not None:
+                _trace_chain(out.tracer, path, name)
         else:
-            trace(out, Verification("certificate chain", False, "verification disabled by configuration"))
+            trace(out, Verification("certificate chain", False, "not verified: verification is disabled"))
         key = rsa_public_key(chain[0])
         self.transcript.add(raw)
         return ExpectServerKeyExchange(self.hello, self.suite, self.transcript, key)
 
 
+def _trace_chain(emit: Tracer, path: list[x509.Certificate], name: str | None) -> None:
+    """One Verification per certificate of the verified path, then the name."""
+    for i, cert in enumerate(path):
+        role = "trust anchor" if i == len(path) - 1 else ("server certificate" if i == 0 else "intermediate CA")
+        issuer = "itself (a root in the trust store)" if i == len(path) - 1 else path[i + 1].subject.rfc4514_string()
+        emit(Verification(
+            f"certificate[{i}]", True,
+            f"{role}: signature checked against {issuer}; valid {cert.not_valid_before_utc:%Y-%m-%d} to "
+            f"{cert.not_valid_after_utc:%Y-%m-%d}",
+            subject=cert.subject.rfc4514_string()))
+    emit(Verification(
+        "certificate chain", True,
+        f"a path of {len(path)} certificate{'s' if len(path) > 1 else ''} to a trusted root"))
+    if name is None:
+        emit(Verification("host name", True, "not checked (check_hostname is off)"))
+    else:
+        emit(Verification("host name", True, f"{name} matches the certificate's subjectAltName"))
+
+
+def _trace_chain_failure(emit: Tracer, config: ClientConfig, chain: list[x509.Certificate], name: str | None,
+                         now: datetime.datetime, exc: CertificateError) -> None:
+    """Explain a refused chain; for a name mismatch, also say whether the chain itself was fine."""
+    if isinstance(exc, HostnameMismatch):
+        try:
+            path = verify_server_chain(config.trust, chain, None, now)
+        except CertificateError:
+            pass
+        else:
+            _trace_chain(emit, path, None)
+            emit(Verification("host name", False, str(exc)))
+            return
+    emit(Verification("certificate chain", False, str(exc), subject=chain[0].subject.rfc4514_string()))
+
+
 @dataclass(frozen=True, slots=True)
 class ExpectServerKeyExchange:
+    expects: ClassVar[str] = "ServerKeyExchange"
     hello: _Hello
     suite: SuiteSpec
     transcript: Transcript
@@ -260,6 +304,7 @@ class ExpectServerKeyExchange:
 
 @dataclass(frozen=True, slots=True)
 class ExpectServerHelloDone:
+    expects: ClassVar[str] = "ServerHelloDone (or one CertificateRequest)"
     hello: _Hello
     suite: SuiteSpec
     transcript: Transcript
@@ -297,6 +342,7 @@ class ExpectServerHelloDone:
 
 @dataclass(frozen=True, slots=True)
 class ExpectChangeCipherSpec:
+    expects: ClassVar[str] = "the server's ChangeCipherSpec"
     suite: SuiteSpec
     transcript: Transcript
     master_secret: bytes
@@ -311,6 +357,7 @@ class ExpectChangeCipherSpec:
 
 @dataclass(frozen=True, slots=True)
 class ExpectFinished:
+    expects: ClassVar[str] = "the server's Finished"
     suite: SuiteSpec
     transcript: Transcript
     master_secret: bytes
@@ -321,11 +368,13 @@ class ExpectFinished:
         if len(message.verify_data) != self.suite.verify_data_len:
             raise DecodeError(f"Finished of {len(message.verify_data)} bytes")
         expected = finished_verify_data(self.suite, self.master_secret, b"server finished", self.transcript)
-        if not hmac.compare_digest(expected, message.verify_data):
-            trace(out, Verification("server Finished", False,
-                                    f"expected {expected.hex()}, got {message.verify_data.hex()}"))
+        ok = hmac.compare_digest(expected, message.verify_data)
+        if out.tracer is not None:
+            out.tracer(Verification("server Finished", ok, "PRF(master_secret, 'server finished', "
+                                    "Hash(handshake messages up to the client's Finished))",
+                                    expected=expected, received=message.verify_data))
+        if not ok:
             raise DecryptError("server Finished does not match the handshake")
-        trace(out, Verification("server Finished", True, f"verify_data {expected.hex()} matches"))
         out.negotiated.server_verify_data = expected
         out.event(HandshakeComplete())
         return ClientTraffic()
@@ -336,6 +385,7 @@ class ClientTraffic:
     """Established. The only handshake message a server may send now is HelloRequest,
     and tls12 refuses renegotiation (§7.4.1.1, RFC 5746 §4.2) with a warning."""
 
+    expects: ClassVar[str] = "application data"
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if isinstance(message, HelloRequest):
             decide(out, "renegotiation", "refused", "tls12 never renegotiates")

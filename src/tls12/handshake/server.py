@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ..config import ServerConfig
 from ..crypto import signatures
@@ -71,7 +72,6 @@ from .base import (
     derive_keys,
     derive_master_secret,
     finished_verify_data,
-    trace,
     unexpected,
 )
 
@@ -129,6 +129,7 @@ def _choose_alpn(config: ServerConfig, hello: ClientHello) -> bytes | None:
 
 @dataclass(frozen=True, slots=True)
 class ExpectClientHello:
+    expects: ClassVar[str] = "ClientHello"
     config: ServerConfig
 
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
@@ -181,8 +182,13 @@ class ExpectClientHello:
                    "the server's first preference among the client's signature_algorithms")
             decide(out, "extended master secret", "yes" if ems else "no",
                    "both sides offered it" if ems else "not offered by both sides")
+            decide(out, "server name", neg.server_name or "(none)",
+                   "from the client's server_name extension" if neg.server_name else "the client sent no SNI")
             if alpn is not None:
-                decide(out, "ALPN", alpn.decode("utf-8", "replace"), "the server's first preference")
+                decide(out, "ALPN", alpn.decode("utf-8", "replace"),
+                       "the server's first preference among the client's protocols")
+            elif find_extension(hello.extensions, ALPN) is not None:
+                decide(out, "ALPN", "(none)", "the server has no ALPN protocols configured")
 
         # The reply carries only extensions the client offered (RFC 5246 §7.4.1.4).
         extensions: list[Extension] = []
@@ -225,6 +231,7 @@ class ExpectClientHello:
 
 @dataclass(frozen=True, slots=True)
 class ExpectClientKeyExchange:
+    expects: ClassVar[str] = "ClientKeyExchange"
     suite: SuiteSpec
     transcript: Transcript
     key: EphemeralKey
@@ -241,6 +248,7 @@ class ExpectClientKeyExchange:
 
 @dataclass(frozen=True, slots=True)
 class ExpectChangeCipherSpec:
+    expects: ClassVar[str] = "the client's ChangeCipherSpec"
     suite: SuiteSpec
     transcript: Transcript
     master_secret: bytes
@@ -255,6 +263,7 @@ class ExpectChangeCipherSpec:
 
 @dataclass(frozen=True, slots=True)
 class ExpectFinished:
+    expects: ClassVar[str] = "the client's Finished"
     suite: SuiteSpec
     transcript: Transcript
     master_secret: bytes
@@ -266,11 +275,13 @@ class ExpectFinished:
         if len(message.verify_data) != self.suite.verify_data_len:
             raise DecodeError(f"Finished of {len(message.verify_data)} bytes")
         expected = finished_verify_data(self.suite, self.master_secret, b"client finished", self.transcript)
-        if not hmac.compare_digest(expected, message.verify_data):
-            trace(out, Verification("client Finished", False,
-                                    f"expected {expected.hex()}, got {message.verify_data.hex()}"))
+        ok = hmac.compare_digest(expected, message.verify_data)
+        if out.tracer is not None:
+            out.tracer(Verification("client Finished", ok, "PRF(master_secret, 'client finished', "
+                                    "Hash(handshake messages up to ClientKeyExchange))",
+                                    expected=expected, received=message.verify_data))
+        if not ok:
             raise DecryptError("client Finished does not match the handshake")
-        trace(out, Verification("client Finished", True, f"verify_data {expected.hex()} matches"))
         out.negotiated.client_verify_data = expected
         self.transcript.add(raw)
         out.send_change_cipher_spec()
@@ -287,6 +298,7 @@ class ServerTraffic:
     """Established. A new ClientHello is a renegotiation attempt: refused with a
     warning no_renegotiation (RFC 5246 §7.4.1.2, RFC 5746 §4.4); the connection stays up."""
 
+    expects: ClassVar[str] = "application data"
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if isinstance(message, ClientHello):
             decide(out, "renegotiation", "refused", "tls12 never renegotiates")

@@ -24,10 +24,11 @@ from ..crypto.aead import RecordAEAD
 from ..enums import ContentType, ProtocolVersion
 from ..errors import IllegalParameter, ProtocolVersionError, RecordOverflow, UnexpectedMessage
 
-__all__ = ["HEADER_LEN", "MAX_PLAINTEXT", "HandshakeReassembler", "RecordLayer"]
+__all__ = ["HEADER_LEN", "MAX_PLAINTEXT", "RECORD_OVERHEAD", "HandshakeReassembler", "RecordLayer"]
 
 HEADER_LEN = 5
 MAX_PLAINTEXT = 2**14
+RECORD_OVERHEAD = 8 + 16  # explicit nonce and GCM tag of a protected record
 MAX_CIPHERTEXT = 2**14 + 2048  # §6.2.3
 _HEADER = struct.Struct(">BHH")
 _VALID_TYPES = frozenset(
@@ -57,8 +58,8 @@ class RecordLayer:
     def buffered(self) -> int:
         return len(self._in) - self._pos
 
-    def next_record(self) -> tuple[int, int, bytes] | None:
-        """The next whole record as (content type, record version, plaintext), or None."""
+    def next_record(self) -> tuple[int, bytes] | None:
+        """The next whole record as (content type, plaintext), or None."""
         buf, pos = self._in, self._pos
         if len(buf) - pos < HEADER_LEN:
             return None
@@ -78,10 +79,22 @@ class RecordLayer:
             return None
         self._pos = end
         if cipher is None:
-            return content_type, version, bytes(buf[pos + HEADER_LEN : end])
+            return content_type, bytes(buf[pos + HEADER_LEN : end])
         with memoryview(buf) as view, view[pos + HEADER_LEN : end] as body:
             plaintext = cipher.open(content_type, version, body)
-        return content_type, version, plaintext
+        return content_type, plaintext
+
+    def peek(self) -> tuple[int, int, int, bytes] | None:
+        """The next whole record's (type, version, length, first 8 bytes of its fragment), unconsumed.
+
+        For tracing only: it copies, so the record path never calls it."""
+        buf, pos = self._in, self._pos
+        if len(buf) - pos < HEADER_LEN:
+            return None
+        content_type, version, length = _HEADER.unpack_from(buf, pos)
+        if len(buf) < pos + HEADER_LEN + length:
+            return None
+        return content_type, version, length, bytes(buf[pos + HEADER_LEN : pos + HEADER_LEN + min(length, 8)])
 
     def compact(self) -> None:
         """Drop consumed bytes (once per receive call, not once per record).
