@@ -44,7 +44,7 @@ from tls12 import (
 from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.crypto.aead import RecordAEAD
 from tls12.enums import CipherSuite, ContentType, HandshakeType, ProtocolVersion
-from tls12.messages import ClientHello, Finished, encode_handshake, parse_handshake
+from tls12.messages import Certificate, ClientHello, Finished, encode_handshake, parse_handshake
 from tls12.trace import SecretDerived, TraceEvent
 
 from helpers import pump
@@ -667,7 +667,9 @@ def test_client_refuses_a_small_rsa_server_key(
     weak = dataclasses.replace(server_config)
     # Only a peer that is not tls12 would present such a key: bypass our own refusal.
     object.__setattr__(weak, "private_key", small_leaf.private_key)
-    object.__setattr__(weak, "certificate_chain_der", (small_leaf.certificate.public_bytes(Encoding.DER),))
+    der = (small_leaf.certificate.public_bytes(Encoding.DER),)
+    object.__setattr__(weak, "certificate_chain_der", der)
+    object.__setattr__(weak, "certificate_message", encode_handshake(Certificate(der)))
     hs = start(client_config, weak)
     hs.server.receive_data(hs.client.data_to_send())
     exc = expect_failure(hs.client, hs.server.data_to_send(), BadCertificate, AlertDescription.BAD_CERTIFICATE,

@@ -21,6 +21,7 @@ from .crypto.signatures import RSA_SCHEMES
 from .crypto.suites import SUITES
 from .crypto.x509 import MIN_RSA_BITS, TrustStore, load_pem_file, system_trust_anchors
 from .enums import CipherSuite, NamedGroup, SignatureScheme
+from .messages import Certificate, encode_handshake
 
 __all__ = ["DEFAULT_MAX_HANDSHAKE_SIZE", "ClientConfig", "KeyLogCallback", "ServerConfig"]
 
@@ -137,6 +138,8 @@ class ServerConfig(_Common):
     certificate_chain: Sequence[x509.Certificate]
     private_key: rsa.RSAPrivateKey
     certificate_chain_der: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
+    #: The Certificate handshake message, encoded once for every connection.
+    certificate_message: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._validate_common()
@@ -156,6 +159,7 @@ class ServerConfig(_Common):
         object.__setattr__(self, "certificate_chain", chain)
         der = tuple(c.public_bytes(serialization.Encoding.DER) for c in chain)
         object.__setattr__(self, "certificate_chain_der", der)
+        object.__setattr__(self, "certificate_message", encode_handshake(Certificate(der)))
 
     @classmethod
     def from_pem_files(

@@ -52,10 +52,21 @@ from .handshake.base import Message, Negotiated, State
 from .handshake.client import ClientTraffic, start_client
 from .handshake.server import ExpectClientHello
 from .messages import Alert, ChangeCipherSpec, HandshakeMessage, HelloRequest, encode_handshake, parse_handshake
-from .record.layer import MAX_PLAINTEXT, RECORD_OVERHEAD, HandshakeReassembler, RecordLayer
+from .record.layer import (
+    HEADER,
+    HEADER_LEN,
+    MAX_CIPHERTEXT,
+    MAX_PLAINTEXT,
+    RECORD_OVERHEAD,
+    HandshakeReassembler,
+    RecordLayer,
+)
 from .trace import Failure, MessageTrace, RecordTrace, Tracer
 
 __all__ = ["ClientConnection", "ServerConnection"]
+
+_APPLICATION_DATA = int(ContentType.APPLICATION_DATA)
+_TLS1_2 = int(ProtocolVersion.TLS1_2)
 
 #: Consecutive records that carry nothing (empty application data, warning
 #: alerts, ignored HelloRequests) tolerated before the peer is cut off.
@@ -72,8 +83,9 @@ class _Sink:
         self.negotiated = conn._negotiated
         self.tracer = tracer
 
-    def send_handshake(self, message: HandshakeMessage) -> bytes:
-        raw = encode_handshake(message)
+    def send_handshake(self, message: HandshakeMessage, raw: bytes | None = None) -> bytes:
+        if raw is None:
+            raw = encode_handshake(message)
         if self.tracer is not None:
             self.tracer(MessageTrace("out", message, raw))
         self._conn._send_record(ContentType.HANDSHAKE, raw)
@@ -95,9 +107,14 @@ class _Sink:
         self._conn._records.write_cipher = cipher
 
     def event(self, event: Event) -> None:
+        conn = self._conn
         if isinstance(event, HandshakeComplete):
-            self._conn._handshake_complete = True
-        self._conn._events.append(event)
+            conn._handshake_complete = True
+            conn._fast_receive = conn._fast_send = self.tracer is None
+            cipher = conn._records.write_cipher
+            assert cipher is not None
+            conn._seal_application_data = cipher.seal_application_data
+        conn._events.append(event)
 
     def config_for_name(self, server_name: str | None) -> ServerConfig | None:
         hook = self._conn._config_for_name
@@ -119,7 +136,7 @@ class _Connection:
         self._negotiated = Negotiated()
         self._records = RecordLayer()
         self._handshake = HandshakeReassembler(config.max_handshake_size)
-        self._outgoing = bytearray()
+        self._outgoing: list[bytes] = []  # one item per record
         self._events: list[Event] = []
         self._tracer = tracer
         self._sink = _Sink(self, tracer)
@@ -131,6 +148,10 @@ class _Connection:
         self._useless = 0
         self._config_for_name: Callable[[str | None], ServerConfig | None] | None = None
         self._last_received = "nothing yet"  # for explaining a failure
+        # Established, untraced and open: application data may take the short paths.
+        self._fast_receive = False
+        self._fast_send = False
+        self._seal_application_data: Callable[[bytes | bytearray | memoryview], bytes] = _not_yet
 
     # -- the public API -------------------------------------------------------
 
@@ -141,6 +162,10 @@ class _Connection:
         events: list[Event] = []
         self._events = events
         try:
+            if self._fast_receive and data and not self._records.buffered and self._handshake.empty:
+                data = self._receive_application_records(data, events)
+                if not data:
+                    return events
             if not data:
                 self._receive_eof()
             elif not self._close_received:
@@ -171,11 +196,17 @@ class _Connection:
 
     def data_to_send(self) -> bytes:
         """Everything queued for the peer (records, alerts), once."""
-        out = bytes(self._outgoing)
-        self._outgoing.clear()
-        return out
+        out = self._outgoing
+        if not out:
+            return b""
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        return data
 
     def send_application_data(self, data: bytes | bytearray | memoryview) -> None:
+        if self._fast_send and 0 < len(data) <= MAX_PLAINTEXT:
+            self._outgoing.append(self._seal_application_data(data))
+            return
         if self._failure is not None:
             raise self._failure
         if not self._handshake_complete:
@@ -184,6 +215,36 @@ class _Connection:
             raise LocalProtocolError("cannot send application data after close()")
         if data:
             self._send_record(ContentType.APPLICATION_DATA, data)
+
+    def _receive_application_records(self, data: bytes | bytearray | memoryview, events: list[Event]) -> bytes:
+        """The short path for the common case: whole application-data records, nothing buffered.
+
+        Opens the leading run of such records straight from `data` and returns
+        the rest (anything else, or a partial record) for the general path.
+        Every check the general path makes on these records is made here."""
+        cipher = self._records.read_cipher
+        assert cipher is not None
+        open_record = cipher.open
+        unpack = HEADER.unpack_from
+        append = events.append
+        total = len(data)
+        pos = 0
+        view = memoryview(data)
+        try:
+            while total - pos >= HEADER_LEN:
+                content_type, version, length = unpack(view, pos)
+                end = pos + HEADER_LEN + length
+                if (content_type != _APPLICATION_DATA or version != _TLS1_2 or end > total
+                        or not RECORD_OVERHEAD < length <= MAX_CIPHERTEXT):
+                    break
+                append(ApplicationDataReceived(open_record(_APPLICATION_DATA, _TLS1_2, view[pos + HEADER_LEN : end])))
+                pos = end
+        except TLSError as exc:
+            # Drop the frames that still hold views of the caller's buffer.
+            raise exc.with_traceback(None) from None
+        if pos:
+            self._useless = 0
+        return bytes(view[pos:]) if pos < total else b""
 
     def close(self) -> None:
         """Queue close_notify (once). Data may still be received until the peer closes."""
@@ -360,6 +421,7 @@ class _Connection:
         if alert.description == AlertDescription.CLOSE_NOTIFY and self._handshake_complete:
             # §7.2.1: answer with our own close_notify; anything after it is ignored.
             self._close_received = True
+            self._fast_receive = False
             if not self._close_sent:
                 self._send_alert(AlertLevel.WARNING, AlertDescription.CLOSE_NOTIFY)
             self._events.append(ConnectionClosed())
@@ -378,11 +440,11 @@ class _Connection:
 
     def _send_record(self, content_type: ContentType, data: bytes | bytearray | memoryview) -> None:
         if self._tracer is None:
-            self._records.seal(content_type, data, self._outgoing)
+            self._records.seal_into(content_type, data, self._outgoing)
             return
         cipher = self._records.write_cipher
         seq = cipher.seq if cipher is not None else None
-        self._records.seal(content_type, data, self._outgoing)
+        self._records.seal_into(content_type, data, self._outgoing)
         self._trace_out(content_type, len(data), seq)
 
     def _send_alert(self, level: AlertLevel, description: AlertDescription) -> None:
@@ -391,10 +453,12 @@ class _Connection:
             self._tracer(MessageTrace("out", alert, alert.to_bytes()))
         if description == AlertDescription.CLOSE_NOTIFY:
             self._close_sent = True
+            self._fast_send = False
         self._send_record(ContentType.ALERT, alert.to_bytes())
 
     def _fail(self, exc: TLSError) -> None:
         self._failure = exc
+        self._fast_receive = self._fast_send = False
         alert = exc.alert
         if self._tracer is not None:
             if isinstance(exc, AlertReceivedError):
@@ -488,3 +552,7 @@ def _message_name(message: Message) -> str:
     if msg_type is None:
         return type(message).__name__
     return "".join(part.capitalize() for part in msg_type.name.split("_"))
+
+
+def _not_yet(data: bytes | bytearray | memoryview) -> bytes:  # pragma: no cover - guarded by _fast_send
+    raise LocalProtocolError("no write keys yet")

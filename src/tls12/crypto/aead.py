@@ -28,8 +28,8 @@ _TAG_LEN = 16
 _MAX_PLAINTEXT = 2**14
 
 _AAD = struct.Struct(">QBHH")
-_HEADER = struct.Struct(">BHH")
-_SEQ = struct.Struct(">Q")
+_HEADER_AND_NONCE = struct.Struct(">BHHQ")  # the record header, then the explicit nonce
+_NONCE = struct.Struct(">4sQ")
 
 
 class RecordAEAD:
@@ -43,33 +43,42 @@ class RecordAEAD:
         self.seq = 0
         self.version = version
 
-    def _next_seq(self) -> int:
+    def seal(self, content_type: int, plaintext: bytes | bytearray | memoryview) -> bytes:
+        """Protect one fragment (at most 2^14 bytes) and return the whole record."""
         seq = self.seq
         if seq > MAX_SEQUENCE:
             raise SequenceExhausted("record sequence number exhausted")
         self.seq = seq + 1
-        return seq
+        n = len(plaintext)
+        version = self.version
+        ciphertext = self._aead.encrypt(_NONCE.pack(self._salt, seq), plaintext,
+                                        _AAD.pack(seq, content_type, version, n))
+        return _HEADER_AND_NONCE.pack(content_type, version, n + _EXPLICIT_LEN + _TAG_LEN, seq) + ciphertext
 
-    def seal(self, content_type: int, plaintext: bytes | bytearray | memoryview) -> bytes:
-        """Protect one fragment (at most 2^14 bytes) and return the whole record."""
-        seq = self._next_seq()
-        explicit = _SEQ.pack(seq)
-        aad = _AAD.pack(seq, content_type, self.version, len(plaintext))
-        ciphertext = self._aead.encrypt(self._salt + explicit, plaintext, aad)
-        header = _HEADER.pack(content_type, self.version, _EXPLICIT_LEN + len(ciphertext))
-        return b"".join((header, explicit, ciphertext))
+    def seal_application_data(self, plaintext: bytes | bytearray | memoryview) -> bytes:
+        """`seal(23, plaintext)` for the short path of established connections."""
+        seq = self.seq
+        if seq > MAX_SEQUENCE:
+            raise SequenceExhausted("record sequence number exhausted")
+        self.seq = seq + 1
+        n = len(plaintext)
+        ciphertext = self._aead.encrypt(_NONCE.pack(self._salt, seq), plaintext, _AAD.pack(seq, 23, self.version, n))
+        return _HEADER_AND_NONCE.pack(23, self.version, n + _EXPLICIT_LEN + _TAG_LEN, seq) + ciphertext
 
     def open(self, content_type: int, version: int, fragment: bytes | bytearray | memoryview) -> bytes:
         """Authenticate and decrypt one record body; any failure is bad_record_mac."""
-        seq = self._next_seq()
+        seq = self.seq
+        if seq > MAX_SEQUENCE:
+            raise SequenceExhausted("record sequence number exhausted")
+        self.seq = seq + 1
         plain_len = len(fragment) - _EXPLICIT_LEN - _TAG_LEN
         if plain_len < 0:
             raise BadRecordMac("protected record shorter than nonce and tag")
         if plain_len > _MAX_PLAINTEXT:
             raise RecordOverflow(f"protected record carries {plain_len} bytes of plaintext")
-        explicit = bytes(fragment[:_EXPLICIT_LEN])
-        aad = _AAD.pack(seq, content_type, version, plain_len)
+        # The explicit nonce is taken as sent; authentication fails if it was tampered with.
+        nonce = self._salt + bytes(fragment[:_EXPLICIT_LEN])
         try:
-            return self._aead.decrypt(self._salt + explicit, fragment[_EXPLICIT_LEN:], aad)
+            return self._aead.decrypt(nonce, fragment[_EXPLICIT_LEN:], _AAD.pack(seq, content_type, version, plain_len))
         except InvalidTag:
             raise BadRecordMac("record authentication failed") from None

@@ -22,7 +22,7 @@ from functools import lru_cache
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import DNSName, IPAddress
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
+from cryptography.x509.verification import PolicyBuilder, ServerVerifier, Store, VerificationError
 
 from ..errors import BadCertificate, CertificateExpired, HostnameMismatch, UnknownCA, UnsupportedCertificate
 
@@ -84,20 +84,43 @@ def _load_lenient(path: str) -> Iterable[x509.Certificate]:
 
 
 class TrustStore:
-    """A set of trust anchors, built once per configuration."""
+    """A set of trust anchors, built once per configuration, with its verifiers.
 
-    __slots__ = ("anchors", "store")
+    A verifier is bound to a subject and a time; building one costs about as
+    much as a verification, so the last few are kept, per name and second."""
+
+    __slots__ = ("_verifiers", "anchors", "store")
+
+    _MAX_VERIFIERS = 64
 
     def __init__(self, anchors: Sequence[x509.Certificate]) -> None:
         self.anchors = tuple(anchors)
         self.store = Store(list(self.anchors)) if self.anchors else None
+        self._verifiers: dict[tuple[str, int], ServerVerifier] = {}
+
+    def verifier(self, name: str, subject: DNSName | IPAddress, now: datetime.datetime) -> ServerVerifier:
+        assert self.store is not None
+        key = (name, int(now.timestamp()))
+        verifier = self._verifiers.get(key)
+        if verifier is None:
+            if len(self._verifiers) >= self._MAX_VERIFIERS:
+                self._verifiers.clear()
+            verifier = PolicyBuilder().store(self.store).time(now).build_server_verifier(subject)
+            self._verifiers[key] = verifier
+        return verifier
+
+
+@lru_cache(maxsize=256)
+def _load_der(der: bytes) -> x509.Certificate:
+    # Certificates are immutable: a server's chain, seen again, is not parsed again.
+    return x509.load_der_x509_certificate(der)
 
 
 def parse_chain(certificate_list: Sequence[bytes]) -> list[x509.Certificate]:
     chain = []
     for der in certificate_list:
         try:
-            chain.append(x509.load_der_x509_certificate(der))
+            chain.append(_load_der(der))
         except ValueError:
             raise BadCertificate("certificate is not valid DER X.509") from None
     return chain
@@ -116,6 +139,7 @@ def check_key_sizes(chain: Sequence[x509.Certificate]) -> None:
                                  f"({cert.subject.rfc4514_string()}); at least {MIN_RSA_BITS} are required")
 
 
+@lru_cache(maxsize=256)
 def rsa_public_key(cert: x509.Certificate) -> rsa.RSAPublicKey:
     """The leaf's RSA key, refusing keys that cannot sign for an ECDHE_RSA suite."""
     key = cert.public_key()
@@ -131,6 +155,7 @@ def rsa_public_key(cert: x509.Certificate) -> rsa.RSAPublicKey:
     return key
 
 
+@lru_cache(maxsize=256)
 def _subject(name: str) -> DNSName | IPAddress:
     try:
         return IPAddress(ipaddress.ip_address(name))
@@ -167,8 +192,11 @@ def verify_server_chain(
         raise UnknownCA("no trust anchors are configured")
     check_key_sizes(chain)
     leaf, intermediates = chain[0], list(chain[1:])
-    subject = _subject(server_name) if server_name is not None else _any_subject(leaf)
-    verifier = PolicyBuilder().store(trust.store).time(now).build_server_verifier(subject)
+    if server_name is not None:
+        verifier = trust.verifier(server_name, _subject(server_name), now)
+    else:
+        subject = _any_subject(leaf)
+        verifier = trust.verifier(f"\0any:{subject.value}", subject, now)
     try:
         return list(verifier.verify(leaf, intermediates))
     except VerificationError as exc:

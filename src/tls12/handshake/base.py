@@ -67,8 +67,8 @@ class Output(Protocol):
     negotiated: Negotiated
     tracer: Tracer | None
 
-    def send_handshake(self, message: HandshakeMessage) -> bytes:
-        """Queue a handshake message; returns its wire bytes for the transcript."""
+    def send_handshake(self, message: HandshakeMessage, raw: bytes | None = None) -> bytes:
+        """Queue a handshake message (`raw`: its encoding, if already known); returns its wire bytes."""
         ...
 
     def send_change_cipher_spec(self) -> None: ...

@@ -216,7 +216,7 @@ class ExpectClientHello:
         transcript.start(spec.prf_hash)
         transcript.add(raw)
         transcript.add(out.send_handshake(server_hello))
-        transcript.add(out.send_handshake(Certificate(config.certificate_chain_der)))
+        transcript.add(out.send_handshake(Certificate(config.certificate_chain_der), config.certificate_message))
 
         # §7.4.3: ECDHE parameters signed over client_random + server_random + params.
         key = config.provider.ephemeral_key(group)

@@ -24,13 +24,22 @@ from ..crypto.aead import RecordAEAD
 from ..enums import ContentType, ProtocolVersion
 from ..errors import IllegalParameter, ProtocolVersionError, RecordOverflow, UnexpectedMessage
 
-__all__ = ["HEADER_LEN", "MAX_PLAINTEXT", "RECORD_OVERHEAD", "HandshakeReassembler", "RecordLayer"]
+__all__ = [
+    "HEADER",
+    "HEADER_LEN",
+    "MAX_CIPHERTEXT",
+    "MAX_PLAINTEXT",
+    "RECORD_OVERHEAD",
+    "HandshakeReassembler",
+    "RecordLayer",
+]
 
 HEADER_LEN = 5
 MAX_PLAINTEXT = 2**14
 RECORD_OVERHEAD = 8 + 16  # explicit nonce and GCM tag of a protected record
 MAX_CIPHERTEXT = 2**14 + 2048  # §6.2.3
-_HEADER = struct.Struct(">BHH")
+HEADER = struct.Struct(">BHH")
+_HEADER = HEADER
 _VALID_TYPES = frozenset(
     (ContentType.CHANGE_CIPHER_SPEC, ContentType.ALERT, ContentType.HANDSHAKE, ContentType.APPLICATION_DATA)
 )
@@ -115,23 +124,29 @@ class RecordLayer:
 
     # -- outbound --------------------------------------------------------------
 
-    def seal(self, content_type: int, data: bytes | bytearray | memoryview, out: bytearray) -> None:
-        """Append `data` to `out` as records of at most 2^14 bytes of plaintext each."""
+    def seal_into(self, content_type: int, data: bytes | bytearray | memoryview, out: list[bytes]) -> None:
+        """Append `data` to `out` as records of at most 2^14 bytes of plaintext each, one item per record."""
         cipher = self.write_cipher
         n = len(data)
         if cipher is None:
             version = self.write_version
             for start in range(0, n, MAX_PLAINTEXT):
-                chunk = data[start : start + MAX_PLAINTEXT]
-                out += _HEADER.pack(content_type, version, len(chunk))
-                out += chunk
+                chunk = bytes(data[start : start + MAX_PLAINTEXT])
+                out.append(_HEADER.pack(content_type, version, len(chunk)) + chunk)
             return
         if n <= MAX_PLAINTEXT:
-            out += cipher.seal(content_type, data)
+            out.append(cipher.seal(content_type, data))
             return
         with memoryview(data) as view:
             for start in range(0, n, MAX_PLAINTEXT):
-                out += cipher.seal(content_type, view[start : start + MAX_PLAINTEXT])
+                out.append(cipher.seal(content_type, view[start : start + MAX_PLAINTEXT]))
+
+    def seal(self, content_type: int, data: bytes | bytearray | memoryview, out: bytearray) -> None:
+        """`seal_into()` for callers that collect records in one bytearray."""
+        records: list[bytes] = []
+        self.seal_into(content_type, data, records)
+        for record in records:
+            out += record
 
 
 class HandshakeReassembler:
