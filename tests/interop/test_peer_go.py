@@ -1,0 +1,174 @@
+"""Go's crypto/tls against tls12, both ways, with tests/interop/peers/gopeer.go.
+
+Debian 12's Go 1.19 has no extended master secret (Go 1.21 added it): this is the
+suite's peer without EMS, in both roles.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from interop_support import (
+    BULK,
+    SUITE_IANA,
+    ClientScript,
+    EchoApp,
+    Matrix,
+    Pki,
+    Proc,
+    assert_ours,
+    our_server,
+    report_line,
+    run,
+    run_client,
+)
+
+PEER = "go"
+pytestmark = pytest.mark.interop
+
+MESSAGE = "hello from Go crypto/tls\n"
+GROUPS = ("x25519", "secp256r1", "secp384r1")
+
+
+@pytest.fixture(scope="module")
+def go_ems(peer_versions: dict[str, dict[str, str]]) -> bool:
+    """Whether this Go has the extended master secret (1.21 and later)."""
+    m = re.match(r"1\.(\d+)", peer_versions["go"]["version"])
+    assert m, peer_versions["go"]
+    return int(m.group(1)) >= 21
+
+
+def go_client(go_peer: Path, pki: Pki, port: int, *extra: str) -> tuple[dict[str, str], dict[str, str]]:
+    rc, text = run([go_peer, "client", "-port", str(port), "-ca", pki.ca_pem, "-sni", "localhost", *extra],
+                   name="gopeer client", timeout=90)
+    assert rc == 0, text
+    hs, result = report_line(text, "HANDSHAKE"), report_line(text, "RESULT")
+    assert (hs["version"], hs["cipher"]) == ("TLSv1.2", SUITE_IANA), text
+    assert result["echo_ok"] == "true", text
+    return hs, result
+
+
+def go_server(go_peer: Path, pki: Pki, *extra: str) -> tuple[Proc, int]:
+    proc = Proc([go_peer, "server", "-cert", pki.leaf_pem, "-key", pki.leaf_key, *extra], name="gopeer server",
+                limit=120)
+    try:
+        port = int(proc.wait_for(rb"LISTENING (\d+)", 15).group(1))
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, port
+
+
+def finish_server(proc: Proc) -> tuple[dict[str, str], dict[str, str]]:
+    rc = proc.wait(30)
+    assert rc == 0, proc.text
+    hs = report_line(proc.text, "HANDSHAKE")
+    assert (hs["version"], hs["cipher"], hs["sni"]) == ("TLSv1.2", SUITE_IANA, "localhost"), proc.text
+    return hs, report_line(proc.text, "RESULT")
+
+
+# -- our server <- Go client ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("closed_first", ["peer", "us"])
+def test_client_default_offer(go_peer: Path, pki: Pki, matrix: Matrix, go_ems: bool, closed_first: str) -> None:
+    """Go's default offer (TLS 1.3 and 1.2): TLS 1.2, our suite, x25519, no EMS, either side closing first."""
+    row = matrix.row("server", f"default offer, {'client' if closed_first == 'peer' else 'server'} closes first")
+    app = (lambda: EchoApp(close_after=len(MESSAGE))) if closed_first == "us" else EchoApp
+    with our_server(pki.server_config(), app) as server:
+        go_client(go_peer, pki, server.port, "-send", MESSAGE, "-close", "peer" if closed_first == "us" else "us")
+        (r,) = server.wait_results()
+    matrix.ours(row, r)
+    assert_ours(r, group="x25519", ems=go_ems, closed_first=closed_first)
+    assert r.client_hello is not None and 0x0304 in r.client_hello.versions
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_client_group(go_peer: Path, pki: Pki, matrix: Matrix, go_ems: bool, group: str) -> None:
+    row = matrix.row("server", f"group {group}")
+    with our_server(pki.server_config()) as server:
+        go_client(go_peer, pki, server.port, "-send", MESSAGE, "-groups", group)
+        (r,) = server.wait_results()
+    matrix.ours(row, r)
+    assert_ours(r, group=group, ems=go_ems)
+
+
+@pytest.mark.parametrize(("ours", "expected"), [(("h2", "http/1.1"), "h2"), (("http/1.1",), "http/1.1")])
+def test_client_alpn(go_peer: Path, pki: Pki, matrix: Matrix, go_ems: bool, ours: tuple[str, ...],
+                     expected: str) -> None:
+    row = matrix.row("server", f"ALPN {expected}")
+    with our_server(pki.server_config(alpn_protocols=ours)) as server:
+        hs, _ = go_client(go_peer, pki, server.port, "-send", MESSAGE, "-alpn", "h2,http/1.1")
+        (r,) = server.wait_results()
+    matrix.ours(row, r)
+    assert hs["alpn"] == expected
+    assert_ours(r, alpn=expected, ems=go_ems)
+
+
+def test_client_bulk(go_peer: Path, pki: Pki, matrix: Matrix, go_ems: bool) -> None:
+    """16 MiB each way: Go writes in mixed sizes (1 byte to 1 MiB), we echo, Go checks every byte."""
+    row = matrix.row("server", "16 MiB each way, mixed write sizes")
+    with our_server(pki.server_config()) as server:
+        _, result = go_client(go_peer, pki, server.port, "-bulk", str(BULK))
+        (r,) = server.wait_results()
+    matrix.ours(row, r)
+    assert_ours(r, ems=go_ems)
+    assert int(result["sent"]) == int(result["received"]) == r.received == r.sent == BULK
+    assert r.received_sha256 == result["sent_sha256"]
+
+
+# -- our client -> Go server ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("closed_first", ["us", "peer"])
+def test_server_default(go_peer: Path, pki: Pki, matrix: Matrix, go_ems: bool, closed_first: str) -> None:
+    row = matrix.row("client", f"default, {'client' if closed_first == 'us' else 'server'} closes first")
+    line = b"hello from tls12\n"
+    proc, port = go_server(go_peer, pki, *(["-close-after", str(len(line))] if closed_first == "peer" else []))
+    with proc:
+        r = run_client(port, ClientScript(line, close=closed_first), config=pki.client_config())
+        _, result = finish_server(proc)
+    matrix.ours(row, r)
+    assert_ours(r, group="x25519", ems=go_ems, closed_first=closed_first)
+    assert r.received_head == line
+    assert result["closed_first"] == ("us" if closed_first == "peer" else "peer")
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_server_group(go_peer: Path, pki: Pki, matrix: Matrix, go_ems: bool, group: str) -> None:
+    row = matrix.row("client", f"group {group}")
+    proc, port = go_server(go_peer, pki, "-groups", group)
+    with proc:
+        r = run_client(port, ClientScript(b"hello\n"), config=pki.client_config())
+        finish_server(proc)
+    matrix.ours(row, r)
+    assert_ours(r, group=group, ems=go_ems)
+
+
+@pytest.mark.parametrize(("offer", "expected"), [(("h2", "http/1.1"), "http/1.1"), (("h2",), "h2")])
+def test_server_alpn(go_peer: Path, pki: Pki, matrix: Matrix, go_ems: bool, offer: tuple[str, ...],
+                     expected: str) -> None:
+    """Go picks by its own order (http/1.1, then h2)."""
+    row = matrix.row("client", f"ALPN {expected}")
+    proc, port = go_server(go_peer, pki, "-alpn", "http/1.1,h2")
+    with proc:
+        r = run_client(port, ClientScript(b"hello\n"), config=pki.client_config(alpn_protocols=offer))
+        hs, _ = finish_server(proc)
+    matrix.ours(row, r)
+    assert hs["alpn"] == expected
+    assert_ours(r, alpn=expected, ems=go_ems)
+
+
+def test_server_bulk(go_peer: Path, pki: Pki, matrix: Matrix, go_ems: bool) -> None:
+    """16 MiB each way: we write in mixed sizes (1 byte to 1 MiB) and read the echo as we go."""
+    row = matrix.row("client", "16 MiB each way, mixed write sizes")
+    proc, port = go_server(go_peer, pki)
+    with proc:
+        r = run_client(port, ClientScript(bulk=BULK), config=pki.client_config(), timeout=120)
+        _, result = finish_server(proc)
+    matrix.ours(row, r)
+    assert_ours(r, ems=go_ems)
+    assert r.sent == r.received == int(result["received"]) == BULK
+    assert r.sent_sha256 == r.received_sha256 == result["received_sha256"]

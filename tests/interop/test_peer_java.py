@@ -1,0 +1,173 @@
+"""Java's SunJSSE (SSLSocket / SSLServerSocket) against tls12, both ways, with peers/TlsPeer.java.
+
+TlsPeer.java is compiled with javac once per session. JSSE picks its groups from
+`-Djdk.tls.namedGroups`; it cannot report the group, so that comes from our side.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from interop_support import (
+    BULK,
+    SUITE_IANA,
+    ClientScript,
+    EchoApp,
+    Matrix,
+    Pki,
+    Proc,
+    assert_ours,
+    our_server,
+    report_line,
+    require_tool,
+    run,
+    run_client,
+)
+
+PEER = "java"
+pytestmark = pytest.mark.interop
+
+MESSAGE = "hello from Java SSLSocket\n"
+GROUPS = ("x25519", "secp256r1", "secp384r1")
+
+
+def java(classes: Path, group: str | None) -> list[str | Path]:
+    require_tool("java")
+    flags = [f"-Djdk.tls.namedGroups={group}"] if group else []
+    return ["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1", *flags, "-cp", classes, "TlsPeer"]
+
+
+def java_client(classes: Path, pki: Pki, port: int, *extra: str,
+                group: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    rc, text = run([*java(classes, group), "client", "-port", str(port), "-ca", pki.ca_pem, "-sni", "localhost",
+                    *extra], name="TlsPeer client", timeout=90)
+    assert rc == 0, text
+    hs, result = report_line(text, "HANDSHAKE"), report_line(text, "RESULT")
+    assert (hs["version"], hs["cipher"]) == ("TLSv1.2", SUITE_IANA), text
+    assert result["echo_ok"] == "true", text
+    return hs, result
+
+
+def java_server(classes: Path, pki: Pki, *extra: str, group: str | None = None) -> tuple[Proc, int]:
+    proc = Proc([*java(classes, group), "server", "-cert", pki.leaf_pem, "-key", pki.leaf_key, *extra],
+                name="TlsPeer server", limit=120)
+    try:
+        port = int(proc.wait_for(rb"LISTENING (\d+)", 30).group(1))
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, port
+
+
+def finish_server(proc: Proc) -> tuple[dict[str, str], dict[str, str]]:
+    rc = proc.wait(30)
+    assert rc == 0, proc.text
+    hs = report_line(proc.text, "HANDSHAKE")
+    assert (hs["version"], hs["cipher"], hs["sni"]) == ("TLSv1.2", SUITE_IANA, "localhost"), proc.text
+    return hs, report_line(proc.text, "RESULT")
+
+
+# -- our server <- Java client ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("closed_first", ["peer", "us"])
+def test_client_default_offer(java_classes: Path, pki: Pki, matrix: Matrix, closed_first: str) -> None:
+    """JSSE's default offer (TLS 1.3 and 1.2, many suites): TLS 1.2, our suite, EMS, either side closing first."""
+    row = matrix.row("server", f"default offer, {'client' if closed_first == 'peer' else 'server'} closes first")
+    app = (lambda: EchoApp(close_after=len(MESSAGE))) if closed_first == "us" else EchoApp
+    with our_server(pki.server_config(), app) as server:
+        java_client(java_classes, pki, server.port, "-send", MESSAGE,
+                    "-close", "peer" if closed_first == "us" else "us")
+        (r,) = server.wait_results()
+    matrix.ours(row, r)
+    assert_ours(r, closed_first=closed_first)
+    assert r.client_hello is not None and 0x0304 in r.client_hello.versions
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_client_group(java_classes: Path, pki: Pki, matrix: Matrix, group: str) -> None:
+    row = matrix.row("server", f"group {group}")
+    with our_server(pki.server_config()) as server:
+        java_client(java_classes, pki, server.port, "-send", MESSAGE, group=group)
+        (r,) = server.wait_results()
+    matrix.ours(row, r)
+    assert_ours(r, group=group)
+
+
+@pytest.mark.parametrize(("ours", "expected"), [(("h2", "http/1.1"), "h2"), (("http/1.1",), "http/1.1")])
+def test_client_alpn(java_classes: Path, pki: Pki, matrix: Matrix, ours: tuple[str, ...], expected: str) -> None:
+    row = matrix.row("server", f"ALPN {expected}")
+    with our_server(pki.server_config(alpn_protocols=ours)) as server:
+        hs, _ = java_client(java_classes, pki, server.port, "-send", MESSAGE, "-alpn", "h2,http/1.1")
+        (r,) = server.wait_results()
+    matrix.ours(row, r)
+    assert hs["alpn"] == expected
+    assert_ours(r, alpn=expected)
+
+
+def test_client_bulk(java_classes: Path, pki: Pki, matrix: Matrix) -> None:
+    """16 MiB each way: Java writes in mixed sizes from a second thread, we echo, Java checks every byte."""
+    row = matrix.row("server", "16 MiB each way, mixed write sizes")
+    with our_server(pki.server_config()) as server:
+        _, result = java_client(java_classes, pki, server.port, "-bulk", str(BULK))
+        (r,) = server.wait_results()
+    matrix.ours(row, r)
+    assert_ours(r)
+    assert int(result["sent"]) == int(result["received"]) == r.received == r.sent == BULK
+    assert r.received_sha256 == result["sent_sha256"]
+
+
+# -- our client -> Java server ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("closed_first", ["us", "peer"])
+def test_server_default(java_classes: Path, pki: Pki, matrix: Matrix, closed_first: str) -> None:
+    row = matrix.row("client", f"default, {'client' if closed_first == 'us' else 'server'} closes first")
+    line = b"hello from tls12\n"
+    proc, port = java_server(java_classes, pki,
+                             *(["-close-after", str(len(line))] if closed_first == "peer" else []))
+    with proc:
+        r = run_client(port, ClientScript(line, close=closed_first), config=pki.client_config())
+        _, result = finish_server(proc)
+    matrix.ours(row, r)
+    assert_ours(r, group="x25519", closed_first=closed_first)
+    assert r.received_head == line
+    assert result["closed_first"] == ("us" if closed_first == "peer" else "peer")
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_server_group(java_classes: Path, pki: Pki, matrix: Matrix, group: str) -> None:
+    row = matrix.row("client", f"group {group}")
+    proc, port = java_server(java_classes, pki, group=group)
+    with proc:
+        r = run_client(port, ClientScript(b"hello\n"), config=pki.client_config())
+        finish_server(proc)
+    matrix.ours(row, r)
+    assert_ours(r, group=group)
+
+
+@pytest.mark.parametrize(("offer", "expected"), [(("h2", "http/1.1"), "http/1.1"), (("h2",), "h2")])
+def test_server_alpn(java_classes: Path, pki: Pki, matrix: Matrix, offer: tuple[str, ...], expected: str) -> None:
+    """JSSE picks by its own order (http/1.1, then h2)."""
+    row = matrix.row("client", f"ALPN {expected}")
+    proc, port = java_server(java_classes, pki, "-alpn", "http/1.1,h2")
+    with proc:
+        r = run_client(port, ClientScript(b"hello\n"), config=pki.client_config(alpn_protocols=offer))
+        hs, _ = finish_server(proc)
+    matrix.ours(row, r)
+    assert hs["alpn"] == expected
+    assert_ours(r, alpn=expected)
+
+
+def test_server_bulk(java_classes: Path, pki: Pki, matrix: Matrix) -> None:
+    """16 MiB each way: we write in mixed sizes (1 byte to 1 MiB) and read the echo as we go."""
+    row = matrix.row("client", "16 MiB each way, mixed write sizes")
+    proc, port = java_server(java_classes, pki)
+    with proc:
+        r = run_client(port, ClientScript(bulk=BULK), config=pki.client_config(), timeout=120)
+        _, result = finish_server(proc)
+    matrix.ours(row, r)
+    assert_ours(r)
+    assert r.sent == r.received == int(result["received"]) == BULK
+    assert r.sent_sha256 == r.received_sha256 == result["received_sha256"]

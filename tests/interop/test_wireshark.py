@@ -1,0 +1,179 @@
+"""Wireshark decrypts tls12: one connection of our server and one of our client, captured on lo.
+
+tshark captures the connection, then reads the capture twice: with our NSS key log
+it must show both Finished messages (they are only recognisable once decrypted, and
+with the extended master secret they also prove the session hash) and the application
+data both ways; with an empty key log it must show neither.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from interop_support import (
+    LOOPBACK,
+    ClientScript,
+    Matrix,
+    Pki,
+    Proc,
+    SessionResult,
+    drive_stdin_client,
+    echo_server_app,
+    free_port,
+    our_server,
+    require_tool,
+    run,
+    run_client,
+    wait_listening,
+)
+
+PEER = "tshark"
+pytestmark = pytest.mark.interop
+
+
+def key_log_writer(path: Path) -> Callable[[str], None]:
+    """The `key_log` callback of our configs: one NSS key log line per handshake, appended."""
+
+    def write(line: str) -> None:
+        with path.open("a") as f:
+            f.write(line + "\n")
+
+    return write
+
+
+class Capture:
+    """tshark capturing `tcp port PORT` on lo into a file, for the duration of a `with` block.
+
+    "Capturing on 'lo'" comes before dumpcap really captures, so entering the block also
+    waits until a UDP probe to a sentinel port of ours shows up in tshark's packet list."""
+
+    def __init__(self, port: int, pcap: Path) -> None:
+        require_tool("tshark")
+        self.port = port
+        self.pcap = pcap
+        self.sentinel = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sentinel.bind((LOOPBACK, 0))
+        probe_port = self.sentinel.getsockname()[1]
+        self.proc = Proc(["tshark", "-i", "lo", "-f", f"tcp port {port} or udp port {probe_port}", "-w", pcap,
+                          "-P", "-l", "-a", "duration:120"], name="tshark capture", limit=150)
+
+    def __enter__(self) -> Capture:
+        try:
+            self.proc.wait_for(r"Capturing on", 30)
+            deadline = time.monotonic() + 30
+            while True:
+                self.sentinel.sendto(b"tls12 capture probe", self.sentinel.getsockname())
+                with contextlib.suppress(AssertionError):
+                    self.proc.wait_for(rb"\bUDP\b", 0.3)
+                    break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"tshark captured nothing within 30 s:\n{self.proc.text}")
+        except BaseException:
+            self.proc.stop()
+            self.sentinel.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        # Let the last packets through, then SIGINT to tshark alone: it stops its dumpcap
+        # and writes the file out. (A signal to the whole group could lose packets.)
+        time.sleep(0.5)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.proc.pid, signal.SIGINT)
+        with contextlib.suppress(AssertionError):
+            self.proc.wait(30)
+        self.proc.stop()
+        self.sentinel.close()
+
+    def read(self, key_log: Path, *args: str) -> str:
+        rc, text = run(["tshark", "-r", self.pcap, "-d", f"tcp.port=={self.port},tls",
+                        "-o", f"tls.keylog_file:{key_log}", *args], name="tshark read", timeout=60)
+        assert rc == 0, text
+        return text
+
+    def finished(self, key_log: Path) -> list[str]:
+        """One line per decrypted Finished message: "<tcp stream> <source port>"."""
+        text = self.read(key_log, "-Y", "tls.handshake.type == 20", "-T", "fields", "-e", "tcp.stream",
+                         "-e", "tcp.srcport")
+        return [line for line in text.splitlines() if re.fullmatch(r"\d+\s+\d+", line.strip())]
+
+    def follow(self, key_log: Path) -> str:
+        """The decrypted application data of the first TCP stream, both directions."""
+        return self.read(key_log, "-q", "-z", "follow,tls,ascii,0")
+
+    def client_randoms(self) -> list[str]:
+        text = self.read(Path("/dev/null"), "-Y", "tls.handshake.type == 1", "-T", "fields",
+                         "-e", "tls.handshake.random")
+        return [line.strip().replace(":", "") for line in text.splitlines()
+                if re.fullmatch(r"[0-9a-f:]{64,95}", line.strip())]
+
+
+def check_decryption(cap: Capture, key_log: Path, empty: Path, r: SessionResult, ours_port: int,
+                     to_server: bytes, to_client: bytes, row_details: dict[str, object]) -> None:
+    assert r.error is None and r.handshake and r.clean, r
+    lines = key_log.read_text().splitlines()
+    randoms = cap.client_randoms()
+    assert len(randoms) == 1, randoms
+    assert len(lines) == 1 and lines[0].startswith(f"CLIENT_RANDOM {randoms[0]} "), (lines, randoms)
+
+    finished = cap.finished(key_log)
+    sources = sorted(int(line.split()[1]) for line in finished)
+    assert len(finished) == 2, f"decrypted Finished messages: {finished}"
+    assert ours_port in sources and len(set(sources)) == 2, sources  # one from each side
+    data = cap.follow(key_log)
+    assert to_server.decode().strip() in data and to_client.decode().strip() in data, data
+
+    assert cap.finished(empty) == [], "Finished messages visible without the key log"
+    no_keys = cap.follow(empty)
+    assert to_server.decode().strip() not in no_keys and to_client.decode().strip() not in no_keys, no_keys
+    row_details.update({"finished_decrypted": len(finished), "finished_without_keys": 0,
+                        "application_data_decrypted": True})
+
+
+def test_wireshark_decrypts_our_server(pki: Pki, matrix: Matrix, tmp_path: Path) -> None:
+    """openssl s_client -> our server (writing the key log), captured; decrypted with our key log only."""
+    require_tool("openssl")
+    row = matrix.row("wireshark", "our server (peer: openssl s_client), decrypted with our key log")
+    key_log, empty = tmp_path / "server.keylog", tmp_path / "empty.keylog"
+    empty.write_text("")
+    message = b"wireshark sees this request from s_client\n"
+    config = pki.server_config(key_log=key_log_writer(key_log))
+    with our_server(config, echo_server_app("peer", message)) as server, \
+            Capture(server.port, tmp_path / "server.pcapng") as cap:
+        rc, text = drive_stdin_client(
+            ["openssl", "s_client", "-connect", f"{LOOPBACK}:{server.port}", "-servername", "localhost",
+             "-CAfile", str(pki.ca_pem), "-verify_return_error"],
+            name="s_client", message=message, closed_first="peer")
+        (r,) = server.wait_results()
+    assert rc == 0, text
+    matrix.ours(row, r)
+    check_decryption(cap, key_log, empty, r, server.port, message, message, row.details)
+
+
+def test_wireshark_decrypts_our_client(pki: Pki, matrix: Matrix, tmp_path: Path) -> None:
+    """Our client (writing the key log) -> openssl s_server -rev, captured; decrypted with our key log only."""
+    require_tool("openssl")
+    row = matrix.row("wireshark", "our client (peer: openssl s_server), decrypted with our key log")
+    key_log, empty = tmp_path / "client.keylog", tmp_path / "empty.keylog"
+    empty.write_text("")
+    line = b"wireshark sees this line from tls12\n"
+    reversed_line = line[:-1][::-1] + b"\n"
+    port = free_port()
+    with Capture(port, tmp_path / "client.pcapng") as cap, \
+            Proc(["openssl", "s_server", "-accept", f"{LOOPBACK}:{port}", "-cert", pki.leaf_pem, "-key", pki.leaf_key,
+                  "-rev", "-naccept", "1"], name="s_server", limit=60) as server:
+        wait_listening(port, 15, server)
+        r = run_client(port, ClientScript(line, expect=len(reversed_line)),
+                       config=pki.client_config(key_log=key_log_writer(key_log)))
+        server.wait(15)
+    matrix.ours(row, r)
+    assert r.received_head == reversed_line
+    check_decryption(cap, key_log, empty, r, port, line, reversed_line, row.details)
