@@ -43,6 +43,7 @@ from .errors import (
     IllegalParameter,
     InternalError,
     LocalProtocolError,
+    SequenceExhausted,
     TLSError,
     TruncatedConnection,
     UnexpectedMessage,
@@ -205,7 +206,11 @@ class _Connection:
 
     def send_application_data(self, data: bytes | bytearray | memoryview) -> None:
         if self._fast_send and 0 < len(data) <= MAX_PLAINTEXT:
-            self._outgoing.append(self._seal_application_data(data))
+            try:
+                self._outgoing.append(self._seal_application_data(data))
+            except SequenceExhausted as exc:
+                self._fail(exc)
+                raise
             return
         if self._failure is not None:
             raise self._failure
@@ -214,7 +219,12 @@ class _Connection:
         if self._close_sent:
             raise LocalProtocolError("cannot send application data after close()")
         if data:
-            self._send_record(ContentType.APPLICATION_DATA, data)
+            try:
+                self._send_record(ContentType.APPLICATION_DATA, data)
+            except SequenceExhausted as exc:
+                # The keys are used up: the connection ends here; it never wraps (RFC 5246 §6.1).
+                self._fail(exc)
+                raise
 
     def _receive_application_records(self, data: bytes | bytearray | memoryview, events: list[Event]) -> bytes:
         """The short path for the common case: whole application-data records, nothing buffered.
@@ -249,7 +259,11 @@ class _Connection:
     def close(self) -> None:
         """Queue close_notify (once). Data may still be received until the peer closes."""
         if self._failure is None and not self._close_sent:
-            self._send_alert(AlertLevel.WARNING, AlertDescription.CLOSE_NOTIFY)
+            try:
+                self._send_alert(AlertLevel.WARNING, AlertDescription.CLOSE_NOTIFY)
+            except SequenceExhausted as exc:
+                self._fail(exc)
+                raise
 
     # -- what was negotiated ----------------------------------------------------
 
@@ -405,11 +419,16 @@ class _Connection:
         self._last_received = _message_name(message)
         if self._tracer is not None:
             self._tracer(MessageTrace("in", message, raw))
+        established = self._handshake_complete
+        if established:
+            # After the handshake a handshake message is only ever a refused renegotiation:
+            # bounded like the other records that carry nothing (and before it is answered).
+            self._count_useless()
         self._state = self._state.handle(message, raw, self._sink)
         if not self._records.version_fixed and self._negotiated.version is not None:
             self._records.version_fixed = True
             self._records.write_version = ProtocolVersion.TLS1_2
-        if not isinstance(message, ChangeCipherSpec):
+        if not established and not isinstance(message, ChangeCipherSpec):
             self._useless = 0
 
     def _receive_alert(self, alert: Alert) -> None:

@@ -37,6 +37,10 @@ class OpenEnum(IntEnum):
         pseudo = int.__new__(cls, value)
         pseudo._name_ = f"UNKNOWN_0x{value:04X}"
         pseudo._value_ = value
+        # Remember it, so a value seen again is a dictionary hit. Code points are 8 or
+        # 16 bits, which bounds the cache; out-of-range values are not kept.
+        if 0 <= value <= 0xFFFF:
+            cls._value2member_map_.setdefault(value, pseudo)
         return pseudo
 
     @property

@@ -16,10 +16,12 @@ import os
 import re
 import ssl
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509 import DNSName, IPAddress
 from cryptography.x509.verification import PolicyBuilder, ServerVerifier, Store, VerificationError
@@ -121,9 +123,21 @@ def parse_chain(certificate_list: Sequence[bytes]) -> list[x509.Certificate]:
     for der in certificate_list:
         try:
             chain.append(_load_der(der))
-        except ValueError:
+        except (ValueError, x509.InvalidVersion):
             raise BadCertificate("certificate is not valid DER X.509") from None
     return chain
+
+
+@contextmanager
+def _certificate_errors() -> Iterator[None]:
+    """cryptography decodes a certificate lazily: its key, names and extensions may fail to
+    decode only when used. Such a certificate is unsupported (unknown algorithm) or bad."""
+    try:
+        yield
+    except UnsupportedAlgorithm as exc:
+        raise UnsupportedCertificate(f"certificate uses an unsupported algorithm ({exc})") from None
+    except (ValueError, x509.InvalidVersion) as exc:
+        raise BadCertificate(f"certificate cannot be decoded ({exc})") from None
 
 
 #: The smallest RSA key accepted anywhere in a chain, and for our own certificate
@@ -132,6 +146,11 @@ MIN_RSA_BITS = 2048
 
 
 def check_key_sizes(chain: Sequence[x509.Certificate]) -> None:
+    with _certificate_errors():
+        _check_key_sizes(chain)
+
+
+def _check_key_sizes(chain: Sequence[x509.Certificate]) -> None:
     for cert in chain:
         key = cert.public_key()
         if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
@@ -142,6 +161,11 @@ def check_key_sizes(chain: Sequence[x509.Certificate]) -> None:
 @lru_cache(maxsize=256)
 def rsa_public_key(cert: x509.Certificate) -> rsa.RSAPublicKey:
     """The leaf's RSA key, refusing keys that cannot sign for an ECDHE_RSA suite."""
+    with _certificate_errors():
+        return _rsa_public_key(cert)
+
+
+def _rsa_public_key(cert: x509.Certificate) -> rsa.RSAPublicKey:
     key = cert.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
         raise UnsupportedCertificate("ECDHE_RSA needs an RSA server certificate")
@@ -188,6 +212,16 @@ def verify_server_chain(
     """Verify `chain` (leaf first) for `server_name` (None: no host-name check).
 
     Returns the path that was built, leaf first, ending with the trust anchor."""
+    with _certificate_errors():
+        return _verify_server_chain(trust, chain, server_name, now)
+
+
+def _verify_server_chain(
+    trust: TrustStore,
+    chain: Sequence[x509.Certificate],
+    server_name: str | None,
+    now: datetime.datetime,
+) -> list[x509.Certificate]:
     if trust.store is None:
         raise UnknownCA("no trust anchors are configured")
     check_key_sizes(chain)
