@@ -18,9 +18,10 @@ from cryptography import x509
 from ..config import ClientConfig
 from ..connection import ClientConnection
 from ..errors import TLSError
-from ..explain import Recorder, build_steps, render_text
+from ..explain import Recorder, render
 from ..io.keylog import key_log_writer
 from ..io.sync import BlockingTLS
+from .output import add_explain_options, use_color, write_out
 
 __all__ = ["add_parser", "run"]
 
@@ -39,7 +40,8 @@ def add_parser(commands: Any) -> None:
     what.add_argument("--send", metavar="TEXT", help="send TEXT, then print what comes back until the server closes")
     what.add_argument("--http-get", metavar="PATH", help="send an HTTP/1.1 GET for PATH and print the response")
     p.add_argument("--keylog", metavar="FILE", help="append the NSS key log line (for Wireshark) to FILE")
-    p.add_argument("--explain", choices=["text"], help="print the handshake step by step")
+    add_explain_options(p, default=None,
+                        secrets_help="show secret values (premaster, master secret, keys); --keylog implies it")
     p.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds to wait for the network (default 10)")
     p.set_defaults(run=run)
 
@@ -69,6 +71,11 @@ def describe_certificate(cert: x509.Certificate) -> list[str]:
 
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
+    if args.explain not in (None, "text") and args.output is None:
+        # The JSON or HTML goes to standard output alone; everything else to standard error.
+        explanation_out, out = out, sys.stderr
+    else:
+        explanation_out = out
     try:
         host, port = split_target(args.target)
     except ValueError as exc:
@@ -89,15 +96,30 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     conn = ClientConnection(config, server_name=server_name,
                             tracer=recorder.tracer("client") if recorder else None)
 
+    # Text on the terminal comes right after the handshake, as the step-by-step account of it; a file,
+    # JSON or HTML is written at the end, so it also holds the application data and the close.
+    at_handshake = args.explain == "text" and args.output is None
+    explained = False
+
     def explain() -> None:
-        if recorder is not None:
-            out.write(render_text(build_steps(recorder.events), color=out.isatty()))
+        nonlocal explained
+        if recorder is None or explained or not recorder.events:
+            return
+        explained = True
+        fmt = args.explain
+        text = render(recorder.events, fmt, reveal_secrets=args.reveal_secrets or bool(args.keylog),
+                      color=use_color(fmt, args.output, explanation_out),
+                      title=f"tls12 connect {host}:{port}",
+                      subtitle=f"Traced at the client (server name {server_name!r}): the server's choices are "
+                               "seen through its messages.")
+        write_out(text, args.output, explanation_out)
 
     try:
         with socket.create_connection((host, port), timeout=args.timeout) as sock:
             tls = BlockingTLS(sock, conn)
             tls.handshake()
-            explain()
+            if at_handshake:
+                explain()
             _print_session(out, conn, config)
             if args.send is not None or args.http_get is not None:
                 if args.http_get is not None:
@@ -123,8 +145,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             print(f"tls12 connect: sent alert {alert.name.lower()}", file=sys.stderr)
         return 1
     except OSError as exc:
+        explain()
         print(f"tls12 connect: {host}:{port}: {exc}", file=sys.stderr)
         return 1
+    explain()
     return 0
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import connect, demo, serve
+from . import connect, demo, explain, serve
 
 __all__ = ["main"]
 
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_parser(commands)
     serve.add_parser(commands)
     connect.add_parser(commands)
+    explain.add_parser(commands)
     return parser
 
 

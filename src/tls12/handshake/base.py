@@ -22,7 +22,7 @@ from ..enums import AlertDescription, AlertLevel, CipherSuite, NamedGroup, Proto
 from ..errors import UnexpectedMessage
 from ..events import Event
 from ..messages import ChangeCipherSpec, HandshakeMessage
-from ..trace import Decision, SecretDerived, TraceEvent, Tracer
+from ..trace import Decision, SecretDerived, Tracer
 
 if TYPE_CHECKING:
     from ..config import ServerConfig
@@ -95,11 +95,6 @@ class State(Protocol):
 def unexpected(state: object, message: Message) -> UnexpectedMessage:
     name = getattr(getattr(message, "msg_type", None), "name", type(message).__name__)
     return UnexpectedMessage(f"{type(state).__name__} got {name}")
-
-
-def trace(out: Output, event: TraceEvent) -> None:
-    if out.tracer is not None:
-        out.tracer(event)
 
 
 def decide(out: Output, what: str, value: str, why: str) -> None:

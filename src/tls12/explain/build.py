@@ -1,0 +1,759 @@
+"""From trace events to an `Explanation`: the textbook's steps, with the real values.
+
+The events may come from the client, the server, both (in whatever order two
+threads produced them), or an observer replaying a capture. Each side's
+stream is read on its own, in order, to pair messages with the records that
+carried them; then the streams are merged step by step:
+
+- a message's bytes and records come from its sender's trace when there is
+  one (what was really sent), else from the receiver's or the observer's;
+- checks are kept from every side, each saying who made it;
+- decisions from the server (the side that chooses), else from whoever saw them;
+- the key schedule from the client, else the server, else the observer;
+- a failure from the side that detected it (the one that sent the alert),
+  with what the other side saw when it was traced too. When only the
+  alert's receiver was traced, the failed step is inferred from the alert.
+
+The explanation stops at the failed step: later steps are listed as not
+reached (noting those that were sent but never processed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..enums import AlertDescription, AlertLevel, ContentType, HandshakeType
+from ..errors import TLSError
+from ..messages import (
+    ALPN,
+    Alert,
+    ChangeCipherSpec,
+    ClientHello,
+    ExtendedMasterSecret,
+    ServerHello,
+    ServerKeyExchange,
+    ServerName,
+    find_extension,
+    parse_handshake,
+)
+from ..trace import Decision, Failure, MessageTrace, RecordTrace, SecretDerived, TraceEvent, Verification
+from .annotate import annotate_change_cipher_spec, annotate_handshake
+from .model import (
+    AppData,
+    Check,
+    DecisionInfo,
+    Derivation,
+    Explanation,
+    FailureInfo,
+    Flight,
+    FlightItem,
+    NotReached,
+    ObserverNote,
+    Phase,
+    RecordInfo,
+    Role,
+    Side,
+    Step,
+    Tagged,
+    TrafficItem,
+    other,
+    role_of,
+)
+from .names import alert_name, code, group_name, scheme_name, suite_name, version_name
+
+__all__ = ["STEP_TABLE", "StepSpec", "explain"]
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    key: int | str  # the handshake type, or "ccs"
+    sender: Role
+    number: str
+    id: str
+    title: str
+    message: str
+    rfc: str
+    purpose: str
+    expected: str
+
+
+STEP_TABLE: tuple[StepSpec, ...] = (
+    StepSpec(HandshakeType.CLIENT_HELLO, "client", "1", "client_hello", "ClientHello", "ClientHello",
+             "RFC 5246 §7.4.1.2",
+             "The client says hello: the versions, cipher suites and extensions it supports, and a fresh random.",
+             "a ClientHello offering TLS 1.2 with a cipher suite, group and signature scheme the server supports"),
+    StepSpec(HandshakeType.SERVER_HELLO, "server", "2", "server_hello", "ServerHello", "ServerHello",
+             "RFC 5246 §7.4.1.3",
+             "The server chooses: TLS 1.2, one cipher suite, answers to the extensions, and its own fresh random.",
+             "a ServerHello choosing TLS 1.2 with a suite and extensions the client offered"),
+    StepSpec(HandshakeType.CERTIFICATE, "server", "3", "certificate", "Certificate", "Certificate",
+             "RFC 5246 §7.4.2",
+             "The server shows its certificate chain: who it is, vouched for by a CA the client trusts.",
+             "a certificate chain that leads to a trusted root and is valid for the server's name"),
+    StepSpec(HandshakeType.SERVER_KEY_EXCHANGE, "server", "4", "server_key_exchange", "ServerKeyExchange",
+             "ServerKeyExchange", "RFC 5246 §7.4.3, RFC 8422 §5.4",
+             "The server sends a fresh ECDHE public key, signed with its certificate's key so that no one in the "
+             "middle can swap it.",
+             "ECDHE parameters on an offered group, signed by the certificate's key with an offered scheme"),
+    StepSpec(HandshakeType.SERVER_HELLO_DONE, "server", "5", "server_hello_done", "ServerHelloDone",
+             "ServerHelloDone", "RFC 5246 §7.4.5",
+             "The server has said everything it had to say; now it is the client's turn.",
+             "ServerHelloDone"),
+    StepSpec(HandshakeType.CLIENT_KEY_EXCHANGE, "client", "6", "client_key_exchange", "ClientKeyExchange",
+             "ClientKeyExchange", "RFC 5246 §7.4.7, RFC 8422 §5.7",
+             "The client sends its own ECDHE public key. Now both sides compute the same premaster secret, and "
+             "from it the master secret and the keys.",
+             "the client's ECDHE public key, a valid point on the chosen group"),
+    StepSpec("ccs", "client", "7a", "client_change_cipher_spec", "ChangeCipherSpec (client)", "ChangeCipherSpec",
+             "RFC 5246 §7.1",
+             "The client switches on encryption: every record it sends from now on is protected with the new keys.",
+             "the client's ChangeCipherSpec"),
+    StepSpec(HandshakeType.FINISHED, "client", "7b", "client_finished", "Finished (client)", "Finished",
+             "RFC 5246 §7.4.9",
+             "The client's first encrypted message: a MAC over the whole handshake, proving that both sides saw "
+             "the same messages and hold the same keys.",
+             "a Finished from the client whose verify_data matches the handshake the server saw"),
+    StepSpec("ccs", "server", "8a", "server_change_cipher_spec", "ChangeCipherSpec (server)", "ChangeCipherSpec",
+             "RFC 5246 §7.1",
+             "The server switches on encryption too.",
+             "the server's ChangeCipherSpec"),
+    StepSpec(HandshakeType.FINISHED, "server", "8b", "server_finished", "Finished (server)", "Finished",
+             "RFC 5246 §7.4.9",
+             "The server's MAC over the whole handshake, the client's Finished included. The handshake is complete: "
+             "application data may flow, encrypted.",
+             "a Finished from the server whose verify_data matches the handshake the client saw"),
+)
+
+_BY_KEY = {(spec.key, spec.sender): spec for spec in STEP_TABLE}
+_ORDER = [spec.number for spec in STEP_TABLE]
+
+# The state a side was in when it failed -> the step it was waiting for.
+_STATE_STEP: dict[tuple[Role, str], str] = {
+    ("client", "ExpectServerHello"): "2",
+    ("client", "ExpectCertificate"): "3",
+    ("client", "ExpectServerKeyExchange"): "4",
+    ("client", "ExpectServerHelloDone"): "5",
+    ("client", "ExpectChangeCipherSpec"): "8a",
+    ("client", "ExpectFinished"): "8b",
+    ("server", "ExpectClientHello"): "1",
+    ("server", "ExpectClientKeyExchange"): "6",
+    ("server", "ExpectChangeCipherSpec"): "7a",
+    ("server", "ExpectFinished"): "7b",
+}
+
+_CERTIFICATE_ALERTS = {AlertDescription.BAD_CERTIFICATE, AlertDescription.UNSUPPORTED_CERTIFICATE,
+                       AlertDescription.CERTIFICATE_REVOKED, AlertDescription.CERTIFICATE_EXPIRED,
+                       AlertDescription.CERTIFICATE_UNKNOWN, AlertDescription.UNKNOWN_CA}
+
+_DERIVATION_TEXT: dict[str, tuple[str, bool]] = {
+    "pre_master_secret": ("the ECDH shared secret: each side combines its own private key with the other's public "
+                          "key and gets the same value, which never goes on the wire", True),
+    "session_hash": ("a hash of every handshake message up to ClientKeyExchange; with the extended master secret "
+                     "the keys depend on it, so they belong to this exact handshake", False),
+    "master_secret": ("48 bytes from which every key comes; it is what the NSS key log records (the line's last "
+                      "field)", True),
+    "key_block": ("the master secret expanded into key material, then cut into the four values below (AES-GCM "
+                  "suites have no MAC keys)", True),
+    "client_write_key": ("the AES-256 key that protects client → server records", True),
+    "server_write_key": ("the AES-256 key that protects server → client records", True),
+    "client_write_IV": ("a 4-byte salt: the first part of every client record's 12-byte GCM nonce; the other 8 "
+                        "bytes are the record's sequence number (RFC 5288)", True),
+    "server_write_IV": ("the same for server → client records", True),
+}
+_DERIVATION_ORDER = list(_DERIVATION_TEXT)
+
+
+# -- reading one side's stream ---------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Seen:
+    sender: Role
+    message: object
+    raw: bytes
+    records: list[RecordInfo] = field(default_factory=list)
+
+
+@dataclass(eq=False)
+class _Item:
+    sender: Role
+    kind: Literal["application_data", "alert", "handshake"]
+    record: RecordInfo | None = None
+    alert: Alert | None = None
+    note: str = ""
+
+
+@dataclass
+class _View:
+    side: Side
+    messages: list[_Seen] = field(default_factory=list)
+    traffic: list[_Item] = field(default_factory=list)
+    app_data: list[tuple[Role, bytes]] = field(default_factory=list)
+    checks: list[Verification] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    secrets: list[SecretDerived] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _is_handshake(message: object) -> bool:
+    return isinstance(getattr(message, "msg_type", None), HandshakeType)
+
+
+def _read(side: Side, stream: Sequence[TraceEvent | ObserverNote]) -> _View:
+    """Pair this side's messages with their records, and sort its other events."""
+    view = _View(side)
+    role = role_of(side)
+    pending_out: list[_Seen | _Item] = []  # sent messages whose record comes next
+    last_out: list[_Seen] = []  # for a handshake message cut into several records
+    pending_in: dict[Role, list[RecordInfo]] = {"client": [], "server": []}
+    last_in: dict[Role, RecordInfo | None] = {"client": None, "server": None}
+    finished = 0
+    for event in stream:
+        if isinstance(event, ObserverNote):
+            view.notes.append(event.text)
+        elif isinstance(event, RecordTrace):
+            sender = role if event.direction == "out" else other(role)
+            info = RecordInfo(sender, int(event.content_type), event.version, event.length, event.protected,
+                              event.seq, event.explicit_nonce, event.plaintext_length)
+            message_first = event.direction == "out" and side != "observer"
+            if event.content_type == ContentType.APPLICATION_DATA:
+                view.traffic.append(_Item(sender, "application_data", info))
+            elif message_first:
+                if pending_out:
+                    for item in pending_out:
+                        if isinstance(item, _Item):
+                            item.record = info
+                        else:
+                            item.records.append(info)
+                    last_out = [m for m in pending_out if isinstance(m, _Seen)]
+                    pending_out = []
+                elif event.content_type == ContentType.HANDSHAKE:
+                    for seen in last_out:
+                        seen.records.append(info)
+            else:
+                pending_in[sender].append(info)
+                last_in[sender] = info
+        elif isinstance(event, MessageTrace):
+            sender = role if event.direction == "out" else other(role)
+            message_first = event.direction == "out" and side != "observer"
+            message = event.message
+            if isinstance(message, AppData):
+                view.app_data.append((sender, message.data))
+                continue
+            if isinstance(message, Alert):
+                item = _Item(sender, "alert", alert=message)
+                if message_first:
+                    pending_out.append(item)
+                else:
+                    records = pending_in[sender]
+                    item.record = records[-1] if records else last_in[sender]
+                    pending_in[sender] = []
+                view.traffic.append(item)
+                continue
+            if not (_is_handshake(message) or isinstance(message, ChangeCipherSpec)):
+                continue
+            if finished >= 2 and _is_handshake(message):
+                # After the handshake: a renegotiation attempt (refused) or a HelloRequest.
+                name = _message_name(message)
+                item = _Item(sender, "handshake", note=name)
+                view.traffic.append(item)
+                if message_first:
+                    pending_out.append(item)
+                continue
+            seen = _Seen(sender, message, event.raw)
+            if message_first:
+                pending_out.append(seen)
+            else:
+                records = pending_in[sender]
+                last = last_in[sender]
+                seen.records = list(records) if records else ([last] if last is not None else [])
+                pending_in[sender] = []
+            view.messages.append(seen)
+            if getattr(message, "msg_type", None) == HandshakeType.FINISHED:
+                finished += 1
+        elif isinstance(event, Verification):
+            view.checks.append(event)
+        elif isinstance(event, Decision):
+            view.decisions.append(event)
+        elif isinstance(event, SecretDerived):
+            view.secrets.append(event)
+        elif isinstance(event, Failure):
+            view.failures.append(event)
+    return view
+
+
+def _message_name(message: object) -> str:
+    if isinstance(message, ChangeCipherSpec):
+        return "ChangeCipherSpec"
+    msg_type = getattr(message, "msg_type", None)
+    if isinstance(msg_type, HandshakeType):
+        return "".join(part.capitalize() for part in msg_type.name.split("_"))
+    return type(message).__name__
+
+
+def _key(message: object) -> int | str:
+    if isinstance(message, ChangeCipherSpec):
+        return "ccs"
+    return int(getattr(message, "msg_type", -1))
+
+
+# -- the whole explanation -------------------------------------------------------------------------
+
+
+def explain(events: Sequence[Tagged], *, title: str = "", subtitle: str = "") -> Explanation:
+    """The handshake's steps in RFC order, with everything each traced side did about them."""
+    streams: dict[Side, list[TraceEvent | ObserverNote]] = {}
+    for tagged in events:
+        streams.setdefault(tagged.side, []).append(tagged.event)
+    views = {side: _read(side, stream) for side, stream in streams.items()}
+    source: Literal["live", "replay"] = "replay" if "observer" in views else "live"
+    result = Explanation(source=source, traced=tuple(s for s in ("client", "server", "observer") if s in views),
+                         title=title, subtitle=subtitle)
+    for view in views.values():
+        result.notes += view.notes
+
+    steps, extras = _steps(views)
+    _attach_checks(steps, extras, views)
+    _attach_decisions(steps, extras, views, result)
+    _attach_derivations(steps, views)
+    failure = _failure(steps, views)
+    result.failure = failure
+
+    ordered = [steps[n] for n in _ORDER if n in steps]
+    ordered = _with_extras(ordered, extras)
+    if failure is not None and failure.step is not None:
+        cut = _ORDER.index(failure.step)
+        if failure.step not in steps:
+            spec = STEP_TABLE[cut]
+            steps[failure.step] = _new_step(spec)
+            ordered = _with_extras([steps[n] for n in _ORDER if n in steps], extras)
+        target = steps[failure.step]
+        target.status = "failed"
+        keep = _ORDER[: cut + 1]
+        result.not_reached = [NotReached(spec.number, spec.title, spec.number in steps)
+                              for spec in STEP_TABLE[cut + 1 :]]
+        ordered = [s for s in ordered if s.number in keep or (s.number == "" and _extra_before(s, keep, ordered))]
+    result.steps = ordered
+    perspective = _perspective(views)
+    result.traffic = _traffic(perspective) if perspective is not None else []
+    result.flights = _flights(result, views)
+    result.summary = _summary(result.steps)
+    result.complete = (failure is None or failure.step is None) and result.step("8b") is not None
+    return result
+
+
+def _new_step(spec: StepSpec) -> Step:
+    return Step(spec.number, spec.id, spec.title, spec.message, spec.sender, spec.rfc, spec.purpose, spec.expected)
+
+
+def _extra_before(step: Step, keep: list[str], ordered: list[Step]) -> bool:
+    """An extra message (no number) stays if a kept numbered step follows it."""
+    index = ordered.index(step)
+    return any(s.number in keep for s in ordered[index + 1 :])
+
+
+def _preferred_sides(views: dict[Side, _View], sender: Role) -> list[_View]:
+    """Whose record of a message to believe: the sender's, then an observer's, then the receiver's."""
+    order: list[Side] = [sender, "observer", other(sender)]
+    return [views[s] for s in order if s in views]
+
+
+def _steps(views: dict[Side, _View]) -> tuple[dict[str, Step], list[Step]]:
+    steps: dict[str, Step] = {}
+    extras: list[Step] = []
+    extra_keys: set[tuple[int | str, Role]] = set()
+    for view in views.values():
+        for seen in view.messages:
+            key = (_key(seen.message), seen.sender)
+            spec = _BY_KEY.get(key)
+            if spec is not None and spec.number in steps:
+                continue
+            best = _first_from(views, key, seen.sender) or seen
+            if spec is None:
+                if key in extra_keys:
+                    continue
+                extra_keys.add(key)
+                name = _message_name(seen.message)
+                step = Step("", name[0].lower() + name[1:], f"{name} ({seen.sender})", name, seen.sender,
+                            _EXTRA_RFC.get(name, "RFC 5246 §7.4"), _EXTRA_PURPOSE.get(name, "A handshake message "
+                            "outside the usual eight steps."), name)
+                extras.append(step)
+            else:
+                step = _new_step(spec)
+                steps[spec.number] = step
+            step.seen = True
+            step.raw = best.raw
+            step.records = best.records
+            step.fields = (annotate_change_cipher_spec(best.raw) if isinstance(best.message, ChangeCipherSpec)
+                           else annotate_handshake(best.raw))
+            if any(r.protected for r in best.records) or (spec is not None and spec.key == HandshakeType.FINISHED):
+                step.notes.append("sent encrypted under the new keys; shown here decrypted")
+    return steps, extras
+
+
+def _first_from(views: dict[Side, _View], key: tuple[int | str, Role], sender: Role) -> _Seen | None:
+    for view in _preferred_sides(views, sender):
+        for seen in view.messages:
+            if (_key(seen.message), seen.sender) == key:
+                return seen
+    return None
+
+
+_EXTRA_RFC = {"CertificateRequest": "RFC 5246 §7.4.4", "Certificate": "RFC 5246 §7.4.6",
+              "HelloRequest": "RFC 5246 §7.4.1.1", "NewSessionTicket": "RFC 5077 §3.3"}
+_EXTRA_PURPOSE = {
+    "CertificateRequest": "The server asks the client for a certificate (optional; tls12 answers with none).",
+    "Certificate": "The client's certificate chain, sent because the server asked (tls12 sends an empty one).",
+    "NewSessionTicket": "The server hands the client a ticket (its session state, encrypted with a key only the "
+                        "server knows) to resume this session later without a full handshake. tls12 never asks "
+                        "for one.",
+}
+_EXTRA_AFTER = {"CertificateRequest": "4", "Certificate": "5", "NewSessionTicket": "7b"}
+
+
+def _with_extras(ordered: list[Step], extras: list[Step]) -> list[Step]:
+    out = list(ordered)
+    for extra in extras:
+        after = _EXTRA_AFTER.get(extra.message)
+        positions = [i for i, s in enumerate(out) if s.number == after]
+        if positions:
+            out.insert(positions[0] + 1, extra)
+        else:
+            out.append(extra)
+    return out
+
+
+def _check_step(what: str) -> str | None:
+    if what.startswith("certificate[") or what in ("certificate chain", "host name"):
+        return "3"
+    return {"ServerKeyExchange signature": "4", "client Finished": "7b", "server Finished": "8b"}.get(what)
+
+
+def _status(event: Verification) -> Literal["ok", "failed", "skipped"]:
+    if event.detail.startswith(("not verified", "not checked")):
+        return "skipped"
+    return "ok" if event.ok else "failed"
+
+
+def _attach_checks(steps: dict[str, Step], extras: list[Step], views: dict[Side, _View]) -> None:
+    for side, view in views.items():
+        # A check that was made supersedes a "not checked" for the same thing (the core says the chain
+        # was fine without the name before saying the name was wrong).
+        made = {e.what for e in view.checks if _status(e) != "skipped"}
+        for event in view.checks:
+            number = _check_step(event.what)
+            if number is None or number not in steps or (_status(event) == "skipped" and event.what in made):
+                continue
+            steps[number].checks.append(Check(side, event.what, _status(event), event.detail, event.subject,
+                                              event.expected, event.received))
+    client, server = views.get("client"), views.get("server")
+    if client is not None and server is not None and "6" in steps:
+        ours = {s.label: s.value for s in client.secrets}
+        theirs = {s.label: s.value for s in server.secrets}
+        if "master_secret" in ours and "master_secret" in theirs:
+            same = ours["master_secret"] == theirs["master_secret"]
+            steps["6"].checks.append(Check(
+                "both", "master secret", "ok" if same else "failed",
+                "neither ever sent it: each computed it from its own private key and the other's public key"
+                if same else "client and server computed different master secrets"))
+
+
+def _attach_decisions(steps: dict[str, Step], extras: list[Step], views: dict[Side, _View],
+                      result: Explanation) -> None:
+    deciders: tuple[Side, ...] = ("server", "observer", "client")
+    for side in deciders:
+        view = views.get(side)
+        if view is None or not view.decisions:
+            continue
+        for event in view.decisions:
+            info = DecisionInfo(view.side, event.what, event.value, event.why)
+            if event.what == "renegotiation":
+                result.traffic_decisions.append(info)
+                continue
+            number = "4" if event.what in ("group", "signature scheme") else "2"
+            if event.what == "client certificate":
+                target = next((e for e in extras if e.message == "CertificateRequest"), None)
+            else:
+                target = steps.get(number) or steps.get("2")
+            if target is not None:
+                target.decisions.append(info)
+        return
+
+
+def _attach_derivations(steps: dict[str, Step], views: dict[Side, _View]) -> None:
+    if "6" not in steps:
+        return
+    derivers: tuple[Side, ...] = ("client", "server", "observer")
+    for side in derivers:
+        view = views.get(side)
+        if view is None or (not view.secrets and side != "observer"):
+            continue
+        known = {s.label: s for s in view.secrets}
+        derivations: list[Derivation] = []
+        for label in _DERIVATION_ORDER:
+            meaning, secret = _DERIVATION_TEXT[label]
+            event = known.get(label)
+            if event is None:
+                if label == "pre_master_secret" and side == "observer" and "master_secret" in known:
+                    derivations.append(Derivation(label, None, 32, "ECDH(our private key, the peer's public key)",
+                                                  meaning + ". An observer cannot compute it: that takes one of "
+                                                  "the two ephemeral private keys", secret, side))
+                continue
+            source = "the key log" if side == "observer" and label == "master_secret" else ""
+            derivations.append(Derivation(label, event.value, len(event.value), event.inputs, meaning, secret,
+                                          side, source))
+        steps["6"].derivations = derivations
+        if derivations:
+            return
+
+
+# -- failure ---------------------------------------------------------------------------------------
+
+
+def _failure(steps: dict[str, Step], views: dict[Side, _View]) -> FailureInfo | None:
+    """Where it failed: the detecting side's own account, else inferred from the alert."""
+    accounts: list[tuple[Side, Failure]] = [(side, f) for side, v in views.items() for f in v.failures]
+    detected = [(s, f) for s, f in accounts if f.alert_direction != "received"]
+    received = [(s, f) for s, f in accounts if f.alert_direction == "received"]
+    if detected:
+        side, event = detected[0]
+        role = role_of(side)
+        step = _STATE_STEP.get((role, event.state))
+        peer_view = ""
+        for other_side, other_event in received:
+            if role_of(other_side) != role:
+                peer_view = (f"the {role_of(other_side)} received it while waiting for {other_event.expected} "
+                             f"({other_event.state})")
+        return _failure_info(steps, step, role, event, peer_view, inferred=False)
+    if received:
+        side, event = received[0]
+        role = role_of(side)
+        alerter = other(role)
+        step = _alert_step(int(event.alert) if event.alert is not None else -1, alerter, steps, role,
+                           _STATE_STEP.get((role, event.state)))
+        peer_view = f"the {role} received the alert while waiting for {event.expected} ({event.state})"
+        info = _failure_info(steps, step, alerter, event, peer_view, inferred=True)
+        return FailureInfo(info.step, info.step_title, alerter, "", _expected(info.step, alerter),
+                           _received(steps, step), f"the {alerter} sent fatal alert "
+                           f"{alert_name(int(event.alert)) if event.alert is not None else '?'}; its reason is not "
+                           "on the wire, the step is inferred from the alert", "AlertReceivedError", info.alert,
+                           "sent", peer_view, True)
+    # No failure event: an observer, or a trace that ended at a fatal alert.
+    for view in views.values():
+        for item in view.traffic:
+            if item.kind == "alert" and item.alert is not None and item.alert.level == AlertLevel.FATAL:
+                alerter = item.sender
+                description = int(item.alert.description)
+                step = _alert_step(description, alerter, steps, other(alerter), None)
+                name = alert_name(description)
+                return FailureInfo(step, _title(step), alerter, "", _expected(step, alerter),
+                                   _received(steps, step), f"the {alerter} sent fatal alert {name}; its reason is "
+                                   "not on the wire, the step is inferred from the alert", "", description, "sent",
+                                   "", True)
+    return None
+
+
+def _title(step: str | None) -> str:
+    if step is None:
+        return "after the handshake"
+    return next(spec.title for spec in STEP_TABLE if spec.number == step)
+
+
+def _expected(step: str | None, detector: Role) -> str:
+    if step is None:
+        return "application data or close_notify"
+    return next(spec.expected for spec in STEP_TABLE if spec.number == step)
+
+
+def _received(steps: dict[str, Step], step: str | None) -> str:
+    if step is not None and step in steps and steps[step].seen:
+        summary = _summary_of(steps[step])
+        return f"{steps[step].message}: {summary}" if summary else steps[step].message
+    return "nothing (the alert came instead)"
+
+
+def _summary_of(step: Step) -> str:
+    """A few words on what a message carried, for saying what arrived."""
+    fields = {f.name: f.value for top in step.fields for f in top.walk()}
+    if step.number == "1":
+        return f"cipher suites {fields.get('cipher_suites', '?')}; groups {fields.get('named_group_list', '?')}"
+    if step.number == "2":
+        return f"{fields.get('server_version', '?')}, {fields.get('cipher_suite', '?')}"
+    if step.number == "3":
+        return (f"a chain for {fields.get('subject', '?')} (names: {fields.get('subjectAltName', '?')}), "
+                f"issued by {fields.get('issuer', '?')}")
+    if step.number == "4":
+        return f"{fields.get('named_curve', '?')}, signed with {fields.get('signature_algorithm', '?')}"
+    if step.number in ("7b", "8b"):
+        return f"verify_data {fields.get('verify_data', '?')}"
+    return ""
+
+
+def _failure_info(steps: dict[str, Step], step: str | None, detector: Role, event: Failure, peer_view: str,
+                  *, inferred: bool) -> FailureInfo:
+    expected = _expected(step, detector)
+    if event.expected and event.expected != "?" and step is not None:
+        expected = f"{expected} (state {event.state}, waiting for {event.expected})"
+    received = event.received
+    if step is not None and step in steps and steps[step].seen and received == steps[step].message:
+        summary = _summary_of(steps[step])
+        received = f"{received}: {summary}" if summary else received
+    return FailureInfo(step, _title(step), detector, event.state, expected, received, event.error,
+                       event.error_type, int(event.alert) if event.alert is not None else None,
+                       event.alert_direction, peer_view, inferred)
+
+
+def _alert_step(alert: int, alerter: Role, steps: dict[str, Step], receiver: Role, waiting: str | None) -> str | None:
+    """The step an alert most likely refuses: one of the last messages the alerter received."""
+    seen = [n for n in _ORDER if n in steps and steps[n].seen]
+    if len(seen) == len(_ORDER) and waiting is None:
+        return None
+    peer = other(alerter)
+    run: list[str] = []
+    for number in reversed(seen):
+        if steps[number].sender != peer:
+            if run:
+                break
+            continue
+        run.insert(0, number)
+    if not run:
+        return waiting or "1"
+    if alert in _CERTIFICATE_ALERTS and "3" in run:
+        return "3"
+    if alert == AlertDescription.DECRYPT_ERROR:
+        for candidate in ("4", "7b", "8b"):
+            if candidate in run:
+                return candidate
+    if alert == AlertDescription.BAD_RECORD_MAC:
+        for candidate in ("7b", "8b"):
+            if candidate in run:
+                return candidate
+    if alert == AlertDescription.ILLEGAL_PARAMETER and "6" in run:
+        return "6"
+    return run[0]
+
+
+# -- after the handshake, flights, summary ---------------------------------------------------------
+
+
+def _perspective(views: dict[Side, _View]) -> _View | None:
+    order: tuple[Side, ...] = ("client", "observer", "server")
+    for side in order:
+        if side in views:
+            return views[side]
+    return None
+
+
+def _traffic(view: _View) -> list[TrafficItem]:
+    items: list[TrafficItem] = []
+    for item in view.traffic:
+        if item.kind == "alert" and item.alert is not None:
+            items.append(TrafficItem(item.sender, "alert", item.record, None, int(item.alert.level),
+                                     int(item.alert.description)))
+        else:
+            items.append(TrafficItem(item.sender, item.kind, item.record, note=item.note))
+    # Plaintext, when known, goes with its records (one message per record, in order).
+    for sender in ("client", "server"):
+        texts = [data for who, data in view.app_data if who == sender]
+        slots = [i for i, it in enumerate(items) if it.sender == sender and it.kind == "application_data"]
+        if texts and len(texts) == len(slots):
+            for index, data in zip(slots, texts, strict=True):
+                it = items[index]
+                items[index] = TrafficItem(it.sender, it.kind, it.record, data, note=it.note)
+        elif texts:
+            joined = b"".join(texts)
+            if slots:
+                first = items[slots[0]]
+                items[slots[0]] = TrafficItem(first.sender, first.kind, first.record, joined, note=first.note)
+    return items
+
+
+def _flights(result: Explanation, views: dict[Side, _View]) -> list[Flight]:
+    entries: list[tuple[Role, FlightItem, list[RecordInfo], Phase]] = []
+    for step in result.steps:
+        entries.append((step.sender, FlightItem(step.message, step.number or None, step.protected, step.status),
+                        step.records, "handshake"))
+    failed_at = result.failure.step if result.failure is not None else None
+    if failed_at is not None:
+        # What was sent in the failed step's flight but never processed.
+        failed_step = result.step(failed_at)
+        for nr in result.not_reached:
+            spec = next(s for s in STEP_TABLE if s.number == nr.number)
+            if nr.sent and failed_step is not None and spec.sender == failed_step.sender:
+                entries.append((spec.sender, FlightItem(spec.message, None, False, "unprocessed"), [], "handshake"))
+    for item in result.traffic:
+        if item.kind == "alert":
+            name = alert_name(item.alert_description or 0)
+            fatal = item.alert_level == AlertLevel.FATAL
+            phase: Phase = "failure" if fatal else ("close" if item.alert_description == 0 else "application")
+            label = f"alert {name}"
+            entries.append((item.sender, FlightItem(label, None, bool(item.record and item.record.protected),
+                                                    "failed" if fatal else "ok"),
+                            [item.record] if item.record else [], phase))
+        elif item.kind == "application_data":
+            entries.append((item.sender, FlightItem("application data", None, True, "ok"),
+                            [item.record] if item.record else [], "application"))
+        else:
+            entries.append((item.sender, FlightItem(item.note or "handshake", None, True, "ok"),
+                            [item.record] if item.record else [], "application"))
+    flights: list[Flight] = []
+    current: list[tuple[Role, FlightItem, list[RecordInfo], Phase]] = []
+
+    def close() -> None:
+        if not current:
+            return
+        sender, phases = current[0][0], [e[3] for e in current]
+        phase: Phase = "failure" if "failure" in phases else ("close" if all(p == "close" for p in phases) else (
+            "handshake" if phases[0] == "handshake" else "application"))
+        records: dict[int, RecordInfo] = {}
+        for _, _, recs, _ in current:
+            for r in recs:
+                records[id(r)] = r
+        wire = sum(5 + r.length for r in records.values())
+        flights.append(Flight(len(flights) + 1, sender, tuple(e[1] for e in current), phase, wire))
+        current.clear()
+
+    for entry in entries:
+        if current and (entry[0] != current[0][0] or (entry[3] != "handshake") != (current[0][3] != "handshake")):
+            close()
+        current.append(entry)
+    close()
+    return flights
+
+
+def _summary(steps: list[Step]) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    hello = _parsed(steps, "1")
+    server_hello = _parsed(steps, "2")
+    ske = _parsed(steps, "4")
+    if isinstance(server_hello, ServerHello):
+        out.append(("version", f"{version_name(server_hello.server_version)} ({code(server_hello.server_version)})"))
+        out.append(("cipher suite", f"{suite_name(server_hello.cipher_suite)} ({code(server_hello.cipher_suite)})"))
+    if isinstance(ske, ServerKeyExchange):
+        out.append(("group", f"{group_name(ske.named_curve)} ({code(ske.named_curve)})"))
+        out.append(("signature scheme", f"{scheme_name(ske.scheme)} ({code(ske.scheme)})"))
+    if isinstance(server_hello, ServerHello):
+        ems = find_extension(server_hello.extensions, ExtendedMasterSecret) is not None
+        if isinstance(hello, ClientHello):
+            ems = ems and find_extension(hello.extensions, ExtendedMasterSecret) is not None
+        out.append(("extended master secret", "yes" if ems else "no"))
+        alpn = find_extension(server_hello.extensions, ALPN)
+        if alpn is not None and alpn.protocols:
+            out.append(("ALPN", alpn.protocols[0].decode("ascii", "replace")))
+    if isinstance(hello, ClientHello):
+        sni = find_extension(hello.extensions, ServerName)
+        out.append(("server name (SNI)", sni.host_names[0] if sni is not None and sni.host_names else "(none sent)"))
+    return out
+
+
+def _parsed(steps: list[Step], number: str) -> object | None:
+    for step in steps:
+        if step.number == number and step.raw and len(step.raw) >= 4:
+            try:
+                return parse_handshake(step.raw[0], step.raw[4:])
+            except TLSError:
+                return None
+    return None

@@ -1,0 +1,438 @@
+"""Explaining a recorded connection offline: a passive observer over the bytes and a key log.
+
+The observer reads both directions of a capture (`capture.Capture`) record by
+record, as each end's record layer would: it reassembles and parses the
+handshake messages, keeps the transcript hash, and once the ClientKeyExchange
+has gone by it takes the master secret from the NSS key log (the
+``CLIENT_RANDOM <client random> <master secret>`` line), derives the key
+block with the PRF (RFC 5246 §6.3) and opens every protected record with
+AES-GCM. It checks what an outsider can check: the ServerKeyExchange
+signature against the certificate's key, both Finished values against the
+transcript, and (given trust anchors) the certificate chain and host name.
+
+It emits the same trace events a live connection does, tagged ``observer``
+(an observer traces as a client would: "out" is client to server), so the
+same renderers explain a capture and a live connection alike. What only an
+end could know (the premaster secret, which takes an ECDHE private key) is
+said to be unknown; what goes wrong (no key log line, a record that does not
+decrypt) is said in an `ObserverNote`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hmac
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from ..crypto import prf, signatures
+from ..crypto.aead import RecordAEAD
+from ..crypto.suites import SUITES, SuiteSpec
+from ..crypto.x509 import TrustStore, parse_chain, rsa_public_key, verify_server_chain
+from ..enums import CipherSuite, ContentType, NamedGroup
+from ..errors import CertificateError, HostnameMismatch, TLSError
+from ..messages import (
+    ALPN,
+    Alert,
+    Certificate,
+    ChangeCipherSpec,
+    ClientHello,
+    ClientKeyExchange,
+    ExtendedMasterSecret,
+    Finished,
+    HandshakeMessage,
+    ServerHello,
+    ServerHelloDone,
+    ServerKeyExchange,
+    ServerName,
+    find_extension,
+    parse_handshake,
+)
+from ..record.layer import HandshakeReassembler
+from ..trace import Decision, Direction, MessageTrace, RecordTrace, SecretDerived, TraceEvent, Verification
+from .capture import C2S, S2C, Capture
+from .model import AppData, ObserverNote, Role, Tagged
+
+__all__ = ["Observer", "parse_keylog", "replay"]
+
+_HEADER_LEN = 5
+_MAX_HANDSHAKE = 0xFFFFFF
+
+
+def parse_keylog(text: str) -> dict[bytes, bytes]:
+    """client random -> master secret, from the CLIENT_RANDOM lines of an NSS key log."""
+    out: dict[bytes, bytes] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "CLIENT_RANDOM":
+            try:
+                out[bytes.fromhex(parts[1])] = bytes.fromhex(parts[2])
+            except ValueError:
+                continue
+    return out
+
+
+class _Direction:
+    """One direction's record layer as the observer rebuilds it."""
+
+    def __init__(self, sender: Role) -> None:
+        self.sender = sender
+        self.buffer = bytearray()
+        self.handshake = HandshakeReassembler(_MAX_HANDSHAKE)
+        self.protected = False  # a ChangeCipherSpec went this way
+        self.cipher: RecordAEAD | None = None
+        self.seq = 0
+        self.dead = False  # something could not be read; the rest of this direction is skipped
+        self.said_opaque = False
+
+
+class Observer:
+    """A passive TLS 1.2 observer. Feed it records with `feed()`; `events` is the trace."""
+
+    def __init__(self, keylog: dict[bytes, bytes] | None = None, *,
+                 trust_anchors: Sequence[x509.Certificate] = (), now: datetime.datetime | None = None) -> None:
+        self.events: list[Tagged] = []
+        self._keylog = keylog or {}
+        self._trust = TrustStore(list(trust_anchors)) if trust_anchors else None
+        self._now = now or datetime.datetime.now(datetime.UTC)
+        self._dirs: dict[Role, _Direction] = {"client": _Direction("client"), "server": _Direction("server")}
+        self._transcript: list[bytes] = []
+        self._suite: SuiteSpec | None = None
+        self.client_hello: ClientHello | None = None
+        self.server_hello: ServerHello | None = None
+        self._chain: list[x509.Certificate] = []
+        self._ems = False
+        self._master: bytes | None = None
+        self._keys: dict[Role, RecordAEAD] = {}
+        self.finished: dict[Role, bool] = {"client": False, "server": False}
+        self.server_done = False
+        self.fatal = False
+
+    # -- output ------------------------------------------------------------------------------
+
+    def _emit(self, event: TraceEvent | ObserverNote) -> None:
+        self.events.append(Tagged("observer", event))
+
+    def _note(self, text: str) -> None:
+        self._emit(ObserverNote(text))
+
+    @staticmethod
+    def _way(sender: Role) -> Direction:
+        return "out" if sender == "client" else "in"
+
+    # -- input -------------------------------------------------------------------------------
+
+    def feed(self, sender: Role, data: bytes) -> None:
+        """Bytes `sender` sent; every whole record in them is processed."""
+        d = self._dirs[sender]
+        d.buffer += data
+        while len(d.buffer) >= _HEADER_LEN:
+            length = int.from_bytes(d.buffer[3:5], "big")
+            if len(d.buffer) < _HEADER_LEN + length:
+                return
+            record = bytes(d.buffer[: _HEADER_LEN + length])
+            del d.buffer[: _HEADER_LEN + length]
+            self.record(sender, record)
+
+    def wants(self) -> Role | None:
+        """Whose record the protocol says comes next (None: either, after the handshake)."""
+        if self.fatal:
+            return None
+        if self.client_hello is None:
+            return "client"
+        if not self.server_done:
+            return "server"
+        if not self.finished["client"]:
+            return "client"
+        if not self.finished["server"]:
+            return "server"
+        return None
+
+    def finish(self) -> None:
+        for d in self._dirs.values():
+            if d.buffer:
+                self._note(f"{len(d.buffer)} bytes from the {d.sender} at the end of the capture are not a whole "
+                           "record")
+
+    def record(self, sender: Role, record: bytes) -> None:
+        d = self._dirs[sender]
+        content_type, version = record[0], int.from_bytes(record[1:3], "big")
+        fragment = record[_HEADER_LEN:]
+        way = self._way(sender)
+        kind = ContentType(content_type)
+        if d.protected:
+            seq = d.seq
+            d.seq += 1
+            self._emit(RecordTrace(way, kind, version, len(fragment), True, seq, fragment[:8],
+                                   max(len(fragment) - 24, 0)))
+        else:
+            self._emit(RecordTrace(way, kind, version, len(fragment), False, None, None, len(fragment)))
+        if d.dead:
+            return
+        payload = fragment
+        if d.protected:
+            if d.cipher is None:
+                if not d.said_opaque:
+                    d.said_opaque = True
+                    self._note(f"the {sender}'s records after its ChangeCipherSpec are encrypted and there is no "
+                               "key for them (give the key log with the CLIENT_RANDOM line of this connection)")
+                return
+            try:
+                payload = d.cipher.open(content_type, version, fragment)
+            except TLSError as exc:
+                d.dead = True
+                self._note(f"a record from the {sender} (sequence number {d.seq - 1}) did not decrypt ({exc}): the "
+                           "key log's master secret is not this connection's, or the capture is damaged")
+                return
+        try:
+            if kind == ContentType.HANDSHAKE:
+                d.handshake.add(payload)
+                while (frame := d.handshake.pop()) is not None:
+                    msg_type, body, raw = frame
+                    self._handshake(sender, parse_handshake(msg_type, body), raw)
+            elif kind == ContentType.CHANGE_CIPHER_SPEC:
+                self._emit(MessageTrace(way, ChangeCipherSpec.parse(payload), payload))
+                d.protected = True
+                d.seq = 0
+                d.cipher = self._keys.get(sender)
+            elif kind == ContentType.ALERT:
+                alert = Alert.parse(payload)
+                self._emit(MessageTrace(way, alert, payload))
+                if int(alert.level) == 2:
+                    self.fatal = True
+            elif kind == ContentType.APPLICATION_DATA:
+                self._emit(MessageTrace(way, AppData(payload), payload))
+            else:
+                self._note(f"a record of unknown content type {content_type} from the {sender}")
+        except TLSError as exc:
+            d.dead = True
+            self._note(f"the {sender}'s bytes could not be parsed any further: {exc}")
+
+    # -- the handshake ---------------------------------------------------------------------------
+
+    def _handshake(self, sender: Role, message: HandshakeMessage, raw: bytes) -> None:
+        self._emit(MessageTrace(self._way(sender), message, raw))
+        handler = self._HANDLERS.get(type(message))
+        if isinstance(message, Finished):
+            self._finished(sender, message, raw)
+            return
+        if handler is not None:
+            try:
+                handler(self, message, raw)
+            except Exception as exc:  # what a damaged certificate or key makes cryptography raise
+                self._note(f"tls12 explain could not check the {type(message).__name__} from the {sender}: "
+                           f"{type(exc).__name__}: {exc}")
+        self._transcript.append(raw)
+
+    def _client_hello(self, message: HandshakeMessage, raw: bytes) -> None:
+        assert isinstance(message, ClientHello)
+        if self.client_hello is None:
+            self.client_hello = message
+
+    def _server_hello(self, message: HandshakeMessage, raw: bytes) -> None:
+        assert isinstance(message, ServerHello)
+        self.server_hello = message
+        hello = self.client_hello
+        self._suite = SUITES.get(message.cipher_suite)
+        self._ems = (find_extension(message.extensions, ExtendedMasterSecret) is not None and hello is not None
+                     and find_extension(hello.extensions, ExtendedMasterSecret) is not None)
+        seen = "seen in the ServerHello"
+        self._emit(Decision("cipher suite", message.cipher_suite.name, seen))
+        self._emit(Decision("extended master secret", "yes" if self._ems else "no",
+                            "both hellos carry the extension" if self._ems else "not in both hellos"))
+        alpn = find_extension(message.extensions, ALPN)
+        if alpn is not None and alpn.protocols:
+            self._emit(Decision("ALPN", alpn.protocols[0].decode("utf-8", "replace"), seen))
+        if self._suite is None:
+            self._note(f"tls12 cannot derive keys for {CipherSuite(message.cipher_suite).name}: only "
+                       "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 is explained in full")
+
+    def _server_name(self) -> str | None:
+        hello = self.client_hello
+        sni = find_extension(hello.extensions, ServerName) if hello is not None else None
+        return sni.host_names[0] if sni is not None and sni.host_names else None
+
+    def _certificate(self, message: HandshakeMessage, raw: bytes) -> None:
+        assert isinstance(message, Certificate)
+        try:
+            self._chain = parse_chain(message.certificate_list)
+        except CertificateError as exc:
+            self._emit(Verification("certificate chain", False, str(exc)))
+            return
+        if not self._chain:
+            self._emit(Verification("certificate chain", False, "the server sent no certificate"))
+            return
+        if self._trust is None:
+            self._emit(Verification("certificate chain", False,
+                                    "not verified: tls12 explain was given no trust anchors (--cafile)"))
+            return
+        name = self._server_name()
+        try:
+            path = verify_server_chain(self._trust, self._chain, name, self._now)
+        except HostnameMismatch as exc:
+            try:
+                path = verify_server_chain(self._trust, self._chain, None, self._now)
+            except CertificateError:
+                self._emit(Verification("certificate chain", False, str(exc)))
+                return
+            self._path(path, None)
+            self._emit(Verification("host name", False, str(exc)))
+            return
+        except CertificateError as exc:
+            self._emit(Verification("certificate chain", False, str(exc),
+                                    subject=self._chain[0].subject.rfc4514_string()))
+            return
+        self._path(path, name)
+
+    def _path(self, path: list[x509.Certificate], name: str | None) -> None:
+        for i, cert in enumerate(path):
+            last = i == len(path) - 1
+            role = "trust anchor" if last else ("server certificate" if i == 0 else "intermediate CA")
+            issuer = "itself (a given trust anchor)" if last else path[i + 1].subject.rfc4514_string()
+            self._emit(Verification(
+                f"certificate[{i}]", True,
+                f"{role}: signature checked against {issuer}; valid {cert.not_valid_before_utc:%Y-%m-%d} to "
+                f"{cert.not_valid_after_utc:%Y-%m-%d}", subject=cert.subject.rfc4514_string()))
+        self._emit(Verification("certificate chain", True,
+                                f"a path of {len(path)} certificate{'s' if len(path) > 1 else ''} to a trust anchor"))
+        if name is not None:
+            self._emit(Verification("host name", True, f"{name} matches the certificate's subjectAltName"))
+        else:
+            self._emit(Verification("host name", True, "not checked: the client sent no server_name"))
+
+    def _server_key_exchange(self, message: HandshakeMessage, raw: bytes) -> None:
+        assert isinstance(message, ServerKeyExchange)
+        self._emit(Decision("group", NamedGroup(message.named_curve).name, "seen in the ServerKeyExchange"))
+        self._emit(Decision("signature scheme", message.scheme.name, "seen in the ServerKeyExchange"))
+        if self.client_hello is None or self.server_hello is None or not self._chain:
+            return
+        # §7.4.3: the signature covers client_random + server_random + ServerECDHParams, as sent.
+        params = raw[4 : 4 + 4 + len(message.public)]
+        signed = self.client_hello.random + self.server_hello.random + params
+        try:
+            key = rsa_public_key(self._chain[0])
+            signatures.verify(key, message.scheme, message.signature, signed)
+        except (TLSError, KeyError) as exc:
+            self._emit(Verification("ServerKeyExchange signature", False, str(exc) or "unsupported scheme"))
+            return
+        self._emit(Verification("ServerKeyExchange signature", True,
+                                f"{message.scheme.name.lower()} over client_random + server_random + params, "
+                                "with the certificate's public key"))
+
+    def _server_hello_done(self, message: HandshakeMessage, raw: bytes) -> None:
+        self.server_done = True
+
+    def _client_key_exchange(self, message: HandshakeMessage, raw: bytes) -> None:
+        assert isinstance(message, ClientKeyExchange)
+        suite, hello, server_hello = self._suite, self.client_hello, self.server_hello
+        if suite is None or hello is None or server_hello is None:
+            return
+        transcript = [*self._transcript, raw]
+        if self._ems:
+            session_hash = _digest(suite.prf_hash, transcript)
+            self._emit(SecretDerived("session_hash", session_hash,
+                                     f"{suite.prf_hash.name.upper()}(handshake messages up to ClientKeyExchange)"))
+            inputs = "PRF(pre_master_secret, 'extended master secret', session_hash)[0..47]"
+        else:
+            inputs = "PRF(pre_master_secret, 'master secret', client_random + server_random)[0..47]"
+        master = self._keylog.get(hello.random)
+        if master is None:
+            self._note(f"the key log has no CLIENT_RANDOM line for client random {hello.random.hex()}: the "
+                       "encrypted records cannot be read")
+            return
+        self._master = master
+        self._emit(SecretDerived("master_secret", master, inputs))
+        block = prf.key_block(master, hello.random, server_hello.random, suite.key_block_len, suite.prf_hash)
+        k, s = suite.key_len, suite.fixed_iv_len
+        parts = {
+            "client_write_key": (block[:k], f"key_block[0..{k - 1}]"),
+            "server_write_key": (block[k : 2 * k], f"key_block[{k}..{2 * k - 1}]"),
+            "client_write_IV": (block[2 * k : 2 * k + s], f"key_block[{2 * k}..{2 * k + s - 1}]"),
+            "server_write_IV": (block[2 * k + s : 2 * k + 2 * s], f"key_block[{2 * k + s}..{2 * k + 2 * s - 1}]"),
+        }
+        self._emit(SecretDerived("key_block", block, "PRF(master_secret, 'key expansion', server_random + "
+                                                     f"client_random)[0..{len(block) - 1}]"))
+        for label, (value, where) in parts.items():
+            self._emit(SecretDerived(label, value, where))
+        self._keys = {
+            "client": RecordAEAD(parts["client_write_key"][0], parts["client_write_IV"][0]),
+            "server": RecordAEAD(parts["server_write_key"][0], parts["server_write_IV"][0]),
+        }
+        for role, d in self._dirs.items():
+            if d.protected and d.cipher is None:  # a ChangeCipherSpec already went by (never in order)
+                d.cipher = self._keys[role]
+
+    def _finished(self, sender: Role, message: Finished, raw: bytes) -> None:
+        suite = self._suite
+        self.finished[sender] = True
+        if suite is not None and self._master is not None:
+            label = b"client finished" if sender == "client" else b"server finished"
+            expected = prf.verify_data(self._master, label, _digest(suite.prf_hash, self._transcript),
+                                       suite.verify_data_len, suite.prf_hash)
+            ok = hmac.compare_digest(expected, message.verify_data)
+            upto = "ClientKeyExchange" if sender == "client" else "the client's Finished"
+            self._emit(Verification(f"{sender} Finished", ok,
+                                    f"PRF(master_secret, '{label.decode()}', Hash(handshake messages up to {upto}))",
+                                    expected=expected, received=message.verify_data))
+        self._transcript.append(raw)
+
+    _HANDLERS: ClassVar[dict[type, Callable[[Observer, HandshakeMessage, bytes], None]]] = {
+        ClientHello: _client_hello,
+        ServerHello: _server_hello,
+        Certificate: _certificate,
+        ServerKeyExchange: _server_key_exchange,
+        ServerHelloDone: _server_hello_done,
+        ClientKeyExchange: _client_key_exchange,
+    }
+
+
+def _digest(algorithm: hashes.HashAlgorithm, messages: Sequence[bytes]) -> bytes:
+    h = hashes.Hash(algorithm)
+    for raw in messages:
+        h.update(raw)
+    return h.finalize()
+
+
+def _split(data: bytes) -> tuple[list[bytes], bytes]:
+    records, pos = [], 0
+    while pos + _HEADER_LEN <= len(data):
+        end = pos + _HEADER_LEN + int.from_bytes(data[pos + 3 : pos + 5], "big")
+        if end > len(data):
+            break
+        records.append(data[pos:end])
+        pos = end
+    return records, data[pos:]
+
+
+def replay(capture: Capture, keylog: str | dict[bytes, bytes] | None = None, *,
+           trust_anchors: Sequence[x509.Certificate] = (), now: datetime.datetime | None = None) -> list[Tagged]:
+    """The trace of a recorded connection, as an observer holding the key log sees it."""
+    keys = parse_keylog(keylog) if isinstance(keylog, str) else keylog
+    observer = Observer(keys, trust_anchors=trust_anchors, now=now)
+    if capture.ordered:
+        for direction, data in capture.flows:
+            observer.feed("client" if direction == C2S else "server", data)
+    else:
+        # Two streams: take records in the order the protocol implies, then alternate.
+        client_records, client_rest = _split(capture.stream(C2S))
+        server_records, server_rest = _split(capture.stream(S2C))
+        queues: dict[Role, list[bytes]] = {"client": client_records, "server": server_records}
+        leftovers: dict[Role, bytes] = {"client": client_rest, "server": server_rest}
+        turn: Role = "client"
+        while queues["client"] or queues["server"]:
+            wanted = observer.wants() or turn
+            if not queues[wanted]:
+                wanted = "server" if wanted == "client" else "client"
+            observer.record(wanted, queues[wanted].pop(0))
+            turn = "server" if wanted == "client" else "client"
+        for role, rest in leftovers.items():
+            if rest:
+                observer.feed(role, rest)
+    observer.finish()
+    if observer.client_hello is None:
+        observer.events.append(Tagged("observer", ObserverNote("no ClientHello in the capture")))
+    return observer.events
+
