@@ -12,6 +12,7 @@ when one is missing the tests fail, they do not skip.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 import signal
@@ -598,3 +599,37 @@ def test_connect_explain_prints_the_steps(s_server: Callable[..., Served], pem_d
     assert "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 (0xC030)" in text
     assert "Connected: TLSv1.2" in text
     assert "\x1b[" not in text
+
+
+def test_serve_explain_json_prints_one_object_per_connection(serve: Callable[..., Served], pem_dir: Path) -> None:
+    server = serve("--cert", str(pem_dir / "leaf.pem"), "--key", str(pem_dir / "leaf.key"), "--echo",
+                   "--explain", "json")
+    for _ in range(2):
+        with tls_client(server.port, pem_dir / "ca.pem") as sock:
+            sock.sendall(b"ping")
+            assert recv_exactly(sock, 4) == b"ping"
+    assert server.proc.stop() == 0
+    objects = [json.loads(line) for line in server.proc.output().splitlines() if line.startswith("{")]
+    assert len(objects) == 2
+    for obj in objects:
+        assert obj["schema"] == "tls12.explain/1"
+        titles = [step["title"] for step in obj["steps"]]
+        assert titles[:6] == ["ClientHello", "ServerHello", "Certificate", "ServerKeyExchange", "ServerHelloDone",
+                              "ClientKeyExchange"]
+    assert objects[0]["steps"][0]["fields"] != objects[1]["steps"][0]["fields"]  # two connections, two randoms
+
+
+def test_serve_explain_html_writes_one_page_per_connection(serve: Callable[..., Served], pem_dir: Path,
+                                                            tmp_path: Path) -> None:
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    server = serve("--cert", str(pem_dir / "leaf.pem"), "--key", str(pem_dir / "leaf.key"), "--echo",
+                   "--explain", "html", "--explain-dir", str(pages))
+    with tls_client(server.port, pem_dir / "ca.pem") as sock:
+        sock.sendall(b"ping")
+        assert recv_exactly(sock, 4) == b"ping"
+    assert server.proc.stop() == 0
+    (page,) = pages.glob("tls12-serve-1-127.0.0.1-*.html")
+    assert f"explanation written to {page}" in server.proc.output()
+    html = page.read_text(encoding="utf-8")
+    assert html.startswith("<!DOCTYPE html>") and "ServerKeyExchange" in html and "http://" not in html

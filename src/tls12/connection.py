@@ -66,6 +66,7 @@ from .trace import Failure, MessageTrace, RecordTrace, Tracer
 
 __all__ = ["ClientConnection", "ServerConnection"]
 
+_DETACHED: list[Event] = []  # `_events` between calls: nothing is ever added to it there
 _APPLICATION_DATA = int(ContentType.APPLICATION_DATA)
 _TLS1_2 = int(ProtocolVersion.TLS1_2)
 
@@ -138,9 +139,8 @@ class _Connection:
         self._records = RecordLayer()
         self._handshake = HandshakeReassembler(config.max_handshake_size)
         self._outgoing: list[bytes] = []  # one item per record
-        self._events: list[Event] = []
+        self._events: list[Event] = _DETACHED
         self._tracer = tracer
-        self._sink = _Sink(self, tracer)
         self._state: State
         self._handshake_complete = False
         self._failure: TLSError | None = None
@@ -157,7 +157,11 @@ class _Connection:
     # -- the public API -------------------------------------------------------
 
     def receive_data(self, data: bytes | bytearray | memoryview) -> list[Event]:
-        """Feed bytes from the peer (b"" for EOF); returns what they amounted to."""
+        """Feed bytes from the peer (b"" for EOF); returns what they amounted to.
+
+        A close_notify from the peer is answered at once with ours (RFC 5246
+        §7.2.1: "discarding any pending writes"), so data that arrives together
+        with a close_notify can no longer be answered."""
         if self._failure is not None:
             raise self._failure
         events: list[Event] = []
@@ -186,6 +190,8 @@ class _Connection:
             error = InternalError(f"internal error: {exc!r}")
             self._fail(error)
             raise error from exc
+        finally:
+            self._events = _DETACHED  # the caller owns the events now; do not keep their data alive
         return events
 
     def take_data_after_close(self) -> bytes:
@@ -424,7 +430,9 @@ class _Connection:
             # After the handshake a handshake message is only ever a refused renegotiation:
             # bounded like the other records that carry nothing (and before it is answered).
             self._count_useless()
-        self._state = self._state.handle(message, raw, self._sink)
+        # A sink per message rather than one kept on the connection: no reference
+        # cycle, so a connection is freed as soon as its owner drops it.
+        self._state = self._state.handle(message, raw, _Sink(self, self._tracer))
         if not self._records.version_fixed and self._negotiated.version is not None:
             self._records.version_fixed = True
             self._records.write_version = ProtocolVersion.TLS1_2
@@ -506,7 +514,7 @@ class ClientConnection(_Connection):
         # Like most clients, send the ClientHello in a record marked TLS 1.0: some
         # old servers reject higher record versions (RFC 5246 Appendix E.1).
         self._records.write_version = ProtocolVersion.TLS1_0
-        self._state = start_client(config, sni, verify_name, self._sink)
+        self._state = start_client(config, sni, verify_name, _Sink(self, tracer))
 
     def _dispatch(self, message: Message, raw: bytes) -> None:
         if isinstance(message, HelloRequest) and not isinstance(self._state, ClientTraffic):

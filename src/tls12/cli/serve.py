@@ -5,26 +5,74 @@
 
 Without --cert it makes a throwaway CA and a certificate for localhost and
 127.0.0.1 (--write-ca saves the CA so clients can trust it). Ctrl-C stops it.
+
+It is meant to survive hostile clients while serving the others: a handshake
+must finish within --handshake-timeout seconds of the connection being
+accepted (however slowly the client keeps sending), an established connection
+on which nothing moves for --idle-timeout seconds is closed, a client that
+does not read what it is sent stops being read (so --echo buffers a bounded
+amount per client), and beyond --max-connections open connections new ones
+are dropped as they arrive. The file descriptor limit is raised to the hard
+limit, and --max-connections is kept below it.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import html
+import itertools
+import json
+import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from ..certs import CertificateAuthority
 from ..config import ServerConfig
-from ..explain import Recorder, build_steps, render_text
-from ..io.aio import TLSServerProtocol
+from ..explain import FORMATS, Recorder, explain, render, to_json
+from ..io.aio import HANDSHAKE_TIMEOUT, TLSServerProtocol, start_server
 from ..io.keylog import key_log_writer
+
+if sys.platform != "win32":
+    import resource
 
 __all__ = ["add_parser", "run"]
 
 MAX_REQUEST_HEAD = 16 * 1024
+IDLE_TIMEOUT = 300.0
+MAX_CONNECTIONS = 1000
+#: File descriptors kept free of connections (stdio, the listening socket, the event loop, files).
+FD_RESERVE = 32
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
 
 
 def add_parser(commands: Any) -> None:
@@ -38,8 +86,23 @@ def add_parser(commands: Any) -> None:
     mode.add_argument("--echo", action="store_true", help="echo what the client sends (the default)")
     p.add_argument("--alpn", metavar="LIST", help="comma-separated ALPN protocols to accept, in preference order")
     p.add_argument("--keylog", metavar="FILE", help="append NSS key log lines (for Wireshark) to FILE")
-    p.add_argument("--explain", choices=["text"], help="print each handshake step by step")
+    p.add_argument("--explain", choices=FORMATS,
+                   help="explain each handshake step by step: text (printed), json (one object per line, "
+                        "printed) or html (one page per connection, written to --explain-dir)")
+    p.add_argument("--explain-dir", metavar="DIR", default=".",
+                   help="where --explain html writes its pages (default: the current directory)")
+    p.add_argument("--reveal-secrets", action="store_true",
+                   help="show secret values in explanations (implied by --keylog)")
     p.add_argument("--write-ca", metavar="FILE", help="write the throwaway CA certificate to FILE")
+    p.add_argument("--handshake-timeout", type=_positive_seconds, default=HANDSHAKE_TIMEOUT, metavar="SECONDS",
+                   help=f"close connections whose handshake is not done this long after they were accepted "
+                        f"(default {HANDSHAKE_TIMEOUT:g})")
+    p.add_argument("--idle-timeout", type=_seconds, default=IDLE_TIMEOUT, metavar="SECONDS",
+                   help=f"close established connections on which nothing moves for this long "
+                        f"(default {IDLE_TIMEOUT:g}; 0: never)")
+    p.add_argument("--max-connections", type=_positive_int, default=MAX_CONNECTIONS, metavar="N",
+                   help=f"drop new connections while N are open (default {MAX_CONNECTIONS}; "
+                        "kept below the file descriptor limit)")
     p.set_defaults(run=run)
 
 
@@ -133,61 +196,125 @@ def _config(args: argparse.Namespace) -> tuple[ServerConfig, str]:
     return config, f"throwaway certificate for localhost and 127.0.0.1{where}"
 
 
+class _Logged:
+    """The application, plus the per-connection log line and --explain recording.
+
+    Everything per connection lives here (and so goes away with the connection)."""
+
+    def __init__(self, app: WebApp | EchoApp, recorder: Recorder | None, log: _Log,
+                 explain: Callable[[Recorder, str], str] | None = None) -> None:
+        self.app = app
+        self.recorder = recorder
+        self.log = log
+        self._explain = explain
+
+    def explain(self, peer: str = "?") -> None:
+        recorder, self.recorder = self.recorder, None
+        if recorder is None or self._explain is None:
+            return
+        try:
+            text = self._explain(recorder, peer)
+        except Exception as exc:  # a half-finished handshake must not take the server's callbacks down
+            text = f"tls12 serve: cannot explain this connection: {exc!r}"
+        self.log(text)
+
+    def established(self, tls: TLSServerProtocol) -> None:
+        conn = tls.conn
+        self.log(f"{_peer(tls)} handshake ok: {conn.cipher_suite.name if conn.cipher_suite else '?'}, "
+                 f"{conn.group.name.lower() if conn.group else '?'}, SNI {conn.server_name or '-'}, "
+                 f"ALPN {conn.alpn_protocol or '-'}, EMS {'yes' if conn.extended_master_secret else 'no'}")
+        self.explain(_peer(tls))
+        self.app.established(tls)
+
+    def data_received(self, tls: TLSServerProtocol, data: bytes) -> None:
+        self.app.data_received(tls, data)
+
+    def peer_closed(self, tls: TLSServerProtocol) -> None:
+        self.app.peer_closed(tls)
+
+
+class _Log:
+    """Lines to stdout; once stdout is gone (a closed pipe), the server keeps serving silently."""
+
+    def __init__(self) -> None:
+        self.broken = False
+
+    def __call__(self, line: str) -> None:
+        if self.broken:
+            return
+        try:
+            print(line, flush=True)
+        except (OSError, ValueError):
+            self.broken = True
+            # Point stdout at /dev/null so that the flush at exit does not complain either.
+            with contextlib.suppress(OSError, ValueError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+
+
+def _raise_fd_limit() -> int | None:
+    """Raise the soft limit on open files to the hard limit; the soft limit now in force."""
+    if sys.platform == "win32":
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and (soft == resource.RLIM_INFINITY or soft < hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (OSError, ValueError):
+            pass
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def _connection_limit(wanted: int) -> int:
+    fds = _raise_fd_limit()
+    if fds is None:
+        return wanted
+    return max(1, min(wanted, fds - FD_RESERVE))
+
+
 async def _serve(args: argparse.Namespace, config: ServerConfig, about: str) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    active: set[TLSServerProtocol] = set()
-
-    def log(line: str) -> None:
-        print(line, flush=True)
+    log = _Log()
 
     def on_failure(tls: TLSServerProtocol, exc: Exception) -> None:
-        peer = tls.transport.get_extra_info("peername") if tls.transport else None
-        log(f"{_addr(peer)} failed: {exc}")
-        _explain(tls)
+        log(f"{_peer(tls)} failed: {exc}")
+        if isinstance(tls.app, _Logged):
+            tls.app.explain(_peer(tls))
 
-    def on_closed(tls: TLSServerProtocol) -> None:
-        active.discard(tls)
+    def on_refused(peer: Any) -> None:
+        log(f"{_addr(peer)} refused: {server.max_connections} connections are open (--max-connections)")
 
-    recorders: dict[int, Recorder] = {}
+    explained = itertools.count(1)
+    reveal = bool(args.reveal_secrets or args.keylog)
 
-    def _explain(tls: TLSServerProtocol) -> None:
-        recorder = recorders.pop(id(tls), None)
-        if recorder is not None:
-            log(render_text(build_steps(recorder.events), color=sys.stdout.isatty()))
-
-    class _Logged:
-        def __init__(self, app: WebApp | EchoApp) -> None:
-            self.app = app
-
-        def established(self, tls: TLSServerProtocol) -> None:
-            peer = tls.transport.get_extra_info("peername") if tls.transport else None
-            conn = tls.conn
-            log(f"{_addr(peer)} handshake ok: {conn.cipher_suite.name if conn.cipher_suite else '?'}, "
-                f"{conn.group.name.lower() if conn.group else '?'}, SNI {conn.server_name or '-'}, "
-                f"ALPN {conn.alpn_protocol or '-'}, EMS {'yes' if conn.extended_master_secret else 'no'}")
-            _explain(tls)
-            self.app.established(tls)
-
-        def data_received(self, tls: TLSServerProtocol, data: bytes) -> None:
-            self.app.data_received(tls, data)
-
-        def peer_closed(self, tls: TLSServerProtocol) -> None:
-            self.app.peer_closed(tls)
+    def explain_connection(recorder: Recorder, peer: str) -> str:
+        """The explanation of one connection: printed (text, json) or written to a page (html)."""
+        title = f"tls12 serve: a connection from {peer}"
+        if args.explain == "json":
+            return json.dumps(to_json(explain(recorder.events, title=title), reveal_secrets=reveal))
+        if args.explain == "html":
+            number = next(explained)
+            path = os.path.join(args.explain_dir, f"tls12-serve-{number}-{peer.replace(':', '-')}.html")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(render(recorder.events, "html", reveal_secrets=reveal, title=title))
+            return f"{peer} explanation written to {path}"
+        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+        return render(recorder.events, "text", reveal_secrets=reveal, color=color, title=title)
 
     def factory() -> TLSServerProtocol:
         recorder = Recorder() if args.explain else None
-        app = _Logged(WebApp() if args.www else EchoApp())
-        tls = TLSServerProtocol(config, app, tracer=recorder.tracer("server") if recorder else None,
-                                on_failure=on_failure, on_closed=on_closed)
-        if recorder is not None:
-            recorders[id(tls)] = recorder
-        active.add(tls)
-        return tls
+        app = _Logged(WebApp() if args.www else EchoApp(), recorder, log, explain_connection)
+        return TLSServerProtocol(config, app, tracer=recorder.tracer("server") if recorder else None,
+                                 on_failure=on_failure, handshake_timeout=args.handshake_timeout,
+                                 idle_timeout=args.idle_timeout or None)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    server = await loop.create_server(factory, args.host, args.port)
+    server = await start_server(factory, args.host, args.port,
+                                max_connections=_connection_limit(args.max_connections), on_refused=on_refused)
     host, port = server.sockets[0].getsockname()[:2]
     mode = "www" if args.www else "echo"
     log(f"tls12 serve: listening on {host}:{port} ({mode}; {about})")
@@ -196,12 +323,13 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str) -> 
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-        server.close()
-        for tls in list(active):
-            tls.close()
-        await server.wait_closed()
+        await server.close()
     log("tls12 serve: stopped")
     return 0
+
+
+def _peer(tls: TLSServerProtocol) -> str:
+    return _addr(tls.transport.get_extra_info("peername") if tls.transport else None)
 
 
 def _addr(peer: Any) -> str:
