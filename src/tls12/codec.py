@@ -12,9 +12,6 @@ checks it against the vector's upper bound.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from .errors import DecodeError
 
 __all__ = ["Reader", "Writer"]
@@ -34,48 +31,61 @@ class Reader:
     def remaining(self) -> int:
         return self._end - self._pos
 
-    def _advance(self, n: int) -> int:
-        start = self._pos
-        if n > self._end - start:
-            raise DecodeError(f"need {n} bytes, {self._end - start} left")
-        self._pos = start + n
-        return start
+    # The reads below are the whole parser's inner loop: each does its bounds
+    # check inline rather than through a helper.
+
+    def _short(self, n: int) -> DecodeError:
+        return DecodeError(f"need {n} bytes, {self._end - self._pos} left")
 
     def u8(self) -> int:
-        start = self._advance(1)
+        start = self._pos
+        if start >= self._end:
+            raise self._short(1)
+        self._pos = start + 1
         return self._data[start]
 
     def u16(self) -> int:
-        start = self._advance(2)
-        return int.from_bytes(self._data[start : start + 2], "big")
+        start = self._pos
+        end = start + 2
+        if end > self._end:
+            raise self._short(2)
+        self._pos = end
+        return int.from_bytes(self._data[start:end], "big")
 
     def u24(self) -> int:
-        start = self._advance(3)
-        return int.from_bytes(self._data[start : start + 3], "big")
+        start = self._pos
+        end = start + 3
+        if end > self._end:
+            raise self._short(3)
+        self._pos = end
+        return int.from_bytes(self._data[start:end], "big")
 
     def take(self, n: int) -> bytes:
-        start = self._advance(n)
-        return self._data[start : start + n]
+        start = self._pos
+        end = start + n
+        if end > self._end:
+            raise self._short(n)
+        self._pos = end
+        return self._data[start:end]
 
     def rest(self) -> bytes:
         return self.take(self.remaining)
 
-    def _length(self, len_bytes: int, lo: int, hi: int, what: str) -> int:
-        if len_bytes == 1:
-            n = self.u8()
-        elif len_bytes == 2:
-            n = self.u16()
-        elif len_bytes == 3:
-            n = self.u24()
-        else:  # pragma: no cover - programming error
-            raise ValueError("length prefix must be 1, 2 or 3 bytes")
-        if n < lo or n > hi:
-            raise DecodeError(f"{what}: length {n} outside {lo}..{hi}")
-        return n
-
     def opaque(self, len_bytes: int, *, min: int = 0, max: int, what: str = "vector") -> bytes:
         """A length-prefixed opaque vector, returned as bytes."""
-        return self.take(self._length(len_bytes, min, max, what))
+        start = self._pos
+        body = start + len_bytes
+        if body > self._end:
+            raise self._short(len_bytes)
+        n = int.from_bytes(self._data[start:body], "big")
+        if n < min or n > max:
+            raise DecodeError(f"{what}: length {n} outside {min}..{max}")
+        end = body + n
+        if end > self._end:
+            self._pos = body
+            raise self._short(n)
+        self._pos = end
+        return self._data[body:end]
 
     def vec(self, len_bytes: int, *, min: int = 0, max: int, what: str = "vector") -> Reader:
         """A length-prefixed vector, returned as a sub-reader over its body."""
@@ -122,15 +132,35 @@ class Writer:
     def u16_list(self, len_bytes: int, values: list[int] | tuple[int, ...], *, max: int) -> None:
         self.opaque(len_bytes, b"".join(v.to_bytes(2, "big") for v in values), max=max)
 
-    @contextmanager
-    def prefixed(self, len_bytes: int, *, max: int) -> Iterator[None]:
-        at = len(self.buf)
-        self.buf += bytes(len_bytes)
-        yield
-        n = len(self.buf) - at - len_bytes
-        if n > max:
-            raise ValueError(f"vector of {n} bytes exceeds {max}")
-        self.buf[at : at + len_bytes] = n.to_bytes(len_bytes, "big")
+    def prefixed(self, len_bytes: int, *, max: int) -> _Prefixed:
+        """``with w.prefixed(2, max=0xFFFF): ...`` writes a vector and back-fills its length."""
+        return _Prefixed(self.buf, len_bytes, max)
 
     def getvalue(self) -> bytes:
         return bytes(self.buf)
+
+
+class _Prefixed:
+    """The context manager `Writer.prefixed()` returns (a class: cheaper than a generator)."""
+
+    __slots__ = ("_at", "_buf", "_len_bytes", "_max")
+
+    def __init__(self, buf: bytearray, len_bytes: int, max: int) -> None:
+        self._buf = buf
+        self._len_bytes = len_bytes
+        self._max = max
+        self._at = 0
+
+    def __enter__(self) -> None:
+        buf = self._buf
+        self._at = len(buf)
+        buf += bytes(self._len_bytes)
+
+    def __exit__(self, *exc_info: object) -> None:
+        if exc_info[0] is not None:
+            return
+        buf, at, len_bytes = self._buf, self._at, self._len_bytes
+        n = len(buf) - at - len_bytes
+        if n > self._max:
+            raise ValueError(f"vector of {n} bytes exceeds {self._max}")
+        buf[at : at + len_bytes] = n.to_bytes(len_bytes, "big")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -116,6 +117,8 @@ class ClientConfig(_Common):
     verify_certificates: bool = True
     check_hostname: bool = True
     trust: TrustStore = field(init=False, repr=False, compare=False)
+    #: ClientHellos built once per server name (all but the random), by the handshake.
+    hello_templates: dict[str | None, Any] = field(init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self._validate_common()

@@ -20,7 +20,9 @@ Lifecycle, in the caller's terms:
 from __future__ import annotations
 
 import contextlib
+import functools
 import ipaddress
+import struct
 from collections.abc import Callable
 from typing import Literal
 
@@ -54,7 +56,6 @@ from .handshake.client import ClientTraffic, start_client
 from .handshake.server import ExpectClientHello
 from .messages import Alert, ChangeCipherSpec, HandshakeMessage, HelloRequest, encode_handshake, parse_handshake
 from .record.layer import (
-    HEADER,
     HEADER_LEN,
     MAX_CIPHERTEXT,
     MAX_PLAINTEXT,
@@ -67,6 +68,8 @@ from .trace import Failure, MessageTrace, RecordTrace, Tracer
 __all__ = ["ClientConnection", "ServerConnection"]
 
 _DETACHED: list[Event] = []  # `_events` between calls: nothing is ever added to it there
+_HEADER_AND_NONCE = struct.Struct(">BHHQ")  # a protected record's header and explicit nonce
+_HEADER_AND_NONCE_LEN = _HEADER_AND_NONCE.size
 _APPLICATION_DATA = int(ContentType.APPLICATION_DATA)
 _TLS1_2 = int(ProtocolVersion.TLS1_2)
 
@@ -112,7 +115,7 @@ class _Sink:
         conn = self._conn
         if isinstance(event, HandshakeComplete):
             conn._handshake_complete = True
-            conn._fast_receive = conn._fast_send = self.tracer is None
+            conn._fast_receive = conn._fast_send = conn._fast_ok = self.tracer is None
             cipher = conn._records.write_cipher
             assert cipher is not None
             conn._seal_application_data = cipher.seal_application_data
@@ -148,10 +151,11 @@ class _Connection:
         self._close_received = False
         self._useless = 0
         self._config_for_name: Callable[[str | None], ServerConfig | None] | None = None
-        self._last_received = "nothing yet"  # for explaining a failure
+        self._last_received: object = "nothing yet"  # for explaining a failure: a message or a description
         # Established, untraced and open: application data may take the short paths.
         self._fast_receive = False
         self._fast_send = False
+        self._fast_ok = False  # established, untraced and not failed: what the short paths need
         self._seal_application_data: Callable[[bytes | bytearray | memoryview], bytes] = _not_yet
 
     # -- the public API -------------------------------------------------------
@@ -167,8 +171,8 @@ class _Connection:
         events: list[Event] = []
         self._events = events
         try:
-            if self._fast_receive and data and not self._records.buffered and self._handshake.empty:
-                data = self._receive_application_records(data, events)
+            if self._fast_receive and data:
+                data = self._receive_fast(data, events)
                 if not data:
                     return events
             if not data:
@@ -179,6 +183,8 @@ class _Connection:
                     self._process_records()
                 finally:
                     self._records.compact()
+                # Anything left half-read (a handshake message) keeps application data on this path.
+                self._fast_receive = self._fast_ok and not self._close_received and self._handshake.empty
         except TLSError as exc:
             self._fail(exc)
             if any(isinstance(e, ApplicationDataReceived) for e in events):
@@ -232,35 +238,50 @@ class _Connection:
                 self._fail(exc)
                 raise
 
-    def _receive_application_records(self, data: bytes | bytearray | memoryview, events: list[Event]) -> bytes:
-        """The short path for the common case: whole application-data records, nothing buffered.
+    def _receive_fast(self, data: bytes | bytearray | memoryview, events: list[Event]) -> memoryview | bytes:
+        """The short path for the common case of an established connection: application data.
 
-        Opens the leading run of such records straight from `data` and returns
-        the rest (anything else, or a partial record) for the general path.
-        Every check the general path makes on these records is made here."""
-        cipher = self._records.read_cipher
-        assert cipher is not None
-        open_record = cipher.open
-        unpack = HEADER.unpack_from
-        append = events.append
-        total = len(data)
-        pos = 0
+        A record the previous call left half-read is completed through the
+        general path, with only the bytes it lacks; then the run of whole
+        application-data records that follows is opened straight from `data`.
+        Returns what is left (anything else, or a partial record) for the
+        general path. Every check the general path makes on these records is
+        made here."""
         view = memoryview(data)
+        records = self._records
+        while records.buffered:
+            need = records.missing()
+            records.feed(view[:need])
+            view = view[need:]
+            try:
+                self._process_records()
+            finally:
+                records.compact()
+            if not view or not self._fast_receive or records.buffered:
+                return view
+        cipher = records.read_cipher
+        assert cipher is not None
+        open_record = cipher.open_application_data
+        unpack = _HEADER_AND_NONCE.unpack_from
+        append = events.append
+        total = len(view)
+        pos = 0
         try:
-            while total - pos >= HEADER_LEN:
-                content_type, version, length = unpack(view, pos)
+            while total - pos >= _HEADER_AND_NONCE_LEN:
+                content_type, version, length, explicit = unpack(view, pos)
                 end = pos + HEADER_LEN + length
                 if (content_type != _APPLICATION_DATA or version != _TLS1_2 or end > total
                         or not RECORD_OVERHEAD < length <= MAX_CIPHERTEXT):
                     break
-                append(ApplicationDataReceived(open_record(_APPLICATION_DATA, _TLS1_2, view[pos + HEADER_LEN : end])))
+                append(ApplicationDataReceived(open_record(explicit, view[pos + _HEADER_AND_NONCE_LEN : end],
+                                                           length - RECORD_OVERHEAD)))
                 pos = end
         except TLSError as exc:
             # Drop the frames that still hold views of the caller's buffer.
             raise exc.with_traceback(None) from None
         if pos:
             self._useless = 0
-        return bytes(view[pos:]) if pos < total else b""
+        return view[pos:] if pos < total else b""
 
     def close(self) -> None:
         """Queue close_notify (once). Data may still be received until the peer closes."""
@@ -422,7 +443,7 @@ class _Connection:
                 seq += 1
 
     def _dispatch(self, message: Message, raw: bytes) -> None:
-        self._last_received = _message_name(message)
+        self._last_received = message  # named only if a failure needs explaining
         if self._tracer is not None:
             self._tracer(MessageTrace("in", message, raw))
         established = self._handshake_complete
@@ -485,7 +506,7 @@ class _Connection:
 
     def _fail(self, exc: TLSError) -> None:
         self._failure = exc
-        self._fast_receive = self._fast_send = False
+        self._fast_receive = self._fast_send = self._fast_ok = False
         alert = exc.alert
         if self._tracer is not None:
             if isinstance(exc, AlertReceivedError):
@@ -494,7 +515,10 @@ class _Connection:
             else:
                 received_alert, direction = alert, ("sent" if alert is not None else "none")
             state = self._state
-            self._tracer(Failure(type(state).__name__, getattr(state, "expects", "?"), self._last_received,
+            received = self._last_received
+            if not isinstance(received, str):
+                received = _message_name(received)
+            self._tracer(Failure(type(state).__name__, getattr(state, "expects", "?"), received,
                                  str(exc), type(exc).__name__, received_alert, direction))
         if alert is None:
             return
@@ -550,7 +574,11 @@ def _client_names(config: ClientConfig, server_name: str | None) -> tuple[str | 
     """(name sent as SNI, name the certificate must match).
 
     RFC 6066 §3: SNI carries DNS host names only, never IP literals, and no trailing dot."""
-    check = config.verify_certificates and config.check_hostname
+    return _names(server_name, config.verify_certificates and config.check_hostname)
+
+
+@functools.lru_cache(maxsize=256)
+def _names(server_name: str | None, check: bool) -> tuple[str | None, str | None]:
     if server_name is None:
         if check:
             raise ValueError("check_hostname requires server_name")
@@ -574,7 +602,7 @@ def _client_names(config: ClientConfig, server_name: str | None) -> tuple[str | 
     return name, (name if check else None)
 
 
-def _message_name(message: Message) -> str:
+def _message_name(message: object) -> str:
     msg_type = getattr(message, "msg_type", None)
     if msg_type is None:
         return type(message).__name__

@@ -8,6 +8,8 @@ illegal_parameter.
 
 from __future__ import annotations
 
+from typing import cast
+
 from cryptography.hazmat.primitives.asymmetric import ec, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
@@ -31,12 +33,12 @@ def curve_for(group: NamedGroup) -> ec.EllipticCurve:
 class EphemeralKey:
     """One side's ECDHE key pair for one handshake."""
 
-    __slots__ = ("group", "_private", "public")
+    __slots__ = ("_private", "group", "public")
 
     def __init__(self, group: NamedGroup, private: x25519.X25519PrivateKey | ec.EllipticCurvePrivateKey) -> None:
         self.group = group
         self._private = private
-        if isinstance(private, x25519.X25519PrivateKey):
+        if group == NamedGroup.X25519:
             self.public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
         else:
             self.public = private.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
@@ -49,20 +51,22 @@ class EphemeralKey:
 
     def exchange(self, peer_public: bytes) -> bytes:
         """The premaster secret (RFC 8422 §5.10: the x coordinate / the X25519 output)."""
-        private = self._private
-        if isinstance(private, x25519.X25519PrivateKey):
+        if self.group == NamedGroup.X25519:
+            # The group says which kind of key this is (a cast, not an isinstance on an ABC: cheaper).
+            private = cast(x25519.X25519PrivateKey, self._private)
             if len(peer_public) != 32:
                 raise IllegalParameter(f"x25519 public value of {len(peer_public)} bytes")
             try:
                 return private.exchange(x25519.X25519PublicKey.from_public_bytes(peer_public))
             except ValueError:
                 raise IllegalParameter("x25519 shared secret is all zeros") from None
-        curve = private.curve
+        ec_private = cast(ec.EllipticCurvePrivateKey, self._private)
+        curve = ec_private.curve
         coord = (curve.key_size + 7) // 8
         if len(peer_public) != 1 + 2 * coord or peer_public[0] != 4:
             raise IllegalParameter(f"{curve.name} point is not an uncompressed point of the right length")
         try:
             peer = ec.EllipticCurvePublicKey.from_encoded_point(curve, peer_public)
-            return private.exchange(ec.ECDH(), peer)
+            return ec_private.exchange(ec.ECDH(), peer)
         except ValueError:
             raise IllegalParameter(f"{curve.name} point is not on the curve") from None

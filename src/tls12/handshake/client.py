@@ -21,6 +21,7 @@ used. Secrets first exist in `ExpectChangeCipherSpec`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hmac
 from dataclasses import dataclass
@@ -69,6 +70,7 @@ from ..messages import (
     ServerName,
     SignatureAlgorithms,
     SupportedGroups,
+    encode_handshake,
     find_extension,
 )
 from ..trace import Tracer, Verification
@@ -112,7 +114,25 @@ class _Hello:
 
 
 def start_client(config: ClientConfig, sni: str | None, verify_name: str | None, out: Output) -> ExpectServerHello:
-    """Build and queue the ClientHello (§7.4.1.2)."""
+    """Build and queue the ClientHello (§7.4.1.2).
+
+    Everything but the random is the same for every connection of a config to
+    a name, so it is built and encoded once and kept on the config."""
+    template = config.hello_templates.get(sni)
+    if template is None:
+        template = config.hello_templates[sni] = _hello_template(config, sni)
+    base, head, tail = template
+    random = config.provider.random(32)
+    hello = dataclasses.replace(base, random=random)
+    transcript = Transcript()
+    transcript.add(out.send_handshake(hello, head + random + tail))
+    out.negotiated.client_random = random
+    out.negotiated.offered_cipher_suites = hello.cipher_suites
+    return ExpectServerHello(_Hello(config, sni, verify_name, hello), transcript)
+
+
+def _hello_template(config: ClientConfig, sni: str | None) -> tuple[ClientHello, bytes, bytes]:
+    """(the ClientHello with a blank random, its encoding before the random, after it)."""
     extensions: list[Extension] = []
     if sni is not None:
         extensions.append(ServerName((sni,)))
@@ -128,17 +148,15 @@ def start_client(config: ClientConfig, sni: str | None, verify_name: str | None,
         extensions.append(ALPN(tuple(config.alpn_protocols)))  # type: ignore[arg-type]
     hello = ClientHello(
         client_version=ProtocolVersion.TLS1_2,
-        random=config.provider.random(32),
+        random=bytes(32),
         session_id=b"",
         cipher_suites=tuple(config.cipher_suites),
         compression_methods=b"\x00",
         extensions=tuple(extensions),
     )
-    transcript = Transcript()
-    transcript.add(out.send_handshake(hello))
-    out.negotiated.client_random = hello.random
-    out.negotiated.offered_cipher_suites = hello.cipher_suites
-    return ExpectServerHello(_Hello(config, sni, verify_name, hello), transcript)
+    raw = encode_handshake(hello)
+    random_at = 4 + 2  # the handshake header, then client_version
+    return hello, raw[:random_at], raw[random_at + 32 :]
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,16 +206,19 @@ class ExpectServerHello:
             if len(alpn.protocols) != 1 or alpn.protocols[0] not in config.alpn_protocols:
                 raise IllegalParameter("server selected an ALPN protocol that was not offered")
             neg.alpn_protocol = alpn.protocols[0]
-            decide(out, "ALPN", alpn.protocols[0].decode("utf-8", "replace"), "selected by the server from our offer")
+            if out.tracer is not None:
+                decide(out, "ALPN", alpn.protocols[0].decode("utf-8", "replace"),
+                       "selected by the server from our offer")
 
         neg.version = message.server_version
         neg.cipher_suite = message.cipher_suite
         neg.server_random = message.random
         neg.server_name = self.hello.sni
         suite = SUITES[message.cipher_suite]
-        decide(out, "cipher suite", message.cipher_suite.name, "chosen by the server from our offer")
-        decide(out, "extended master secret", "yes" if ems else "no",
-               "the server echoed the extension" if ems else "the server did not echo the extension")
+        if out.tracer is not None:
+            decide(out, "cipher suite", message.cipher_suite.name, "chosen by the server from our offer")
+            decide(out, "extended master secret", "yes" if ems else "no",
+                   "the server echoed the extension" if ems else "the server did not echo the extension")
         self.transcript.start(suite.prf_hash)
         self.transcript.add(raw)
         return ExpectCertificate(self.hello, suite, self.transcript)

@@ -59,6 +59,7 @@ from ..messages import (
     SignatureAlgorithms,
     SupportedGroups,
     SupportedVersions,
+    encode_handshake,
     find_extension,
 )
 from ..trace import Verification
@@ -82,6 +83,9 @@ __all__ = [
     "ExpectFinished",
     "ServerTraffic",
 ]
+
+
+_SERVER_HELLO_DONE = encode_handshake(ServerHelloDone())
 
 
 def _choose_suite(config: ServerConfig, hello: ClientHello) -> CipherSuite:
@@ -225,7 +229,7 @@ class ExpectClientHello:
         signature = signatures.sign(config.private_key, scheme, signed_data)
         transcript.add(out.send_handshake(
             ServerKeyExchange(named_curve=group, public=key.public, scheme=scheme, signature=signature)))
-        transcript.add(out.send_handshake(ServerHelloDone()))
+        transcript.add(out.send_handshake(ServerHelloDone(), _SERVER_HELLO_DONE))
         return ExpectClientKeyExchange(spec, transcript, key)
 
 

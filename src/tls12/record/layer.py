@@ -67,6 +67,14 @@ class RecordLayer:
     def buffered(self) -> int:
         return len(self._in) - self._pos
 
+    def missing(self) -> int:
+        """How many more bytes the first buffered record needs (its header first, if incomplete)."""
+        have = len(self._in) - self._pos
+        if have < HEADER_LEN:
+            return HEADER_LEN - have
+        length = int.from_bytes(self._in[self._pos + 3 : self._pos + 5], "big")
+        return max(HEADER_LEN + length - have, 0) or 1
+
     def next_record(self) -> tuple[int, bytes] | None:
         """The next whole record as (content type, plaintext), or None."""
         buf, pos = self._in, self._pos
