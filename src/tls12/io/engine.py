@@ -9,6 +9,7 @@ failure, so the alert reaches the peer).
 from __future__ import annotations
 
 import errno
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives import serialization
@@ -26,12 +27,54 @@ if TYPE_CHECKING:
 __all__ = ["Engine", "SessionInfo"]
 
 
+class Plaintext:
+    """Decrypted application data waiting to be read, kept as the records' own byte strings:
+    a read that takes a whole record's data gets that object itself, not a copy."""
+
+    __slots__ = ("_chunks", "_offset", "_size")
+
+    def __init__(self) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._offset = 0  # how much of the first chunk was read already
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def append(self, data: bytes) -> None:
+        if data:
+            self._chunks.append(data)
+            self._size += len(data)
+
+    def take(self, n: int) -> bytes:
+        """Up to `n` bytes, from one record at most (as an SSL read returns)."""
+        first, offset = self._chunks[0], self._offset
+        available = len(first) - offset
+        if n >= available:
+            self._chunks.popleft()
+            self._offset = 0
+            self._size -= available
+            return first if offset == 0 else first[offset:]
+        self._offset = offset + n
+        self._size -= n
+        return first[offset : offset + n]
+
+    def take_into(self, view: memoryview, n: int) -> int:
+        """Up to `n` bytes into `view` (a byte-format memoryview), across records."""
+        done = 0
+        while done < n and self._chunks:
+            chunk = self.take(n - done)
+            view[done : done + len(chunk)] = chunk
+            done += len(chunk)
+        return done
+
+
 class Engine:
     __slots__ = ("conn", "plain", "peer_closed", "server_hostname", "verified")
 
     def __init__(self, conn: ClientConnection | ServerConnection, server_hostname: str | None, verified: bool) -> None:
         self.conn = conn
-        self.plain = bytearray()
+        self.plain = Plaintext()
         self.peer_closed = False
         self.server_hostname = server_hostname
         self.verified = verified
@@ -48,7 +91,7 @@ class Engine:
             raise self.error(exc) from exc
         for event in events:
             if isinstance(event, ApplicationDataReceived):
-                self.plain += event.data
+                self.plain.append(event.data)
             elif isinstance(event, ConnectionClosed):
                 self.peer_closed = True
 
@@ -65,25 +108,14 @@ class Engine:
         return self.conn.data_to_send()
 
     def take(self, n: int) -> bytes:
-        plain = self.plain
-        if n >= len(plain):
-            data = bytes(plain)
-            plain.clear()
-        else:
-            data = bytes(plain[:n])
-            del plain[:n]
-        return data
+        return self.plain.take(n)
 
     def take_into(self, buffer: Any, n: int) -> int:
         """Up to `n` bytes into `buffer`; as in the ssl module, n <= 0 means the buffer's size."""
-        plain = self.plain
-        with memoryview(buffer) as view:
-            if n <= 0 or n > view.nbytes:
-                n = view.nbytes
-            n = min(n, len(plain))
-            view.cast("B")[:n] = plain[:n]
-        del plain[:n]
-        return n
+        with memoryview(buffer) as view, view.cast("B") as flat:
+            if n <= 0 or n > flat.nbytes:
+                n = flat.nbytes
+            return self.plain.take_into(flat, n)
 
     def send(self, data: Any) -> None:
         try:

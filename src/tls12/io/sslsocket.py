@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SSLSocket"]
 
-_READ_SIZE = 2**14 + 2048 + 5
+_READ_SIZE = 4 * (2**14 + 2048 + 5)  # a few records per system call
 _SENDALL_CHUNK = 2**16
 
 
@@ -138,11 +138,14 @@ class SSLSocket(socket.socket, SessionInfo):
 
     def _flush(self) -> None:
         engine = self._engine
-        if engine is not None:
-            data = engine.outgoing()
-            if data:
-                self._out += data
+        data = engine.outgoing() if engine is not None else b""
         out = self._out
+        if data and not out and self.gettimeout() != 0.0:
+            # Blocking or timeout mode with nothing queued: straight to the socket, no staging copy.
+            socket.socket.sendall(self, data)
+            return
+        if data:
+            out += data
         while out:
             try:
                 n = socket.socket.send(self, out)
