@@ -407,10 +407,17 @@ def test_clients_vanishing_or_resetting_mid_handshake_and_mid_record(serve: Call
 # -- 4. clients that never read -------------------------------------------------------------------
 
 
+def _kernel_buffer_max(name: str) -> int:
+    return int(Path(f"/proc/sys/net/ipv4/{name}").read_text().split()[2])
+
+
 def test_clients_that_never_read_are_not_buffered_without_bound(serve: Callable[..., ServeProcess],
                                                                ca_file: Path) -> None:
     idle, readers = 2.0, 20
-    cap = 32 * 1024 * 1024  # what each would push if the server kept reading
+    # What each would push if the server kept reading: more than the kernel can buffer for one
+    # connection (the server's receive buffer autotunes up to tcp_rmem's maximum, the client's send
+    # buffer up to tcp_wmem's), so a client that gets this far was being read.
+    cap = _kernel_buffer_max("tcp_rmem") + _kernel_buffer_max("tcp_wmem") + 8 * 1024 * 1024
     server = serve("--idle-timeout", str(idle))
     ctx = client_context(ca_file)
     chunk = b"never read me " * 1170  # 16 KiB: one record each
