@@ -1,0 +1,1569 @@
+#!/usr/bin/env python3
+"""tls12 against the stdlib `ssl` module, side by side in one process.
+
+Both sides use the same RSA-2048 CA-issued certificate, TLS 1.2 with
+ECDHE-RSA-AES256-GCM-SHA384, group x25519 and signature scheme
+rsa_pss_rsae_sha256 (checked on every run from what each side negotiates), and
+both clients verify the chain and the host name. Each round runs every section in
+a new random order; within an in-process section the implementations take turns in
+short slices (a new random order each turn), so that they see the same machine.
+Ratios are taken within a round (tls12 / ssl) and reported as the median over the
+rounds, with their range.
+
+Sections (``--only`` takes a comma-separated list of these):
+
+  handshake  full handshake, client and server in memory (sans-I/O pair against two
+             `ssl.SSLObject`s over `ssl.MemoryBIO`), and the crypto floor in the same run:
+             one RSA-2048 PSS signature, one verification, two x25519 key exchanges
+             (generate, serialize, exchange) and a chain + host-name check
+  bulk       16 KiB and 256 B writes client to server, in memory
+  socket     the same over a socketpair, one thread per side (tls12's core with a minimal
+             loop, and tls12's drop-in `SSLContext.wrap_socket`, against `ssl.SSLSocket`)
+  memory     RSS per idle established pair (1,000 pairs, a fresh subprocess per side)
+  server     `tls12 serve --echo` against an asyncio echo server on the `ssl` module, both
+             driven by the same stdlib-ssl asyncio clients: handshakes/s and echo MB/s
+  tracer     what explanation support costs: calls into tracing code with no tracer
+             attached (should be 0), and the time cost of attaching a no-op tracer
+
+The table goes to stdout, then one line of JSON (the last line). Progress goes to stderr.
+
+    python bench/bench.py                        # full run (7 rounds)
+    python bench/bench.py --quick                # smoke run, a few seconds
+    python bench/bench.py --only handshake,bulk --rounds 11
+    python bench/bench.py --profile handshake    # cProfile of tls12's side, top entries by tottime
+    python bench/bench.py --update-readme out.txt   # README "Performance" table from a run's output
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import datetime
+import gc
+import importlib
+import io
+import json
+import os
+import platform
+import pstats
+import random
+import re
+import signal
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
+from functools import partial
+from pathlib import Path
+from types import CodeType, FrameType, FunctionType
+from typing import Any
+
+import cryptography
+from cryptography import x509
+from cryptography.hazmat.backends.openssl.backend import backend as cryptography_backend
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa, x25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.x509.verification import PolicyBuilder, Store
+
+import tls12
+from tls12 import ClientConfig, ClientConnection, ServerConfig, ServerConnection
+from tls12.certs import CertificateAuthority
+from tls12.enums import NamedGroup, SignatureScheme
+from tls12.events import ApplicationDataReceived
+from tls12.messages import ExtendedMasterSecret, ServerHello, ServerKeyExchange, find_extension, parse_handshake
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+README = REPO / "README.md"
+STDLIB_SERVER = BENCH_DIR / "stdlib_server.py"
+
+HOST = "127.0.0.1"
+SERVER_NAME = "localhost"
+OPENSSL_SUITE = "ECDHE-RSA-AES256-GCM-SHA384"
+EXPECTED = {
+    "version": "TLSv1.2",
+    "cipher_suite": "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    "group": "X25519",
+    "signature_scheme": "RSA_PSS_RSAE_SHA256",
+    "extended_master_secret": True,
+}
+SECTIONS = ("handshake", "bulk", "socket", "memory", "server", "tracer")
+PROFILE_SECTIONS = (
+    "handshake", "bulk_16k", "bulk_256", "socket_16k", "socket_256", "memory",
+    "server_handshakes", "server_throughput",
+)
+README_START = "<!-- bench:start -->"
+README_END = "<!-- bench:end -->"
+MB = 1e6
+KIB = 1024
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work one measurement does (per implementation, per round)."""
+
+    rounds: int = 7
+    slices: int = 10  # turns per round in the in-memory sections (each implementation once per turn)
+    socket_slices: int = 4
+    handshakes: int = 100
+    bulk_16k: int = 4096  # writes of 16 KiB: 64 MiB
+    bulk_256: int = 20000  # writes of 256 B: 5 MB
+    socket_16k: int = 4096
+    socket_256: int = 20000
+    memory_pairs: int = 1000
+    memory_rounds: int = 3
+    load_seconds: float = 2.0
+    load_handshake_clients: int = 16
+    load_throughput_clients: int = 8
+    tracer_handshakes: int = 50
+    tracer_writes: int = 10000
+    count_records: int = 1000
+
+
+FULL = Sizes()
+QUICK = Sizes(
+    rounds=1, slices=2, socket_slices=2, handshakes=10, bulk_16k=256, bulk_256=1000, socket_16k=256, socket_256=1000,
+    memory_pairs=200, memory_rounds=1, load_seconds=0.4, load_handshake_clients=8, load_throughput_clients=4,
+    tracer_handshakes=5, tracer_writes=500, count_records=100,
+)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# -- the certificate and both sides' configuration ----------------------------------------------
+
+
+def write_pem_dir(directory: Path) -> Path:
+    """A throwaway RSA-2048 CA and a leaf for localhost / 127.0.0.1 it issued: ca.pem, leaf.pem, leaf.key."""
+    ca = CertificateAuthority("tls12 bench CA")
+    leaf = ca.issue((SERVER_NAME, HOST))
+    (directory / "ca.pem").write_bytes(ca.cert_pem())
+    (directory / "leaf.pem").write_bytes(leaf.cert_pem())
+    (directory / "leaf.key").write_bytes(leaf.key_pem())
+    return directory
+
+
+def pin_stdlib(ctx: ssl.SSLContext) -> None:
+    """TLS 1.2, our one suite, x25519 only, no session tickets (tls12 has none: same messages both ways)."""
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    ctx.set_ciphers(OPENSSL_SUITE)
+    ctx.set_ecdh_curve("X25519")
+    ctx.options |= ssl.OP_NO_TICKET
+
+
+@dataclass(frozen=True)
+class Peers:
+    """Everything both implementations need, built once from one PEM directory."""
+
+    pem: Path
+    client_config: ClientConfig
+    server_config: ServerConfig
+    ssl_client: ssl.SSLContext
+    ssl_server: ssl.SSLContext
+    compat_client: ssl.SSLContext  # tls12.SSLContext, the drop-in
+    compat_server: ssl.SSLContext
+
+    @classmethod
+    def load(cls, pem: Path) -> Peers:
+        ca = x509.load_pem_x509_certificate((pem / "ca.pem").read_bytes())
+        client_config = ClientConfig(trust_anchors=[ca], groups=(NamedGroup.X25519,))
+        server_config = ServerConfig.from_pem_files(
+            pem / "leaf.pem", pem / "leaf.key",
+            groups=(NamedGroup.X25519,), signature_schemes=(SignatureScheme.RSA_PSS_RSAE_SHA256,),
+        )
+        contexts: list[ssl.SSLContext] = []
+        for factory in (ssl.SSLContext, tls12.SSLContext):
+            client = factory(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname
+            client.load_verify_locations(pem / "ca.pem")
+            server = factory(ssl.PROTOCOL_TLS_SERVER)
+            server.load_cert_chain(pem / "leaf.pem", pem / "leaf.key")
+            for ctx in (client, server):
+                pin_stdlib(ctx)
+            contexts += [client, server]
+        return cls(pem, client_config, server_config, *contexts)
+
+
+# -- in-memory pairs -------------------------------------------------------------------------------
+
+
+def tls12_pair(peers: Peers, tracer: Callable[[Any], None] | None = None) -> tuple[ClientConnection, ServerConnection]:
+    """A full handshake between our client and our server, in memory."""
+    client = ClientConnection(peers.client_config, server_name=SERVER_NAME, tracer=tracer)
+    server = ServerConnection(peers.server_config, tracer=tracer)
+    for _ in range(8):
+        data = client.data_to_send()
+        if data:
+            server.receive_data(data)
+        data = server.data_to_send()
+        if data:
+            client.receive_data(data)
+        if client.handshake_complete and server.handshake_complete:
+            return client, server
+    raise RuntimeError("the tls12 handshake did not complete")
+
+
+@dataclass(frozen=True, slots=True)
+class SslPair:
+    client: ssl.SSLObject
+    server: ssl.SSLObject
+    client_in: ssl.MemoryBIO
+    client_out: ssl.MemoryBIO
+    server_in: ssl.MemoryBIO
+    server_out: ssl.MemoryBIO
+
+
+def ssl_pair(peers: Peers, capture: list[bytes] | None = None) -> SslPair:
+    """A full handshake between two `ssl.SSLObject`s over `ssl.MemoryBIO`s."""
+    client_in, client_out, server_in, server_out = (ssl.MemoryBIO() for _ in range(4))
+    client = peers.ssl_client.wrap_bio(client_in, client_out, server_hostname=SERVER_NAME)
+    server = peers.ssl_server.wrap_bio(server_in, server_out, server_side=True)
+    client_done = server_done = False
+    for _ in range(8):
+        if not client_done:
+            try:
+                client.do_handshake()
+                client_done = True
+            except ssl.SSLWantReadError:
+                pass
+        data = client_out.read()
+        if data:
+            server_in.write(data)
+        if not server_done:
+            try:
+                server.do_handshake()
+                server_done = True
+            except ssl.SSLWantReadError:
+                pass
+        data = server_out.read()
+        if data:
+            if capture is not None:
+                capture.append(data)
+            client_in.write(data)
+        if client_done and server_done:
+            return SslPair(client, server, client_in, client_out, server_in, server_out)
+    raise RuntimeError("the ssl module handshake did not complete")
+
+
+# -- what each side negotiated ---------------------------------------------------------------------
+
+
+def inspect_server_flight(data: bytes) -> dict[str, Any]:
+    """Suite, group, signature scheme and EMS from a server's plaintext first flight."""
+    handshake = bytearray()
+    pos = 0
+    while pos + 5 <= len(data) and data[pos] == 22:
+        length = int.from_bytes(data[pos + 3 : pos + 5], "big")
+        handshake += data[pos + 5 : pos + 5 + length]
+        pos += 5 + length
+    found: dict[str, Any] = {}
+    pos = 0
+    while pos + 4 <= len(handshake):
+        msg_type = handshake[pos]
+        length = int.from_bytes(handshake[pos + 1 : pos + 4], "big")
+        body = bytes(handshake[pos + 4 : pos + 4 + length])
+        pos += 4 + length
+        if msg_type not in (2, 12):  # ServerHello, ServerKeyExchange
+            continue
+        message = parse_handshake(msg_type, body)
+        if isinstance(message, ServerHello):
+            found["cipher_suite"] = message.cipher_suite.name
+            found["extended_master_secret"] = find_extension(message.extensions, ExtendedMasterSecret) is not None
+        elif isinstance(message, ServerKeyExchange):
+            found["group"] = message.named_curve.name
+            found["signature_scheme"] = message.scheme.name
+    return found
+
+
+def negotiated_tls12(client: ClientConnection) -> dict[str, Any]:
+    return {
+        "version": "TLSv1.2" if client.version is not None and client.version.name == "TLS1_2" else str(client.version),
+        "cipher_suite": client.cipher_suite.name if client.cipher_suite else None,
+        "group": client.group.name if client.group else None,
+        "signature_scheme": client.signature_scheme.name if client.signature_scheme else None,
+        "extended_master_secret": client.extended_master_secret,
+    }
+
+
+def negotiated_ssl(peers: Peers) -> dict[str, Any]:
+    flight: list[bytes] = []
+    pair = ssl_pair(peers, capture=flight)
+    found = inspect_server_flight(flight[0])
+    cipher = pair.client.cipher()
+    found["version"] = pair.client.version()
+    found["openssl_cipher"] = cipher[0] if cipher else None
+    return found
+
+
+def check_negotiated(name: str, found: dict[str, Any]) -> None:
+    wrong = {k: found.get(k) for k, v in EXPECTED.items() if found.get(k) != v}
+    if wrong:
+        raise SystemExit(f"{name} did not negotiate what the benchmark requires: {wrong} (expected {EXPECTED})")
+
+
+# -- workloads: what one implementation does in one slice of a round -------------------------------
+
+#: The clock --profile uses: wall-clock by default (cheap to read, so small functions are
+#: not inflated); --profile-clock cpu uses the thread's CPU time, which leaves out other
+#: processes on a busy machine and time blocked in the kernel, but costs a system call per read.
+PROFILE_TIMER: list[Callable[[], float]] = [time.perf_counter]
+
+
+@contextlib.contextmanager
+def profiling(profilers: list[cProfile.Profile] | None) -> Iterator[None]:
+    """cProfile this thread for the duration of the block, if asked; the profile is appended."""
+    if profilers is None:
+        yield
+        return
+    profiler = cProfile.Profile(PROFILE_TIMER[0])
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        profilers.append(profiler)
+
+
+class Stopwatch:
+    """Wall-clock and this thread's CPU time over a block (see --clock)."""
+
+    wall = cpu = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self._wall, self._cpu = time.perf_counter(), time.thread_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall, self.cpu = time.perf_counter() - self._wall, time.thread_time() - self._cpu
+
+
+def _nothing() -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One implementation's side of a measurement, set up for one round.
+
+    `step(n)` does n units of work (handshakes, writes) and returns what is counted
+    (handshakes, bytes delivered); `extra()` adds per-round details to the sample."""
+
+    step: Callable[[int], int]
+    close: Callable[[], None] = _nothing
+    extra: Callable[[], dict[str, float]] | None = None
+
+
+def handshakes_tls12(peers: Peers, tracer: Callable[[Any], None] | None = None) -> Workload:
+    """Full handshakes between our client and our server, in memory."""
+
+    def step(n: int) -> int:
+        for _ in range(n):
+            tls12_pair(peers, tracer)
+        return n
+
+    return Workload(step)
+
+
+def handshakes_ssl(peers: Peers) -> Workload:
+    def step(n: int) -> int:
+        for _ in range(n):
+            ssl_pair(peers)
+        return n
+
+    return Workload(step)
+
+
+class CryptoFloor:
+    """The cryptography a full ECDHE-RSA handshake cannot avoid, done directly with `cryptography`.
+
+    One RSA-2048 rsa_pss_rsae_sha256 signature over client_random + server_random +
+    ECDH params, its verification, two x25519 exchanges (each: generate, serialize the
+    public key, parse the peer's, derive) and one certificate check (parse the leaf's
+    DER, verify the chain to the CA and the host name)."""
+
+    COMPONENTS = ("sign", "verify", "ecdhe", "certificate")
+
+    def __init__(self, pem: Path, clock: str = "wall") -> None:
+        self.clock = time.thread_time if clock == "cpu" else time.perf_counter
+        key = serialization.load_pem_private_key((pem / "leaf.key").read_bytes(), password=None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        self.key = key
+        self.public = key.public_key()
+        self.store = Store([x509.load_pem_x509_certificate((pem / "ca.pem").read_bytes())])
+        leaf = x509.load_pem_x509_certificate((pem / "leaf.pem").read_bytes())
+        self.leaf_der = leaf.public_bytes(serialization.Encoding.DER)
+        self.signed = os.urandom(32 + 32 + 4 + 32)
+        self.padding = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+
+    def workload(self) -> Workload:
+        """Floors; `extra()` gives milliseconds per component (in the clock --clock chose)."""
+        totals = dict.fromkeys(self.COMPONENTS, 0.0)
+        done = [0]
+        clock = self.clock
+        raw = serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        subject = x509.DNSName(SERVER_NAME)
+
+        def step(n: int) -> int:
+            for _ in range(n):
+                t0 = clock()
+                signature = self.key.sign(self.signed, self.padding, hashes.SHA256())
+                t1 = clock()
+                self.public.verify(signature, self.signed, self.padding, hashes.SHA256())
+                t2 = clock()
+                server_key = x25519.X25519PrivateKey.generate()
+                server_public = server_key.public_key().public_bytes(*raw)
+                client_key = x25519.X25519PrivateKey.generate()
+                client_public = client_key.public_key().public_bytes(*raw)
+                client_key.exchange(x25519.X25519PublicKey.from_public_bytes(server_public))
+                server_key.exchange(x25519.X25519PublicKey.from_public_bytes(client_public))
+                t3 = clock()
+                leaf = x509.load_der_x509_certificate(self.leaf_der)
+                now = datetime.datetime.now(datetime.UTC)
+                PolicyBuilder().store(self.store).time(now).build_server_verifier(subject).verify(leaf, [])
+                t4 = clock()
+                totals["sign"] += t1 - t0
+                totals["verify"] += t2 - t1
+                totals["ecdhe"] += t3 - t2
+                totals["certificate"] += t4 - t3
+            done[0] += n
+            return n
+
+        def extra() -> dict[str, float]:
+            return {k: v / max(done[0], 1) * 1e3 for k, v in totals.items()}
+
+        return Workload(step, extra=extra)
+
+
+def bulk_tls12(peers: Peers, size: int, tracer: Callable[[Any], None] | None = None) -> Workload:
+    """Writes of `size` bytes client to server in memory, one record each; counts bytes delivered."""
+    client, server = tls12_pair(peers, tracer)
+    chunk = bytes(size)
+
+    def step(n: int) -> int:
+        got = 0
+        for _ in range(n):
+            client.send_application_data(chunk)
+            for event in server.receive_data(client.data_to_send()):
+                if isinstance(event, ApplicationDataReceived):
+                    got += len(event.data)
+        if got != size * n:
+            raise RuntimeError(f"tls12 delivered {got} bytes of {size * n}")
+        return got
+
+    return Workload(step)
+
+
+def bulk_ssl(peers: Peers, size: int) -> Workload:
+    pair = ssl_pair(peers)
+    client, server, server_in, client_out = pair.client, pair.server, pair.server_in, pair.client_out
+    chunk = bytes(size)
+
+    def step(n: int) -> int:
+        for _ in range(n):
+            client.write(chunk)
+            server_in.write(client_out.read())
+            need = size
+            while need:
+                need -= len(server.read(need))
+        return size * n
+
+    return Workload(step)
+
+
+# -- the same over a socketpair, one thread per side -----------------------------------------------
+
+_RECV_SIZE = 65536
+
+
+def _threaded_transfer(
+    send: Callable[[], None], receive: Callable[[], int], total: int,
+    profilers: list[cProfile.Profile] | None = None,
+) -> int:
+    """Run `send` in a new thread and `receive` in this one, started together; the bytes received."""
+    barrier = threading.Barrier(2)
+    failure: list[BaseException] = []
+
+    def sender() -> None:
+        barrier.wait()
+        try:
+            with profiling(profilers):
+                send()
+        except BaseException as exc:  # reported by the receiving side
+            failure.append(exc)
+
+    thread = threading.Thread(target=sender, name="bench-sender")
+    thread.start()
+    barrier.wait()
+    with profiling(profilers):
+        got = receive()
+    thread.join()
+    if failure:
+        raise failure[0]
+    if got != total:
+        raise RuntimeError(f"received {got} bytes of {total}")
+    return got
+
+
+def socket_tls12(peers: Peers, size: int, profilers: list[cProfile.Profile] | None = None) -> Workload:
+    """tls12's sans-I/O core over a socketpair with a minimal loop (the handshake is done in memory)."""
+    client, server = tls12_pair(peers)
+    a, b = socket.socketpair()
+    chunk = bytes(size)
+
+    def step(n: int) -> int:
+        total = size * n
+
+        def send() -> None:
+            for _ in range(n):
+                client.send_application_data(chunk)
+                a.sendall(client.data_to_send())
+
+        def receive() -> int:
+            got = 0
+            while got < total:
+                data = b.recv(_RECV_SIZE)
+                if not data:
+                    break
+                for event in server.receive_data(data):
+                    if isinstance(event, ApplicationDataReceived):
+                        got += len(event.data)
+            return got
+
+        return _threaded_transfer(send, receive, total, profilers)
+
+    def close() -> None:
+        a.close()
+        b.close()
+
+    return Workload(step, close)
+
+
+def socket_wrapped(
+    client_ctx: ssl.SSLContext, server_ctx: ssl.SSLContext, size: int,
+    profilers: list[cProfile.Profile] | None = None,
+) -> Workload:
+    """`ctx.wrap_socket()` on both ends of a socketpair: the stdlib's SSLSocket, or tls12's drop-in one."""
+    a, b = socket.socketpair()
+    client = client_ctx.wrap_socket(a, server_hostname=SERVER_NAME, do_handshake_on_connect=False)
+    server = server_ctx.wrap_socket(b, server_side=True, do_handshake_on_connect=False)
+    handshake = threading.Thread(target=server.do_handshake)
+    handshake.start()
+    client.do_handshake()
+    handshake.join()
+    cipher = client.cipher()
+    if cipher is None or cipher[0] != OPENSSL_SUITE or client.version() != "TLSv1.2":
+        raise SystemExit(f"{type(client_ctx).__module__} socket negotiated {cipher}")
+    chunk = bytes(size)
+
+    def step(n: int) -> int:
+        total = size * n
+
+        def send() -> None:
+            for _ in range(n):
+                client.sendall(chunk)
+
+        def receive() -> int:
+            got = 0
+            while got < total:
+                data = server.recv(_RECV_SIZE)
+                if not data:
+                    break
+                got += len(data)
+            return got
+
+        return _threaded_transfer(send, receive, total, profilers)
+
+    def close() -> None:
+        client.close()
+        server.close()
+
+    return Workload(step, close)
+
+
+# -- tracing: what explanation support costs -----------------------------------------------------
+
+
+def _noop_tracer(event: Any) -> None:
+    pass
+
+
+def tracing_code() -> dict[CodeType, str]:
+    """Code objects that exist only for explanation: everything in tls12.trace and tls12.explain
+    (the trace events' constructors included), and the core's tracing helpers."""
+    codes: dict[CodeType, str] = {}
+
+    def add(fn: object, name: str) -> None:
+        if isinstance(fn, (staticmethod, classmethod)):
+            fn = fn.__func__
+        if isinstance(fn, FunctionType):
+            codes[fn.__code__] = name
+
+    for module_name in ("tls12.trace", "tls12.explain"):
+        module = importlib.import_module(module_name)
+        for name, obj in vars(module).items():
+            if isinstance(obj, type) and obj.__module__ == module_name:
+                for attr, member in vars(obj).items():
+                    add(member, f"{module_name}.{name}.{attr}")
+            elif isinstance(obj, FunctionType) and obj.__module__ == module_name:
+                add(obj, f"{module_name}.{name}")
+    helpers = re.compile(r"^(_?trace\w*|decide|_?explain\w*|peek)$")
+    for module_name in ("tls12.connection", "tls12.record.layer", "tls12.handshake.base",
+                        "tls12.handshake.client", "tls12.handshake.server"):
+        module = importlib.import_module(module_name)
+        for name, obj in vars(module).items():
+            if isinstance(obj, FunctionType) and obj.__module__ == module_name and helpers.match(name):
+                add(obj, f"{module_name}.{name}")
+            elif isinstance(obj, type) and obj.__module__ == module_name:
+                for attr, member in vars(obj).items():
+                    if helpers.match(attr):
+                        add(member, f"{module_name}.{name}.{attr}")
+    return codes
+
+
+def count_tracing_calls(
+    peers: Peers, records: int, tracer: Callable[[Any], None] | None,
+) -> tuple[Counter[str], Counter[str]]:
+    """Calls into tracing code during one handshake, and during `records` 256 B records each way
+    and the closing exchange."""
+    codes = tracing_code()
+    handshake: Counter[str] = Counter()
+    traffic: Counter[str] = Counter()
+    calls = handshake
+
+    def hook(frame: FrameType, event: str, arg: object) -> None:
+        if event == "call":
+            name = codes.get(frame.f_code)
+            if name is not None:
+                calls[name] += 1
+
+    sys.setprofile(hook)
+    try:
+        client, server = tls12_pair(peers, tracer)
+        calls = traffic
+        chunk = bytes(256)
+        for _ in range(records):
+            client.send_application_data(chunk)
+            server.receive_data(client.data_to_send())
+            server.send_application_data(chunk)
+            client.receive_data(server.data_to_send())
+        client.close()
+        server.receive_data(client.data_to_send())
+        client.receive_data(server.data_to_send())
+    finally:
+        sys.setprofile(None)
+    return handshake, traffic
+
+
+class _Out:
+    tracer: Callable[[Any], None] | None = None
+
+
+def _guarded_helper(out: _Out, what: str, value: str, why: str) -> None:
+    if out.tracer is not None:
+        out.tracer((what, value, why))
+
+
+def guarded_call_cost() -> float:
+    """Microseconds for one call of a tracing helper that returns at once (no tracer attached)."""
+    out, n = _Out(), 200_000
+    start = time.perf_counter()
+    for _ in range(n):
+        _guarded_helper(out, "cipher suite", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "why")
+    return (time.perf_counter() - start) / n * 1e6
+
+
+def count_trace_events(peers: Peers) -> int:
+    events: list[Any] = []
+    tls12_pair(peers, events.append)
+    return len(events)
+
+
+# -- memory per idle pair (run in a fresh subprocess per implementation) ---------------------------
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_child(impl: str, pairs: int, pem: Path, trace_malloc: bool) -> dict[str, Any]:
+    peers = Peers.load(pem)
+    make: Callable[[], object] = (lambda: tls12_pair(peers)) if impl == "tls12" else (lambda: ssl_pair(peers))
+    keep = [make() for _ in range(20)]  # warm-up, kept so the measured pairs cannot reuse its memory
+    if trace_malloc:
+        tracemalloc.start(12)
+    gc.collect()
+    before = _rss()
+    keep += [make() for _ in range(pairs)]
+    gc.collect()
+    after = _rss()
+    out: dict[str, Any] = {"pairs": pairs, "rss_before": before, "rss_after": after,
+                           "value": (after - before) / pairs}
+    if trace_malloc:
+        snapshot = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(False, tracemalloc.__file__)])
+        stats = snapshot.statistics("lineno")
+        out["python_heap_per_pair"] = sum(s.size for s in stats) / pairs
+        out["top"] = [
+            {"where": f"{s.traceback[0].filename.split('/site-packages/')[-1].split('/src/')[-1]}:"
+                      f"{s.traceback[0].lineno}", "bytes_per_pair": s.size / pairs, "blocks_per_pair": s.count / pairs}
+            for s in stats[:25]
+        ]
+        tracemalloc.stop()
+        out["native_probes"] = native_probes(pem, keep)
+    return out
+
+
+def _rss_per(make: Callable[[], object], keep: list[object], n: int = 2000) -> float:
+    """RSS per object; the objects are kept (freed memory would be reused by the next probe)."""
+    gc.collect()
+    before = _rss()
+    keep += [make() for _ in range(n)]
+    gc.collect()
+    return (_rss() - before) / n
+
+
+def native_probes(pem: Path, keep: list[object]) -> dict[str, float]:
+    """RSS of single objects an idle tls12 pair holds, to split the non-Python part of its footprint."""
+    leaf_der = x509.load_pem_x509_certificate((pem / "leaf.pem").read_bytes()).public_bytes(serialization.Encoding.DER)
+
+    def aead() -> AESGCM:
+        cipher = AESGCM(os.urandom(32))
+        cipher.encrypt(bytes(12), b"x", b"")
+        return cipher
+
+    return {
+        "AESGCM object after one encrypt (a pair holds 4)": _rss_per(aead, keep),
+        "x509 certificate parsed from its own DER copy (a pair holds the peer's chain)": _rss_per(
+            lambda: x509.load_der_x509_certificate(bytes(bytearray(leaf_der))), keep),
+    }
+
+
+def run_memory_child(impl: str, pairs: int, pem: Path, trace_malloc: bool = False) -> dict[str, Any]:
+    argv = [sys.executable, str(Path(__file__).resolve()), "--child-memory", impl,
+            "--pairs", str(pairs), "--pem-dir", str(pem)]
+    if trace_malloc:
+        argv.append("--tracemalloc")
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"memory child for {impl} failed:\n{result.stderr}")
+    data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return data
+
+
+# -- servers under load ------------------------------------------------------------------------------
+
+
+class ServerProcess:
+    """A server subprocess that prints 'listening on HOST:PORT'; its output goes to a file."""
+
+    def __init__(self, name: str, argv: Sequence[str], workdir: Path) -> None:
+        self.name = name
+        self.log_path = workdir / f"{name.replace(' ', '_')}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(list(argv), stdout=self._log, stderr=subprocess.STDOUT, cwd=workdir)
+        self.port = self._wait_for_port()
+
+    def _wait_for_port(self) -> int:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            match = re.search(rb"listening on [\d.]+:(\d+)", self.log_path.read_bytes())
+            if match:
+                return int(match.group(1))
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not start:\n{self.log_path.read_text(errors='replace')}")
+
+    def cpu_seconds(self) -> float:
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+#: `tls12 serve` under cProfile (with the clock --profile-clock chose), from after its imports.
+_PROFILED_SERVE = """
+import cProfile, sys, time
+from tls12.cli.main import main
+out, clock = sys.argv[1], sys.argv[2]
+profiler = cProfile.Profile(time.process_time if clock == "cpu" else time.perf_counter)
+try:
+    profiler.runcall(main, sys.argv[3:])
+finally:
+    profiler.dump_stats(out)
+"""
+
+
+def start_servers(pem: Path, workdir: Path, profile_to: Path | None = None) -> dict[str, ServerProcess]:
+    cert = ["--cert", str(pem / "leaf.pem"), "--key", str(pem / "leaf.key")]
+    tls12_serve = [sys.executable, "-m", "tls12"]
+    if profile_to is not None:
+        clock = "cpu" if PROFILE_TIMER[0] is time.thread_time else "wall"
+        tls12_serve = [sys.executable, "-c", _PROFILED_SERVE, str(profile_to), clock]
+    servers = {"tls12": ServerProcess(
+        "tls12 serve", [*tls12_serve, "serve", "--host", HOST, "--port", "0", "--echo", *cert], workdir)}
+    if profile_to is None:
+        servers["ssl"] = ServerProcess(
+            "stdlib server", [sys.executable, str(STDLIB_SERVER), "--host", HOST, "--port", "0", *cert], workdir)
+    return servers
+
+
+def probe_server(port: int, ctx: ssl.SSLContext) -> dict[str, Any]:
+    """One connection from the load generator's kind of client; what the server negotiated."""
+    with socket.create_connection((HOST, port), timeout=30) as sock:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = ctx.wrap_bio(incoming, outgoing, server_hostname=SERVER_NAME)
+        received = bytearray()
+        while True:
+            try:
+                obj.do_handshake()
+                done = True
+            except ssl.SSLWantReadError:
+                done = False
+            data = outgoing.read()
+            if data:
+                sock.sendall(data)
+            if done:
+                break
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("the server closed the connection during the handshake")
+            received += chunk
+            incoming.write(chunk)
+        found = inspect_server_flight(bytes(received))
+        found["version"] = obj.version()
+        with contextlib.suppress(ssl.SSLError, OSError):
+            obj.write(b"ping")
+            sock.sendall(outgoing.read())
+            with contextlib.suppress(ssl.SSLWantReadError):
+                obj.unwrap()
+            sock.sendall(outgoing.read())
+    return found
+
+
+async def _handshake_load(port: int, ctx: ssl.SSLContext, clients: int, seconds: float) -> tuple[int, float]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    done = 0
+
+    async def worker() -> None:
+        nonlocal done
+        while loop.time() < deadline:
+            _, writer = await asyncio.open_connection(HOST, port, ssl=ctx, server_hostname=SERVER_NAME)
+            done += 1
+            writer.close()
+            with contextlib.suppress(ssl.SSLError, OSError):
+                await writer.wait_closed()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    return done, time.perf_counter() - start
+
+
+async def _throughput_load(
+    port: int, ctx: ssl.SSLContext, clients: int, seconds: float, on_start: Callable[[], None],
+) -> tuple[int, float]:
+    """Each client writes 4 x 16 KiB and reads the 64 KiB echo back, until the time is up."""
+    loop = asyncio.get_running_loop()
+    streams = [await asyncio.open_connection(HOST, port, ssl=ctx, server_hostname=SERVER_NAME)
+               for _ in range(clients)]
+    chunk = bytes(16 * KIB)
+    burst = 4
+    echoed = 0
+    on_start()
+    start = time.perf_counter()
+    deadline = loop.time() + seconds
+
+    async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal echoed
+        while loop.time() < deadline:
+            for _ in range(burst):
+                writer.write(chunk)
+            await reader.readexactly(burst * len(chunk))
+            echoed += burst * len(chunk)
+
+    await asyncio.gather(*(worker(r, w) for r, w in streams))
+    elapsed = time.perf_counter() - start
+    for _, writer in streams:
+        writer.close()
+        with contextlib.suppress(ssl.SSLError, OSError):
+            await writer.wait_closed()
+    return echoed, elapsed
+
+
+def measure_server_handshakes(
+    server: ServerProcess, ctx: ssl.SSLContext, clients: int, seconds: float,
+) -> dict[str, float]:
+    cpu0, client_cpu0 = server.cpu_seconds(), time.process_time()
+    done, elapsed = asyncio.run(_handshake_load(server.port, ctx, clients, seconds))
+    server_cpu, client_cpu = server.cpu_seconds() - cpu0, time.process_time() - client_cpu0
+    return {"value": done / elapsed, "handshakes": done, "server_cpu": server_cpu / elapsed,
+            "server_cpu_ms_per_handshake": server_cpu / max(done, 1) * 1e3, "client_cpu": client_cpu / elapsed}
+
+
+def measure_server_throughput(
+    server: ServerProcess, ctx: ssl.SSLContext, clients: int, seconds: float,
+) -> dict[str, float]:
+    marks: dict[str, float] = {}
+
+    def on_start() -> None:
+        marks["cpu"], marks["client"] = server.cpu_seconds(), time.process_time()
+
+    echoed, elapsed = asyncio.run(_throughput_load(server.port, ctx, clients, seconds, on_start))
+    server_cpu, client_cpu = server.cpu_seconds() - marks["cpu"], time.process_time() - marks["client"]
+    return {"value": echoed / elapsed / MB, "server_cpu": server_cpu / elapsed, "client_cpu": client_cpu / elapsed}
+
+
+# -- rounds --------------------------------------------------------------------------------------------
+
+Sample = dict[str, float]
+
+
+@dataclass(frozen=True)
+class Group:
+    """One in-process measurement: every implementation's workload is set up afresh each round,
+    then they take turns, in a new random order each turn, `slices` times, so that all of them
+    see the same machine. `units` (handshakes, writes) are split evenly over the slices."""
+
+    section: str
+    prepare: dict[str, Callable[[], Workload]]
+    units: int
+    slices: int
+    rate: bool  # True: MB/s of what the steps return; False: milliseconds per unit
+    threaded: bool = False  # the work runs in two threads: only wall-clock time means anything
+
+    def run(self, rng: random.Random, clock: str, scale: float = 1.0) -> dict[str, Sample]:
+        workloads: dict[str, Workload] = {}
+        try:
+            for impl, prepare in self.prepare.items():
+                workloads[impl] = prepare()
+            per_slice = max(1, round(self.units * scale / self.slices))
+            wall, cpu, amount = (dict.fromkeys(workloads, 0.0) for _ in range(3))
+            for _ in range(self.slices if scale >= 1 else 1):
+                order = list(workloads)
+                rng.shuffle(order)
+                for impl in order:
+                    gc.collect()
+                    with Stopwatch() as watch:
+                        got = workloads[impl].step(per_slice)
+                    wall[impl] += watch.wall
+                    cpu[impl] += watch.cpu
+                    amount[impl] += got
+        finally:
+            for workload in workloads.values():
+                workload.close()
+        out: dict[str, Sample] = {}
+        for impl, workload in workloads.items():
+            if self.rate:
+                sample = {"wall": amount[impl] / wall[impl] / MB, "cpu": amount[impl] / max(cpu[impl], 1e-9) / MB}
+            else:
+                sample = {"wall": wall[impl] / amount[impl] * 1e3, "cpu": cpu[impl] / amount[impl] * 1e3}
+            if self.threaded:
+                del sample["cpu"]
+            sample["value"] = sample["wall" if self.threaded else clock]
+            if workload.extra is not None:
+                sample.update(workload.extra())
+            out[impl] = sample
+        return out
+
+
+@dataclass(frozen=True)
+class Task:
+    """One entry of a round: a group of in-process workloads, a memory child, a server run."""
+
+    section: str
+    run: Callable[[], dict[str, Sample]]
+    label: str = ""
+
+
+def build_groups(peers: Peers, sizes: Sizes, sections: Sequence[str], clock: str) -> list[Group]:
+    floor = CryptoFloor(peers.pem, clock)
+    groups: list[Group] = []
+    if "handshake" in sections:
+        groups.append(Group("handshake", {
+            "tls12": partial(handshakes_tls12, peers),
+            "ssl": partial(handshakes_ssl, peers),
+            "floor": floor.workload,
+        }, sizes.handshakes, sizes.slices, rate=False))
+    if "bulk" in sections:
+        for key, size, writes in (("bulk_16k", 16 * KIB, sizes.bulk_16k), ("bulk_256", 256, sizes.bulk_256)):
+            groups.append(Group(key, {
+                "tls12": partial(bulk_tls12, peers, size),
+                "ssl": partial(bulk_ssl, peers, size),
+            }, writes, sizes.slices, rate=True))
+    if "socket" in sections:
+        for key, size, writes in (("socket_16k", 16 * KIB, sizes.socket_16k), ("socket_256", 256, sizes.socket_256)):
+            groups.append(Group(key, {
+                "tls12": partial(socket_tls12, peers, size),
+                "tls12_compat": partial(socket_wrapped, peers.compat_client, peers.compat_server, size),
+                "ssl": partial(socket_wrapped, peers.ssl_client, peers.ssl_server, size),
+            }, writes, sizes.socket_slices, rate=True, threaded=True))
+    if "tracer" in sections:
+        groups.append(Group("tracer_handshake", {
+            "off": partial(handshakes_tls12, peers),
+            "noop": partial(handshakes_tls12, peers, _noop_tracer),
+        }, sizes.tracer_handshakes, sizes.slices, rate=False))
+        groups.append(Group("tracer_256", {
+            "off": partial(bulk_tls12, peers, 256),
+            "noop": partial(bulk_tls12, peers, 256, _noop_tracer),
+        }, sizes.tracer_writes, sizes.slices, rate=True))
+    return groups
+
+
+def build_tasks(peers: Peers, sizes: Sizes, sections: Sequence[str], servers: dict[str, ServerProcess],
+                groups: Sequence[Group], rng: random.Random, clock: str) -> Callable[[int], list[Task]]:
+    def tasks(round_no: int) -> list[Task]:
+        out = [Task(g.section, partial(g.run, rng, clock)) for g in groups]
+        if "memory" in sections and round_no < sizes.memory_rounds:
+            for impl in ("tls12", "ssl"):
+                def memory(impl: str = impl) -> dict[str, Sample]:
+                    return {impl: run_memory_child(impl, sizes.memory_pairs, peers.pem)}
+                out.append(Task("memory", memory, impl))
+        for impl, server in servers.items():
+            def handshakes(impl: str = impl, server: ServerProcess = server) -> dict[str, Sample]:
+                return {impl: measure_server_handshakes(server, peers.ssl_client, sizes.load_handshake_clients,
+                                                        sizes.load_seconds)}
+
+            def throughput(impl: str = impl, server: ServerProcess = server) -> dict[str, Sample]:
+                return {impl: measure_server_throughput(server, peers.ssl_client, sizes.load_throughput_clients,
+                                                        sizes.load_seconds)}
+            out += [Task("server_handshakes", handshakes, impl), Task("server_throughput", throughput, impl)]
+        return out
+
+    return tasks
+
+
+Samples = dict[str, dict[str, list[Sample]]]
+
+
+def run_rounds(make_tasks: Callable[[int], list[Task]], groups: Sequence[Group], rounds: int,
+               rng: random.Random, clock: str) -> Samples:
+    """Every task once per round, in a new random order each round."""
+    log("warm-up")
+    for group in groups:  # a tenth of a round of each in-process group, not recorded
+        group.run(rng, clock, scale=0.1)
+    samples: Samples = {}
+    for round_no in range(rounds):
+        tasks = make_tasks(round_no)
+        rng.shuffle(tasks)
+        log(f"round {round_no + 1}/{rounds}: " + ", ".join(f"{t.section}{':' if t.label else ''}{t.label}"
+                                                            for t in tasks))
+        for task in tasks:
+            for impl, sample in task.run().items():
+                samples.setdefault(task.section, {}).setdefault(impl, []).append(sample)
+    return samples
+
+
+def _summary(values: Sequence[float]) -> dict[str, Any]:
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "rounds": list(values)}
+
+
+def _series(samples: Samples, section: str, impl: str, key: str = "value") -> list[float]:
+    return [s[key] for s in samples[section][impl]]
+
+
+def _ratios(samples: Samples, section: str, a: str, b: str) -> dict[str, Any]:
+    xs, ys = _series(samples, section, a), _series(samples, section, b)
+    return _summary([x / y for x, y in zip(xs, ys, strict=True)])
+
+
+UNITS = {
+    "handshake": ("ms per handshake, client and server in memory", "lower"),
+    "bulk_16k": ("MB/s, 16 KiB writes, client to server, in memory", "higher"),
+    "bulk_256": ("MB/s, 256 B writes, client to server, in memory", "higher"),
+    "socket_16k": ("MB/s, 16 KiB writes over a socketpair, a thread per side", "higher"),
+    "socket_256": ("MB/s, 256 B writes over a socketpair, a thread per side", "higher"),
+    "memory": ("bytes of RSS per idle established client+server pair", "lower"),
+    "server_handshakes": ("handshakes/s against the server subprocess", "higher"),
+    "server_throughput": ("MB/s echoed (client -> server -> client), 16 KiB writes", "higher"),
+}
+
+
+def summarize(samples: Samples, sizes: Sizes, extra: dict[str, Any]) -> dict[str, Any]:
+    sections: dict[str, Any] = {}
+    for key, (unit, better) in UNITS.items():
+        if key not in samples:
+            continue
+        impls = samples[key]
+        entry: dict[str, Any] = {"unit": unit, "better": better}
+        for impl, runs in impls.items():
+            entry[impl] = _summary([r["value"] for r in runs])
+            for field in sorted(set(runs[0]) - {"value"}):
+                values = [r[field] for r in runs if isinstance(r.get(field), (int, float))]
+                if values:
+                    entry[impl][field] = statistics.median(values)
+        entry["ratio"] = _ratios(samples, key, "tls12", "ssl")
+        if key == "handshake":
+            entry["ratio_floor"] = _ratios(samples, key, "tls12", "floor")
+            entry["ssl_ratio_floor"] = _ratios(samples, key, "ssl", "floor")
+        if key.startswith("socket"):
+            entry["ratio_compat"] = _ratios(samples, key, "tls12_compat", "ssl")
+        sections[key] = entry
+    if "tracer_handshake" in samples:
+        sections["tracer"] = {
+            "unit": "no-op tracer attached / no tracer (time ratio; throughput ratio for records)",
+            "handshake_ms": {impl: _summary(_series(samples, "tracer_handshake", impl)) for impl in ("off", "noop")},
+            "records_256_mb_s": {impl: _summary(_series(samples, "tracer_256", impl)) for impl in ("off", "noop")},
+            "handshake_ratio": _ratios(samples, "tracer_handshake", "noop", "off"),
+            "records_256_ratio": _ratios(samples, "tracer_256", "noop", "off"),
+            **extra.get("tracer", {}),
+        }
+        t = sections["tracer"]
+        calls = sum(t["calls_without_tracer_per_handshake"].values())
+        t["estimated_cost_without_tracer_us_per_handshake"] = calls * t["guarded_call_us"]
+        t["estimated_share_of_handshake"] = calls * t["guarded_call_us"] / (t["handshake_ms"]["off"]["median"] * 1e3)
+    result: dict[str, Any] = {
+        "machine": {**machine(), "loadavg_1min_start": extra.get("loadavg_1min_start")},
+        "settings": {**asdict(sizes), "clients_verify": "chain and host name",
+                     "ssl_options": "OP_NO_TICKET (tls12 sends no tickets either)"},
+        "negotiated": extra.get("negotiated", {}),
+        "sections": sections,
+    }
+    result["targets"] = targets(sections)
+    return result
+
+
+def targets(sections: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+
+    def check(name: str, value: float, op: str, limit: float) -> None:
+        met = value <= limit if op == "<=" else value >= limit
+        out[name] = {"value": value, "target": f"{op} {limit}", "met": met}
+
+    if "handshake" in sections:
+        check("handshake_vs_ssl", sections["handshake"]["ratio"]["median"], "<=", 0.85)
+        check("handshake_vs_floor", sections["handshake"]["ratio_floor"]["median"], "<=", 1.3)
+    for key, limit in (("bulk_16k", 1.0), ("bulk_256", 0.8), ("socket_16k", 1.0), ("socket_256", 0.8)):
+        if key in sections:
+            check(key, sections[key]["ratio"]["median"], ">=", limit)
+    if "memory" in sections:
+        check("memory", sections["memory"]["ratio"]["median"], "<=", 1.0)
+    if "tracer" in sections:
+        check("tracer_off_calls", sections["tracer"]["calls_without_tracer"], "<=", 0)
+    return out
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    revision = "unknown"
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src"], capture_output=True,
+                               text=True, timeout=10, check=True).stdout.strip()
+        revision = head + (" + uncommitted changes in src/" if dirty else "")
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "ssl_openssl": ssl.OPENSSL_VERSION,
+        "cryptography": cryptography.__version__,
+        "cryptography_openssl": cryptography_backend.openssl_version_text(),
+        "kernel": platform.release(),
+        "tls12_revision": revision,
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "loadavg_1min_end": round(os.getloadavg()[0], 2),
+    }
+
+
+# -- report ----------------------------------------------------------------------------------------------
+
+
+def _ratio_text(r: dict[str, Any]) -> str:
+    return f"{r['median']:.2f}x [{r['min']:.2f}-{r['max']:.2f}]"
+
+
+def _target_text(result: dict[str, Any], name: str) -> str:
+    t = result["targets"].get(name)
+    if t is None:
+        return ""
+    op, limit = t["target"].split()
+    sign = "<=" if op == "<=" else ">="
+    return f"{sign} {float(limit):g}x: {'met' if t['met'] else 'MISSED'}"
+
+
+def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """(measure, tls12, ssl module, tls12/ssl median [range], target) for the table."""
+    s = result["sections"]
+    out: list[tuple[str, str, str, str, str]] = []
+    if "handshake" in s:
+        h = s["handshake"]
+        out.append(("Full handshake, client+server in memory (ms)", f"{h['tls12']['median']:.3f}",
+                    f"{h['ssl']['median']:.3f}", _ratio_text(h["ratio"]), _target_text(result, "handshake_vs_ssl")))
+        parts = ", ".join(f"{k} {h['floor'][k]:.3f}" for k in CryptoFloor.COMPONENTS)
+        out.append((f"Crypto floor, same run (ms): {parts}", f"{h['floor']['median']:.3f}", "", "", ""))
+        out.append(("Handshake / crypto floor", f"{h['ratio_floor']['median']:.2f}x",
+                    f"{h['ssl_ratio_floor']['median']:.2f}x", _ratio_text(h["ratio_floor"]) + " (tls12)",
+                    _target_text(result, "handshake_vs_floor")))
+    labels = {
+        "bulk_16k": "Bulk 16 KiB writes, in memory (MB/s)",
+        "bulk_256": "Small records 256 B, in memory (MB/s)",
+        "socket_16k": "Bulk 16 KiB writes, socketpair + threads (MB/s)",
+        "socket_256": "Small records 256 B, socketpair + threads (MB/s)",
+    }
+    for key, label in labels.items():
+        if key in s:
+            e = s[key]
+            out.append((label, f"{e['tls12']['median']:.1f}", f"{e['ssl']['median']:.1f}", _ratio_text(e["ratio"]),
+                        _target_text(result, key)))
+            if "ratio_compat" in e:
+                out.append(("  same writes, tls12's drop-in SSLContext.wrap_socket()",
+                            f"{e['tls12_compat']['median']:.1f}", f"{e['ssl']['median']:.1f}",
+                            _ratio_text(e["ratio_compat"]), ""))
+    if "memory" in s:
+        m = s["memory"]
+        out.append((f"Memory per idle pair, RSS over {result['settings']['memory_pairs']:,} pairs (KB)",
+                    f"{m['tls12']['median'] / 1000:.1f}", f"{m['ssl']['median'] / 1000:.1f}",
+                    _ratio_text(m["ratio"]), _target_text(result, "memory")))
+    if "server_handshakes" in s:
+        e = s["server_handshakes"]
+        clients = result["settings"]["load_handshake_clients"]
+        out.append((f"Server handshakes/s, {clients} concurrent clients (server CPU)",
+                    f"{e['tls12']['median']:.0f} ({e['tls12']['server_cpu']:.0%})",
+                    f"{e['ssl']['median']:.0f} ({e['ssl']['server_cpu']:.0%})", _ratio_text(e["ratio"]), ""))
+        out.append(("  server CPU per handshake (ms)", f"{e['tls12']['server_cpu_ms_per_handshake']:.2f}",
+                    f"{e['ssl']['server_cpu_ms_per_handshake']:.2f}", "", ""))
+    if "server_throughput" in s:
+        e = s["server_throughput"]
+        clients = result["settings"]["load_throughput_clients"]
+        out.append((f"Server echo MB/s, {clients} clients (server CPU)",
+                    f"{e['tls12']['median']:.1f} ({e['tls12']['server_cpu']:.0%})",
+                    f"{e['ssl']['median']:.1f} ({e['ssl']['server_cpu']:.0%})", _ratio_text(e["ratio"]), ""))
+    if "tracer" in s:
+        t = s["tracer"]
+        per_handshake = sum(t["calls_without_tracer_per_handshake"].values())
+        in_traffic = sum(t["calls_without_tracer_in_traffic"].values())
+        out.append(("Tracing calls with no tracer: per handshake / in traffic",
+                    f"{per_handshake} / {in_traffic}", "",
+                    f"~{t['estimated_cost_without_tracer_us_per_handshake']:.2f} us "
+                    f"({t['estimated_share_of_handshake']:.2%})",
+                    _target_text(result, "tracer_off_calls").replace("<= 0x", "0 calls")))
+        out.append(("No-op tracer attached / none: handshake time", "", "", _ratio_text(t["handshake_ratio"]), ""))
+        out.append(("No-op tracer attached / none: 256 B record MB/s", "", "", _ratio_text(t["records_256_ratio"]), ""))
+    return out
+
+
+def _rounds(result: dict[str, Any]) -> str:
+    n = result["settings"]["rounds"]
+    memory = result["settings"]["memory_rounds"] if "memory" in result["sections"] else n
+    return f"{n} round{'s' if n != 1 else ''}" + (f", memory {min(n, memory)}" if memory < n else "")
+
+
+def _conditions(result: dict[str, Any]) -> str:
+    m, clock = result["machine"], result["settings"].get("clock", "wall")
+    how = ("wall-clock times" if clock == "wall" else
+           "in-process single-threaded sections timed in thread CPU time (--clock cpu), the rest wall-clock")
+    return (f"{how}; 1-minute load average {m.get('loadavg_1min_start')} at the start, "
+            f"{m.get('loadavg_1min_end')} at the end")
+
+
+def machine_line(result: dict[str, Any]) -> str:
+    m = result["machine"]
+    return (f"{m['cpu']}, {m['cores']} cores, Python {m['python']}, {m['ssl_openssl']} (ssl module), "
+            f"cryptography {m['cryptography']} ({m['cryptography_openssl']}), Linux {m['kernel']}")
+
+
+def print_table(result: dict[str, Any]) -> None:
+    header = ("Measure", "tls12", "ssl module", "tls12/ssl median [range]", "target")
+    table = [header, *rows(result)]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    print(f"tls12 vs the stdlib ssl module -- {machine_line(result)}")
+    print(f"tls12 at {result['machine']['tls12_revision']}; {_rounds(result)}; "
+          f"ratios are per round (tls12 / ssl), median [min-max]; {_conditions(result)}")
+    for name, found in result["negotiated"].items():
+        print(f"  negotiated ({name}): " + ", ".join(f"{k}={v}" for k, v in found.items()))
+    for i, r in enumerate(table):
+        print("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [
+        f"tls12 against the stdlib `ssl` module in one process, interleaved and shuffled round by round "
+        f"({_rounds(result)}; ratios are tls12 / ssl within a round, median [min-max]). "
+        "Same RSA-2048 CA-issued certificate, TLS 1.2 ECDHE-RSA-AES256-GCM-SHA384, x25519, "
+        "rsa_pss_rsae_sha256; both clients verify the chain and the host name.",
+        "",
+        f"Machine: {machine_line(result)}. tls12 at {result['machine']['tls12_revision']}, "
+        f"{result['machine']['date']}; {_conditions(result)}. "
+        "Reproduce with `python bench/bench.py` (see `bench/README.md`).",
+        "",
+        "| Measure | tls12 | ssl module | tls12 / ssl | target |",
+        "|---|--:|--:|--:|---|",
+    ]
+    for r in rows(result):
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in r) + " |")
+    return "\n".join(lines)
+
+
+def update_readme(result: dict[str, Any], readme: Path) -> None:
+    text = readme.read_text(encoding="utf-8")
+    block = f"{README_START}\n{markdown(result)}\n{README_END}"
+    if README_START in text and README_END in text:
+        head, rest = text.split(README_START, 1)
+        _, tail = rest.split(README_END, 1)
+        text = head + block + tail
+    else:
+        text = text.rstrip("\n") + "\n\n## Performance\n\n" + block + "\n"
+    readme.write_text(text, encoding="utf-8")
+
+
+# -- profiles --------------------------------------------------------------------------------------------
+
+
+def print_profile(profilers: Sequence[cProfile.Profile], top: int, title: str) -> list[dict[str, Any]]:
+    stream = io.StringIO()
+    stats = pstats.Stats(profilers[0], stream=stream)
+    for extra in profilers[1:]:
+        stats.add(extra)
+    return _print_stats(stats, stream, top, title)
+
+
+_NATIVE_CRYPTO = re.compile(r"cryptography|x25519|x448|ed25519|keys\.|aead|hmac|hashes", re.IGNORECASE)
+
+
+def _where(filename: str, name: str) -> str:
+    """The group a profile entry belongs to: a tls12 module, cryptography's native code, other built-ins, ..."""
+    if filename == "~":
+        return "cryptography (native)" if _NATIVE_CRYPTO.search(name) else "other built-ins"
+    if "/tls12/" in filename:
+        return "tls12/" + filename.rsplit("/tls12/", 1)[1]
+    return Path(filename).name
+
+
+def _print_stats(stats: pstats.Stats, stream: io.StringIO, top: int, title: str) -> list[dict[str, Any]]:
+    raw: dict[Any, Any] = dict(stats.stats)  # type: ignore[attr-defined]
+    total = sum(v[2] for v in raw.values()) or 1e-9
+    calls = sum(v[1] for v in raw.values())
+    groups: Counter[str] = Counter()
+    for (filename, _, name), (_, _, tt, _, _) in raw.items():
+        groups[_where(filename, name)] += tt
+    stats.strip_dirs().sort_stats("tottime").print_stats(top)
+    clock = "CPU" if PROFILE_TIMER[0] is time.thread_time else "wall-clock"
+    print(f"== cProfile ({clock} time), tls12 side: {title}; top {top} by tottime ==")
+    print(stream.getvalue().strip())
+    print(f"\nBy where the time is spent (tottime; {calls} function calls in all):")
+    for where, tt in groups.most_common(15):
+        print(f"  {tt:8.3f} s {tt / total:6.1%}  {where}")
+    entries = sorted(raw.items(), key=lambda kv: kv[1][2], reverse=True)[:top]
+    return [{"function": f"{Path(f).name}:{line}({name})", "ncalls": nc, "tottime": tt, "cumtime": ct}
+            for (f, line, name), (_, nc, tt, ct, _) in entries]
+
+
+def run_profile(section: str, peers: Peers, sizes: Sizes, top: int, workdir: Path) -> dict[str, Any]:
+    title = section
+    entries: list[dict[str, Any]]
+    if section == "memory":
+        data = run_memory_child("tls12", sizes.memory_pairs, peers.pem, trace_malloc=True)
+        print(f"== tracemalloc, tls12 side: {sizes.memory_pairs} idle pairs; RSS {data['value']:.0f} B/pair, "
+              f"Python heap {data['python_heap_per_pair']:.0f} B/pair; top allocation sites ==")
+        for entry in data["top"]:
+            print(f"{entry['bytes_per_pair']:10.1f} B/pair {entry['blocks_per_pair']:7.2f} blocks/pair  "
+                  f"{entry['where']}")
+        print("RSS of single native objects:")
+        for what, size in data["native_probes"].items():
+            print(f"{size:10.1f} B  {what}")
+        return {"profile": section, "memory": data}
+    if section.startswith("server"):
+        profile_path = workdir / "serve.prof"
+        servers = start_servers(peers.pem, workdir, profile_to=profile_path)
+        server = servers["tls12"]
+        try:
+            if section == "server_handshakes":
+                measure_server_handshakes(server, peers.ssl_client, sizes.load_handshake_clients,
+                                          sizes.load_seconds * 3)
+            else:
+                measure_server_throughput(server, peers.ssl_client, sizes.load_throughput_clients,
+                                          sizes.load_seconds * 3)
+        finally:
+            server.stop()
+        stream = io.StringIO()
+        entries = _print_stats(pstats.Stats(str(profile_path), stream=stream), stream, top,
+                               f"{section} (the tls12 serve process)")
+        return {"profile": section, "entries": entries}
+    profilers: list[cProfile.Profile] = []
+    workload: Workload
+    if section == "handshake":
+        units = sizes.handshakes * 2
+        workload = handshakes_tls12(peers)
+        title += f" ({units} handshakes, client and server)"
+    elif section.startswith("bulk"):
+        size, units = (16 * KIB, sizes.bulk_16k) if section == "bulk_16k" else (256, sizes.bulk_256)
+        workload = bulk_tls12(peers, size)
+        title += f" ({units} writes of {size} B, sending and receiving side)"
+    else:
+        size, units = (16 * KIB, sizes.socket_16k) if section == "socket_16k" else (256, sizes.socket_256)
+        workload = socket_tls12(peers, size, profilers)
+        title += f" ({units} writes of {size} B; sender and receiver threads merged)"
+    try:
+        workload.step(max(1, units // 10))  # warm-up
+        profilers.clear()
+        gc.collect()
+        with profiling(None if section.startswith("socket") else profilers):  # socket: profiled per thread
+            workload.step(units)
+    finally:
+        workload.close()
+    entries = print_profile(profilers, top, title)
+    return {"profile": section, "entries": entries}
+
+
+# -- main ----------------------------------------------------------------------------------------------
+
+
+def parse_sections(text: str) -> list[str]:
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="tls12 against the stdlib ssl module: handshakes, bulk data, memory, a server under load.")
+    parser.add_argument("--rounds", type=int, help=f"rounds (default {FULL.rounds}; --quick: {QUICK.rounds})")
+    parser.add_argument("--quick", action="store_true", help="small sizes for a fast smoke run")
+    parser.add_argument("--only", type=parse_sections, metavar="SECTIONS",
+                        help=f"comma-separated sections to run: {', '.join(SECTIONS)}")
+    parser.add_argument("--profile", choices=PROFILE_SECTIONS, metavar="SECTION",
+                        help=f"cProfile tls12's side of one section ({', '.join(PROFILE_SECTIONS)}; "
+                             "memory uses tracemalloc) and print the top entries by tottime")
+    parser.add_argument("--top", type=int, default=25, help="entries to print with --profile (default 25)")
+    parser.add_argument("--profile-clock", choices=("wall", "cpu"), default="wall",
+                        help="what --profile measures: wall-clock time (default) or each thread's CPU time "
+                             "(for a busy machine; reading it costs more, which inflates small functions)")
+    parser.add_argument("--seed", type=int, help="seed for the round-by-round shuffle")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="what the in-process single-threaded sections (handshake, floor, in-memory bulk, "
+                             "tracer) report: wall-clock time (default) or the thread's CPU time, which other "
+                             "processes on a busy machine disturb less; both are in the JSON either way")
+    parser.add_argument("--json", type=Path, metavar="FILE", help="also write the JSON result to FILE")
+    parser.add_argument("--update-readme", nargs="?", const="", metavar="FILE",
+                        help="rewrite the README's Performance table from FILE (a run's output or JSON; "
+                             "its last line is used), or from this run if FILE is omitted")
+    parser.add_argument("--readme", type=Path, default=README, help=argparse.SUPPRESS)
+    parser.add_argument("--child-memory", choices=("tls12", "ssl"), help=argparse.SUPPRESS)
+    parser.add_argument("--pairs", type=int, default=FULL.memory_pairs, help=argparse.SUPPRESS)
+    parser.add_argument("--pem-dir", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--tracemalloc", action="store_true", help=argparse.SUPPRESS)
+    return parser
+
+
+@contextlib.contextmanager
+def running_servers(peers: Peers, workdir: Path, wanted: bool) -> Iterator[dict[str, ServerProcess]]:
+    servers: dict[str, ServerProcess] = {}
+    try:
+        if wanted:
+            servers = start_servers(peers.pem, workdir)
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def run_benchmark(args: argparse.Namespace, sizes: Sizes, peers: Peers, workdir: Path) -> dict[str, Any]:
+    sections = args.only or list(SECTIONS)
+    extra: dict[str, Any] = {"negotiated": {}, "loadavg_1min_start": round(os.getloadavg()[0], 2)}
+    if extra["loadavg_1min_start"] > 0.5:
+        log(f"note: the machine is busy (1-minute load {extra['loadavg_1min_start']}); expect noisy numbers")
+    client, _ = tls12_pair(peers)
+    extra["negotiated"]["tls12 pair"] = negotiated_tls12(client)
+    extra["negotiated"]["ssl pair"] = negotiated_ssl(peers)
+    with running_servers(peers, workdir, "server" in sections) as servers:
+        for server in servers.values():
+            extra["negotiated"][f"{server.name} (stdlib client)"] = probe_server(server.port, peers.ssl_client)
+        for name, found in extra["negotiated"].items():
+            check_negotiated(name, found)
+        if "tracer" in sections:
+            handshake, traffic = count_tracing_calls(peers, sizes.count_records, None)
+            extra["tracer"] = {
+                "calls_without_tracer": sum(handshake.values()) + sum(traffic.values()),
+                "calls_without_tracer_per_handshake": dict(handshake.most_common()),
+                "calls_without_tracer_in_traffic": dict(traffic.most_common()),
+                "records_counted": 2 * sizes.count_records,
+                "guarded_call_us": guarded_call_cost(),
+                "trace_events_per_traced_handshake": count_trace_events(peers),
+            }
+        rng = random.Random(args.seed)
+        groups = build_groups(peers, sizes, sections, args.clock)
+        make_tasks = build_tasks(peers, sizes, sections, servers, groups, rng, args.clock)
+        samples = run_rounds(make_tasks, groups, sizes.rounds, rng, args.clock)
+    result = summarize(samples, sizes, extra)
+    result["settings"]["clock"] = args.clock
+    return result
+
+
+def last_json_line(text: str) -> dict[str, Any]:
+    lines = [line for line in text.splitlines() if line.strip()]
+    data: dict[str, Any] = json.loads(lines[-1])
+    return data
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.child_memory:
+        print(json.dumps(memory_child(args.child_memory, args.pairs, args.pem_dir, args.tracemalloc)))
+        return 0
+    if args.update_readme:  # from a saved run
+        update_readme(last_json_line(Path(args.update_readme).read_text(encoding="utf-8")), args.readme)
+        log(f"updated {args.readme}")
+        return 0
+    sizes = QUICK if args.quick else FULL
+    if args.rounds is not None:
+        if args.rounds < 1:
+            raise SystemExit("--rounds must be at least 1")
+        sizes = replace(sizes, rounds=args.rounds)
+    with tempfile.TemporaryDirectory(prefix="tls12-bench-") as tmp:
+        workdir = Path(tmp)
+        peers = Peers.load(write_pem_dir(workdir))
+        if args.profile:
+            PROFILE_TIMER[0] = time.thread_time if args.profile_clock == "cpu" else time.perf_counter
+            result = run_profile(args.profile, peers, sizes, args.top, workdir)
+            print(json.dumps(result, separators=(",", ":")))
+            return 0
+        started = time.perf_counter()
+        result = run_benchmark(args, sizes, peers, workdir)
+        result["settings"]["seconds"] = round(time.perf_counter() - started, 1)
+    print_table(result)
+    line = json.dumps(result, separators=(",", ":"))
+    if args.json:
+        args.json.write_text(line + "\n", encoding="utf-8")
+    if args.update_readme is not None:
+        update_readme(result, args.readme)
+        log(f"updated {args.readme}")
+    print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

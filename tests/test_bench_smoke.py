@@ -1,0 +1,127 @@
+"""bench/bench.py still runs: a --quick run ends with JSON covering every section.
+
+Not a timed test: nothing here asserts on speed, only that every number is there
+and positive, that both sides negotiated the same parameters, and that the README
+table can be generated from a run's output.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "bench" / "bench.py"
+
+SECTIONS = (
+    "handshake", "bulk_16k", "bulk_256", "socket_16k", "socket_256", "memory",
+    "server_handshakes", "server_throughput",
+)
+IMPLS = {
+    "handshake": ("tls12", "ssl", "floor"),
+    "socket_16k": ("tls12", "tls12_compat", "ssl"),
+    "socket_256": ("tls12", "tls12_compat", "ssl"),
+}
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(BENCH), *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=300, check=False)
+
+
+@pytest.fixture(scope="module")
+def quick_run() -> tuple[str, dict[str, Any]]:
+    result = _run("--quick", "--seed", "1")
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    return result.stdout, json.loads(last)
+
+
+def _positive(summary: dict[str, Any]) -> None:
+    assert summary["median"] > 0
+    assert summary["rounds"]
+    assert all(v > 0 for v in summary["rounds"])
+
+
+def test_every_section_has_positive_numbers(quick_run: tuple[str, dict[str, Any]]) -> None:
+    _, data = quick_run
+    sections = data["sections"]
+    for name in SECTIONS:
+        entry = sections[name]
+        for impl in IMPLS.get(name, ("tls12", "ssl")):
+            _positive(entry[impl])
+        _positive(entry["ratio"])
+    _positive(sections["handshake"]["ratio_floor"])
+    for part in ("sign", "verify", "ecdhe", "certificate"):
+        assert sections["handshake"]["floor"][part] > 0
+    for name in ("server_handshakes", "server_throughput"):
+        for impl in ("tls12", "ssl"):
+            assert sections[name][impl]["server_cpu"] >= 0
+
+
+def test_tracer_section(quick_run: tuple[str, dict[str, Any]]) -> None:
+    _, data = quick_run
+    tracer = data["sections"]["tracer"]
+    assert isinstance(tracer["calls_without_tracer"], int) and tracer["calls_without_tracer"] >= 0
+    assert tracer["trace_events_per_traced_handshake"] > 0
+    _positive(tracer["handshake_ratio"])
+    _positive(tracer["records_256_ratio"])
+
+
+def test_same_parameters_on_both_sides(quick_run: tuple[str, dict[str, Any]]) -> None:
+    _, data = quick_run
+    negotiated = data["negotiated"]
+    assert len(negotiated) == 4  # the two in-memory pairs and the two servers
+    for found in negotiated.values():
+        assert found["version"] == "TLSv1.2"
+        assert found["cipher_suite"] == "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
+        assert found["group"] == "X25519"
+        assert found["signature_scheme"] == "RSA_PSS_RSAE_SHA256"
+        assert found["extended_master_secret"] is True
+
+
+def test_machine_and_targets(quick_run: tuple[str, dict[str, Any]]) -> None:
+    stdout, data = quick_run
+    for key in ("cpu", "cores", "python", "ssl_openssl", "cryptography", "cryptography_openssl"):
+        assert data["machine"][key]
+    assert set(data["targets"]) >= {"handshake_vs_ssl", "handshake_vs_floor", "bulk_16k", "bulk_256", "memory",
+                                    "tracer_off_calls"}
+    assert all(isinstance(t["met"], bool) for t in data["targets"].values())
+    assert "Full handshake" in stdout  # the readable table comes before the JSON
+
+
+def test_update_readme_from_a_run(quick_run: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    stdout, _ = quick_run
+    output = tmp_path / "run.txt"
+    output.write_text(stdout, encoding="utf-8")
+    readme = tmp_path / "README.md"
+    original = (REPO / "README.md").read_text(encoding="utf-8")
+    readme.write_text(original, encoding="utf-8")
+    for _ in range(2):  # a second update replaces the table rather than adding one
+        result = _run("--update-readme", str(output), "--readme", str(readme))
+        assert result.returncode == 0, result.stderr
+    text = readme.read_text(encoding="utf-8")
+    assert text.count("<!-- bench:start -->") == 1 and text.count("<!-- bench:end -->") == 1
+    assert text.count("## Performance") == 1
+    head, rest = text.split("<!-- bench:start -->")
+    table, tail = rest.split("<!-- bench:end -->")
+    assert "| Full handshake" in table and "cores" in table
+    # Everything outside the markers is as it was.
+    if "<!-- bench:start -->" in original:
+        old_head, old_rest = original.split("<!-- bench:start -->")
+        assert head == old_head and tail == old_rest.split("<!-- bench:end -->")[1]
+    else:
+        assert head.startswith(original.rstrip("\n"))
+
+
+def test_profile_option() -> None:
+    result = _run("--quick", "--profile", "handshake", "--top", "5")
+    assert result.returncode == 0, result.stderr
+    assert "tottime" in result.stdout
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["profile"] == "handshake" and len(data["entries"]) == 5
