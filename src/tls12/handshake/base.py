@@ -9,8 +9,9 @@ trace output through the `Output` the connection gives them, and they raise
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -19,10 +20,10 @@ from ..crypto import prf
 from ..crypto.aead import RecordAEAD
 from ..crypto.suites import SuiteSpec
 from ..enums import AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
-from ..errors import UnexpectedMessage
+from ..errors import DecodeError, DecryptError, UnexpectedMessage
 from ..events import Event
-from ..messages import ChangeCipherSpec, HandshakeMessage
-from ..trace import Decision, SecretDerived, Tracer
+from ..messages import ChangeCipherSpec, Finished, HandshakeMessage
+from ..trace import Decision, SecretDerived, Tracer, Verification
 
 if TYPE_CHECKING:
     from ..config import ServerConfig
@@ -184,3 +185,30 @@ def derive_keys(out: Output, suite: SuiteSpec, master: bytes) -> TrafficKeys:
 
 def finished_verify_data(suite: SuiteSpec, master: bytes, label: bytes, transcript: Transcript) -> bytes:
     return prf.verify_data(master, label, transcript.digest(), suite.verify_data_len, suite.prf_hash)
+
+
+def check_finished(out: Output, suite: SuiteSpec, master: bytes, transcript: Transcript, message: Finished,
+                   sender: Literal["client", "server"], covers: str) -> bytes:
+    """RFC 5246 §7.4.9: the peer's verify_data against ours, compared in constant time.
+
+    A wrong length is decode_error; a wrong value is decrypt_error. Returns the value."""
+    if len(message.verify_data) != suite.verify_data_len:
+        raise DecodeError(f"Finished of {len(message.verify_data)} bytes")
+    expected = finished_verify_data(suite, master, f"{sender} finished".encode("ascii"), transcript)
+    ok = hmac.compare_digest(expected, message.verify_data)
+    if out.tracer is not None:
+        out.tracer(Verification(f"{sender} Finished", ok, f"PRF(master_secret, '{sender} finished', Hash({covers}))",
+                                expected=expected, received=message.verify_data))
+    if not ok:
+        raise DecryptError(f"{sender} Finished does not match the handshake")
+    return expected
+
+
+def send_finished(out: Output, suite: SuiteSpec, master: bytes, transcript: Transcript, write_cipher: RecordAEAD,
+                  sender: Literal["client", "server"]) -> bytes:
+    """ChangeCipherSpec, then our Finished: the first record under the new keys. Returns its verify_data."""
+    out.send_change_cipher_spec()
+    out.set_write_cipher(write_cipher)
+    verify_data = finished_verify_data(suite, master, f"{sender} finished".encode("ascii"), transcript)
+    transcript.add(out.send_handshake(Finished(verify_data)))
+    return verify_data

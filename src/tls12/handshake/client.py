@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import hmac
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -80,10 +79,11 @@ from .base import (
     State,
     TrafficKeys,
     Transcript,
+    check_finished,
     decide,
     derive_keys,
     derive_master_secret,
-    finished_verify_data,
+    send_finished,
     unexpected,
 )
 
@@ -354,11 +354,8 @@ class ExpectServerHelloDone:
         master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript)
         keys = derive_keys(out, self.suite, master)
         # 5. ChangeCipherSpec, then Finished: the first protected message.
-        out.send_change_cipher_spec()
-        out.set_write_cipher(keys.client_write)
-        verify_data = finished_verify_data(self.suite, master, b"client finished", self.transcript)
-        out.negotiated.client_verify_data = verify_data
-        self.transcript.add(out.send_handshake(Finished(verify_data)))
+        out.negotiated.client_verify_data = send_finished(out, self.suite, master, self.transcript,
+                                                          keys.client_write, "client")
         return ExpectChangeCipherSpec(self.suite, self.transcript, master, keys)
 
 
@@ -387,17 +384,9 @@ class ExpectFinished:
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if not isinstance(message, Finished):
             raise unexpected(self, message)
-        if len(message.verify_data) != self.suite.verify_data_len:
-            raise DecodeError(f"Finished of {len(message.verify_data)} bytes")
-        expected = finished_verify_data(self.suite, self.master_secret, b"server finished", self.transcript)
-        ok = hmac.compare_digest(expected, message.verify_data)
-        if out.tracer is not None:
-            out.tracer(Verification("server Finished", ok, "PRF(master_secret, 'server finished', "
-                                    "Hash(handshake messages up to the client's Finished))",
-                                    expected=expected, received=message.verify_data))
-        if not ok:
-            raise DecryptError("server Finished does not match the handshake")
-        out.negotiated.server_verify_data = expected
+        out.negotiated.server_verify_data = check_finished(
+            out, self.suite, self.master_secret, self.transcript, message, "server",
+            "handshake messages up to the client's Finished")
         out.event(HandshakeComplete())
         return ClientTraffic()
 

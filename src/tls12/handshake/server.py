@@ -15,7 +15,6 @@ anything unknown in the ClientHello is ignored (§7.4.1.2, §7.4.1.4).
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -33,8 +32,6 @@ from ..enums import (
     SignatureScheme,
 )
 from ..errors import (
-    DecodeError,
-    DecryptError,
     HandshakeFailure,
     IllegalParameter,
     NoApplicationProtocol,
@@ -62,17 +59,17 @@ from ..messages import (
     encode_handshake,
     find_extension,
 )
-from ..trace import Verification
 from .base import (
     Message,
     Output,
     State,
     TrafficKeys,
     Transcript,
+    check_finished,
     decide,
     derive_keys,
     derive_master_secret,
-    finished_verify_data,
+    send_finished,
     unexpected,
 )
 
@@ -276,23 +273,12 @@ class ExpectFinished:
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if not isinstance(message, Finished):
             raise unexpected(self, message)
-        if len(message.verify_data) != self.suite.verify_data_len:
-            raise DecodeError(f"Finished of {len(message.verify_data)} bytes")
-        expected = finished_verify_data(self.suite, self.master_secret, b"client finished", self.transcript)
-        ok = hmac.compare_digest(expected, message.verify_data)
-        if out.tracer is not None:
-            out.tracer(Verification("client Finished", ok, "PRF(master_secret, 'client finished', "
-                                    "Hash(handshake messages up to ClientKeyExchange))",
-                                    expected=expected, received=message.verify_data))
-        if not ok:
-            raise DecryptError("client Finished does not match the handshake")
-        out.negotiated.client_verify_data = expected
+        out.negotiated.client_verify_data = check_finished(
+            out, self.suite, self.master_secret, self.transcript, message, "client",
+            "handshake messages up to ClientKeyExchange")
         self.transcript.add(raw)
-        out.send_change_cipher_spec()
-        out.set_write_cipher(self.keys.server_write)
-        verify_data = finished_verify_data(self.suite, self.master_secret, b"server finished", self.transcript)
-        out.negotiated.server_verify_data = verify_data
-        out.send_handshake(Finished(verify_data))
+        out.negotiated.server_verify_data = send_finished(out, self.suite, self.master_secret, self.transcript,
+                                                          self.keys.server_write, "server")
         out.event(HandshakeComplete())
         return ServerTraffic()
 

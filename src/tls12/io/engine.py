@@ -132,6 +132,27 @@ class SessionInfo:
 
     _engine: Engine | None
     _context: SSLContext
+    _server_side: bool
+    _server_hostname: str | None
+
+    @property
+    def context(self) -> SSLContext:
+        return self._context
+
+    @context.setter
+    def context(self, value: SSLContext) -> None:
+        """Settable, as in the ssl module: an sni_callback may switch the server's context."""
+        if not hasattr(value, "_server_config"):
+            raise TypeError("the context must be a tls12.SSLContext")
+        self._context = value
+
+    @property
+    def server_side(self) -> bool:
+        return self._server_side
+
+    @property
+    def server_hostname(self) -> str | None:
+        return self._server_hostname
 
     def _established(self) -> Engine | None:
         engine = self._engine

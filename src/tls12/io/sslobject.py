@@ -79,8 +79,6 @@ class SSLObject(SessionInfo):
     _engine: Engine  # never None here, unlike on a socket not yet connected
     _incoming: ssl.MemoryBIO
     _outgoing: ssl.MemoryBIO
-    _server_side: bool
-    _server_hostname: str | None
     _good_counted: bool
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -109,24 +107,6 @@ class SSLObject(SessionInfo):
         self._engine = new_engine(context, server_side, self._server_hostname, self)
         self._good_counted = False
         return self
-
-    @property
-    def context(self) -> SSLContext:
-        return self._context
-
-    @context.setter
-    def context(self, value: SSLContext) -> None:
-        if not hasattr(value, "_server_config"):
-            raise TypeError("the context must be a tls12.SSLContext")
-        self._context = value
-
-    @property
-    def server_side(self) -> bool:
-        return self._server_side
-
-    @property
-    def server_hostname(self) -> str | None:
-        return self._server_hostname
 
     # -- moving bytes -------------------------------------------------------------
 

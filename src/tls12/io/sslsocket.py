@@ -33,8 +33,6 @@ class SSLSocket(socket.socket, SessionInfo):
 
     _engine: Engine | None
     _context: SSLContext
-    _server_side: bool
-    _server_hostname: str | None
     _out: bytearray
     _partial_send: int | None
     _good_counted: bool
@@ -105,24 +103,6 @@ class SSLSocket(socket.socket, SessionInfo):
             self.do_handshake()
 
     # -- attributes -----------------------------------------------------------------
-
-    @property
-    def context(self) -> SSLContext:
-        return self._context
-
-    @context.setter
-    def context(self, value: SSLContext) -> None:
-        if not hasattr(value, "_server_config"):
-            raise TypeError("the context must be a tls12.SSLContext")
-        self._context = value
-
-    @property
-    def server_side(self) -> bool:
-        return self._server_side
-
-    @property
-    def server_hostname(self) -> str | None:
-        return self._server_hostname
 
     @property
     def session(self) -> None:
