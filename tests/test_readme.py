@@ -38,7 +38,7 @@ def www_server(tmp_path: Path) -> Iterator[tuple[Path, int]]:
 def test_the_readme_starts_with_the_two_commands() -> None:
     lines = TEXT.splitlines()
     assert lines[3] == "pip install . && tls12 demo"
-    assert lines[4] == "pip install -e '.[test]' && pytest"
+    assert lines[4] == "bash .ci/install-peers && pip install -e '.[test]' && pytest"
 
 
 def test_sans_io_example(tmp_path: Path) -> None:
