@@ -264,5 +264,10 @@ def _classify(message: str, server_name: str | None) -> BadCertificate | Unknown
         return HostnameMismatch(
             f"certificate verify failed: Hostname mismatch, certificate is not valid for '{server_name}' ({text})")
     if text.startswith("candidates exhausted"):
-        return UnknownCA(f"certificate verify failed: unable to get local issuer certificate ({text})")
+        detail = text.removeprefix("candidates exhausted: ")
+        if detail.startswith("all candidates exhausted with no interior errors"):
+            # Nothing else went wrong: no issuer of the chain is among the trust anchors.
+            return UnknownCA("certificate verify failed: unable to get local issuer certificate "
+                             "(no trusted root issued this chain)")
+        return UnknownCA(f"certificate verify failed: unable to get local issuer certificate ({detail})")
     return BadCertificate(f"certificate verify failed: {text}")
