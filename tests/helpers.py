@@ -1,4 +1,4 @@
-"""Test helpers: in-memory pumps between our connections and the stdlib ssl module."""
+"""Test helpers: in-memory pumps between our connections and the stdlib ssl module, and the explained steps."""
 
 from __future__ import annotations
 
@@ -7,6 +7,20 @@ from pathlib import Path
 
 from tls12 import ClientConnection, ServerConnection
 from tls12.events import Event
+
+# The step headings of the explained handshake in `tls12`'s text output, in order (the CLI tests).
+STEPS = [
+    "Step 1  ClientHello",
+    "Step 2  ServerHello",
+    "Step 3  Certificate",
+    "Step 4  ServerKeyExchange",
+    "Step 5  ServerHelloDone",
+    "Step 6  ClientKeyExchange",
+    "Step 7a  ChangeCipherSpec (client)",
+    "Step 7b  Finished (client)",
+    "Step 8a  ChangeCipherSpec (server)",
+    "Step 8b  Finished (server)",
+]
 
 
 def pump(

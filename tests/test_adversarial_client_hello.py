@@ -13,19 +13,7 @@ import time
 
 import pytest
 
-from test_adversarial_support import (
-    HANDSHAKE,
-    SUITE,
-    TLS10,
-    default_extensions,
-    expect_failure,
-    frame,
-    hello_record,
-    make_hello,
-    parse,
-    record,
-    server_answers,
-)
+from test_adversarial_support import expect_failure, server_answers
 from tls12 import (
     AlertDescription,
     DecodeError,
@@ -38,6 +26,8 @@ from tls12 import (
 )
 from tls12.enums import ExtensionType
 from tls12.messages import ALPN, ServerHello, ServerName, UnknownExtension, encode_handshake, find_extension
+
+from record_support import HANDSHAKE, SUITE, TLS10, default_extensions, frame, hello_record, make_hello, parse, record
 
 HELLO_BODY = encode_handshake(make_hello())[4:]
 # version 2, random 32, session_id<0> 1, cipher_suites<2> 2+2, compression<1> 1+1

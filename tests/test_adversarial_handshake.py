@@ -12,33 +12,7 @@ import dataclasses
 
 import pytest
 
-from test_adversarial_support import (
-    ALERT,
-    CCS,
-    HANDSHAKE,
-    PROTECTED_ALERT_LEN,
-    SUITE,
-    TLS10,
-    TLS12,
-    edit_flight,
-    established,
-    expect_failure,
-    flip,
-    frame,
-    handshake_frames,
-    hello_record,
-    make_hello,
-    parse,
-    raw_records,
-    record,
-    sealed,
-    server_answers,
-    split_records,
-    start,
-    to_flight2,
-    to_flight3,
-    to_flight4,
-)
+from test_adversarial_support import expect_failure, server_answers
 from tls12 import (
     AlertDescription,
     AlertLevel,
@@ -72,6 +46,31 @@ from tls12.messages import (
 )
 
 from helpers import pump
+from record_support import (
+    ALERT,
+    CCS,
+    HANDSHAKE,
+    PROTECTED_ALERT_LEN,
+    SUITE,
+    TLS10,
+    TLS12,
+    edit_flight,
+    established,
+    flip,
+    frame,
+    handshake_frames,
+    hello_record,
+    make_hello,
+    parse,
+    raw_records,
+    record,
+    sealed,
+    split_records,
+    start,
+    to_flight2,
+    to_flight3,
+    to_flight4,
+)
 
 FALLBACK_SCSV = CipherSuite.TLS_FALLBACK_SCSV
 

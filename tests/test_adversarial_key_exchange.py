@@ -15,19 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from test_adversarial_support import (
-    GROUPS,
-    HANDSHAKE,
-    P256,
-    X25519,
-    expect_failure,
-    hello_record,
-    make_hello,
-    record,
-    resign_ske,
-    start,
-    to_flight2,
-)
+from test_adversarial_support import expect_failure, resign_ske
 from tls12 import (
     AlertDescription,
     ClientConfig,
@@ -42,6 +30,8 @@ from tls12.crypto import signatures
 from tls12.crypto.kx import EphemeralKey
 from tls12.enums import NamedGroup, SignatureScheme
 from tls12.messages import ClientKeyExchange, encode_handshake
+
+from record_support import GROUPS, HANDSHAKE, P256, X25519, hello_record, make_hello, record, start, to_flight2
 
 # -- the client's key share, to the server ------------------------------------------------------
 

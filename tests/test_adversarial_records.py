@@ -15,23 +15,7 @@ import struct
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from test_adversarial_support import (
-    ALERT,
-    APPDATA,
-    CCS,
-    HANDSHAKE,
-    TLS10,
-    TLS12,
-    established,
-    expect_failure,
-    flip,
-    raw_records,
-    record,
-    sealed,
-    split_records,
-    start,
-    to_flight2,
-)
+from test_adversarial_support import expect_failure
 from tls12 import (
     AlertDescription,
     AlertLevel,
@@ -54,6 +38,23 @@ from tls12 import (
 )
 from tls12.errors import SequenceExhausted
 from tls12.messages import HelloRequest, encode_handshake
+
+from record_support import (
+    ALERT,
+    APPDATA,
+    CCS,
+    HANDSHAKE,
+    TLS10,
+    TLS12,
+    established,
+    flip,
+    raw_records,
+    record,
+    sealed,
+    split_records,
+    start,
+    to_flight2,
+)
 
 MAX_CIPHERTEXT = 2**14 + 2048
 VALID_TYPES = (CCS, ALERT, HANDSHAKE, APPDATA)

@@ -15,18 +15,7 @@ from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.cli.main import main
 from tls12.explain import SCHEMA, Recorder, render
 
-STEPS = [
-    "Step 1  ClientHello",
-    "Step 2  ServerHello",
-    "Step 3  Certificate",
-    "Step 4  ServerKeyExchange",
-    "Step 5  ServerHelloDone",
-    "Step 6  ClientKeyExchange",
-    "Step 7a  ChangeCipherSpec (client)",
-    "Step 7b  Finished (client)",
-    "Step 8a  ChangeCipherSpec (server)",
-    "Step 8b  Finished (server)",
-]
+from helpers import STEPS
 
 
 def _flat(text: str) -> str:

@@ -31,6 +31,8 @@ import pytest
 
 from tls12.certs import CertificateAuthority
 
+from helpers import STEPS
+
 pytestmark = pytest.mark.interop
 
 TIMEOUT = 15.0  # for each client process, each wait for a line, each socket operation
@@ -39,19 +41,6 @@ SUITE = "ECDHE-RSA-AES256-GCM-SHA384"
 IANA_SUITE = "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
 GROUPS = ("x25519", "secp256r1", "secp384r1")
 HTTP_GET = b"GET / HTTP/1.0\r\n\r\n"
-
-STEPS = [
-    "Step 1  ClientHello",
-    "Step 2  ServerHello",
-    "Step 3  Certificate",
-    "Step 4  ServerKeyExchange",
-    "Step 5  ServerHelloDone",
-    "Step 6  ClientKeyExchange",
-    "Step 7a  ChangeCipherSpec (client)",
-    "Step 7b  Finished (client)",
-    "Step 8a  ChangeCipherSpec (server)",
-    "Step 8b  Finished (server)",
-]
 
 KEYLOG_LINE = re.compile(r"CLIENT_RANDOM ([0-9a-f]{64}) ([0-9a-f]{96})")
 

@@ -1,20 +1,13 @@
 """Negative tests: every failure raises the right TLSError *and* sends the right alert.
 
-Malicious inputs are made by intercepting and editing real flights between our
-ClientConnection and ServerConnection. Flights of a full handshake:
-
-    f1  client -> server   ClientHello                                  (record version 0x0301)
-    f2  server -> client   ServerHello, Certificate, ServerKeyExchange, ServerHelloDone
-    f3  client -> server   ClientKeyExchange, ChangeCipherSpec, {Finished}
-    f4  server -> client   ChangeCipherSpec, {Finished}
+Malicious inputs are made by intercepting and editing real flights (f1 to f4 of a full
+handshake, as record_support.py draws them) between our ClientConnection and ServerConnection.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import struct
-from dataclasses import dataclass, field
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -42,99 +35,29 @@ from tls12 import (
     UnknownCA,
 )
 from tls12.certs import CertificateAuthority, IssuedCertificate
-from tls12.crypto.aead import RecordAEAD
 from tls12.enums import CipherSuite, ContentType, HandshakeType, ProtocolVersion
 from tls12.messages import Certificate, ClientHello, Finished, encode_handshake, parse_handshake
-from tls12.trace import SecretDerived, TraceEvent
 
 from helpers import pump
+from record_support import (
+    ALERT,
+    CCS,
+    HANDSHAKE,
+    TLS10,
+    TLS12,
+    established,
+    expect_failure,
+    flip,
+    plain_alert,
+    raw_records,
+    record,
+    split_records,
+    start,
+    to_flight3,
+    to_flight4,
+)
 
 # -- helpers ------------------------------------------------------------------------
-
-HANDSHAKE, CCS, ALERT, APPDATA = 22, 20, 21, 23
-TLS12, TLS10 = 0x0303, 0x0301
-
-
-def record(content_type: int, payload: bytes, version: int = TLS12) -> bytes:
-    return struct.pack(">BHH", content_type, version, len(payload)) + payload
-
-
-def split_records(data: bytes) -> list[tuple[int, int, bytes]]:
-    out = []
-    i = 0
-    while i < len(data):
-        content_type, version, length = struct.unpack_from(">BHH", data, i)
-        out.append((content_type, version, data[i + 5 : i + 5 + length]))
-        i += 5 + length
-    assert i == len(data), "trailing partial record"
-    return out
-
-
-def raw_records(data: bytes) -> list[bytes]:
-    return [record(t, p, v) for t, v, p in split_records(data)]
-
-
-def plain_alert(description: int, version: int = TLS12) -> bytes:
-    return record(ALERT, bytes((2, description)), version)
-
-
-def expect_failure(
-    conn: ClientConnection | ServerConnection,
-    data: bytes,
-    error: type[TLSError],
-    alert: AlertDescription,
-    *,
-    version: int = TLS12,
-    peer: ClientConnection | ServerConnection | None = None,
-) -> TLSError:
-    """Feed `data`; check the exception class, `exc.alert`, the alert bytes and stickiness.
-
-    With no `peer`, the alert must be the plaintext record `15 <version> 00 02 02 <code>`;
-    with a `peer`, it must be one protected record that the peer decrypts to `alert`."""
-    with pytest.raises(error) as info:
-        conn.receive_data(data)
-    exc = info.value
-    assert exc.alert == alert, f"{type(exc).__name__} sends {exc.alert!r}, expected {alert!r}"
-    out = conn.data_to_send()
-    if peer is None:
-        assert out == plain_alert(alert, version)
-    else:
-        records = split_records(out)
-        assert [(t, v) for t, v, _ in records] == [(ALERT, TLS12)]
-        assert len(records[0][2]) == 8 + 2 + 16, "a protected alert: explicit nonce, 2 bytes, tag"
-        with pytest.raises(AlertReceivedError) as received:
-            peer.receive_data(out)
-        assert received.value.description == alert
-        assert received.value.level == 2
-    # The failure is sticky: the same error again, and nothing more is sent.
-    assert conn.failure is exc
-    with pytest.raises(error) as again:
-        conn.receive_data(record(HANDSHAKE, b"\x00\x00\x00\x00"))
-    assert again.value is exc
-    assert conn.data_to_send() == b""
-    return exc
-
-
-@dataclass
-class KeyTracer:
-    """Collects the traffic keys a connection derives (SecretDerived trace events)."""
-
-    secrets: dict[str, bytes] = field(default_factory=dict)
-
-    def __call__(self, event: TraceEvent) -> None:
-        if isinstance(event, SecretDerived):
-            self.secrets[event.label] = event.value
-
-    def cipher(self, side: str, seq: int = 0) -> RecordAEAD:
-        aead = RecordAEAD(self.secrets[f"{side}_write_key"], self.secrets[f"{side}_write_IV"])
-        aead.seq = seq
-        return aead
-
-
-def flip(data: bytes, index: int, mask: int = 0x01) -> bytes:
-    out = bytearray(data)
-    out[index] ^= mask
-    return bytes(out)
 
 
 def edit_client_hello(data: bytes, **changes: object) -> bytes:
@@ -144,45 +67,6 @@ def edit_client_hello(data: bytes, **changes: object) -> bytes:
     assert isinstance(hello, ClientHello)
     edited = dataclasses.replace(hello, **changes)  # type: ignore[arg-type]
     return record(content_type, encode_handshake(edited), version)
-
-
-@dataclass
-class Handshake:
-    client: ClientConnection
-    server: ServerConnection
-    client_keys: KeyTracer
-    server_keys: KeyTracer
-
-
-def start(client_config: ClientConfig, server_config: ServerConfig, name: str = "localhost") -> Handshake:
-    client_keys, server_keys = KeyTracer(), KeyTracer()
-    return Handshake(
-        ClientConnection(client_config, server_name=name, tracer=client_keys),
-        ServerConnection(server_config, tracer=server_keys),
-        client_keys,
-        server_keys,
-    )
-
-
-def established(client_config: ClientConfig, server_config: ServerConfig) -> Handshake:
-    hs = start(client_config, server_config)
-    client_events, server_events = pump(hs.client, hs.server)
-    assert client_events == [HandshakeComplete()]
-    assert server_events == [HandshakeComplete()]
-    return hs
-
-
-def to_flight3(hs: Handshake) -> bytes:
-    """Run f1 and f2; return f3 (not yet delivered)."""
-    assert hs.server.receive_data(hs.client.data_to_send()) == []
-    assert hs.client.receive_data(hs.server.data_to_send()) == []
-    return hs.client.data_to_send()
-
-
-def to_flight4(hs: Handshake) -> bytes:
-    f3 = to_flight3(hs)
-    assert hs.server.receive_data(f3) == [HandshakeComplete()]
-    return hs.server.data_to_send()
 
 
 # -- module-scope certificates (key generation is slow: reuse the leaf's key) --------

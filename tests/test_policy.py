@@ -10,7 +10,6 @@ fixing the record length) before the client sees it.
 from __future__ import annotations
 
 import dataclasses
-import struct
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -70,59 +69,39 @@ from tls12.messages import (
     UnknownExtension,
     encode_handshake,
     find_extension,
-    parse_handshake,
 )
 
 from helpers import pump
+from record_support import (
+    APPDATA,
+    CCS,
+    HANDSHAKE,
+    P256,
+    P384,
+    PKCS256,
+    PSS256,
+    SUITE,
+    TLS10,
+    TLS12,
+    X25519,
+    edit_flight,
+    handshake_frames,
+    hello_record,
+    make_hello,
+    parse,
+    plain_alert,
+    record,
+    split_records,
+)
 
 # -- helpers ------------------------------------------------------------------------
 
-HANDSHAKE, CCS, ALERT, APPDATA = 22, 20, 21, 23
-TLS12, TLS10 = 0x0303, 0x0301
-SUITE = CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
 SCSV = CipherSuite.TLS_EMPTY_RENEGOTIATION_INFO_SCSV
-X25519, P256, P384 = NamedGroup.X25519, NamedGroup.SECP256R1, NamedGroup.SECP384R1
-PSS256, PKCS256 = SignatureScheme.RSA_PSS_RSAE_SHA256, SignatureScheme.RSA_PKCS1_SHA256
 DOWNGRADE_SENTINELS = (b"DOWNGRD\x01", b"DOWNGRD\x00")
 
 
-def record(content_type: int, payload: bytes, version: int = TLS12) -> bytes:
-    return struct.pack(">BHH", content_type, version, len(payload)) + payload
-
-
-def split_records(data: bytes) -> list[tuple[int, int, bytes]]:
-    out = []
-    i = 0
-    while i < len(data):
-        content_type, version, length = struct.unpack_from(">BHH", data, i)
-        out.append((content_type, version, data[i + 5 : i + 5 + length]))
-        i += 5 + length
-    assert i == len(data), "trailing partial record"
-    return out
-
-
-def split_frames(payload: bytes) -> list[bytes]:
-    frames = []
-    while payload:
-        end = 4 + int.from_bytes(payload[1:4], "big")
-        frames.append(payload[:end])
-        payload = payload[end:]
-    return frames
-
-
-def handshake_frames(data: bytes) -> list[bytes]:
-    """The raw handshake messages in a plaintext flight (other records are skipped)."""
-    return split_frames(b"".join(p for t, _, p in split_records(data) if t == HANDSHAKE))
-
-
-def parse(raw: bytes) -> HandshakeMessage:
-    return parse_handshake(raw[0], raw[4:])
-
-
-def plain_alert(description: int, version: int = TLS12) -> bytes:
-    return record(ALERT, bytes((2, description)), version)
-
-
+# Not record_support.expect_failure: these tests ask only that a later record fail with `error`
+# (not that it is the very same exception), and send no protected alerts.
 def expect_failure(
     conn: ClientConnection | ServerConnection,
     data: bytes,
@@ -142,62 +121,6 @@ def expect_failure(
         conn.receive_data(record(HANDSHAKE, b"\x00\x00\x00\x00"))
     assert conn.data_to_send() == b""
     return exc
-
-
-def edit_flight(data: bytes, msg_type: int, edit: Callable[[HandshakeMessage], HandshakeMessage]) -> bytes:
-    """Re-encode the handshake message of type `msg_type` in a plaintext flight, fixing record lengths."""
-    out = b""
-    hits = 0
-    for content_type, version, payload in split_records(data):
-        new = payload
-        if content_type == HANDSHAKE:
-            frames = split_frames(payload)
-            hits += sum(raw[0] == msg_type for raw in frames)
-            new = b"".join(encode_handshake(edit(parse(raw))) if raw[0] == msg_type else raw for raw in frames)
-        out += record(content_type, new, version)
-    assert hits == 1
-    return out
-
-
-# A ClientHello like our client's, with every field open to change.
-DEFAULT_SCHEMES = (PSS256, SignatureScheme.RSA_PSS_RSAE_SHA384, PKCS256)
-
-
-def default_extensions() -> list[Extension]:
-    return [
-        ServerName(("localhost",)),
-        SupportedGroups((X25519, P256, P384)),
-        ECPointFormats((ECPointFormat.UNCOMPRESSED,)),
-        SignatureAlgorithms(DEFAULT_SCHEMES),
-        ExtendedMasterSecret(),
-        RenegotiationInfo(b""),
-    ]
-
-
-def make_hello(
-    *,
-    version: int = TLS12,
-    suites: Sequence[int] = (SUITE,),
-    compression: bytes = b"\x00",
-    session_id: bytes = b"",
-    extensions: Sequence[Extension] | None = None,
-    drop: Sequence[type] = (),
-    add: Sequence[Extension] = (),
-) -> ClientHello:
-    exts = list(default_extensions() if extensions is None else extensions)
-    exts = [e for e in exts if not isinstance(e, tuple(drop))] + list(add)
-    return ClientHello(
-        client_version=ProtocolVersion(version),
-        random=bytes(range(32)),
-        session_id=session_id,
-        cipher_suites=tuple(CipherSuite(s) for s in suites),
-        compression_methods=compression,
-        extensions=tuple(exts),
-    )
-
-
-def hello_record(hello: ClientHello) -> bytes:
-    return record(HANDSHAKE, encode_handshake(hello), TLS10)
 
 
 class ServerFlight:

@@ -896,3 +896,50 @@ def report_line(text: str, tag: str) -> dict[str, str]:
         if line.startswith(tag + " "):
             return dict(item.split("=", 1) for item in line.split()[1:] if "=" in item)
     raise AssertionError(f"no {tag} line in the peer's output:\n{text}")
+
+
+# -- the peer programs that report (gopeer, TlsPeer, tlslite_peer) --------------------------------
+#
+# Each prints `HANDSHAKE k=v ...` and `RESULT k=v ...` lines; as a server it first prints
+# `LISTENING <port>`. These run one in either role and check what every test asks of it.
+
+
+def run_peer_client(argv: Sequence[str | os.PathLike[str]], *, name: str, ems: str | None = None,
+                    echo_ok: str = "true") -> tuple[dict[str, str], dict[str, str]]:
+    """Run the peer's client to completion: exit status 0, TLS 1.2 with our suite, the echo came back
+    (its RESULT line says `echo_ok`); with `ems`, the extended master secret as the peer reports it.
+    Returns its HANDSHAKE and RESULT lines."""
+    rc, text = run(argv, name=name, timeout=90)
+    assert rc == 0, text
+    hs, result = report_line(text, "HANDSHAKE"), report_line(text, "RESULT")
+    if ems is None:
+        assert (hs["version"], hs["cipher"]) == ("TLSv1.2", SUITE_IANA), text
+    else:
+        assert (hs["version"], hs["cipher"], hs["ems"]) == ("TLSv1.2", SUITE_IANA, ems), text
+    assert result["echo_ok"] == echo_ok, text
+    return hs, result
+
+
+def start_peer_server(argv: Sequence[str | os.PathLike[str]], *, name: str, ready: float) -> tuple[Proc, int]:
+    """Start the peer's server; its port once it says LISTENING (within `ready` seconds)."""
+    proc = Proc(argv, name=name, limit=120)
+    try:
+        port = int(proc.wait_for(rb"LISTENING (\d+)", ready).group(1))
+    except BaseException:
+        proc.stop()
+        raise
+    return proc, port
+
+
+def finish_peer_server(proc: Proc, *, ems: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """Wait for the peer's server to exit 0 after TLS 1.2 with our suite and SNI "localhost" (and, with
+    `ems`, the extended master secret as it reports it). Returns its HANDSHAKE and RESULT lines."""
+    rc = proc.wait(30)
+    assert rc == 0, proc.text
+    hs = report_line(proc.text, "HANDSHAKE")
+    if ems is None:
+        assert (hs["version"], hs["cipher"], hs["sni"]) == ("TLSv1.2", SUITE_IANA, "localhost"), proc.text
+    else:
+        assert (hs["version"], hs["cipher"], hs["sni"], hs["ems"]) == ("TLSv1.2", SUITE_IANA, "localhost", ems), \
+            proc.text
+    return hs, report_line(proc.text, "RESULT")

@@ -12,17 +12,17 @@ from pathlib import Path
 import pytest
 from interop_support import (
     BULK,
-    SUITE_IANA,
     ClientScript,
     EchoApp,
     Matrix,
     Pki,
     Proc,
     assert_ours,
+    finish_peer_server,
     our_server,
-    report_line,
-    run,
     run_client,
+    run_peer_client,
+    start_peer_server,
 )
 
 PEER = "go"
@@ -41,32 +41,13 @@ def go_ems(peer_versions: dict[str, dict[str, str]]) -> bool:
 
 
 def go_client(go_peer: Path, pki: Pki, port: int, *extra: str) -> tuple[dict[str, str], dict[str, str]]:
-    rc, text = run([go_peer, "client", "-port", str(port), "-ca", pki.ca_pem, "-sni", "localhost", *extra],
-                   name="gopeer client", timeout=90)
-    assert rc == 0, text
-    hs, result = report_line(text, "HANDSHAKE"), report_line(text, "RESULT")
-    assert (hs["version"], hs["cipher"]) == ("TLSv1.2", SUITE_IANA), text
-    assert result["echo_ok"] == "true", text
-    return hs, result
+    return run_peer_client([go_peer, "client", "-port", str(port), "-ca", pki.ca_pem, "-sni", "localhost", *extra],
+                           name="gopeer client")
 
 
 def go_server(go_peer: Path, pki: Pki, *extra: str) -> tuple[Proc, int]:
-    proc = Proc([go_peer, "server", "-cert", pki.leaf_pem, "-key", pki.leaf_key, *extra], name="gopeer server",
-                limit=120)
-    try:
-        port = int(proc.wait_for(rb"LISTENING (\d+)", 15).group(1))
-    except BaseException:
-        proc.stop()
-        raise
-    return proc, port
-
-
-def finish_server(proc: Proc) -> tuple[dict[str, str], dict[str, str]]:
-    rc = proc.wait(30)
-    assert rc == 0, proc.text
-    hs = report_line(proc.text, "HANDSHAKE")
-    assert (hs["version"], hs["cipher"], hs["sni"]) == ("TLSv1.2", SUITE_IANA, "localhost"), proc.text
-    return hs, report_line(proc.text, "RESULT")
+    return start_peer_server([go_peer, "server", "-cert", pki.leaf_pem, "-key", pki.leaf_key, *extra],
+                             name="gopeer server", ready=15)
 
 
 # -- our server <- Go client ----------------------------------------------------------------------
@@ -129,7 +110,7 @@ def test_server_default(go_peer: Path, pki: Pki, matrix: Matrix, go_ems: bool, c
     proc, port = go_server(go_peer, pki, *(["-close-after", str(len(line))] if closed_first == "peer" else []))
     with proc:
         r = run_client(port, ClientScript(line, close=closed_first), config=pki.client_config())
-        _, result = finish_server(proc)
+        _, result = finish_peer_server(proc)
     matrix.ours(row, r)
     assert_ours(r, group="x25519", ems=go_ems, closed_first=closed_first)
     assert r.received_head == line
@@ -142,7 +123,7 @@ def test_server_group(go_peer: Path, pki: Pki, matrix: Matrix, go_ems: bool, gro
     proc, port = go_server(go_peer, pki, "-groups", group)
     with proc:
         r = run_client(port, ClientScript(b"hello\n"), config=pki.client_config())
-        finish_server(proc)
+        finish_peer_server(proc)
     matrix.ours(row, r)
     assert_ours(r, group=group, ems=go_ems)
 
@@ -155,7 +136,7 @@ def test_server_alpn(go_peer: Path, pki: Pki, matrix: Matrix, go_ems: bool, offe
     proc, port = go_server(go_peer, pki, "-alpn", "http/1.1,h2")
     with proc:
         r = run_client(port, ClientScript(b"hello\n"), config=pki.client_config(alpn_protocols=offer))
-        hs, _ = finish_server(proc)
+        hs, _ = finish_peer_server(proc)
     matrix.ours(row, r)
     assert hs["alpn"] == expected
     assert_ours(r, alpn=expected, ems=go_ems)
@@ -167,7 +148,7 @@ def test_server_bulk(go_peer: Path, pki: Pki, matrix: Matrix, go_ems: bool) -> N
     proc, port = go_server(go_peer, pki)
     with proc:
         r = run_client(port, ClientScript(bulk=BULK), config=pki.client_config(), timeout=120)
-        _, result = finish_server(proc)
+        _, result = finish_peer_server(proc)
     matrix.ours(row, r)
     assert_ours(r, ems=go_ems)
     assert r.sent == r.received == int(result["received"]) == BULK

@@ -11,18 +11,18 @@ from pathlib import Path
 import pytest
 from interop_support import (
     BULK,
-    SUITE_IANA,
     ClientScript,
     EchoApp,
     Matrix,
     Pki,
     Proc,
     assert_ours,
+    finish_peer_server,
     our_server,
-    report_line,
     require_tool,
-    run,
     run_client,
+    run_peer_client,
+    start_peer_server,
 )
 
 PEER = "java"
@@ -40,32 +40,13 @@ def java(classes: Path, group: str | None) -> list[str | Path]:
 
 def java_client(classes: Path, pki: Pki, port: int, *extra: str,
                 group: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
-    rc, text = run([*java(classes, group), "client", "-port", str(port), "-ca", pki.ca_pem, "-sni", "localhost",
-                    *extra], name="TlsPeer client", timeout=90)
-    assert rc == 0, text
-    hs, result = report_line(text, "HANDSHAKE"), report_line(text, "RESULT")
-    assert (hs["version"], hs["cipher"]) == ("TLSv1.2", SUITE_IANA), text
-    assert result["echo_ok"] == "true", text
-    return hs, result
+    return run_peer_client([*java(classes, group), "client", "-port", str(port), "-ca", pki.ca_pem,
+                            "-sni", "localhost", *extra], name="TlsPeer client")
 
 
 def java_server(classes: Path, pki: Pki, *extra: str, group: str | None = None) -> tuple[Proc, int]:
-    proc = Proc([*java(classes, group), "server", "-cert", pki.leaf_pem, "-key", pki.leaf_key, *extra],
-                name="TlsPeer server", limit=120)
-    try:
-        port = int(proc.wait_for(rb"LISTENING (\d+)", 30).group(1))
-    except BaseException:
-        proc.stop()
-        raise
-    return proc, port
-
-
-def finish_server(proc: Proc) -> tuple[dict[str, str], dict[str, str]]:
-    rc = proc.wait(30)
-    assert rc == 0, proc.text
-    hs = report_line(proc.text, "HANDSHAKE")
-    assert (hs["version"], hs["cipher"], hs["sni"]) == ("TLSv1.2", SUITE_IANA, "localhost"), proc.text
-    return hs, report_line(proc.text, "RESULT")
+    return start_peer_server([*java(classes, group), "server", "-cert", pki.leaf_pem, "-key", pki.leaf_key, *extra],
+                             name="TlsPeer server", ready=30)
 
 
 # -- our server <- Java client ---------------------------------------------------------------------
@@ -129,7 +110,7 @@ def test_server_default(java_classes: Path, pki: Pki, matrix: Matrix, closed_fir
                              *(["-close-after", str(len(line))] if closed_first == "peer" else []))
     with proc:
         r = run_client(port, ClientScript(line, close=closed_first), config=pki.client_config())
-        _, result = finish_server(proc)
+        _, result = finish_peer_server(proc)
     matrix.ours(row, r)
     assert_ours(r, group="x25519", closed_first=closed_first)
     assert r.received_head == line
@@ -142,7 +123,7 @@ def test_server_group(java_classes: Path, pki: Pki, matrix: Matrix, group: str) 
     proc, port = java_server(java_classes, pki, group=group)
     with proc:
         r = run_client(port, ClientScript(b"hello\n"), config=pki.client_config())
-        finish_server(proc)
+        finish_peer_server(proc)
     matrix.ours(row, r)
     assert_ours(r, group=group)
 
@@ -154,7 +135,7 @@ def test_server_alpn(java_classes: Path, pki: Pki, matrix: Matrix, offer: tuple[
     proc, port = java_server(java_classes, pki, "-alpn", "http/1.1,h2")
     with proc:
         r = run_client(port, ClientScript(b"hello\n"), config=pki.client_config(alpn_protocols=offer))
-        hs, _ = finish_server(proc)
+        hs, _ = finish_peer_server(proc)
     matrix.ours(row, r)
     assert hs["alpn"] == expected
     assert_ours(r, alpn=expected)
@@ -166,7 +147,7 @@ def test_server_bulk(java_classes: Path, pki: Pki, matrix: Matrix) -> None:
     proc, port = java_server(java_classes, pki)
     with proc:
         r = run_client(port, ClientScript(bulk=BULK), config=pki.client_config(), timeout=120)
-        _, result = finish_server(proc)
+        _, result = finish_peer_server(proc)
     matrix.ours(row, r)
     assert_ours(r)
     assert r.sent == r.received == int(result["received"]) == BULK

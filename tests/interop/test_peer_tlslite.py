@@ -12,17 +12,17 @@ import sys
 import pytest
 from interop_support import (
     PEERS,
-    SUITE_IANA,
     ClientScript,
     EchoApp,
     Matrix,
     Pki,
     Proc,
     assert_ours,
+    finish_peer_server,
     our_server,
-    report_line,
-    run,
     run_client,
+    run_peer_client,
+    start_peer_server,
 )
 
 PEER = "tlslite"
@@ -34,33 +34,14 @@ SCRIPT = PEERS / "tlslite_peer.py"
 
 
 def tlslite_client(pki: Pki, port: int, *extra: str) -> tuple[dict[str, str], dict[str, str]]:
-    rc, text = run([sys.executable, SCRIPT, "client", "--port", str(port), "--ca", pki.ca_pem, "--sni", "localhost",
-                    "--send", MESSAGE, *extra], name="tlslite client", timeout=90)
-    assert rc == 0, text
-    hs, result = report_line(text, "HANDSHAKE"), report_line(text, "RESULT")
-    assert (hs["version"], hs["cipher"], hs["ems"]) == ("TLSv1.2", SUITE_IANA, "yes"), text
-    assert result["echo_ok"] == "True", text
-    return hs, result
+    return run_peer_client([sys.executable, SCRIPT, "client", "--port", str(port), "--ca", pki.ca_pem,
+                            "--sni", "localhost", "--send", MESSAGE, *extra],
+                           name="tlslite client", ems="yes", echo_ok="True")
 
 
 def tlslite_server(pki: Pki, *extra: str) -> tuple[Proc, int]:
-    proc = Proc([sys.executable, SCRIPT, "server", "--cert", pki.leaf_pem, "--key", pki.leaf_key, *extra],
-                name="tlslite server", limit=120)
-    try:
-        port = int(proc.wait_for(rb"LISTENING (\d+)", 30).group(1))
-    except BaseException:
-        proc.stop()
-        raise
-    return proc, port
-
-
-def finish_server(proc: Proc) -> tuple[dict[str, str], dict[str, str]]:
-    rc = proc.wait(30)
-    assert rc == 0, proc.text
-    hs = report_line(proc.text, "HANDSHAKE")
-    assert (hs["version"], hs["cipher"], hs["sni"], hs["ems"]) == ("TLSv1.2", SUITE_IANA, "localhost", "yes"), \
-        proc.text
-    return hs, report_line(proc.text, "RESULT")
+    return start_peer_server([sys.executable, SCRIPT, "server", "--cert", pki.leaf_pem, "--key", pki.leaf_key,
+                              *extra], name="tlslite server", ready=30)
 
 
 # -- our server <- tlslite-ng client ------------------------------------------------------------
@@ -110,7 +91,7 @@ def test_server_default(pki: Pki, matrix: Matrix, closed_first: str) -> None:
     proc, port = tlslite_server(pki, *(["--close-after", str(len(line))] if closed_first == "peer" else []))
     with proc:
         r = run_client(port, ClientScript(line, close=closed_first), config=pki.client_config())
-        _, result = finish_server(proc)
+        _, result = finish_peer_server(proc, ems="yes")
     matrix.ours(row, r)
     assert_ours(r, closed_first=closed_first)
     assert r.received_head == line
@@ -123,7 +104,7 @@ def test_server_group(pki: Pki, matrix: Matrix, group: str) -> None:
     proc, port = tlslite_server(pki, "--groups", group)
     with proc:
         r = run_client(port, ClientScript(b"hello\n"), config=pki.client_config())
-        finish_server(proc)
+        finish_peer_server(proc, ems="yes")
     matrix.ours(row, r)
     assert_ours(r, group=group)
 
@@ -136,7 +117,7 @@ def test_server_alpn(pki: Pki, matrix: Matrix, offer: tuple[str, ...]) -> None:
     proc, port = tlslite_server(pki, "--alpn", "http/1.1,h2")
     with proc:
         r = run_client(port, ClientScript(b"hello\n"), config=pki.client_config(alpn_protocols=offer))
-        hs, _ = finish_server(proc)
+        hs, _ = finish_peer_server(proc, ems="yes")
     matrix.ours(row, r)
     assert hs["alpn"] == expected
     assert_ours(r, alpn=expected)

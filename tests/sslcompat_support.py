@@ -1,0 +1,159 @@
+"""Shared by the `tls12.sslcompat` socket tests (test_sslcompat_context.py, test_sslcompat_sockets.py).
+
+A TLS server on 127.0.0.1:0 whose connections each run a handler in a thread (the stdlib's
+or our server context, or none: a raw TCP server), and the client side of a connection to it.
+Every socket has a timeout and every thread is joined; it holds no tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+TIMEOUT = 5.0
+
+
+# -- a stdlib (or tls12) TLS server on 127.0.0.1 --------------------------------------------
+
+
+def echo(sock: socket.socket) -> bytes:
+    """Echo everything until the peer closes; returns what arrived."""
+    got = bytearray()
+    while data := sock.recv(65536):
+        got += data
+        sock.sendall(data)
+    return bytes(got)
+
+
+class Server:
+    """Listens on 127.0.0.1:0; each accepted connection is wrapped with `ctx` (server side)
+    and handed to `handler` in its own thread. Results and exceptions are collected."""
+
+    def __init__(self, ctx: ssl.SSLContext | None, handler: Callable[[Any], Any], connections: int) -> None:
+        self.ctx = ctx
+        self.handler = handler
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.port: int = self.listener.getsockname()[1]
+        self.results: list[Any] = []
+        self.errors: list[BaseException] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._socks: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._acceptor = threading.Thread(target=self._accept, args=(connections,), daemon=True)
+        self._acceptor.start()
+
+    def _accept(self, connections: int) -> None:
+        deadline = time.monotonic() + TIMEOUT
+        while connections and not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                raw, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            connections -= 1
+            raw.settimeout(TIMEOUT)
+            thread = threading.Thread(target=self._serve, args=(raw,), daemon=True)
+            with self._lock:
+                self._socks.append(raw)
+                self._threads.append(thread)
+            thread.start()
+
+    def _serve(self, raw: socket.socket) -> None:
+        sock = raw
+        try:
+            if self.ctx is not None:
+                sock = self.ctx.wrap_socket(raw, server_side=True)
+                with self._lock:
+                    self._socks.append(sock)
+            result = self.handler(sock)
+            with self._lock:
+                self.results.append(result)
+        except BaseException as exc:
+            with self._lock:
+                self.errors.append(exc)
+        finally:
+            sock.close()
+            raw.close()
+
+    def join(self) -> Server:
+        """Wait for every expected connection to be served."""
+        self._acceptor.join(TIMEOUT)
+        with self._lock:
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join(TIMEOUT)
+        assert not self._acceptor.is_alive() and not any(t.is_alive() for t in threads), "server thread hung"
+        return self
+
+    def result(self) -> Any:
+        self.join()
+        if self.errors:
+            raise self.errors[0]
+        assert len(self.results) == 1
+        return self.results[0]
+
+    def error(self) -> BaseException:
+        self.join()
+        assert self.errors, f"the server did not fail (results: {self.results!r})"
+        return self.errors[0]
+
+    def stop(self) -> None:
+        self._stop.set()
+        with self._lock:
+            socks = list(self._socks)
+        for sock in socks:
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        try:
+            self.join()
+        finally:
+            self.listener.close()
+
+
+ServeFn = Callable[..., Server]
+
+
+@contextlib.contextmanager
+def serving() -> Iterator[ServeFn]:
+    """What a test's `serve` fixture yields: a function that starts a `Server`; all are stopped at the end."""
+    servers: list[Server] = []
+
+    def start(ctx: ssl.SSLContext | None, handler: Callable[[Any], Any] = echo, connections: int = 1) -> Server:
+        server = Server(ctx, handler, connections)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+# -- the client side -------------------------------------------------------------------------
+
+
+def raw_connection(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+
+
+def connect(ctx: ssl.SSLContext, port: int, server_hostname: str | None = "localhost", **kwargs: Any) -> ssl.SSLSocket:
+    raw = raw_connection(port)
+    try:
+        return ctx.wrap_socket(raw, server_hostname=server_hostname, **kwargs)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def peercert(sock: Any) -> dict[str, Any]:
+    """getpeercert() of a verified connection (never None)."""
+    cert = sock.getpeercert()
+    assert isinstance(cert, dict)
+    return cert
