@@ -35,11 +35,14 @@ CORE = {
 }
 
 
-def _contracts() -> list[dict[str, Any]]:
+def _config() -> dict[str, Any]:
     with (ROOT / "pyproject.toml").open("rb") as f:
-        config = tomllib.load(f)["tool"]["importlinter"]
-    assert config["root_package"] == "tls12"
-    contracts: list[dict[str, Any]] = config["contracts"]
+        config: dict[str, Any] = tomllib.load(f)["tool"]["importlinter"]
+    return config
+
+
+def _contracts() -> list[dict[str, Any]]:
+    contracts: list[dict[str, Any]] = _config()["contracts"]
     return contracts
 
 
@@ -72,6 +75,10 @@ def test_the_contracts_hold() -> None:
 
 
 def test_the_contracts_name_the_layers() -> None:
+    config = _config()
+    assert config["root_package"] == "tls12"
+    # Imports under `if TYPE_CHECKING:` are dependencies too, for the layers and for circles.
+    assert config.get("exclude_type_checking_imports", False) is False
     core = _contract("core")
     assert set(core["source_modules"]) >= CORE
     assert {"tls12.io", "tls12.cli", "tls12.explain"} <= set(core["forbidden_modules"])
@@ -114,6 +121,12 @@ PLANTED = [
     ("crypto", "crypto/prf.py", "from ..record import layer", "tls12.crypto.prf -> tls12.record.layer"),
     ("crypto", "crypto/kx.py", "from ..handshake import base", "tls12.crypto.kx -> tls12.handshake.base"),
     ("record", "record/layer.py", "from ..handshake import base", "tls12.record.layer -> tls12.handshake.base"),
+    (
+        "record",
+        "record/layer.py",
+        "if TYPE_CHECKING:\n    from ..handshake import base",
+        "tls12.record.layer -> tls12.handshake.base",
+    ),
     ("io", "io/keylog.py", "from ..explain import text", "tls12.io.keylog -> tls12.explain.text"),
     ("io", "__init__.py", "from .cli import main", "tls12 -> tls12.cli.main"),
     ("acyclic", "messages/extensions.py", "from . import handshake", "No cycles are allowed in tls12.messages."),
@@ -127,7 +140,7 @@ def test_a_planted_import_breaks_its_contract(
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     shutil.copytree(PACKAGE, tmp_path / "src" / "tls12", ignore=shutil.ignore_patterns("__pycache__"))
     planted = tmp_path / "src" / "tls12" / module
-    planted.write_text(planted.read_text() + f"\n{line}\n")
+    planted.write_text(planted.read_text() + f"\nfrom typing import TYPE_CHECKING\n{line}\n")
 
     result = _lint_imports(tmp_path, tmp_path / "src")
 
