@@ -21,7 +21,7 @@ from tls12 import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.enums import CipherSuite, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme
 from tls12.explain import Recorder
-from tls12.explain.annotate import annotate_alert, annotate_change_cipher_spec, annotate_handshake
+from tls12.explain.annotate import annotate_change_cipher_spec, annotate_handshake
 from tls12.explain.model import Field
 from tls12.messages import (
     ALPN,
@@ -81,7 +81,7 @@ def _check_message(trace: MessageTrace) -> None:
     if isinstance(message, ChangeCipherSpec):
         fields = annotate_change_cipher_spec(raw)
     elif isinstance(message, Alert):
-        fields = annotate_alert(raw)
+        return  # the explanation names an alert; it breaks down handshake messages and ChangeCipherSpec
     else:
         fields = annotate_handshake(raw)
         assert fields[0].name == "handshake header" and fields[0].end == 4

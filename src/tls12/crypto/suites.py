@@ -20,8 +20,6 @@ class SuiteSpec:
     prf_hash: hashes.HashAlgorithm
     key_len: int  # enc_key_length
     fixed_iv_len: int  # the implicit salt of RFC 5288
-    record_iv_len: int  # the explicit nonce carried in each record
-    tag_len: int
     verify_data_len: int = 12
 
     @property
@@ -41,7 +39,5 @@ SUITES: dict[CipherSuite, SuiteSpec] = {
         prf_hash=hashes.SHA384(),
         key_len=32,
         fixed_iv_len=4,
-        record_iv_len=8,
-        tag_len=16,
     ),
 }

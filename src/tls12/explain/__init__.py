@@ -38,7 +38,6 @@ __all__ = [
     "Recorder",
     "Step",
     "Tagged",
-    "build_steps",
     "explain",
     "render",
     "render_html",
@@ -49,11 +48,6 @@ __all__ = [
 
 Format = Literal["text", "html", "json"]
 FORMATS: tuple[Format, ...] = ("text", "html", "json")
-
-
-def build_steps(events: Sequence[Tagged]) -> Explanation:
-    """`explain(events)`, under the name the first callers used."""
-    return explain(events)
 
 
 def render(events: Sequence[Tagged] | Explanation, fmt: Format = "text", *, reveal_secrets: bool = False,

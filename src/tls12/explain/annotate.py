@@ -25,7 +25,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from ..enums import ECPointFormat, HandshakeType
 from .model import Field, FieldKind, RecordInfo
 from .names import (
-    alert_name,
     code,
     content_type_name,
     extension_name,
@@ -38,7 +37,6 @@ from .names import (
 )
 
 __all__ = [
-    "annotate_alert",
     "annotate_change_cipher_spec",
     "annotate_handshake",
     "annotate_record_header",
@@ -534,17 +532,6 @@ def annotate_change_cipher_spec(raw: bytes) -> list[Field]:
         return c.rest_list()
     return [c.leaf(1, "type", "change_cipher_spec (1)",
                    "from the next record on, the sender protects everything with the keys just derived")]
-
-
-def annotate_alert(raw: bytes) -> list[Field]:
-    c = _Cursor(raw)
-    if len(raw) != 2:
-        return c.rest_list()
-    return [
-        c.leaf(1, "level", lambda b: {1: "warning (1)", 2: "fatal (2)"}.get(b[0], str(b[0])),
-               "fatal alerts end the connection at once"),
-        c.leaf(1, "description", lambda b: f"{alert_name(b[0])} ({b[0]})", "what happened (RFC 5246 §7.2)"),
-    ]
 
 
 def annotate_record_header(record: RecordInfo) -> tuple[bytes, list[Field]]:

@@ -51,14 +51,13 @@ from ..messages import (
     find_extension,
     parse_handshake,
 )
-from ..record.layer import HandshakeReassembler
+from ..record.layer import HEADER_LEN, HandshakeReassembler
 from ..trace import Decision, Direction, MessageTrace, RecordTrace, SecretDerived, TraceEvent, Verification
 from .capture import C2S, S2C, Capture
 from .model import AppData, ObserverNote, Role, Tagged
 
 __all__ = ["Observer", "parse_keylog", "replay"]
 
-_HEADER_LEN = 5
 _MAX_HANDSHAKE = 0xFFFFFF
 
 
@@ -129,12 +128,12 @@ class Observer:
         """Bytes `sender` sent; every whole record in them is processed."""
         d = self._dirs[sender]
         d.buffer += data
-        while len(d.buffer) >= _HEADER_LEN:
+        while len(d.buffer) >= HEADER_LEN:
             length = int.from_bytes(d.buffer[3:5], "big")
-            if len(d.buffer) < _HEADER_LEN + length:
+            if len(d.buffer) < HEADER_LEN + length:
                 return
-            record = bytes(d.buffer[: _HEADER_LEN + length])
-            del d.buffer[: _HEADER_LEN + length]
+            record = bytes(d.buffer[: HEADER_LEN + length])
+            del d.buffer[: HEADER_LEN + length]
             self.record(sender, record)
 
     def wants(self) -> Role | None:
@@ -160,7 +159,7 @@ class Observer:
     def record(self, sender: Role, record: bytes) -> None:
         d = self._dirs[sender]
         content_type, version = record[0], int.from_bytes(record[1:3], "big")
-        fragment = record[_HEADER_LEN:]
+        fragment = record[HEADER_LEN:]
         way = self._way(sender)
         kind = ContentType(content_type)
         if d.protected:
@@ -398,8 +397,8 @@ def _digest(algorithm: hashes.HashAlgorithm, messages: Sequence[bytes]) -> bytes
 
 def _split(data: bytes) -> tuple[list[bytes], bytes]:
     records, pos = [], 0
-    while pos + _HEADER_LEN <= len(data):
-        end = pos + _HEADER_LEN + int.from_bytes(data[pos + 3 : pos + 5], "big")
+    while pos + HEADER_LEN <= len(data):
+        end = pos + HEADER_LEN + int.from_bytes(data[pos + 3 : pos + 5], "big")
         if end > len(data):
             break
         records.append(data[pos:end])

@@ -58,7 +58,6 @@ class Negotiated:
     server_random: bytes = b""
     client_verify_data: bytes = b""
     server_verify_data: bytes = b""
-    secure_renegotiation: bool = False
     offered_cipher_suites: tuple[CipherSuite, ...] = field(default=())
 
 

@@ -190,7 +190,6 @@ class ExpectServerHello:
             raise HandshakeFailure("server does not support secure renegotiation (RFC 5746)")
         if reneg.renegotiated_connection:
             raise HandshakeFailure("renegotiation_info is not empty in an initial handshake")
-        neg.secure_renegotiation = True
 
         ems = find_extension(message.extensions, ExtendedMasterSecret) is not None
         if config.require_extended_master_secret and not ems:

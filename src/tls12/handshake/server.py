@@ -163,7 +163,6 @@ class ExpectClientHello:
         if reneg is not None and reneg.renegotiated_connection:
             raise HandshakeFailure("renegotiation_info is not empty in an initial handshake")
         secure_reneg = reneg is not None or CipherSuite.TLS_EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites
-        neg.secure_renegotiation = secure_reneg
 
         suite = _choose_suite(config, hello)
         group, group_why = _choose_group(config, hello)

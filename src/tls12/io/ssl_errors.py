@@ -79,10 +79,6 @@ def want_write() -> SSLWantWriteError:
     return _make(SSLWantWriteError, ssl.SSL_ERROR_WANT_WRITE, "WANT_WRITE", "The operation did not complete (write)")
 
 
-def zero_return() -> SSLZeroReturnError:
-    return _make(SSLZeroReturnError, ssl.SSL_ERROR_ZERO_RETURN, "ZERO_RETURN", "TLS/SSL connection has been closed")
-
-
 # OpenSSL's X509_V_ERR codes for the verification failures tls12 distinguishes.
 _X509_V_ERR_CERT_NOT_YET_VALID = 9
 _X509_V_ERR_CERT_HAS_EXPIRED = 10

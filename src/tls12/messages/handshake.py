@@ -24,7 +24,6 @@ from ..errors import IllegalParameter
 from .extensions import Extension, parse_extensions, write_extensions
 
 __all__ = [
-    "HANDSHAKE_HEADER_LEN",
     "Certificate",
     "CertificateRequest",
     "ClientHello",
@@ -40,7 +39,6 @@ __all__ = [
     "parse_handshake",
 ]
 
-HANDSHAKE_HEADER_LEN = 4
 RANDOM_LEN = 32
 
 

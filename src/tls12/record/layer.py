@@ -25,7 +25,6 @@ from ..enums import ContentType, ProtocolVersion
 from ..errors import IllegalParameter, ProtocolVersionError, RecordOverflow, UnexpectedMessage
 
 __all__ = [
-    "HEADER",
     "HEADER_LEN",
     "MAX_CIPHERTEXT",
     "MAX_PLAINTEXT",
@@ -38,8 +37,7 @@ HEADER_LEN = 5
 MAX_PLAINTEXT = 2**14
 RECORD_OVERHEAD = 8 + 16  # explicit nonce and GCM tag of a protected record
 MAX_CIPHERTEXT = 2**14 + 2048  # §6.2.3
-HEADER = struct.Struct(">BHH")
-_HEADER = HEADER
+_HEADER = struct.Struct(">BHH")
 _VALID_TYPES = frozenset(
     (ContentType.CHANGE_CIPHER_SPEC, ContentType.ALERT, ContentType.HANDSHAKE, ContentType.APPLICATION_DATA)
 )

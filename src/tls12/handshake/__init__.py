@@ -1,0 +1,1 @@
+"""The handshake state machines, one class per state; client and server in separate modules."""
