@@ -257,6 +257,10 @@ class _Connection:
                 self._process_records()
             finally:
                 records.compact()
+            if self._close_received:
+                # What follows close_notify stays for take_data_after_close(), as on the general path.
+                records.feed(view)
+                return b""
             if not view or not self._fast_receive or records.buffered:
                 return view
         cipher = records.read_cipher
