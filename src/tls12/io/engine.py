@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
@@ -19,10 +19,8 @@ from ..crypto.suites import SUITES
 from ..errors import TLSError
 from ..events import ApplicationDataReceived, ConnectionClosed
 from .certdict import certificate_dict
+from .settings import ContextSettings
 from .ssl_errors import SSLError, to_ssl_error
-
-if TYPE_CHECKING:
-    from .sslcontext import SSLContext
 
 __all__ = ["Engine", "SessionInfo"]
 
@@ -131,16 +129,16 @@ class SessionInfo:
     connected) the answers are None; `getpeercert()` raises."""
 
     _engine: Engine | None
-    _context: SSLContext
+    _context: ContextSettings
     _server_side: bool
     _server_hostname: str | None
 
     @property
-    def context(self) -> SSLContext:
+    def context(self) -> Any:
         return self._context
 
     @context.setter
-    def context(self, value: SSLContext) -> None:
+    def context(self, value: ContextSettings) -> None:
         """Settable, as in the ssl module: an sni_callback may switch the server's context."""
         if not hasattr(value, "_server_config"):
             raise TypeError("the context must be a tls12.SSLContext")
