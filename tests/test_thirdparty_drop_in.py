@@ -12,6 +12,7 @@ import contextlib
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,30 @@ def test_websockets_sync_server_and_client(client_ctx: tls12.SSLContext, server_
             thread.join(TIMEOUT)
     assert replies == ["olleh", "egassem dnoces", "x" * 100_000, b"yranib\x01\x00"]
     assert seen == [True]
+
+
+def test_websockets_sync_reads_what_already_arrived(client_ctx: tls12.SSLContext, server_ctx: tls12.SSLContext) -> None:
+    """websockets waits with select() before each recv(): no whole record may sit decrypted in the
+    socket while the kernel has nothing left to signal (OpenSSL reads one record at a time)."""
+    big = "y" * 200_000
+
+    def handler(ws: websockets.sync.server.ServerConnection) -> None:
+        for message in ws:
+            ws.send(big)
+            ws.send(f"after {message}")
+
+    with websockets.sync.server.serve(handler, HOST, 0, ssl=server_ctx) as server:
+        port = server.socket.getsockname()[1]
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            with websockets.sync.client.connect(f"wss://localhost:{port}/", ssl=client_ctx,
+                                                open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
+                for i in range(3):
+                    ws.send(str(i))
+                    time.sleep(0.3)  # everything has arrived before the client reads
+                    assert ws.recv(timeout=TIMEOUT) == big
+                    assert ws.recv(timeout=TIMEOUT) == f"after {i}"
+        finally:
+            server.shutdown()
+            thread.join(TIMEOUT)

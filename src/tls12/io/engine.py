@@ -57,6 +57,18 @@ class Plaintext:
         self._size -= n
         return first[offset : offset + n]
 
+    def take_across(self, n: int) -> bytes:
+        """Up to `n` bytes across records; one record's own bytes when it alone has enough."""
+        first = self.take(n)
+        if len(first) == n or not self._chunks:
+            return first
+        parts, got = [first], len(first)
+        while got < n and self._chunks:
+            chunk = self.take(n - got)
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
     def take_into(self, view: memoryview, n: int) -> int:
         """Up to `n` bytes into `view` (a byte-format memoryview), across records."""
         done = 0
@@ -106,7 +118,8 @@ class Engine:
         return self.conn.data_to_send()
 
     def take(self, n: int) -> bytes:
-        return self.plain.take(n)
+        """Up to `n` bytes of what was received, across records (as a reader expects after select())."""
+        return self.plain.take_across(n)
 
     def take_into(self, buffer: Any, n: int) -> int:
         """Up to `n` bytes into `buffer`; as in the ssl module, n <= 0 means the buffer's size."""

@@ -208,10 +208,10 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):
         with contextlib.suppress(OSError):
             self._flush()
 
-    def _fill(self, engine: Engine) -> None:
-        """One read from the network into the engine."""
+    def _fill(self, engine: Engine, size: int = _READ_SIZE) -> None:
+        """One read (of at most `size` bytes) from the network into the engine."""
         try:
-            data = socket.socket.recv(self, _READ_SIZE)
+            data = socket.socket.recv(self, size)
         except BlockingIOError:
             raise want_read() from None
         if not data and self._context._ignore_unexpected_eof and engine.handshake_complete:
@@ -253,11 +253,14 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):
             if not engine.handshake_complete:
                 self.do_handshake()
             self._flush()
+            wanted = max(len if len > 0 or buffer is None else memoryview(buffer).nbytes, 1)
             while not engine.plain:
                 if engine.peer_closed:
                     return 0 if buffer is not None else b""
                 engine.raise_pending_failure()
-                self._fill(engine)
+                # No further than `len` bytes of data take: what is not read stays in the kernel,
+                # where select() sees it (the connection's receive_size()).
+                self._fill(engine, min(_READ_SIZE, engine.conn.receive_size(wanted)))
         except SSLEOFError:
             if self.suppress_ragged_eofs:
                 return 0 if buffer is not None else b""
