@@ -258,8 +258,8 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):
                 if engine.peer_closed:
                     return 0 if buffer is not None else b""
                 engine.raise_pending_failure()
-                # No further than `len` bytes of data take: what is not read stays in the kernel,
-                # where select() sees it (the connection's receive_size()).
+                # Only as far as `len` bytes of data need: the rest stays in the kernel, where
+                # select() still sees it (the connection's receive_size()).
                 self._fill(engine, min(_READ_SIZE, engine.conn.receive_size(wanted)))
         except SSLEOFError:
             if self.suppress_ragged_eofs:
