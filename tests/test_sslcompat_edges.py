@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import select
 import socket
 import ssl
 import threading
@@ -262,3 +263,38 @@ def test_asyncio_server_refusal_reaches_the_peer(pem_dir: Path) -> None:
     for reply in replies:
         assert_alert(reply)
     assert len(failures) == ROUNDS
+
+
+# -- select() sees what recv() has not returned yet -------------------------------------------------
+
+
+@pytest.mark.parametrize("impl", ["stdlib", "tls12"])
+@pytest.mark.parametrize("bufsize", [2500, 65536])
+def test_select_before_each_recv_sees_every_record(
+    impl: str, bufsize: int, ours: tls12.SSLContext, pem_dir: Path, serve: ServeFn
+) -> None:
+    """Records that have all arrived, read by a loop that waits in select() before each recv()
+    and never asks pending(): no record may be decrypted and held back where select() cannot see it.
+    (A read shorter than a record leaves the rest of it pending, with OpenSSL too: not tested.)"""
+    records = [bytes([i]) * 1000 for i in range(12)]
+    sent = threading.Event()
+
+    def handler(sock: ssl.SSLSocket) -> bytes:
+        for record in records:
+            sock.sendall(record)
+        sent.set()
+        return recv_exactly(sock, 2)
+
+    ctx = ours if impl == "tls12" else stdlib_client_context(pem_dir)
+    server = serve(stdlib_server_context(pem_dir), handler)
+    with connect(ctx, server.port) as sock:
+        assert sent.wait(TIMEOUT)
+        time.sleep(0.2)  # everything is in our kernel buffer now
+        got = bytearray()
+        while len(got) < 12_000:
+            readable, _, _ = select.select([sock], [], [], 1.0)
+            assert readable, f"select() saw nothing after {len(got)} of 12000 bytes"
+            got += sock.recv(bufsize)
+        assert bytes(got) == b"".join(records)
+        sock.sendall(b"ok")
+    assert server.result() == b"ok"
