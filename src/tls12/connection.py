@@ -207,6 +207,12 @@ class _Connection:
         plain text after closing TLS (a STARTTLS-style unwrap) needs them."""
         return self._records.take_input()
 
+    def receive_size(self, wanted: int) -> int:
+        """How much to read from the transport for up to `wanted` bytes of application data: a
+        reader that waits with select() before each read then never has whole records decrypted
+        and unread while the transport has nothing left to signal (as with OpenSSL's reads)."""
+        return self._records.read_size(wanted)
+
     def data_to_send(self) -> bytes:
         """Everything queued for the peer (records, alerts), once."""
         out = self._outgoing
@@ -257,6 +263,10 @@ class _Connection:
                 self._process_records()
             finally:
                 records.compact()
+            if self._close_received:
+                # What follows close_notify stays for take_data_after_close(), as on the general path.
+                records.feed(view)
+                return b""
             if not view or not self._fast_receive or records.buffered:
                 return view
         cipher = records.read_cipher

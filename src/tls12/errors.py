@@ -122,6 +122,8 @@ class ApplicationAlert(TLSError):
     The one failure whose alert is not in `ALERTS`: the application named it."""
 
     def __init__(self, description: int, message: str = "") -> None:
+        if not isinstance(description, int) or not 0 <= description <= 255:
+            raise ValueError(f"an alert description is an int from 0 to 255, not {description!r}")
         self.description = AlertDescription(description)
         super().__init__(message or f"the application ended the handshake with {self.description.name.lower()}")
 

@@ -19,6 +19,10 @@ core's. What it adds is what keeps one hostile client from hurting the others:
   the server buffer without bound;
 - a close timeout: a connection being closed whose last records (the alert,
   the close_notify) cannot be written within `close_timeout` is aborted;
+- a refusal that reaches the peer: after a failure's alert the server shuts
+  down its sending side and drops what the peer still sends until it closes
+  (at most `LINGER_SECONDS` and `LINGER_BYTES`), so that closing with unread
+  input does not turn into a TCP reset that overtakes the alert;
 - no exception from the peer's behaviour ever reaches asyncio's exception
   handler: TLS errors, transport errors (ECONNRESET, EPIPE) and exceptions
   raised by the `Application` end that one connection and are reported
@@ -39,6 +43,7 @@ from ..connection import ServerConnection
 from ..errors import TLSError
 from ..events import ApplicationDataReceived, ConnectionClosed, HandshakeComplete
 from ..trace import Tracer
+from .linger import LINGER_BYTES, LINGER_SECONDS
 
 __all__ = [
     "CLOSE_TIMEOUT",
@@ -128,6 +133,8 @@ class TLSServerProtocol(asyncio.Protocol):
         self._handshake_timer: asyncio.TimerHandle | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
+        self._linger_timer: asyncio.TimerHandle | None = None
+        self._linger_left: int | None = None  # while lingering: how much more input may be dropped
         self._last_activity = 0.0
         self._closing = False  # we decided to end the connection
         self._lost = False
@@ -149,6 +156,11 @@ class TLSServerProtocol(asyncio.Protocol):
             self._handshake_timer = self._loop.call_later(self.handshake_timeout, self._on_handshake_timeout)
 
     def data_received(self, data: bytes) -> None:
+        if self._linger_left is not None:
+            self._linger_left -= len(data)
+            if self._linger_left <= 0:
+                self._close_transport()
+            return
         if self._loop is not None:
             self._last_activity = self._loop.time()
         self._receive(data)
@@ -164,10 +176,10 @@ class TLSServerProtocol(asyncio.Protocol):
         if self._lost:
             return
         self._lost = True
-        for timer in (self._handshake_timer, self._idle_timer, self._close_timer):
+        for timer in (self._handshake_timer, self._idle_timer, self._close_timer, self._linger_timer):
             if timer is not None:
                 timer.cancel()
-        self._handshake_timer = self._idle_timer = self._close_timer = None
+        self._handshake_timer = self._idle_timer = self._close_timer = self._linger_timer = None
         if exc is not None and not self._closing:
             # Reset or broken pipe while the connection was still in use.
             self._report(exc)
@@ -269,8 +281,20 @@ class TLSServerProtocol(asyncio.Protocol):
             return
         self._closing = True
         self._flush()  # the alert, if the core queued one
-        self._close_transport()
+        self._linger()
         self._report(exc)
+
+    def _linger(self) -> None:
+        """Half-close after the alert, and close once the peer has closed too (or the linger bounds are hit)."""
+        transport = self.transport
+        if transport is None or self._lost or transport.is_closing() or not transport.can_write_eof():
+            self._close_transport()
+            return
+        self._linger_left = LINGER_BYTES
+        transport.write_eof()  # once the alert is out
+        transport.resume_reading()
+        if self._loop is not None:
+            self._linger_timer = self._loop.call_later(LINGER_SECONDS, self._close_transport)
 
     def _report(self, exc: Exception) -> None:
         if self.failure is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import errno
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 
@@ -19,10 +19,8 @@ from ..crypto.suites import SUITES
 from ..errors import TLSError
 from ..events import ApplicationDataReceived, ConnectionClosed
 from .certdict import certificate_dict
+from .settings import ContextSettings
 from .ssl_errors import SSLError, to_ssl_error
-
-if TYPE_CHECKING:
-    from .sslcontext import SSLContext
 
 __all__ = ["Engine", "SessionInfo"]
 
@@ -58,6 +56,18 @@ class Plaintext:
         self._offset = offset + n
         self._size -= n
         return first[offset : offset + n]
+
+    def take_across(self, n: int) -> bytes:
+        """Up to `n` bytes across records; one record's own bytes when it alone has enough."""
+        first = self.take(n)
+        if len(first) == n or not self._chunks:
+            return first
+        parts, got = [first], len(first)
+        while got < n and self._chunks:
+            chunk = self.take(n - got)
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
 
     def take_into(self, view: memoryview, n: int) -> int:
         """Up to `n` bytes into `view` (a byte-format memoryview), across records."""
@@ -108,7 +118,8 @@ class Engine:
         return self.conn.data_to_send()
 
     def take(self, n: int) -> bytes:
-        return self.plain.take(n)
+        """Up to `n` bytes of what was received, across records (as a reader expects after select())."""
+        return self.plain.take_across(n)
 
     def take_into(self, buffer: Any, n: int) -> int:
         """Up to `n` bytes into `buffer`; as in the ssl module, n <= 0 means the buffer's size."""
@@ -131,16 +142,16 @@ class SessionInfo:
     connected) the answers are None; `getpeercert()` raises."""
 
     _engine: Engine | None
-    _context: SSLContext
+    _context: ContextSettings
     _server_side: bool
     _server_hostname: str | None
 
     @property
-    def context(self) -> SSLContext:
+    def context(self) -> Any:
         return self._context
 
     @context.setter
-    def context(self, value: SSLContext) -> None:
+    def context(self, value: ContextSettings) -> None:
         """Settable, as in the ssl module: an sni_callback may switch the server's context."""
         if not hasattr(value, "_server_config"):
             raise TypeError("the context must be a tls12.SSLContext")

@@ -193,7 +193,7 @@ class SSLContext(ssl.SSLContext):
 
     # -- wrapping ---------------------------------------------------------------
 
-    def wrap_socket(  # type: ignore[override]
+    def wrap_socket(
         self,
         sock: socket.socket,
         server_side: bool = False,
@@ -222,6 +222,12 @@ class SSLContext(ssl.SSLContext):
     ) -> SSLObject:
         return SSLObject._create(incoming, outgoing, server_side=server_side, server_hostname=server_hostname,
                                  session=session, context=self)
+
+    def _wrap_socket(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a tls12.SSLContext makes its sockets with wrap_socket(), never with OpenSSL")
+
+    def _wrap_bio(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("a tls12.SSLContext makes its objects with wrap_bio(), never with OpenSSL")
 
     # -- verification -----------------------------------------------------------
 

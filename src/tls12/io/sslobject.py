@@ -8,16 +8,17 @@ from the transport into `incoming`, calls `do_handshake()`/`read()`/`write()`/
 
 from __future__ import annotations
 
+import dataclasses
 import ssl
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
+from ..config import ServerConfig
 from ..connection import ClientConnection, ServerConnection
-from ..errors import ApplicationAlert, HandshakeFailure
+from ..errors import ApplicationAlert, HandshakeFailure, InternalError
 from .engine import Engine, SessionInfo
+from .settings import ContextSettings
 from .ssl_errors import SSLError, want_read
-
-if TYPE_CHECKING:
-    from .sslcontext import SSLContext
 
 __all__ = ["SSLObject"]
 
@@ -38,31 +39,23 @@ def _ssl_error(message: str) -> ssl.SSLError:
     return exc
 
 
-def new_engine(context: SSLContext, server_side: bool, server_hostname: str | None, sslobj: Any) -> Engine:
-    """A core connection configured from the context, for either side."""
+def new_engine(context: ContextSettings, server_side: bool, server_hostname: str | None, sslobj: Any) -> Engine:
+    """A core connection configured from the context, for either side.
+
+    `sslobj` is the socket or object the connection belongs to: an
+    `sni_callback` gets it, and may switch its `context`; from then on the
+    connection is served by that context's settings, its key log included."""
     if server_side and context.protocol == ssl.PROTOCOL_TLS_CLIENT:
         raise _ssl_error("Cannot create a server socket with a PROTOCOL_TLS_CLIENT context")
     if not server_side and context.protocol == ssl.PROTOCOL_TLS_SERVER:
         raise _ssl_error("Cannot create a client socket with a PROTOCOL_TLS_SERVER context")
     if server_side:
         config = context._server_config()
-
-        def choose(name: str | None) -> Any:
-            callback = context.sni_callback
-            if callback is None:
-                return None
-            try:
-                result = callback(sslobj, name, context)
-            except Exception as exc:
-                # As the ssl module documents: an exception in the callback is handshake_failure.
-                raise HandshakeFailure(f"the sni_callback raised {exc!r}") from exc
-            if result is not None:
-                raise ApplicationAlert(int(result), "the sni_callback refused the connection")
-            return sslobj.context._server_config()
-
-        conn: ClientConnection | ServerConnection = ServerConnection(
-            config, config_for_name=choose if context.sni_callback is not None else None
-        )
+        choose = None
+        if context.sni_callback is not None:
+            config = _sni_config(config, sslobj)
+            choose = _sni_chooser(context, sslobj)
+        conn: ClientConnection | ServerConnection = ServerConnection(config, config_for_name=choose)
         context._count("accept")
         return Engine(conn, None, verified=False)
     if context.check_hostname and server_hostname is None:
@@ -71,6 +64,41 @@ def new_engine(context: SSLContext, server_side: bool, server_hostname: str | No
     conn = ClientConnection(client_config, server_name=server_hostname)
     context._count("connect")
     return Engine(conn, server_hostname, verified=client_config.verify_certificates)
+
+
+def _sni_config(config: ServerConfig, sslobj: Any) -> ServerConfig:
+    """The server configuration of a connection whose context an sni_callback may switch.
+
+    The key log line is written once the keys exist, after the callback ran:
+    it goes to the key log of the context the connection has then."""
+
+    def key_log(line: str) -> None:
+        write = sslobj.context._server_config().key_log
+        if write is not None:
+            write(line)
+
+    return dataclasses.replace(config, key_log=key_log)
+
+
+def _sni_chooser(context: ContextSettings, sslobj: Any) -> Callable[[str | None], ServerConfig | None]:
+    def choose(name: str | None) -> ServerConfig | None:
+        callback = context.sni_callback
+        if callback is None:
+            return None
+        try:
+            result = callback(sslobj, name, context)
+        except Exception as exc:
+            # As the ssl module documents: an exception in the callback is handshake_failure.
+            raise HandshakeFailure(f"the sni_callback raised {exc!r}") from exc
+        if result is not None:
+            if not isinstance(result, int) or not 0 <= result <= 255:
+                # The peer gets internal_error, as OpenSSL sends when the callback misbehaves.
+                raise InternalError(f"the sni_callback returned an invalid alert description {result!r} "
+                                    f"(expected None or an int from 0 to 255)")
+            raise ApplicationAlert(result, "the sni_callback refused the connection")
+        return sslobj.context._server_config()  # type: ignore[no-any-return]
+
+    return choose
 
 
 class SSLObject(SessionInfo):
@@ -92,7 +120,7 @@ class SSLObject(SessionInfo):
         server_side: bool = False,
         server_hostname: str | bytes | None = None,
         session: Any = None,
-        context: SSLContext | None = None,
+        context: ContextSettings | None = None,
     ) -> SSLObject:
         if session is not None:
             raise NotImplementedError("tls12 does not resume sessions")

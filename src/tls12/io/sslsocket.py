@@ -1,11 +1,20 @@
-"""`SSLSocket`: a `socket.socket` subclass speaking TLS through tls12, like `ssl.SSLSocket`.
+"""`SSLSocket`: an `ssl.SSLSocket` subclass speaking TLS through tls12.
+
+Third-party code tests `isinstance(sock, ssl.SSLSocket)` (httpx decides on it
+whether to speak HTTP/2, `websockets.sync` asserts it), so the class derives
+from the stdlib's. It inherits nothing of it, though: every member of
+`ssl.SSLSocket` is defined again here (or in `SessionInfo`), and `_sslobj`,
+where the ssl module keeps its OpenSSL object, answers with this socket
+itself while TLS is on (None otherwise) and refuses anything else.
 
 It takes over the wrapped socket's file descriptor (as the stdlib does), so
 `makefile()`, `close()` reference counting, timeouts and `select()` behave as
 they do for any socket. Blocking, timeout and non-blocking modes are all
 supported; in non-blocking mode an operation that needs the network raises
-`SSLWantReadError` or `SSLWantWriteError` and must be retried with the same
-arguments, as with OpenSSL.
+`SSLWantReadError` or `SSLWantWriteError`, and in timeout mode one that takes
+too long raises `TimeoutError`; either way it must be retried with the same
+arguments, as with OpenSSL. Records already sealed stay queued until the
+socket takes them, so a retry never loses or repeats a byte.
 """
 
 from __future__ import annotations
@@ -13,14 +22,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import socket
-from typing import TYPE_CHECKING, Any
+import ssl
+from typing import Any
 
 from .engine import Engine, SessionInfo
-from .ssl_errors import SSLEOFError, SSLWantWriteError, want_read, want_write
+from .linger import linger
+from .settings import ContextSettings
+from .ssl_errors import SSLEOFError, SSLError, SSLWantWriteError, want_read, want_write
 from .sslobject import _hostname, new_engine
-
-if TYPE_CHECKING:
-    from .sslcontext import SSLContext
 
 __all__ = ["SSLSocket"]
 
@@ -28,15 +37,16 @@ _READ_SIZE = 4 * (2**14 + 2048 + 5)  # a few records per system call
 _SENDALL_CHUNK = 2**16
 
 
-class SSLSocket(socket.socket, SessionInfo):
+class SSLSocket(SessionInfo, ssl.SSLSocket):
     """A TLS 1.2 socket. Create it with `tls12.SSLContext.wrap_socket()`."""
 
     _engine: Engine | None
-    _context: SSLContext
+    _context: ContextSettings
     _out: bytearray
     _partial_send: int | None
     _good_counted: bool
     _after_unwrap: bytearray
+    _connected: bool
     do_handshake_on_connect: bool
     suppress_ragged_eofs: bool
 
@@ -51,7 +61,7 @@ class SSLSocket(socket.socket, SessionInfo):
         do_handshake_on_connect: bool = True,
         suppress_ragged_eofs: bool = True,
         server_hostname: str | bytes | None = None,
-        context: SSLContext | None = None,
+        context: ContextSettings | None = None,
         session: Any = None,
     ) -> SSLSocket:
         if context is None:  # pragma: no cover - only SSLContext calls this
@@ -81,6 +91,7 @@ class SSLSocket(socket.socket, SessionInfo):
         self._partial_send = None
         self._good_counted = False
         self._after_unwrap = bytearray()
+        self._connected = False
         self.settimeout(timeout)
         try:
             self.getpeername()
@@ -88,6 +99,7 @@ class SSLSocket(socket.socket, SessionInfo):
             if exc.errno != errno.ENOTCONN:
                 raise
             return self
+        self._connected = True
         try:
             self._start()
         except (OSError, ValueError):
@@ -102,29 +114,88 @@ class SSLSocket(socket.socket, SessionInfo):
                 raise ValueError("do_handshake_on_connect should not be specified for non-blocking sockets")
             self.do_handshake()
 
-    # -- attributes -----------------------------------------------------------------
+    # -- attributes the ssl module lets one assign ---------------------------------------
+
+    @property
+    def server_side(self) -> bool:
+        return self._server_side
+
+    @server_side.setter
+    def server_side(self, value: bool) -> None:
+        raise AttributeError("server_side is fixed when the socket is wrapped")
+
+    @property
+    def server_hostname(self) -> str | None:
+        return self._server_hostname
+
+    @server_hostname.setter
+    def server_hostname(self, value: str | None) -> None:
+        raise AttributeError("server_hostname is fixed when the socket is wrapped")
 
     @property
     def session(self) -> None:
         return None
 
-    def _tls(self) -> Engine:
+    @session.setter
+    def session(self, value: Any) -> None:
+        if value is not None:
+            raise NotImplementedError("tls12 does not resume sessions")
+
+    # -- where the ssl module keeps OpenSSL ----------------------------------------------
+
+    @property
+    def _sslobj(self) -> SSLSocket | None:
+        """The TLS object while TLS is on: this socket, which answers the `ssl.SSLObject` questions
+        (httpcore reads `selected_alpn_protocol()` from it); None before and after, as in the ssl module."""
+        return self if self._engine is not None else None
+
+    @_sslobj.setter
+    def _sslobj(self, value: None) -> None:
+        if value is not None:
+            raise TypeError("a tls12 SSLSocket runs on tls12 only; it takes no other TLS object")
+        self._engine = None
+
+    def _checkClosed(self, msg: str | None = None) -> None:
+        pass
+
+    def _check_connected(self) -> None:
+        if not self._connected:
+            self.getpeername()  # ENOTCONN unless connected after all
+
+    def _tls(self, what: str) -> Engine:
         engine = self._engine
         if engine is None:
-            raise OSError(errno.ENOTCONN, "the socket is not connected, or TLS was shut down on it")
+            raise ValueError(f"{what} on closed or unwrapped SSL socket.")
         return engine
 
     # -- raw I/O ------------------------------------------------------------------------
 
     def _flush(self) -> None:
+        """Send what earlier calls left queued, then whatever the engine has for the peer, in order.
+
+        Blocking mode sends everything (or fails for good). In timeout and non-blocking mode the
+        socket may take only part in time: the rest of the sealed records stays queued, first in
+        line for the next call, and TimeoutError or SSLWantWriteError is raised."""
         engine = self._engine
         data = engine.outgoing() if engine is not None else b""
         out = self._out
-        if data and not out and self.gettimeout() != 0.0:
-            # Blocking or timeout mode with nothing queued: straight to the socket, no staging copy.
-            socket.socket.sendall(self, data)
-            return
-        if data:
+        if data and not out:
+            if self.gettimeout() is None:
+                socket.socket.sendall(self, data)  # no staging copy on the common path
+                return
+            try:
+                sent = socket.socket.send(self, data)
+            except BlockingIOError:
+                out += data
+                raise want_write() from None
+            except TimeoutError:
+                out += data
+                raise
+            if sent == len(data):
+                return
+            with memoryview(data) as view:
+                out += view[sent:]
+        elif data:
             out += data
         while out:
             try:
@@ -137,10 +208,10 @@ class SSLSocket(socket.socket, SessionInfo):
         with contextlib.suppress(OSError):
             self._flush()
 
-    def _fill(self, engine: Engine) -> None:
-        """One read from the network into the engine."""
+    def _fill(self, engine: Engine, size: int = _READ_SIZE) -> None:
+        """One read (of at most `size` bytes) from the network into the engine."""
         try:
-            data = socket.socket.recv(self, _READ_SIZE)
+            data = socket.socket.recv(self, size)
         except BlockingIOError:
             raise want_read() from None
         if not data and self._context._ignore_unexpected_eof and engine.handshake_complete:
@@ -154,7 +225,8 @@ class SSLSocket(socket.socket, SessionInfo):
     # -- the SSLSocket API ----------------------------------------------------------------
 
     def do_handshake(self, block: bool = False) -> None:
-        engine = self._tls()
+        self._check_connected()
+        engine = self._tls("Handshake")
         timeout = self.gettimeout()
         try:
             if timeout == 0.0 and block:
@@ -164,6 +236,11 @@ class SSLSocket(socket.socket, SessionInfo):
                 engine.raise_pending_failure()
                 self._fill(engine)
                 self._flush()
+        except SSLError:
+            if self._server_side and engine.conn.failure is not None:
+                # The refusal (its alert is out) must reach the client rather than a TCP reset.
+                linger(self)
+            raise
         finally:
             self.settimeout(timeout)
         if not self._good_counted:
@@ -171,16 +248,19 @@ class SSLSocket(socket.socket, SessionInfo):
             self._context._count("accept_good" if self._server_side else "connect_good")
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
-        engine = self._tls()
+        engine = self._tls("Read")
         try:
             if not engine.handshake_complete:
                 self.do_handshake()
             self._flush()
+            wanted = max(len if len > 0 or buffer is None else memoryview(buffer).nbytes, 1)
             while not engine.plain:
                 if engine.peer_closed:
                     return 0 if buffer is not None else b""
                 engine.raise_pending_failure()
-                self._fill(engine)
+                # Only as far as `len` bytes of data need: the rest stays in the kernel, where
+                # select() still sees it (the connection's receive_size()).
+                self._fill(engine, min(_READ_SIZE, engine.conn.receive_size(wanted)))
         except SSLEOFError:
             if self.suppress_ragged_eofs:
                 return 0 if buffer is not None else b""
@@ -192,18 +272,19 @@ class SSLSocket(socket.socket, SessionInfo):
         return engine.take(len)
 
     def write(self, data: Any) -> int:
+        self._tls("Write")
         return self.send(data)
 
-    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
         if self._engine is None:
             if self._after_unwrap:
-                data = bytes(self._after_unwrap[:bufsize])
-                del self._after_unwrap[:bufsize]
+                data = bytes(self._after_unwrap[:buflen])
+                del self._after_unwrap[:buflen]
                 return data
-            return socket.socket.recv(self, bufsize, flags)
+            return socket.socket.recv(self, buflen, flags)
         if flags != 0:
             raise ValueError("non-zero flags not allowed in calls to recv() on SSLSocket")
-        result: bytes = self.read(bufsize)
+        result: bytes = self.read(buflen)
         return result
 
     def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
@@ -232,7 +313,7 @@ class SSLSocket(socket.socket, SessionInfo):
         if not engine.handshake_complete:
             self.do_handshake()
         if self._partial_send is not None:
-            # A retry after SSLWantWriteError: the data is already protected and queued.
+            # A retry after SSLWantWriteError or TimeoutError: the data is already sealed and queued.
             self._flush()
             n, self._partial_send = self._partial_send, None
             return n
@@ -241,8 +322,8 @@ class SSLSocket(socket.socket, SessionInfo):
             engine.send(view.cast("B"))
         try:
             self._flush()
-        except SSLWantWriteError:
-            # Protected and queued already: the retry (with the same data) only flushes.
+        except (SSLWantWriteError, TimeoutError):
+            # Sealed and queued already: the retry (with the same data) only completes the sending.
             self._partial_send = n
             raise
         return n
@@ -253,19 +334,26 @@ class SSLSocket(socket.socket, SessionInfo):
             return
         if flags != 0:
             raise ValueError("non-zero flags not allowed in calls to sendall() on SSLSocket")
-        with memoryview(data) as view:
-            flat = view.cast("B")
+        with memoryview(data) as view, view.cast("B") as flat:
             for start in range(0, flat.nbytes, _SENDALL_CHUNK):
                 self.send(flat[start : start + _SENDALL_CHUNK])
 
-    def sendto(self, *args: Any, **kwargs: Any) -> int:
-        raise ValueError("sendto not allowed on instances of SSLSocket")
+    def sendto(self, data: Any, flags_or_addr: Any, addr: Any = None) -> int:
+        if self._engine is not None:
+            raise ValueError("sendto not allowed on instances of SSLSocket")
+        if addr is None:
+            return socket.socket.sendto(self, data, flags_or_addr)
+        return socket.socket.sendto(self, data, flags_or_addr, addr)
 
-    def recvfrom(self, *args: Any, **kwargs: Any) -> Any:
-        raise ValueError("recvfrom not allowed on instances of SSLSocket")
+    def recvfrom(self, buflen: int = 1024, flags: int = 0) -> tuple[bytes, Any]:
+        if self._engine is not None:
+            raise ValueError("recvfrom not allowed on instances of SSLSocket")
+        return socket.socket.recvfrom(self, buflen, flags)
 
-    def recvfrom_into(self, *args: Any, **kwargs: Any) -> Any:
-        raise ValueError("recvfrom_into not allowed on instances of SSLSocket")
+    def recvfrom_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> tuple[int, Any]:
+        if self._engine is not None:
+            raise ValueError("recvfrom_into not allowed on instances of SSLSocket")
+        return socket.socket.recvfrom_into(self, buffer, nbytes or 0, flags)
 
     def recvmsg(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError("recvmsg not allowed on instances of SSLSocket")
@@ -277,6 +365,8 @@ class SSLSocket(socket.socket, SessionInfo):
         raise NotImplementedError("sendmsg not allowed on instances of SSLSocket")
 
     def sendfile(self, file: Any, offset: int = 0, count: int | None = None) -> int:
+        if self._engine is None:
+            return socket.socket.sendfile(self, file, offset, count)
         return self._sendfile_use_send(file, offset, count)  # type: ignore[attr-defined, no-any-return]
 
     def dup(self) -> SSLSocket:
@@ -284,7 +374,9 @@ class SSLSocket(socket.socket, SessionInfo):
 
     def unwrap(self) -> SSLSocket:
         """close_notify both ways; afterwards the socket carries plain bytes again."""
-        engine = self._tls()
+        engine = self._engine
+        if engine is None:
+            raise ValueError(f"No SSL wrapper around {self}")
         conn = engine.conn
         if not conn.close_sent and conn.failure is None:
             conn.close()
@@ -303,30 +395,35 @@ class SSLSocket(socket.socket, SessionInfo):
         self._engine = None
         socket.socket.shutdown(self, how)
 
+    def _real_close(self) -> None:
+        self._engine = None
+        socket.socket._real_close(self)  # type: ignore[attr-defined]
+
     def connect(self, address: Any) -> None:
-        self._connect(address, raise_errors=True)
+        self._real_connect(address, False)
 
     def connect_ex(self, address: Any) -> int:
-        return self._connect(address, raise_errors=False)
+        return self._real_connect(address, True)
 
-    def _connect(self, address: Any, raise_errors: bool) -> int:
+    def _real_connect(self, address: Any, connect_ex: bool) -> int:
         if self._server_side:
             raise ValueError("can't connect in server-side mode")
-        if self._engine is not None:
+        if self._connected or self._engine is not None:
             raise ValueError("attempt to connect already-connected SSLSocket!")
-        if raise_errors:
-            socket.socket.connect(self, address)
-            result = 0
-        else:
+        if connect_ex:
             result = socket.socket.connect_ex(self, address)
             if result != 0:
                 return result
+        else:
+            socket.socket.connect(self, address)
+            result = 0
+        self._connected = True
         self._start()
         return result
 
     def accept(self) -> tuple[SSLSocket, Any]:
         sock, address = socket.socket.accept(self)
-        wrapped = self._context.wrap_socket(
+        wrapped: SSLSocket = self._context.wrap_socket(
             sock,
             do_handshake_on_connect=self.do_handshake_on_connect,
             suppress_ragged_eofs=self.suppress_ragged_eofs,

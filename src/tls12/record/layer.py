@@ -73,6 +73,16 @@ class RecordLayer:
         length = int.from_bytes(self._in[self._pos + 3 : self._pos + 5], "big")
         return max(HEADER_LEN + length - have, 0) or 1
 
+    def read_size(self, wanted: int) -> int:
+        """How much a transport may read to deliver up to `wanted` bytes of application data
+        without leaving a whole record decrypted beyond them (with what is buffered, the records
+        completed carry at most `wanted` bytes), yet at least what the record under way lacks."""
+        buffered = len(self._in) - self._pos
+        size = wanted + HEADER_LEN + RECORD_OVERHEAD - buffered
+        if buffered:
+            size = max(size, self.missing())
+        return max(size, HEADER_LEN)
+
     def next_record(self) -> tuple[int, bytes] | None:
         """The next whole record as (content type, plaintext), or None."""
         buf, pos = self._in, self._pos
