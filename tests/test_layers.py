@@ -90,6 +90,7 @@ def test_the_contracts_name_the_layers() -> None:
     assert {"tls12.io", "tls12.io.**"} <= set(io["source_modules"])
     assert {"tls12.cli", "tls12.cli.**", "tls12.explain", "tls12.explain.**"} <= set(io["forbidden_modules"])
     assert _contract("acyclic")["ancestors"] == ["tls12"]
+    assert _contract("io-acyclic")["ancestors"] == ["tls12.io"]
 
 
 def test_every_module_is_in_the_graph() -> None:
@@ -130,6 +131,7 @@ PLANTED = [
     ("io", "io/keylog.py", "from ..explain import text", "tls12.io.keylog -> tls12.explain.text"),
     ("io", "__init__.py", "from .cli import main", "tls12 -> tls12.cli.main"),
     ("acyclic", "messages/extensions.py", "from . import handshake", "No cycles are allowed in tls12.messages."),
+    ("io-acyclic", "io/certdict.py", "from . import sslcontext", "No cycles are allowed in tls12.io."),
 ]
 
 
