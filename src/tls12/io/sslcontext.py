@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..config import DEFAULT_GROUPS, ClientConfig, ServerConfig
-from ..crypto.x509 import load_pem_certificates, system_trust_anchors
+from ..crypto.x509 import load_anchor_der, load_pem_certificates, load_trust_pem, system_trust_anchors
 from ..enums import CipherSuite, NamedGroup
 from .certdict import certificate_dict
 from .keylog import key_log_writer
@@ -106,6 +106,15 @@ def _load_pem_or_error(data: bytes, what: str) -> list[x509.Certificate]:
     return certs
 
 
+def _load_trust_or_error(data: bytes, what: str) -> list[x509.Certificate]:
+    """Trust anchors from PEM: a certificate that does not parse is skipped (and logged); a
+    source with none that does is an error, as in the stdlib."""
+    certs = load_trust_pem(data, what)
+    if not certs:
+        raise _ssl_error("NO_CERTIFICATE_OR_CRL_FOUND", f"no certificate or crl found in {what}")
+    return certs
+
+
 class SSLContext(ssl.SSLContext):
     """A drop-in `ssl.SSLContext` whose connections run on tls12."""
 
@@ -121,7 +130,8 @@ class SSLContext(ssl.SSLContext):
         self._t_protocol = ssl._SSLMethod(protocol)
         self._t_is_client_only = protocol == ssl.PROTOCOL_TLS_CLIENT
         self._t_lock = threading.Lock()
-        self._t_anchors: list[x509.Certificate] = []
+        # Explicitly loaded anchors, once each, by DER, in the order loaded.
+        self._t_anchors: dict[bytes, x509.Certificate] = {}
         self._t_default_paths = False
         self._t_chain: tuple[x509.Certificate, ...] = ()
         self._t_key: rsa.RSAPrivateKey | None = None
@@ -149,7 +159,7 @@ class SSLContext(ssl.SSLContext):
     def _client_config(self) -> ClientConfig:
         config = self._t_client_config
         if config is None:
-            anchors = list(self._t_anchors)
+            anchors = list(self._t_anchors.values())
             if self._t_default_paths:
                 anchors += system_trust_anchors()
             config = ClientConfig(
@@ -157,6 +167,7 @@ class SSLContext(ssl.SSLContext):
                 use_system_trust=False,
                 verify_certificates=self._t_verify_mode != ssl.CERT_NONE,
                 check_hostname=self._t_check_hostname,
+                partial_chain=bool(self._t_verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN),
                 alpn_protocols=self._t_alpn,
                 extended_master_secret=not self._t_options & OP_NO_EXTENDED_MASTER_SECRET,
                 key_log=self._t_keylog,
@@ -274,7 +285,10 @@ class SSLContext(ssl.SSLContext):
         value = int(value)
         if value & ~_ACCEPTED_VERIFY_FLAGS:
             raise ValueError(f"tls12 cannot honour verify flags {ssl.VerifyFlags(value & ~_ACCEPTED_VERIFY_FLAGS)!r}")
+        changed = (value ^ self._t_verify_flags) & ssl.VERIFY_X509_PARTIAL_CHAIN
         self._t_verify_flags = value
+        if changed:
+            self._changed()
 
     def load_verify_locations(
         self,
@@ -287,7 +301,7 @@ class SSLContext(ssl.SSLContext):
         added: list[x509.Certificate] = []
         if cafile is not None:
             with open(cafile, "rb") as f:
-                added += _load_pem_or_error(f.read(), os.fspath(cafile))
+                added += _load_trust_or_error(f.read(), os.fspath(cafile))
         if capath is not None:
             directory = os.fspath(capath)
             if not os.path.isdir(directory):
@@ -296,17 +310,22 @@ class SSLContext(ssl.SSLContext):
                 full = os.path.join(directory, entry)
                 if os.path.isfile(full):
                     with open(full, "rb") as f:
-                        try:
-                            added += load_pem_certificates(f.read())
-                        except ValueError:
-                            continue
+                        added += load_trust_pem(f.read(), full)
         if cadata is not None:
             if isinstance(cadata, str):
-                added += _load_pem_or_error(cadata.encode("ascii"), "cadata")
+                added += _load_trust_or_error(cadata.encode("ascii"), "cadata")
             else:
                 added += _load_der_sequence(bytes(cadata))
-        self._t_anchors += added
-        self._changed()
+        # urllib3 loads its bundle again for every connection: what is already here changes nothing,
+        # and the configuration built from the store (its verifiers) is kept.
+        changed = False
+        for cert in added:
+            key = cert.public_bytes(serialization.Encoding.DER)
+            if key not in self._t_anchors:
+                self._t_anchors[key] = cert
+                changed = True
+        if changed:
+            self._changed()
 
     def load_default_certs(self, purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH) -> None:
         if not isinstance(purpose, ssl._ASN1Object):
@@ -314,18 +333,19 @@ class SSLContext(ssl.SSLContext):
         self.set_default_verify_paths()
 
     def set_default_verify_paths(self) -> None:
-        self._t_default_paths = True
-        self._changed()
+        if not self._t_default_paths:
+            self._t_default_paths = True
+            self._changed()
 
     def get_ca_certs(self, binary_form: bool = False) -> list[Any]:
-        cas = [c for c in self._t_anchors if _is_ca(c)]
+        cas = [c for c in self._t_anchors.values() if _is_ca(c)]
         if binary_form:
             return [c.public_bytes(serialization.Encoding.DER) for c in cas]
         return [certificate_dict(c) for c in cas]
 
     def cert_store_stats(self) -> dict[str, int]:
         """Explicitly loaded certificates (the system store, like OpenSSL's capath, is not counted)."""
-        ca = sum(1 for c in self._t_anchors if _is_ca(c))
+        ca = sum(1 for c in self._t_anchors.values() if _is_ca(c))
         return {"x509": len(self._t_anchors), "crl": 0, "x509_ca": ca}
 
     # -- our certificate --------------------------------------------------------
@@ -536,7 +556,7 @@ def _load_der_sequence(data: bytes) -> list[x509.Certificate]:
             length, header = int.from_bytes(data[2 : 2 + n], "big"), 2 + n
         end = header + length
         try:
-            certs.append(x509.load_der_x509_certificate(data[:end]))
+            certs.append(load_anchor_der(data[:end]))
         except ValueError:
             raise _ssl_error("NOT_ENOUGH_DATA", "cadata does not contain a valid DER certificate") from None
         data = data[end:]
