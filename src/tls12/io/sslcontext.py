@@ -7,14 +7,10 @@ raises (`ValueError`, `NotImplementedError` or `ssl.SSLError`) instead of being
 silently ignored. The settings become a frozen `ClientConfig`/`ServerConfig`,
 built once and reused until a setting changes.
 
-Options (`ssl.OP_*`): tls12 always behaves as if these were set, and refuses
-to clear them: NO_SSLv2, NO_SSLv3, NO_TLSv1, NO_TLSv1_1, NO_TLSv1_3,
-NO_COMPRESSION, NO_RENEGOTIATION. Always true, free to set or clear:
-CIPHER_SERVER_PREFERENCE, SINGLE_DH_USE, SINGLE_ECDH_USE, NO_TICKET,
-ENABLE_MIDDLEBOX_COMPAT (TLS 1.3 only) and the OpenSSL bug-workaround bits of
-OP_ALL (workarounds for bugs tls12 does not have). Honoured:
-OP_NO_EXTENDED_MASTER_SECRET (0x1) and OP_IGNORE_UNEXPECTED_EOF. Refused:
-NO_TLSv1_2, LEGACY_SERVER_CONNECT (tls12 requires RFC 5746) and anything else.
+What each option (`ssl.OP_*`) and protocol version does is one table, in
+`policy.py` (and in the README): settings tls12 already satisfies or that
+cannot apply to TLS 1.2 are accepted and change nothing; those that would
+change behaviour in a way tls12 cannot honour raise.
 """
 
 from __future__ import annotations
@@ -36,6 +32,7 @@ from ..crypto.x509 import load_anchor_der, load_pem_certificates, load_trust_pem
 from ..enums import CipherSuite, NamedGroup
 from .certdict import certificate_dict
 from .keylog import key_log_writer
+from .policy import DEFAULT_OPTIONS, MAXIMUM_VERSIONS, MINIMUM_VERSIONS, check_options
 from .sslobject import SSLObject
 from .sslsocket import SSLSocket
 
@@ -58,20 +55,6 @@ _CIPHER_INFO = {
 }
 
 OP_NO_EXTENDED_MASTER_SECRET = 0x1
-OP_LEGACY_SERVER_CONNECT = 0x4
-_OP_ALL_WORKAROUNDS = int(ssl.OP_ALL)
-_FORCED = int(
-    ssl.OP_NO_SSLv2 | ssl.OP_NO_SSLv3 | ssl.OP_NO_TLSv1 | ssl.OP_NO_TLSv1_1 | ssl.OP_NO_TLSv1_3
-    | ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
-)
-_FREE = int(
-    ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_SINGLE_DH_USE | ssl.OP_SINGLE_ECDH_USE | ssl.OP_NO_TICKET
-    | ssl.OP_ENABLE_MIDDLEBOX_COMPAT | _OP_ALL_WORKAROUNDS
-)
-_HONOURED = OP_NO_EXTENDED_MASTER_SECRET | int(ssl.OP_IGNORE_UNEXPECTED_EOF)
-_DEFAULT_OPTIONS = _FORCED | int(
-    ssl.OP_ALL | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_ENABLE_MIDDLEBOX_COMPAT
-)
 
 _ACCEPTED_VERIFY_FLAGS = int(
     ssl.VERIFY_DEFAULT | ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN
@@ -139,7 +122,9 @@ class SSLContext(ssl.SSLContext):
         self._t_check_hostname = self._t_is_client_only
         self._t_alpn: tuple[str, ...] = ()
         self._t_groups: tuple[NamedGroup, ...] | None = None
-        self._t_options = _DEFAULT_OPTIONS
+        self._t_options = DEFAULT_OPTIONS
+        self._t_post_handshake_auth = False
+        self._t_num_tickets = 2  # the stdlib's default, on either side
         self._t_verify_flags = int(ssl.VERIFY_X509_TRUSTED_FIRST)
         self._t_keylog_filename: str | None = None
         self._t_keylog: Callable[[str], None] | None = None
@@ -402,7 +387,9 @@ class SSLContext(ssl.SSLContext):
 
     @minimum_version.setter
     def minimum_version(self, value: ssl.TLSVersion) -> None:
-        _only_tls12(value, ssl.TLSVersion.MINIMUM_SUPPORTED)
+        version = ssl.TLSVersion(value)
+        if version not in MINIMUM_VERSIONS:
+            raise ValueError(f"tls12 speaks only TLS 1.2: cannot set minimum_version to {version.name}")
 
     @property  # type: ignore[override]
     def maximum_version(self) -> ssl.TLSVersion:
@@ -410,7 +397,10 @@ class SSLContext(ssl.SSLContext):
 
     @maximum_version.setter
     def maximum_version(self, value: ssl.TLSVersion) -> None:
-        _only_tls12(value, ssl.TLSVersion.MAXIMUM_SUPPORTED)
+        """TLSv1_3 and MAXIMUM_SUPPORTED are upper bounds above what tls12 speaks: accepted."""
+        version = ssl.TLSVersion(value)
+        if version not in MAXIMUM_VERSIONS:
+            raise ValueError(f"tls12 speaks only TLS 1.2: cannot set maximum_version to {version.name}")
 
     @property
     def options(self) -> ssl.Options:
@@ -418,19 +408,8 @@ class SSLContext(ssl.SSLContext):
 
     @options.setter
     def options(self, value: int) -> None:
-        value = int(value)
-        cleared = _FORCED & ~value
-        if cleared:
-            raise ValueError(f"tls12 speaks only TLS 1.2 without compression or renegotiation; "
-                             f"cannot clear {ssl.Options(cleared)!r}")
-        if value & ssl.OP_NO_TLSv1_2:
-            raise ValueError("OP_NO_TLSv1_2 would leave no protocol version: tls12 speaks only TLS 1.2")
-        if value & OP_LEGACY_SERVER_CONNECT:
-            raise ValueError("tls12 requires RFC 5746 secure renegotiation signalling from servers")
-        unknown = value & ~(_FORCED | _FREE | _HONOURED)
-        if unknown:
-            raise ValueError(f"tls12 cannot honour options 0x{unknown:x}")
-        self._t_options = value
+        """See `policy.OPTIONS`; what tls12 always does keeps reading as set."""
+        self._t_options = check_options(self._t_options, int(value), self._t_protocol)
         self._changed()
 
     def set_ciphers(self, ciphers: str, /) -> None:
@@ -474,21 +453,25 @@ class SSLContext(ssl.SSLContext):
 
     @property
     def post_handshake_auth(self) -> bool:
-        return False
+        """A TLS 1.3 feature: set or not, a TLS 1.2 connection never does it (as in the stdlib)."""
+        return self._t_post_handshake_auth
 
     @post_handshake_auth.setter
     def post_handshake_auth(self, value: bool) -> None:
-        if value:
-            raise NotImplementedError("post-handshake authentication is a TLS 1.3 feature")
+        self._t_post_handshake_auth = bool(value)
 
     @property
     def num_tickets(self) -> int:
-        return 0
+        """TLS 1.3 session tickets per handshake: no effect on TLS 1.2 (as in the stdlib)."""
+        return self._t_num_tickets
 
     @num_tickets.setter
     def num_tickets(self, value: int) -> None:
-        if value != 0:
-            raise ValueError("tls12 issues no session tickets")
+        if self._t_protocol != ssl.PROTOCOL_TLS_SERVER:
+            raise ValueError("SSLContext is not a server context.")
+        if int(value) < 0:
+            raise ValueError("value must be non-negative")
+        self._t_num_tickets = int(value)
 
     @property
     def security_level(self) -> int:  # type: ignore[override]
@@ -563,12 +546,6 @@ def _load_der_sequence(data: bytes) -> list[x509.Certificate]:
     if not certs:
         raise _ssl_error("NOT_ENOUGH_DATA", "not enough data: cadata does not contain a certificate")
     return certs
-
-
-def _only_tls12(value: ssl.TLSVersion, alias: ssl.TLSVersion) -> None:
-    version = ssl.TLSVersion(value)
-    if version not in (ssl.TLSVersion.TLSv1_2, alias):
-        raise ValueError(f"tls12 speaks only TLS 1.2, not {version.name}")
 
 
 def create_default_context(
