@@ -428,7 +428,8 @@ def test_zero_serial_anchor_loads_without_warnings_and_is_trusted(tmp_path: Path
     with pytest.warns(CryptographyDeprecationWarning):
         x509.load_pem_x509_certificate(certfile.read_bytes())
     leaf = issue_leaf(root, root_key, ["localhost"])
-    server = serve(stdlib_server(tmp_path, leaf.cert_pem(), leaf.private_key))
+    # The server sends the root too: our client parses it from the wire as well.
+    server = serve(stdlib_server(tmp_path, pem(leaf.certificate, root), leaf.private_key))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ctx = tls12.create_default_context(cafile=certfile)
@@ -440,6 +441,7 @@ def test_zero_serial_anchor_loads_without_warnings_and_is_trusted(tmp_path: Path
             sock.sendall(b"ping")
             assert sock.recv(10) == b"ping"
             assert sock.get_verified_chain()[-1] == der(root)
+            assert sock.get_unverified_chain() == [der(leaf.certificate), der(root)]
 
 
 def test_negative_serial_anchor_is_skipped_with_a_logged_reason_and_no_warning(

@@ -146,10 +146,14 @@ def load_anchor_der(der: bytes) -> x509.Certificate:
     verifier accept: cryptography's warning about them is kept from the program. A negative
     serial number the verifier refuses outright: such a certificate is refused here (ValueError)."""
     serial = _der_serial(der)
+    if serial is not None and serial < 0:
+        raise ValueError("negative serial number (RFC 5280 §4.1.2.2); the verifier cannot use it")
+    return _load_der_quietly(der, serial)
+
+
+def _load_der_quietly(der: bytes, serial: int | None) -> x509.Certificate:
     if serial is None or serial > 0:
         return x509.load_der_x509_certificate(der)
-    if serial < 0:
-        raise ValueError("negative serial number (RFC 5280 §4.1.2.2); the verifier cannot use it")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
         cert = x509.load_der_x509_certificate(der)
@@ -266,8 +270,10 @@ class TrustStore:
 
 @lru_cache(maxsize=256)
 def _load_der(der: bytes) -> x509.Certificate:
-    # Certificates are immutable: a server's chain, seen again, is not parsed again.
-    return x509.load_der_x509_certificate(der)
+    # Certificates are immutable: a server's chain, seen again, is not parsed again. One with a
+    # serial number that is not positive is loaded without cryptography's warning reaching the
+    # program; the verifier judges it (it refuses a negative one).
+    return _load_der_quietly(der, _der_serial(der))
 
 
 def parse_chain(certificate_list: Sequence[bytes]) -> list[x509.Certificate]:
