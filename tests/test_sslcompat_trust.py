@@ -310,6 +310,15 @@ def test_trusted_intermediate_alone_is_not_an_anchor_without_partial_chain(
         assert sock.get_verified_chain() == [der(leaf.certificate), der(intermediate)]
 
 
+@pytest.mark.parametrize("purpose", [ssl.Purpose.SERVER_AUTH, ssl.Purpose.CLIENT_AUTH], ids=["server", "client"])
+def test_default_verify_flags_are_the_stdlibs(purpose: ssl.Purpose, pem_dir: Path) -> None:
+    ours = tls12.create_default_context(purpose, cafile=pem_dir / "ca.pem")
+    std = ssl.create_default_context(purpose, cafile=pem_dir / "ca.pem")
+    assert ours.verify_flags == std.verify_flags
+    plain = tls12.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    assert plain.verify_flags == ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).verify_flags
+
+
 def test_path_ends_at_the_self_signed_root_without_partial_chain(
     two_tier: tuple[CertificateAuthority, x509.Certificate, IssuedCertificate], tmp_path: Path, serve: ServeFn
 ) -> None:

@@ -566,6 +566,9 @@ def create_default_context(
         context = SSLContext(ssl.PROTOCOL_TLS_SERVER)
     else:
         raise ValueError(purpose)
+    if sys.version_info >= (3, 13):
+        # As the stdlib's from 3.13: a trusted intermediate may end a path; strict X.509 checks.
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
     if cafile or capath or cadata:
         context.load_verify_locations(cafile, capath, cadata)
     elif context.verify_mode != ssl.CERT_NONE:
