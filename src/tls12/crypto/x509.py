@@ -34,7 +34,7 @@ import re
 import ssl
 import warnings
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 
 from cryptography import x509
@@ -111,7 +111,8 @@ def load_trust_file(path: str | os.PathLike[str], *, missing_ok: bool = False) -
 
 def load_trust_pem(data: bytes, source: str) -> list[x509.Certificate]:
     """Every certificate of a PEM bundle that parses; each one that does not is skipped with a
-    logged reason (logger "tls12"), as OpenSSL skips it. Parsed once per distinct bundle."""
+    logged reason (logger "tls12") instead of failing the whole bundle. Parsed once per
+    distinct bundle."""
     certs, problems = _parse_trust_bundle(data)
     for problem in problems:
         logger.warning("%s: skipped a certificate that cannot be used as a trust anchor: %s", source, problem)
@@ -158,8 +159,10 @@ def _load_der_quietly(der: bytes, serial: int | None) -> x509.Certificate:
         warnings.simplefilter("ignore", CryptographyDeprecationWarning)
         cert = x509.load_der_x509_certificate(der)
         # Decoding the extensions reads the serial number again (and warns again); the
-        # certificate keeps them once decoded, so decode them here.
-        cert.extensions  # noqa: B018
+        # certificate keeps them once decoded, so decode them here. Extensions that do not
+        # decode fail later, where they are used, as for any certificate.
+        with suppress(Exception):
+            cert.extensions  # noqa: B018
         return cert
 
 
