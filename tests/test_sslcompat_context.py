@@ -359,7 +359,6 @@ REFUSED_SETTINGS: dict[str, tuple[int, Apply]] = {
         ssl.PROTOCOL_TLS_CLIENT, _set("minimum_version", ssl.TLSVersion.MAXIMUM_SUPPORTED)),
     "maximum_version=TLSv1": (ssl.PROTOCOL_TLS_SERVER, _set("maximum_version", ssl.TLSVersion.TLSv1)),
     "maximum_version=TLSv1_1": (ssl.PROTOCOL_TLS_CLIENT, _set("maximum_version", ssl.TLSVersion.TLSv1_1)),
-    "maximum_version=TLSv1_3": (ssl.PROTOCOL_TLS_CLIENT, _set("maximum_version", ssl.TLSVersion.TLSv1_3)),
     "maximum_version=MINIMUM_SUPPORTED": (
         ssl.PROTOCOL_TLS_CLIENT, _set("maximum_version", ssl.TLSVersion.MINIMUM_SUPPORTED)),
     "set_ciphers=AES128-SHA": (ssl.PROTOCOL_TLS_CLIENT, _call("set_ciphers", "AES128-SHA")),
@@ -370,10 +369,6 @@ REFUSED_SETTINGS: dict[str, tuple[int, Apply]] = {
         ssl.PROTOCOL_TLS_CLIENT, _call("set_ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384")),
     "set_ciphers=empty": (ssl.PROTOCOL_TLS_CLIENT, _call("set_ciphers", "")),
     "set_ciphers=nonsense": (ssl.PROTOCOL_TLS_CLIENT, _call("set_ciphers", "NO-SUCH-CIPHER")),
-    "options-clear-OP_NO_TLSv1_3": (ssl.PROTOCOL_TLS_CLIENT, _clear_options(ssl.OP_NO_TLSv1_3)),
-    "options-clear-OP_NO_COMPRESSION": (ssl.PROTOCOL_TLS_CLIENT, _clear_options(ssl.OP_NO_COMPRESSION)),
-    "options-clear-OP_NO_SSLv3": (ssl.PROTOCOL_TLS_SERVER, _clear_options(ssl.OP_NO_SSLv3)),
-    "options-clear-OP_NO_TLSv1": (ssl.PROTOCOL_TLS_CLIENT, _clear_options(ssl.OP_NO_TLSv1)),
     "options-clear-OP_NO_RENEGOTIATION": (ssl.PROTOCOL_TLS_CLIENT, _clear_options(ssl.OP_NO_RENEGOTIATION)),
     "options-set-OP_NO_TLSv1_2": (ssl.PROTOCOL_TLS_CLIENT, _or_options(ssl.OP_NO_TLSv1_2)),
     "options-set-OP_LEGACY_SERVER_CONNECT": (ssl.PROTOCOL_TLS_CLIENT, _or_options(OP_LEGACY_SERVER_CONNECT)),
@@ -387,8 +382,6 @@ REFUSED_SETTINGS: dict[str, tuple[int, Apply]] = {
         ssl.PROTOCOL_TLS_CLIENT, _set("verify_flags", ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_CRL_CHECK_LEAF)),
     "verify_flags=ALLOW_PROXY_CERTS": (ssl.PROTOCOL_TLS_CLIENT, _set("verify_flags", ssl.VERIFY_ALLOW_PROXY_CERTS)),
     "hostname_checks_common_name=True": (ssl.PROTOCOL_TLS_CLIENT, _set("hostname_checks_common_name", True)),
-    "post_handshake_auth=True": (ssl.PROTOCOL_TLS_CLIENT, _set("post_handshake_auth", True)),
-    "num_tickets=1": (ssl.PROTOCOL_TLS_SERVER, _set("num_tickets", 1)),
     "load_dh_params": (ssl.PROTOCOL_TLS_SERVER, lambda ctx, tmp: ctx.load_dh_params(_dh_params_file(tmp))),
     "set_npn_protocols": (ssl.PROTOCOL_TLS_CLIENT, _call("set_npn_protocols", ["http/1.1"])),
     "server-verify_mode=CERT_REQUIRED": (ssl.PROTOCOL_TLS_SERVER, _set("verify_mode", ssl.CERT_REQUIRED)),
@@ -490,6 +483,24 @@ ACCEPTED_SETTINGS: dict[str, tuple[int, Apply, Callable[[tls12.SSLContext], bool
     "maximum_version=MAXIMUM_SUPPORTED": (
         ssl.PROTOCOL_TLS_CLIENT, _set("maximum_version", ssl.TLSVersion.MAXIMUM_SUPPORTED),
         lambda c: c.maximum_version == ssl.TLSVersion.TLSv1_2),
+    # An upper bound above what tls12 speaks (issue: harmless settings are no-ops).
+    "maximum_version=TLSv1_3": (
+        ssl.PROTOCOL_TLS_CLIENT, _set("maximum_version", ssl.TLSVersion.TLSv1_3),
+        lambda c: c.maximum_version == ssl.TLSVersion.TLSv1_2),
+    # Clearing these permits nothing tls12 would do: what tls12 always does keeps reading as set.
+    "options-clear-OP_NO_TLSv1_3": (
+        ssl.PROTOCOL_TLS_CLIENT, _clear_options(ssl.OP_NO_TLSv1_3), lambda c: bool(c.options & ssl.OP_NO_TLSv1_3)),
+    "options-clear-OP_NO_COMPRESSION": (
+        ssl.PROTOCOL_TLS_CLIENT, _clear_options(ssl.OP_NO_COMPRESSION),
+        lambda c: bool(c.options & ssl.OP_NO_COMPRESSION)),
+    "options-clear-OP_NO_SSLv3": (
+        ssl.PROTOCOL_TLS_SERVER, _clear_options(ssl.OP_NO_SSLv3), lambda c: bool(c.options & ssl.OP_NO_SSLv3)),
+    "options-clear-OP_NO_TLSv1": (
+        ssl.PROTOCOL_TLS_CLIENT, _clear_options(ssl.OP_NO_TLSv1), lambda c: bool(c.options & ssl.OP_NO_TLSv1)),
+    # TLS 1.3 features: no effect on TLS 1.2, in the stdlib as here.
+    "post_handshake_auth=True": (
+        ssl.PROTOCOL_TLS_CLIENT, _set("post_handshake_auth", True), lambda c: c.post_handshake_auth is True),
+    "num_tickets=1": (ssl.PROTOCOL_TLS_SERVER, _set("num_tickets", 1), lambda c: c.num_tickets == 1),
     "set_ciphers=openssl-name": (ssl.PROTOCOL_TLS_CLIENT, _call("set_ciphers", SUITE), lambda c: True),
     "set_ciphers=iana-name": (
         ssl.PROTOCOL_TLS_CLIENT, _call("set_ciphers", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"), lambda c: True),

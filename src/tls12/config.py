@@ -20,7 +20,7 @@ from .crypto.kx import SUPPORTED_GROUPS
 from .crypto.provider import DefaultProvider, Provider
 from .crypto.signatures import RSA_SCHEMES
 from .crypto.suites import SUITES
-from .crypto.x509 import MIN_RSA_BITS, TrustStore, load_pem_file, system_trust_anchors
+from .crypto.x509 import MIN_RSA_BITS, TrustStore, load_pem_file, load_trust_file, system_trust_anchors
 from .enums import CipherSuite, NamedGroup, SignatureScheme
 from .messages import Certificate, encode_handshake
 
@@ -116,6 +116,9 @@ class ClientConfig(_Common):
     use_system_trust: bool | None = None
     verify_certificates: bool = True
     check_hostname: bool = True
+    #: True: any trust anchor may end a path (OpenSSL's X509_V_FLAG_PARTIAL_CHAIN). False: only a
+    #: self-signed one does, as in OpenSSL by default; the other anchors serve as intermediates.
+    partial_chain: bool = True
     trust: TrustStore = field(init=False, repr=False, compare=False)
     #: ClientHellos built once per server name (all but the random), by the handshake.
     hello_templates: dict[str | None, Any] = field(init=False, repr=False, compare=False, default_factory=dict)
@@ -126,12 +129,15 @@ class ClientConfig(_Common):
         if not all(isinstance(c, x509.Certificate) for c in anchors):
             raise TypeError("trust_anchors must be cryptography x509.Certificate objects")
         if self.cafile is not None:
-            anchors.extend(load_pem_file(self.cafile))
+            loaded = load_trust_file(self.cafile)
+            if not loaded:
+                raise ValueError(f"cafile {os.fspath(self.cafile)!r} holds no usable PEM certificate")
+            anchors.extend(loaded)
         object.__setattr__(self, "trust_anchors", tuple(anchors))
         system = self.use_system_trust
         if self.verify_certificates and (system or (system is None and not anchors)):
             anchors += system_trust_anchors()
-        object.__setattr__(self, "trust", TrustStore(anchors))
+        object.__setattr__(self, "trust", TrustStore(anchors, partial_chain=self.partial_chain))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -359,6 +359,11 @@ class _Connection:
         return self._negotiated.peer_certificate_chain
 
     @property
+    def verified_certificate_chain(self) -> tuple[x509.Certificate, ...]:
+        """The path the client verified, leaf to trust anchor; empty if it did not verify."""
+        return self._negotiated.verified_certificate_chain
+
+    @property
     def offered_cipher_suites(self) -> tuple[CipherSuite, ...]:
         """The suites the client offered (on the server: as received, unknown ones included)."""
         return self._negotiated.offered_cipher_suites

@@ -6,25 +6,51 @@ trust anchors, names the subject, and turns the verifier's verdict into the
 right alert: unknown_ca when no path reaches an anchor, certificate_expired
 when a certificate is outside its validity period, bad_certificate (as
 `HostnameMismatch`) when the name does not match, bad_certificate otherwise.
+
+What counts as an anchor follows OpenSSL. cryptography's verifier ends a path
+at any certificate of its store; OpenSSL, unless partial chains are allowed
+(`X509_V_FLAG_PARTIAL_CHAIN`), ends it only at a self-signed trusted root and
+uses other trusted certificates as intermediates. `TrustStore` does the same
+when `partial_chain` is off. A server certificate that is itself trusted is
+accepted as OpenSSL accepts it, even when it says CA:TRUE (as `openssl req
+-x509` makes it): trusting that exact certificate overrides the profile's
+rule that a server certificate is not a CA.
+
+Trust stores are loaded leniently: a certificate that cannot be parsed or used is
+skipped and the reason logged (logger "tls12"); one that cryptography merely
+warns about (serial number 0, as in some platform roots) is loaded without
+the warning reaching the program.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import ipaddress
+import logging
 import os
 import re
 import ssl
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
 from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import DNSName, IPAddress
-from cryptography.x509.verification import PolicyBuilder, ServerVerifier, Store, VerificationError
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    PolicyBuilder,
+    ServerVerifier,
+    Store,
+    VerificationError,
+)
 
 from ..errors import BadCertificate, CertificateExpired, HostnameMismatch, UnknownCA, UnsupportedCertificate
 
@@ -32,9 +58,13 @@ __all__ = [
     "MIN_RSA_BITS",
     "TrustStore",
     "check_key_sizes",
+    "load_anchor_der",
     "load_pem_file",
+    "load_trust_file",
+    "load_trust_pem",
     "parse_chain",
     "rsa_public_key",
+    "serial_number",
     "system_trust_anchors",
     "verify_server_chain",
 ]
@@ -49,73 +79,204 @@ def load_pem_file(path: str | os.PathLike[str]) -> list[x509.Certificate]:
         return load_pem_certificates(f.read())
 
 
+logger = logging.getLogger("tls12")
+
+
 @lru_cache(maxsize=1)
 def system_trust_anchors() -> tuple[x509.Certificate, ...]:
     """The platform's CA bundle, found the way OpenSSL finds it (SSL_CERT_FILE, SSL_CERT_DIR)."""
     paths = ssl.get_default_verify_paths()
     anchors: list[x509.Certificate] = []
     if paths.cafile and os.path.isfile(paths.cafile):
-        anchors.extend(_load_lenient(paths.cafile))
+        anchors.extend(load_trust_file(paths.cafile, missing_ok=True))
     elif paths.capath and os.path.isdir(paths.capath):
         for entry in sorted(os.listdir(paths.capath)):
             full = os.path.join(paths.capath, entry)
             if os.path.isfile(full):
-                anchors.extend(_load_lenient(full))
+                anchors.extend(load_trust_file(full, missing_ok=True))
     return tuple(anchors)
 
 
-def _load_lenient(path: str) -> Iterable[x509.Certificate]:
-    """Certificates from a PEM bundle, skipping any one that does not parse."""
+def load_trust_file(path: str | os.PathLike[str], *, missing_ok: bool = False) -> list[x509.Certificate]:
+    """The certificates of a PEM bundle on disk, for a trust store (see `load_trust_pem`)."""
     try:
         with open(path, "rb") as f:
             data = f.read()
     except OSError:
-        return []
-    marker = b"-----BEGIN CERTIFICATE-----"
-    out = []
+        if missing_ok:
+            return []
+        raise
+    return load_trust_pem(data, os.fspath(path))
+
+
+def load_trust_pem(data: bytes, source: str) -> list[x509.Certificate]:
+    """Every certificate of a PEM bundle that parses; each one that does not is skipped with a
+    logged reason (logger "tls12") instead of failing the whole bundle. Parsed once per
+    distinct bundle."""
+    certs, problems = _parse_trust_bundle(data)
+    for problem in problems:
+        logger.warning("%s: skipped a certificate that cannot be used as a trust anchor: %s", source, problem)
+    return list(certs)
+
+
+_PEM_CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.DOTALL)
+
+
+@lru_cache(maxsize=16)
+def _parse_trust_bundle(data: bytes) -> tuple[tuple[x509.Certificate, ...], tuple[str, ...]]:
+    # A program may load the same bundle for every connection (urllib3 does): parse it once.
+    certs: list[x509.Certificate] = []
+    problems: list[str] = []
+    for number, match in enumerate(_PEM_CERTIFICATE.finditer(data), 1):
+        try:
+            der = base64.b64decode(b"".join(match.group(1).split()), validate=True)
+        except (binascii.Error, ValueError):
+            problems.append(f"certificate #{number} is not valid base64")
+            continue
+        try:
+            certs.append(load_anchor_der(der))
+        except (ValueError, x509.InvalidVersion) as exc:
+            problems.append(f"certificate #{number} cannot be parsed ({exc})")
+    return tuple(certs), tuple(problems)
+
+
+@lru_cache(maxsize=1024)
+def load_anchor_der(der: bytes) -> x509.Certificate:
+    """A DER certificate for a trust store. RFC 5280 wants a positive serial number; platform
+    stores hold roots with serial 0 (Debian's Starfield roots), which OpenSSL and cryptography's
+    verifier accept: cryptography's warning about them is kept from the program. A negative
+    serial number the verifier refuses outright: such a certificate is refused here (ValueError)."""
+    serial = _der_serial(der)
+    if serial is not None and serial < 0:
+        raise ValueError("negative serial number (RFC 5280 §4.1.2.2); the verifier cannot use it")
+    return _load_der_quietly(der, serial)
+
+
+def _load_der_quietly(der: bytes, serial: int | None) -> x509.Certificate:
+    if serial is None or serial > 0:
+        return x509.load_der_x509_certificate(der)
     with warnings.catch_warnings():
-        # Some platform roots have quirks (e.g. a non-positive serial) that
-        # cryptography warns about; they are the platform's choice, not ours.
-        warnings.simplefilter("ignore")
-        for chunk in data.split(marker)[1:]:
-            try:
-                out.append(x509.load_pem_x509_certificate(marker + chunk))
-            except ValueError:
-                continue
-    return out
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        cert = x509.load_der_x509_certificate(der)
+        # Decoding the extensions reads the serial number again (and warns again); the
+        # certificate keeps them once decoded, so decode them here. Extensions that do not
+        # decode fail later, where they are used, as for any certificate.
+        with suppress(Exception):
+            cert.extensions  # noqa: B018
+        return cert
+
+
+def serial_number(cert: x509.Certificate) -> int:
+    """The certificate's serial number, read without cryptography's warning for a non-positive one."""
+    serial = _der_serial(cert.public_bytes(serialization.Encoding.DER))
+    return cert.serial_number if serial is None else serial
+
+
+def _der_header(der: bytes, pos: int) -> tuple[int, int]:
+    """(where the content starts, its length) of the DER element at `pos`."""
+    first = der[pos + 1]
+    if first < 0x80:
+        return pos + 2, first
+    size = first & 0x7F
+    return pos + 2 + size, int.from_bytes(der[pos + 2 : pos + 2 + size], "big")
+
+
+def _der_serial(der: bytes) -> int | None:
+    """The serialNumber INTEGER of a DER certificate (RFC 5280 §4.1), or None if it is not where
+    a certificate has it (cryptography will then say what is wrong)."""
+    try:
+        pos, _ = _der_header(der, 0)  # Certificate ::= SEQUENCE
+        pos, _ = _der_header(der, pos)  # tbsCertificate ::= SEQUENCE
+        if der[pos] == 0xA0:  # [0] EXPLICIT version
+            start, length = _der_header(der, pos)
+            pos = start + length
+        if der[pos] != 0x02:
+            return None
+        start, length = _der_header(der, pos)
+        if length == 0 or start + length > len(der):
+            return None
+        return int.from_bytes(der[start : start + length], "big", signed=True)
+    except IndexError:
+        return None
+
+
+def _der(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.DER)
+
+
+def _self_issued(cert: x509.Certificate) -> bool:
+    return cert.subject == cert.issuer
+
+
+#: For a server certificate that is itself trusted: the Web PKI rules, except that it may be a CA
+#: (basicConstraints CA:TRUE, keyUsage keyCertSign) and, being self-signed, need not name an
+#: issuer key (authorityKeyIdentifier). Its key must still sign (`rsa_public_key`).
+_TRUSTED_LEAF_POLICY = (
+    ExtensionPolicy.webpki_defaults_ee()
+    .may_be_present(x509.BasicConstraints, Criticality.AGNOSTIC, None)
+    .may_be_present(x509.KeyUsage, Criticality.AGNOSTIC, None)
+    .may_be_present(x509.AuthorityKeyIdentifier, Criticality.AGNOSTIC, None)
+)
 
 
 class TrustStore:
     """A set of trust anchors, built once per configuration, with its verifiers.
 
+    `anchors` are the trusted certificates, once each (by DER). With `partial_chain`, every one
+    of them may end a path (OpenSSL's X509_V_FLAG_PARTIAL_CHAIN); without it only the
+    self-signed ones do, and the others serve as intermediates.
+
     A verifier is bound to a subject and a time; building one costs about as
     much as a verification, so the last few are kept, per name and second."""
 
-    __slots__ = ("_verifiers", "anchors", "store")
+    __slots__ = ("_ders", "_verifiers", "anchors", "intermediates", "partial_chain", "store")
 
     _MAX_VERIFIERS = 64
 
-    def __init__(self, anchors: Sequence[x509.Certificate]) -> None:
-        self.anchors = tuple(anchors)
-        self.store = Store(list(self.anchors)) if self.anchors else None
-        self._verifiers: dict[tuple[str, int], ServerVerifier] = {}
+    def __init__(self, anchors: Sequence[x509.Certificate], *, partial_chain: bool = True) -> None:
+        unique: dict[bytes, x509.Certificate] = {}
+        for cert in anchors:
+            unique.setdefault(_der(cert), cert)
+        self.anchors = tuple(unique.values())
+        self._ders = frozenset(unique)
+        self.partial_chain = partial_chain
+        self.intermediates: tuple[x509.Certificate, ...]
+        if partial_chain:
+            roots, self.intermediates = self.anchors, ()
+        else:
+            roots = tuple(c for c in self.anchors if _self_issued(c))
+            self.intermediates = tuple(c for c in self.anchors if not _self_issued(c))
+        self.store = Store(list(roots)) if roots else None
+        self._verifiers: dict[tuple[str, int, bool], ServerVerifier] = {}
 
-    def verifier(self, name: str, subject: DNSName | IPAddress, now: datetime.datetime) -> ServerVerifier:
+    def trusts(self, cert: x509.Certificate) -> bool:
+        """Is this exact certificate in the store?"""
+        return _der(cert) in self._ders
+
+    def verifier(
+        self, name: str, subject: DNSName | IPAddress, now: datetime.datetime, trusted_leaf: bool = False
+    ) -> ServerVerifier:
         assert self.store is not None
-        key = (name, int(now.timestamp()))
+        key = (name, int(now.timestamp()), trusted_leaf)
         verifier = self._verifiers.get(key)
         if verifier is None:
             if len(self._verifiers) >= self._MAX_VERIFIERS:
                 self._verifiers.clear()
-            verifier = PolicyBuilder().store(self.store).time(now).build_server_verifier(subject)
+            builder = PolicyBuilder().store(self.store).time(now)
+            if trusted_leaf:
+                builder = builder.extension_policies(
+                    ca_policy=ExtensionPolicy.webpki_defaults_ca(), ee_policy=_TRUSTED_LEAF_POLICY)
+            verifier = builder.build_server_verifier(subject)
             self._verifiers[key] = verifier
         return verifier
 
 
 @lru_cache(maxsize=256)
 def _load_der(der: bytes) -> x509.Certificate:
-    # Certificates are immutable: a server's chain, seen again, is not parsed again.
-    return x509.load_der_x509_certificate(der)
+    # Certificates are immutable: a server's chain, seen again, is not parsed again. One with a
+    # serial number that is not positive is loaded without cryptography's warning reaching the
+    # program; the verifier judges it (it refuses a negative one).
+    return _load_der_quietly(der, _der_serial(der))
 
 
 def parse_chain(certificate_list: Sequence[bytes]) -> list[x509.Certificate]:
@@ -187,20 +348,28 @@ def _subject(name: str) -> DNSName | IPAddress:
         return DNSName(name)
 
 
-def _any_subject(leaf: x509.Certificate) -> DNSName | IPAddress:
-    """A name the leaf claims, for verification without a host-name check."""
+def _claimed_subjects(leaf: x509.Certificate) -> Iterator[DNSName | IPAddress]:
+    """Names the leaf claims, for verification without a host-name check: its DNS names (a
+    wildcard stands for one name it matches) and IP addresses."""
     try:
         san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         raise BadCertificate("leaf certificate has no subjectAltName") from None
     for dns in san.get_values_for_type(x509.DNSName):
-        try:
-            return DNSName(dns)
-        except ValueError:
-            continue
+        # RFC 6125 §6.4.3: "*" is the whole left-most label and matches exactly one label.
+        yield DNSName("wildcard" + dns[1:] if dns.startswith("*.") else dns)
     for ip in san.get_values_for_type(x509.IPAddress):
-        return IPAddress(ip)
-    raise BadCertificate("leaf certificate has no DNS or IP subjectAltName")
+        yield IPAddress(ip)
+
+
+def _any_name_verifier(trust: TrustStore, leaf: x509.Certificate, now: datetime.datetime,
+                       trusted_leaf: bool) -> ServerVerifier:
+    for subject in _claimed_subjects(leaf):
+        try:
+            return trust.verifier(f"\0any:{subject.value}", subject, now, trusted_leaf)
+        except ValueError:
+            continue  # a name the verifier cannot take (not a valid DNS name): try the next
+    raise BadCertificate("leaf certificate has no usable DNS or IP subjectAltName")
 
 
 def verify_server_chain(
@@ -222,22 +391,58 @@ def _verify_server_chain(
     server_name: str | None,
     now: datetime.datetime,
 ) -> list[x509.Certificate]:
-    if trust.store is None:
+    if not trust.anchors:
         raise UnknownCA("no trust anchors are configured")
     check_key_sizes(chain)
-    leaf, intermediates = chain[0], list(chain[1:])
+    leaf, intermediates = chain[0], [*chain[1:], *trust.intermediates]
+    trusted_leaf = trust.trusts(leaf)
+    if trust.store is None:
+        raise _not_trusted(trust, chain)
     if server_name is not None:
-        verifier = trust.verifier(server_name, _subject(server_name), now)
+        verifier = trust.verifier(server_name, _subject(server_name), now, trusted_leaf)
     else:
-        subject = _any_subject(leaf)
-        verifier = trust.verifier(f"\0any:{subject.value}", subject, now)
+        verifier = _any_name_verifier(trust, leaf, now, trusted_leaf)
     try:
         return list(verifier.verify(leaf, intermediates))
     except VerificationError as exc:
         error = _classify(str(exc), server_name)
         if isinstance(error, CertificateExpired):
             error = _which_expired(chain, now) or error
+        elif not trusted_leaf and _self_issued(leaf):
+            # Whatever rule the verifier tripped over first, this is what went wrong.
+            error = UnknownCA(f"certificate verify failed: self-signed certificate is not trusted "
+                              f"({leaf.subject.rfc4514_string()})")
+        elif isinstance(error, UnknownCA) and any(words in str(exc) for words in _NO_PATH):
+            error = _not_trusted(trust, chain)
         raise error from None
+
+
+#: cryptography's words for "no path reaches an anchor" with nothing else wrong (a path through
+#: an untrusted self-signed root loops until the depth limit).
+_NO_PATH = ("all candidates exhausted with no interior errors", "chain construction exceeds max depth")
+
+
+def _not_trusted(trust: TrustStore, chain: Sequence[x509.Certificate]) -> UnknownCA:
+    """Name the certificate at which the chain stops short of a trust anchor."""
+    pool = [*chain[1:], *trust.intermediates]
+    top = chain[0]
+    seen = {_der(top)}
+    while not _self_issued(top):
+        parent = next((c for c in pool if c.subject == top.issuer and _der(c) not in seen), None)
+        if parent is None:
+            break
+        top = parent
+        seen.add(_der(parent))
+    subject = top.subject.rfc4514_string()
+    if _self_issued(top):
+        return UnknownCA(f"certificate verify failed: self-signed certificate in certificate chain: "
+                         f"the chain ends at '{subject}', which is not a trusted root")
+    reason = (f"unable to get local issuer certificate: no trusted certificate issued '{subject}' "
+              f"(its issuer is '{top.issuer.rfc4514_string()}')")
+    if trust.trusts(top):
+        reason += (f"; '{subject}' is trusted but is not a self-signed root, and partial chains are not "
+                   "accepted")
+    return UnknownCA(f"certificate verify failed: {reason}")
 
 
 def _which_expired(chain: Sequence[x509.Certificate], now: datetime.datetime) -> CertificateExpired | None:

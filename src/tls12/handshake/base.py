@@ -54,6 +54,8 @@ class Negotiated:
     alpn_protocol: bytes | None = None
     server_name: str | None = None
     peer_certificate_chain: tuple[x509.Certificate, ...] = ()
+    #: The path the client verified, leaf to trust anchor (empty when it did not verify).
+    verified_certificate_chain: tuple[x509.Certificate, ...] = ()
     client_random: bytes = b""
     server_random: bytes = b""
     client_verify_data: bytes = b""

@@ -247,6 +247,7 @@ class ExpectCertificate:
                 if out.tracer is not None:
                     _trace_chain_failure(out.tracer, config, chain, name, now, exc)
                 raise
+            out.negotiated.verified_certificate_chain = tuple(path)
             if out.tracer is not None:
                 _trace_chain(out.tracer, path, name)
         elif out.tracer is not None:

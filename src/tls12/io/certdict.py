@@ -9,6 +9,8 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
+from ..crypto.x509 import serial_number
+
 __all__ = ["certificate_dict"]
 
 # OpenSSL long names where cryptography's differ.
@@ -57,9 +59,12 @@ def _general_name(name: x509.GeneralName) -> tuple[str, Any]:
     return ("othername", "<unsupported>")
 
 
-def _serial(number: int) -> str:
-    text = f"{number:X}"
-    return text if len(text) % 2 == 0 else "0" + text
+def _serial(cert: x509.Certificate) -> str:
+    """As OpenSSL prints it: upper-case hex, an even number of digits; a minus sign if negative."""
+    number = serial_number(cert)
+    text = f"{abs(number):X}"
+    text = text if len(text) % 2 == 0 else "0" + text
+    return "-" + text if number < 0 else text
 
 
 def certificate_dict(cert: x509.Certificate) -> dict[str, Any]:
@@ -67,7 +72,7 @@ def certificate_dict(cert: x509.Certificate) -> dict[str, Any]:
         "subject": _rdns(cert.subject),
         "issuer": _rdns(cert.issuer),
         "version": cert.version.value + 1,
-        "serialNumber": _serial(cert.serial_number),
+        "serialNumber": _serial(cert),
         "notBefore": _asn1_time(cert.not_valid_before_utc),
         "notAfter": _asn1_time(cert.not_valid_after_utc),
     }

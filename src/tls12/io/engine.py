@@ -221,7 +221,7 @@ class SessionInfo:
         engine = self._require_handshake()
         if not engine.verified:
             return []
-        return [c.public_bytes(serialization.Encoding.DER) for c in engine.conn.peer_certificate_chain]
+        return [c.public_bytes(serialization.Encoding.DER) for c in engine.conn.verified_certificate_chain]
 
     def get_unverified_chain(self) -> list[bytes]:
         engine = self._require_handshake()

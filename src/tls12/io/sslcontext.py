@@ -7,14 +7,10 @@ raises (`ValueError`, `NotImplementedError` or `ssl.SSLError`) instead of being
 silently ignored. The settings become a frozen `ClientConfig`/`ServerConfig`,
 built once and reused until a setting changes.
 
-Options (`ssl.OP_*`): tls12 always behaves as if these were set, and refuses
-to clear them: NO_SSLv2, NO_SSLv3, NO_TLSv1, NO_TLSv1_1, NO_TLSv1_3,
-NO_COMPRESSION, NO_RENEGOTIATION. Always true, free to set or clear:
-CIPHER_SERVER_PREFERENCE, SINGLE_DH_USE, SINGLE_ECDH_USE, NO_TICKET,
-ENABLE_MIDDLEBOX_COMPAT (TLS 1.3 only) and the OpenSSL bug-workaround bits of
-OP_ALL (workarounds for bugs tls12 does not have). Honoured:
-OP_NO_EXTENDED_MASTER_SECRET (0x1) and OP_IGNORE_UNEXPECTED_EOF. Refused:
-NO_TLSv1_2, LEGACY_SERVER_CONNECT (tls12 requires RFC 5746) and anything else.
+What each option (`ssl.OP_*`) and protocol version does is one table, in
+`policy.py` (and in the README): settings tls12 already satisfies or that
+cannot apply to TLS 1.2 are accepted and change nothing; those that would
+change behaviour in a way tls12 cannot honour raise.
 """
 
 from __future__ import annotations
@@ -32,10 +28,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..config import DEFAULT_GROUPS, ClientConfig, ServerConfig
-from ..crypto.x509 import load_pem_certificates, system_trust_anchors
+from ..crypto.x509 import load_anchor_der, load_pem_certificates, load_trust_pem, system_trust_anchors
 from ..enums import CipherSuite, NamedGroup
 from .certdict import certificate_dict
 from .keylog import key_log_writer
+from .policy import DEFAULT_OPTIONS, MAXIMUM_VERSIONS, MINIMUM_VERSIONS, check_options
 from .sslobject import SSLObject
 from .sslsocket import SSLSocket
 
@@ -58,20 +55,6 @@ _CIPHER_INFO = {
 }
 
 OP_NO_EXTENDED_MASTER_SECRET = 0x1
-OP_LEGACY_SERVER_CONNECT = 0x4
-_OP_ALL_WORKAROUNDS = int(ssl.OP_ALL)
-_FORCED = int(
-    ssl.OP_NO_SSLv2 | ssl.OP_NO_SSLv3 | ssl.OP_NO_TLSv1 | ssl.OP_NO_TLSv1_1 | ssl.OP_NO_TLSv1_3
-    | ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
-)
-_FREE = int(
-    ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_SINGLE_DH_USE | ssl.OP_SINGLE_ECDH_USE | ssl.OP_NO_TICKET
-    | ssl.OP_ENABLE_MIDDLEBOX_COMPAT | _OP_ALL_WORKAROUNDS
-)
-_HONOURED = OP_NO_EXTENDED_MASTER_SECRET | int(ssl.OP_IGNORE_UNEXPECTED_EOF)
-_DEFAULT_OPTIONS = _FORCED | int(
-    ssl.OP_ALL | ssl.OP_CIPHER_SERVER_PREFERENCE | ssl.OP_ENABLE_MIDDLEBOX_COMPAT
-)
 
 _ACCEPTED_VERIFY_FLAGS = int(
     ssl.VERIFY_DEFAULT | ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN
@@ -106,6 +89,15 @@ def _load_pem_or_error(data: bytes, what: str) -> list[x509.Certificate]:
     return certs
 
 
+def _load_trust_or_error(data: bytes, what: str) -> list[x509.Certificate]:
+    """Trust anchors from PEM: a certificate that does not parse is skipped (and logged); a
+    source with none that does is an error, as in the stdlib."""
+    certs = load_trust_pem(data, what)
+    if not certs:
+        raise _ssl_error("NO_CERTIFICATE_OR_CRL_FOUND", f"no certificate or crl found in {what}")
+    return certs
+
+
 class SSLContext(ssl.SSLContext):
     """A drop-in `ssl.SSLContext` whose connections run on tls12."""
 
@@ -121,7 +113,8 @@ class SSLContext(ssl.SSLContext):
         self._t_protocol = ssl._SSLMethod(protocol)
         self._t_is_client_only = protocol == ssl.PROTOCOL_TLS_CLIENT
         self._t_lock = threading.Lock()
-        self._t_anchors: list[x509.Certificate] = []
+        # Explicitly loaded anchors, once each, by DER, in the order loaded.
+        self._t_anchors: dict[bytes, x509.Certificate] = {}
         self._t_default_paths = False
         self._t_chain: tuple[x509.Certificate, ...] = ()
         self._t_key: rsa.RSAPrivateKey | None = None
@@ -129,7 +122,9 @@ class SSLContext(ssl.SSLContext):
         self._t_check_hostname = self._t_is_client_only
         self._t_alpn: tuple[str, ...] = ()
         self._t_groups: tuple[NamedGroup, ...] | None = None
-        self._t_options = _DEFAULT_OPTIONS
+        self._t_options = DEFAULT_OPTIONS
+        self._t_post_handshake_auth = False
+        self._t_num_tickets = 2  # the stdlib's default, on either side
         self._t_verify_flags = int(ssl.VERIFY_X509_TRUSTED_FIRST)
         self._t_keylog_filename: str | None = None
         self._t_keylog: Callable[[str], None] | None = None
@@ -149,7 +144,7 @@ class SSLContext(ssl.SSLContext):
     def _client_config(self) -> ClientConfig:
         config = self._t_client_config
         if config is None:
-            anchors = list(self._t_anchors)
+            anchors = list(self._t_anchors.values())
             if self._t_default_paths:
                 anchors += system_trust_anchors()
             config = ClientConfig(
@@ -157,6 +152,7 @@ class SSLContext(ssl.SSLContext):
                 use_system_trust=False,
                 verify_certificates=self._t_verify_mode != ssl.CERT_NONE,
                 check_hostname=self._t_check_hostname,
+                partial_chain=bool(self._t_verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN),
                 alpn_protocols=self._t_alpn,
                 extended_master_secret=not self._t_options & OP_NO_EXTENDED_MASTER_SECRET,
                 key_log=self._t_keylog,
@@ -280,7 +276,10 @@ class SSLContext(ssl.SSLContext):
         value = int(value)
         if value & ~_ACCEPTED_VERIFY_FLAGS:
             raise ValueError(f"tls12 cannot honour verify flags {ssl.VerifyFlags(value & ~_ACCEPTED_VERIFY_FLAGS)!r}")
+        changed = (value ^ self._t_verify_flags) & ssl.VERIFY_X509_PARTIAL_CHAIN
         self._t_verify_flags = value
+        if changed:
+            self._changed()
 
     def load_verify_locations(
         self,
@@ -293,7 +292,7 @@ class SSLContext(ssl.SSLContext):
         added: list[x509.Certificate] = []
         if cafile is not None:
             with open(cafile, "rb") as f:
-                added += _load_pem_or_error(f.read(), os.fspath(cafile))
+                added += _load_trust_or_error(f.read(), os.fspath(cafile))
         if capath is not None:
             directory = os.fspath(capath)
             if not os.path.isdir(directory):
@@ -302,17 +301,22 @@ class SSLContext(ssl.SSLContext):
                 full = os.path.join(directory, entry)
                 if os.path.isfile(full):
                     with open(full, "rb") as f:
-                        try:
-                            added += load_pem_certificates(f.read())
-                        except ValueError:
-                            continue
+                        added += load_trust_pem(f.read(), full)
         if cadata is not None:
             if isinstance(cadata, str):
-                added += _load_pem_or_error(cadata.encode("ascii"), "cadata")
+                added += _load_trust_or_error(cadata.encode("ascii"), "cadata")
             else:
                 added += _load_der_sequence(bytes(cadata))
-        self._t_anchors += added
-        self._changed()
+        # urllib3 loads its bundle again for every connection: what is already here changes nothing,
+        # and the configuration built from the store (its verifiers) is kept.
+        changed = False
+        for cert in added:
+            key = cert.public_bytes(serialization.Encoding.DER)
+            if key not in self._t_anchors:
+                self._t_anchors[key] = cert
+                changed = True
+        if changed:
+            self._changed()
 
     def load_default_certs(self, purpose: ssl.Purpose = ssl.Purpose.SERVER_AUTH) -> None:
         if not isinstance(purpose, ssl._ASN1Object):
@@ -320,18 +324,19 @@ class SSLContext(ssl.SSLContext):
         self.set_default_verify_paths()
 
     def set_default_verify_paths(self) -> None:
-        self._t_default_paths = True
-        self._changed()
+        if not self._t_default_paths:
+            self._t_default_paths = True
+            self._changed()
 
     def get_ca_certs(self, binary_form: bool = False) -> list[Any]:
-        cas = [c for c in self._t_anchors if _is_ca(c)]
+        cas = [c for c in self._t_anchors.values() if _is_ca(c)]
         if binary_form:
             return [c.public_bytes(serialization.Encoding.DER) for c in cas]
         return [certificate_dict(c) for c in cas]
 
     def cert_store_stats(self) -> dict[str, int]:
         """Explicitly loaded certificates (the system store, like OpenSSL's capath, is not counted)."""
-        ca = sum(1 for c in self._t_anchors if _is_ca(c))
+        ca = sum(1 for c in self._t_anchors.values() if _is_ca(c))
         return {"x509": len(self._t_anchors), "crl": 0, "x509_ca": ca}
 
     # -- our certificate --------------------------------------------------------
@@ -388,7 +393,9 @@ class SSLContext(ssl.SSLContext):
 
     @minimum_version.setter
     def minimum_version(self, value: ssl.TLSVersion) -> None:
-        _only_tls12(value, ssl.TLSVersion.MINIMUM_SUPPORTED)
+        version = ssl.TLSVersion(value)
+        if version not in MINIMUM_VERSIONS:
+            raise ValueError(f"tls12 speaks only TLS 1.2: cannot set minimum_version to {version.name}")
 
     @property  # type: ignore[override]
     def maximum_version(self) -> ssl.TLSVersion:
@@ -396,7 +403,10 @@ class SSLContext(ssl.SSLContext):
 
     @maximum_version.setter
     def maximum_version(self, value: ssl.TLSVersion) -> None:
-        _only_tls12(value, ssl.TLSVersion.MAXIMUM_SUPPORTED)
+        """TLSv1_3 and MAXIMUM_SUPPORTED are upper bounds above what tls12 speaks: accepted."""
+        version = ssl.TLSVersion(value)
+        if version not in MAXIMUM_VERSIONS:
+            raise ValueError(f"tls12 speaks only TLS 1.2: cannot set maximum_version to {version.name}")
 
     @property
     def options(self) -> ssl.Options:
@@ -404,19 +414,8 @@ class SSLContext(ssl.SSLContext):
 
     @options.setter
     def options(self, value: int) -> None:
-        value = int(value)
-        cleared = _FORCED & ~value
-        if cleared:
-            raise ValueError(f"tls12 speaks only TLS 1.2 without compression or renegotiation; "
-                             f"cannot clear {ssl.Options(cleared)!r}")
-        if value & ssl.OP_NO_TLSv1_2:
-            raise ValueError("OP_NO_TLSv1_2 would leave no protocol version: tls12 speaks only TLS 1.2")
-        if value & OP_LEGACY_SERVER_CONNECT:
-            raise ValueError("tls12 requires RFC 5746 secure renegotiation signalling from servers")
-        unknown = value & ~(_FORCED | _FREE | _HONOURED)
-        if unknown:
-            raise ValueError(f"tls12 cannot honour options 0x{unknown:x}")
-        self._t_options = value
+        """See `policy.OPTIONS`; what tls12 always does keeps reading as set."""
+        self._t_options = check_options(self._t_options, int(value), self._t_protocol)
         self._changed()
 
     def set_ciphers(self, ciphers: str, /) -> None:
@@ -460,21 +459,25 @@ class SSLContext(ssl.SSLContext):
 
     @property
     def post_handshake_auth(self) -> bool:
-        return False
+        """A TLS 1.3 feature: set or not, a TLS 1.2 connection never does it (as in the stdlib)."""
+        return self._t_post_handshake_auth
 
     @post_handshake_auth.setter
     def post_handshake_auth(self, value: bool) -> None:
-        if value:
-            raise NotImplementedError("post-handshake authentication is a TLS 1.3 feature")
+        self._t_post_handshake_auth = bool(value)
 
     @property
     def num_tickets(self) -> int:
-        return 0
+        """TLS 1.3 session tickets per handshake: no effect on TLS 1.2 (as in the stdlib)."""
+        return self._t_num_tickets
 
     @num_tickets.setter
     def num_tickets(self, value: int) -> None:
-        if value != 0:
-            raise ValueError("tls12 issues no session tickets")
+        if self._t_protocol != ssl.PROTOCOL_TLS_SERVER:
+            raise ValueError("SSLContext is not a server context.")
+        if int(value) < 0:
+            raise ValueError("value must be non-negative")
+        self._t_num_tickets = int(value)
 
     @property
     def security_level(self) -> int:  # type: ignore[override]
@@ -542,19 +545,13 @@ def _load_der_sequence(data: bytes) -> list[x509.Certificate]:
             length, header = int.from_bytes(data[2 : 2 + n], "big"), 2 + n
         end = header + length
         try:
-            certs.append(x509.load_der_x509_certificate(data[:end]))
+            certs.append(load_anchor_der(data[:end]))
         except ValueError:
             raise _ssl_error("NOT_ENOUGH_DATA", "cadata does not contain a valid DER certificate") from None
         data = data[end:]
     if not certs:
         raise _ssl_error("NOT_ENOUGH_DATA", "not enough data: cadata does not contain a certificate")
     return certs
-
-
-def _only_tls12(value: ssl.TLSVersion, alias: ssl.TLSVersion) -> None:
-    version = ssl.TLSVersion(value)
-    if version not in (ssl.TLSVersion.TLSv1_2, alias):
-        raise ValueError(f"tls12 speaks only TLS 1.2, not {version.name}")
 
 
 def create_default_context(
@@ -575,6 +572,9 @@ def create_default_context(
         context = SSLContext(ssl.PROTOCOL_TLS_SERVER)
     else:
         raise ValueError(purpose)
+    if sys.version_info >= (3, 13):
+        # As the stdlib's from 3.13: a trusted intermediate may end a path; strict X.509 checks.
+        context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
     if cafile or capath or cadata:
         context.load_verify_locations(cafile, capath, cadata)
     elif context.verify_mode != ssl.CERT_NONE:
