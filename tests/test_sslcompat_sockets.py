@@ -264,14 +264,28 @@ def nonblocking_recv(sock: Any, n: int, deadline: float) -> bytes:
 
 
 def test_nonblocking_handshake_and_data(ours: tls12.SSLContext, pem_dir: Path, serve: ServeFn) -> None:
-    server = serve(stdlib_server_context(pem_dir))
+    answer = threading.Event()
+    server_ctx = stdlib_server_context(pem_dir)
+
+    def late_tls_echo(raw: socket.socket) -> Any:
+        # The server speaks only once the client has seen it would block: however fast the
+        # server thread is scheduled, the first do_handshake() cannot finish at once.
+        answer.wait(TIMEOUT)
+        with server_ctx.wrap_socket(raw, server_side=True) as tls:
+            return echo(tls)
+
+    server = serve(None, late_tls_echo)
     raw = raw_connection(server.port)
     raw.setblocking(False)
     with ours.wrap_socket(raw, server_hostname="localhost", do_handshake_on_connect=False) as sock:
         assert sock.gettimeout() == 0.0
         assert sock.cipher() is None
         deadline = time.monotonic() + TIMEOUT
-        wants = 0
+        with pytest.raises(ssl.SSLWantReadError) as first:
+            sock.do_handshake()
+        assert first.value.errno == ssl.SSL_ERROR_WANT_READ
+        answer.set()
+        wants = 1
         while True:
             try:
                 sock.do_handshake()
