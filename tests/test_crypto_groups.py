@@ -87,8 +87,8 @@ def test_premaster_matches_openssl_derive(group: NamedGroup, tmp_path: Path) -> 
 
 def test_openssl_public_value_is_accepted(tmp_path: Path) -> None:
     """A key OpenSSL generated (not cryptography) exchanges with ours on both new groups."""
-    for group, algorithm in ((NamedGroup.X448, ["-algorithm", "X448"]),
-                             (NamedGroup.SECP521R1, ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"])):  # fmt: skip
+    p521 = ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-521"]
+    for group, algorithm in ((NamedGroup.X448, ["-algorithm", "X448"]), (NamedGroup.SECP521R1, p521)):
         pem = openssl("genpkey", *algorithm)
         public_pem = openssl("pkey", "-pubout", stdin=pem)
         public = load_pem_public_key(public_pem)
@@ -101,7 +101,9 @@ def test_openssl_public_value_is_accepted(tmp_path: Path) -> None:
         (tmp_path / "ours.pub").write_bytes(
             ours._private.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
         )
-        derived = openssl("pkeyutl", "-derive", "-inkey", str(tmp_path / "peer.pem"), "-peerkey", str(tmp_path / "ours.pub"))
+        derived = openssl(
+            "pkeyutl", "-derive", "-inkey", str(tmp_path / "peer.pem"), "-peerkey", str(tmp_path / "ours.pub")
+        )
         assert ours.exchange(raw) == derived
 
 
