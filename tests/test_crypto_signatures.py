@@ -10,6 +10,7 @@ illegal_parameter.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -32,7 +34,9 @@ from tls12.crypto.signatures import (
     RSA_SCHEMES,
     SCHEMES,
     PrivateKey,
+    RSAPSSKey,
     is_rsa_pss_certificate,
+    rsa_pss_key,
     schemes_for,
     sign,
     verify,
@@ -57,10 +61,12 @@ class KeyFiles:
     private: PrivateKey
     key_pem: Path
     pub_pem: Path
-    rsa_pss: bool = False
+    rsa_pss: RSAPSSKey | None = None
 
 
-def _write(d: Path, name: str, key: PrivateKey, rsa_pss: bool = False, key_pem: bytes | None = None) -> KeyFiles:
+def _write(
+    d: Path, name: str, key: PrivateKey, rsa_pss: RSAPSSKey | None = None, key_pem: bytes | None = None
+) -> KeyFiles:
     (d / f"{name}.key").write_bytes(key_pem or key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
     if key_pem is None:
         pub = key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
@@ -78,7 +84,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, KeyFiles]:
     assert isinstance(pss_key, rsa.RSAPrivateKey)
     return {
         "rsa": _write(d, "rsa", rsa.generate_private_key(public_exponent=65537, key_size=2048)),
-        "rsa-pss": _write(d, "rsa-pss", pss_key, rsa_pss=True, key_pem=pss_pem),
+        "rsa-pss": _write(d, "rsa-pss", pss_key, rsa_pss=RSAPSSKey(), key_pem=pss_pem),
         "p256": _write(d, "p256", ec.generate_private_key(ec.SECP256R1())),
         "p384": _write(d, "p384", ec.generate_private_key(ec.SECP384R1())),
         "p521": _write(d, "p521", ec.generate_private_key(ec.SECP521R1())),
@@ -206,7 +212,7 @@ def test_schemes_for_each_key_type(keys: dict[str, KeyFiles]) -> None:
     ):
         private = keys[name].private
         assert schemes_for(private) == schemes_for(private.public_key()) == expected, name
-    assert schemes_for(keys["rsa-pss"].private, rsa_pss=True) == RSA_PSS_PSS_SCHEMES
+    assert schemes_for(keys["rsa-pss"].private, rsa_pss=RSAPSSKey()) == RSA_PSS_PSS_SCHEMES
     # RSA_SCHEMES is the configuration's default: its value (and order) is what goes on the wire today.
     assert RSA_SCHEMES == (S.RSA_PSS_RSAE_SHA256, S.RSA_PSS_RSAE_SHA384, S.RSA_PSS_RSAE_SHA512,
                            S.RSA_PKCS1_SHA256, S.RSA_PKCS1_SHA384, S.RSA_PKCS1_SHA512)  # fmt: skip
@@ -218,13 +224,13 @@ def test_schemes_for_a_small_rsa_key_leaves_out_pss_sha512() -> None:
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     assert S.RSA_PSS_RSAE_SHA512 not in schemes_for(small)
     assert S.RSA_PSS_RSAE_SHA384 in schemes_for(small)
-    assert S.RSA_PSS_PSS_SHA512 not in schemes_for(small, rsa_pss=True)
+    assert S.RSA_PSS_PSS_SHA512 not in schemes_for(small, rsa_pss=RSAPSSKey())
 
 
 @pytest.mark.parametrize(
-    ("name", "scheme", "rsa_pss"),
+    ("name", "scheme", "pss"),
     [
-        ("rsa", S.ECDSA_SECP256R1_SHA256, False),
+        ("rsa", S.ECDSA_SECP256R1_SHA256, False),  # False: an rsaEncryption key; True: an RSASSA-PSS key
         ("rsa", S.ED25519, False),
         ("rsa", S.RSA_PSS_PSS_SHA256, False),  # rsaEncryption key: rsa_pss_rsae_*, never rsa_pss_pss_*
         ("rsa-pss", S.RSA_PSS_RSAE_SHA256, True),  # RSASSA-PSS key: rsa_pss_pss_* only
@@ -242,9 +248,10 @@ def test_schemes_for_a_small_rsa_key_leaves_out_pss_sha512() -> None:
     ids=lambda v: v if isinstance(v, str) else getattr(v, "name", str(v)).lower(),
 )
 def test_scheme_that_does_not_fit_the_key_is_illegal_parameter(
-    name: str, scheme: SignatureScheme, rsa_pss: bool, keys: dict[str, KeyFiles]
+    name: str, scheme: SignatureScheme, pss: bool, keys: dict[str, KeyFiles]
 ) -> None:
     files = keys[name]
+    rsa_pss = RSAPSSKey() if pss else None
     data = b"signed data"
     # A signature the key really made, so the refusal is about the scheme, not the bytes.
     real = sign(files.private, schemes_for(files.private, rsa_pss=rsa_pss)[0], data, rsa_pss=rsa_pss)
@@ -258,6 +265,8 @@ def test_signing_with_a_scheme_the_key_cannot_make_is_refused(keys: dict[str, Ke
         sign(keys["p256"].private, S.RSA_PKCS1_SHA256, b"data")
     with pytest.raises(InternalError):
         sign(keys["rsa"].private, S.RSA_PSS_PSS_SHA256, b"data")
+    with pytest.raises(InternalError):
+        sign(keys["rsa"].private, S.RSA_PSS_RSAE_SHA256, b"data", rsa_pss=RSAPSSKey())
 
 
 def test_is_rsa_pss_certificate(keys: dict[str, KeyFiles], tmp_path: Path) -> None:
@@ -269,3 +278,73 @@ def test_is_rsa_pss_certificate(keys: dict[str, KeyFiles], tmp_path: Path) -> No
     assert not is_rsa_pss_certificate(certs["rsa"])
     # cryptography hands back a plain RSA key for both: the certificate is what tells them apart.
     assert isinstance(certs["rsa-pss"].public_key(), rsa.RSAPublicKey)
+
+
+def _openssl_pss_restrictions(pem: bytes) -> tuple[str, str, int] | None:
+    """OpenSSL's own reading of a certificate's PSS key restrictions: (hash, MGF1 hash, minimum salt)."""
+    text = openssl("x509", "-noout", "-text", stdin=pem).decode()
+    if "No PSS parameter restrictions" in text:
+        return None
+    names = {"SHA1": "sha1", "SHA2-256": "sha256", "SHA2-384": "sha384", "SHA2-512": "sha512"}
+    hash_match = re.search(r"Hash Algorithm: (\S+)", text.split("PSS parameter restrictions")[1])
+    mgf_match = re.search(r"MGF1 with (\S+)", text.split("PSS parameter restrictions")[1])
+    salt_match = re.search(r"Minimum Salt Length: (\d+)", text)
+    assert hash_match and mgf_match and salt_match, text
+    return names[hash_match.group(1)], names[mgf_match.group(1)], int(salt_match.group(1))
+
+
+@pytest.mark.parametrize(
+    ("hash_name", "mgf1", "salt", "expected"),
+    [
+        ("sha256", "sha256", 32, (S.RSA_PSS_PSS_SHA256,)),
+        ("sha384", "sha384", 48, (S.RSA_PSS_PSS_SHA384,)),
+        ("sha512", "sha512", 20, (S.RSA_PSS_PSS_SHA512,)),
+        ("sha256", "sha1", 32, ()),  # MGF1 must use the scheme's hash
+        ("sha256", "sha256", 64, ()),  # the key demands a longer salt than the scheme's 32 bytes
+        (None, None, None, RSA_PSS_PSS_SCHEMES),  # no parameters: every rsa_pss_pss_* scheme
+    ],
+)
+def test_rsa_pss_key_parameters_from_the_certificate(
+    hash_name: str | None, mgf1: str | None, salt: int | None, expected: tuple[SignatureScheme, ...], tmp_path: Path
+) -> None:
+    opts = ["-pkeyopt", "rsa_keygen_bits:2048"]
+    if hash_name is not None:
+        opts += ["-pkeyopt", f"rsa_pss_keygen_md:{hash_name}", "-pkeyopt", f"rsa_pss_keygen_mgf1_md:{mgf1}",
+                 "-pkeyopt", f"rsa_pss_keygen_saltlen:{salt}"]  # fmt: skip
+    (tmp_path / "key.pem").write_bytes(openssl("genpkey", "-algorithm", "RSA-PSS", *opts))
+    pem = openssl("req", "-new", "-x509", "-key", str(tmp_path / "key.pem"), "-subj", "/CN=pss", "-days", "2")
+    certificate = x509.load_pem_x509_certificate(pem)
+    key = rsa_pss_key(certificate)
+    assert key is not None
+    from_openssl = _openssl_pss_restrictions(pem)
+    if from_openssl is None:
+        assert key == RSAPSSKey()
+    else:
+        assert (key.hash, key.mgf1_hash, key.min_salt) == from_openssl
+    public = certificate.public_key()
+    assert isinstance(public, rsa.RSAPublicKey)
+    assert schemes_for(public, rsa_pss=key) == expected
+    if expected:  # OpenSSL, signing under the key's own restrictions, makes a signature we accept
+        digest = expected[0].name.rsplit("_", 1)[1].lower()
+        (tmp_path / "data").write_bytes(b"server key exchange params")
+        files = KeyFiles(load_pem_private_key((tmp_path / "key.pem").read_bytes(), None), tmp_path / "key.pem",  # type: ignore[arg-type]
+                         tmp_path / "unused", key)  # fmt: skip
+        signature = openssl_sign(files, digest, True, tmp_path / "data", tmp_path)
+        verify(public, expected[0], signature, b"server key exchange params", rsa_pss=key)
+    for scheme in set(RSA_PSS_PSS_SCHEMES) - set(expected):
+        with pytest.raises(IllegalParameter):
+            verify(public, scheme, b"\x00" * 256, b"data", rsa_pss=key)
+
+
+def test_rsa_pss_key_is_none_for_other_keys(keys: dict[str, KeyFiles]) -> None:
+    for name in ("rsa", "p256", "ed25519"):
+        pem = openssl("req", "-new", "-x509", "-key", str(keys[name].key_pem), "-subj", "/CN=x", "-days", "2")
+        assert rsa_pss_key(x509.load_pem_x509_certificate(pem)) is None
+
+
+def test_ecdsa_key_on_another_curve_has_no_scheme() -> None:
+    key = ec.generate_private_key(ec.SECP224R1())
+    assert schemes_for(key) == ()
+    signature = key.sign(b"data", ec.ECDSA(hashes.SHA256()))
+    with pytest.raises(IllegalParameter):
+        verify(key.public_key(), S.ECDSA_SECP256R1_SHA256, signature, b"data")
