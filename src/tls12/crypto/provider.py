@@ -76,8 +76,9 @@ class DeterministicProvider:
         if group == NamedGroup.X448:
             return EphemeralKey(group, x448.X448PrivateKey.from_private_bytes(self.random(56)))
         curve = curve_for(group)
-        # A digest as long as the curve's order where one exists (SHA-512 for P-521, shorter
-        # than its order); dropping the top bit keeps the scalar below the group order.
+        # The scalar is one digest: SHA-256 for P-256, SHA-384 for P-384 (as before: golden
+        # transcripts depend on them), SHA-512 for P-521. Dropping the top bit keeps it below
+        # the group order.
         algorithm: hashes.HashAlgorithm = hashes.SHA256()
         if curve.key_size > 384:
             algorithm = hashes.SHA512()
