@@ -12,7 +12,11 @@ Two ways to a group:
   OpenSSL's DH_check on them: p must be a safe prime and g a suitable generator
   (illegal_parameter otherwise). That check is a primality test of p and of
   (p-1)/2 in C, about a quarter of a second for 2048 bits here, so verdicts are
-  cached per (p, g): a server sends the same parameters to every client. A pure
+  cached per (p, g): a server sends the same parameters to every client. (The
+  check runs again when the server's public value is loaded: cryptography checks
+  the parameters of every key it builds from numbers, so a handshake with
+  parameters that are not an RFC 7919 group costs that much each time; the
+  named groups are recognised by OpenSSL and cost a few milliseconds.) A pure
   Python Miller-Rabin would cost about as much per round as OpenSSL's whole
   check, so tls12 does not add its own. One consequence: RFC 5114-style
   parameters (a prime whose (p-1)/2 is not prime) are refused.
