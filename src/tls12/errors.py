@@ -24,6 +24,7 @@ __all__ = [
     "HandshakeFailure",
     "HostnameMismatch",
     "IllegalParameter",
+    "InsufficientSecurity",
     "InternalError",
     "LocalProtocolError",
     "NoApplicationProtocol",
@@ -78,6 +79,10 @@ class UnexpectedMessage(TLSError):
 
 class IllegalParameter(TLSError):
     """A field was well-formed but its value is not acceptable."""
+
+
+class InsufficientSecurity(TLSError):
+    """The peer offered parameters weaker than tls12 accepts (e.g. a DH prime under 2048 bits)."""
 
 
 class HandshakeFailure(TLSError):
@@ -166,6 +171,7 @@ ALERTS: dict[type[TLSError], AlertDescription | None] = {
     UnexpectedMessage: AlertDescription.UNEXPECTED_MESSAGE,
     IllegalParameter: AlertDescription.ILLEGAL_PARAMETER,
     HandshakeFailure: AlertDescription.HANDSHAKE_FAILURE,
+    InsufficientSecurity: AlertDescription.INSUFFICIENT_SECURITY,
     ProtocolVersionError: AlertDescription.PROTOCOL_VERSION,
     BadRecordMac: AlertDescription.BAD_RECORD_MAC,
     RecordOverflow: AlertDescription.RECORD_OVERFLOW,

@@ -13,9 +13,10 @@ import os
 from typing import Protocol
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, x25519
+from cryptography.hazmat.primitives.asymmetric import ec, x448, x25519
 
 from ..enums import NamedGroup
+from .dhe import DHEKey, FFDHEGroup
 from .kx import EphemeralKey, curve_for
 
 __all__ = ["DefaultProvider", "DeterministicProvider", "Provider"]
@@ -26,6 +27,8 @@ class Provider(Protocol):
 
     def ephemeral_key(self, group: NamedGroup) -> EphemeralKey: ...
 
+    def dhe_key(self, group: FFDHEGroup) -> DHEKey: ...
+
     def now(self) -> datetime.datetime: ...
 
 
@@ -35,6 +38,9 @@ class DefaultProvider:
 
     def ephemeral_key(self, group: NamedGroup) -> EphemeralKey:
         return EphemeralKey.generate(group)
+
+    def dhe_key(self, group: FFDHEGroup) -> DHEKey:
+        return DHEKey.generate(group)
 
     def now(self) -> datetime.datetime:
         return datetime.datetime.now(datetime.UTC)
@@ -67,11 +73,24 @@ class DeterministicProvider:
     def ephemeral_key(self, group: NamedGroup) -> EphemeralKey:
         if group == NamedGroup.X25519:
             return EphemeralKey(group, x25519.X25519PrivateKey.from_private_bytes(self.random(32)))
+        if group == NamedGroup.X448:
+            return EphemeralKey(group, x448.X448PrivateKey.from_private_bytes(self.random(56)))
         curve = curve_for(group)
-        digest = self._block(hashes.SHA384() if curve.key_size > 256 else hashes.SHA256())
-        # Dropping the top bit keeps the scalar below the group order of both curves.
-        scalar = (int.from_bytes(digest, "big") >> 1) or 1
+        # The scalar is one digest: SHA-256 for P-256, SHA-384 for P-384 (as before: golden
+        # transcripts depend on them), SHA-512 for P-521. Dropping the top bit keeps it below
+        # the group order.
+        algorithm: hashes.HashAlgorithm = hashes.SHA256()
+        if curve.key_size > 384:
+            algorithm = hashes.SHA512()
+        elif curve.key_size > 256:
+            algorithm = hashes.SHA384()
+        scalar = (int.from_bytes(self._block(algorithm), "big") >> 1) or 1
         return EphemeralKey(group, ec.derive_private_key(scalar, curve))
+
+    def dhe_key(self, group: FFDHEGroup) -> DHEKey:
+        # A 512-bit exponent: above RFC 7919 §5.2's minimum for every group here, below q.
+        x = int.from_bytes(self._block(hashes.SHA512()), "big") | (1 << 511)
+        return DHEKey.from_exponent(group, x)
 
     def now(self) -> datetime.datetime:
         return self._now
