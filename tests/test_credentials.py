@@ -177,6 +177,9 @@ def test_schemes_are_data_the_caller_may_give(ca: CertificateAuthority) -> None:
                                client_schemes=[*ALL_SCHEMES, S.RSA_PKCS1_SHA384], server_name=None)
     assert choice.scheme is S.RSA_PKCS1_SHA384
     assert SCHEMES_BY_KEY_TYPE[KeyType.RSA][0] is S.RSA_PSS_RSAE_SHA256
+    with pytest.raises(ValueError, match="rsa keys cannot sign with ecdsa_secp256r1_sha256, rsa_pss_pss_sha256"):
+        Credential.from_chain(issued.chain, issued.private_key,
+                              schemes=(S.RSA_PKCS1_SHA256, S.ECDSA_SECP256R1_SHA256, S.RSA_PSS_PSS_SHA256))
 
 
 OPENSSL = shutil.which("openssl")

@@ -179,6 +179,13 @@ def _pss_key_schemes(leaf: x509.Certificate) -> tuple[SignatureScheme, ...]:
 
     Without parameters the key signs with any of them; with parameters, only the
     one whose hash, MGF1 hash and salt length (at most the hash's length) they allow."""
+    try:
+        return _read_pss_key_schemes(leaf)
+    except IndexError:
+        raise ValueError("the RSA-PSS key's parameters cannot be read") from None
+
+
+def _read_pss_key_schemes(leaf: x509.Certificate) -> tuple[SignatureScheme, ...]:
     tbs = der.children(leaf.tbs_certificate_bytes)
     spki = tbs[6] if tbs[0][0] == 0xA0 else tbs[5]  # [0] version is optional
     algorithm = der.children(der.children(spki)[0])
@@ -273,7 +280,12 @@ class Credential:
             raise ValueError(str(exc)) from None
         if _spki(self.private_key.public_key()) != leaf_spki:
             raise ValueError("the private key does not match the leaf certificate")
-        schemes = tuple(signature_schemes) if signature_schemes is not None else SCHEMES_BY_KEY_TYPE[key_type]
+        schemes = SCHEMES_BY_KEY_TYPE[key_type]
+        if signature_schemes is not None:
+            foreign = [s.name.lower() for s in signature_schemes if s not in schemes]
+            if foreign:
+                raise ValueError(f"{key_type} keys cannot sign with {', '.join(foreign)}")
+            schemes = tuple(signature_schemes)
         if key_type is KeyType.RSA_PSS:
             allowed = _pss_key_schemes(leaf)
             schemes = tuple(s for s in schemes if s in allowed)
