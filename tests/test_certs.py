@@ -215,3 +215,5 @@ def test_a_given_private_key_sets_or_must_match_the_key_type() -> None:
         ca.issue(private_key=key, key_type="rsa")
     with pytest.raises(ValueError, match="does not match"):
         CertificateAuthority(private_key=rsa_key, key_type="ed25519")
+    with pytest.raises(ValueError, match="secp224r1 are not supported"):
+        ca.issue(private_key=ec.generate_private_key(ec.SECP224R1()))

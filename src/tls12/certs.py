@@ -71,7 +71,10 @@ def _key_type(key_type: KeyType | str | None, private_key: PrivateKey | None) ->
     elif isinstance(private_key, ed25519.Ed25519PrivateKey):
         natural = KeyType.ED25519
     else:
-        natural = next(k for k, curve in _CURVES.items() if curve.name == private_key.curve.name)
+        found = [k for k, curve in _CURVES.items() if curve.name == private_key.curve.name]
+        if not found:
+            raise ValueError(f"ECDSA keys on {private_key.curve.name} are not supported (P-256, P-384 and P-521 are)")
+        natural = found[0]
     wanted = KeyType(key_type) if key_type is not None else natural
     if wanted is not natural and {wanted, natural} != {KeyType.RSA, KeyType.RSA_PSS}:
         raise ValueError(f"key_type {wanted} does not match the {natural} private key")
