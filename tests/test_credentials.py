@@ -112,6 +112,13 @@ def test_chain_is_kept_leaf_first_with_intermediates(ca: CertificateAuthority) -
     assert credential.chain == issued.chain and len(credential.chain_der) == 2
 
 
+def test_issued_certificate_credential(ca: CertificateAuthority) -> None:
+    issued = ca.intermediate(key_type="ecdsa").issue(key_type="ed25519")
+    credential = issued.credential()
+    assert credential.chain == issued.chain and credential.private_key is issued.private_key
+    assert credential.key_type is KeyType.ED25519
+
+
 def test_from_pem(ca: CertificateAuthority) -> None:
     issued = ca.issue(key_type="rsa-pss")
     credential = Credential.from_pem(issued.cert_pem(), issued.key_pem())

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .crypto import der
-from .crypto.credentials import KeyType, PrivateKey
+from .crypto.credentials import Credential, KeyType, PrivateKey
 
 __all__ = ["CertificateAuthority", "IssuedCertificate", "KeyType", "generate_key"]
 
@@ -132,6 +132,10 @@ class IssuedCertificate(Generic[Key_co]):
 
     def cert_pem(self) -> bytes:
         return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in self.chain)
+
+    def credential(self) -> Credential:
+        """This chain and key as a server's (or client's) credential."""
+        return Credential.from_chain(self.chain, self.private_key)
 
     def key_pem(self) -> bytes:
         """The key as PKCS#8 PEM (for "rsa-pss", with the id-RSASSA-PSS algorithm, as OpenSSL writes it)."""
