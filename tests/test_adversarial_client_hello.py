@@ -260,7 +260,6 @@ def _with_sni(body: bytes) -> bytes:
         (b"\x00\x00", "empty server_name_list (<1..2^16-1>)"),
         (b"\x00\x03\x00\x00\x00", "empty host_name (<1..2^16-1>)"),
         (b"\x00\x0c\x01\x00\x09localhost", "name_type 1 (only host_name(0) is defined)"),
-        (b"\x00\x0c\x00\x00\x09loc\xe4lhost", "non-ASCII byte in host_name"),
         (b"\x00\x0c\x00\x00\x0alocalhost", "host_name length past the list"),
         (b"\x00\x0d\x00\x00\x09localhost", "list length past the extension"),
         (b"\x00\x0c\x00\x00\x09localhost\x00", "trailing byte after the list"),
@@ -292,6 +291,78 @@ def test_server_name_alert_reaches_no_sni_callback(server_config: ServerConfig) 
     with pytest.raises(TLSError):
         server.receive_data(_with_sni(b"\x00\x03\x00\x00\x00"))
     assert called == []
+
+
+def _sni_body(name: bytes) -> bytes:
+    entry = b"\x00" + len(name).to_bytes(2, "big") + name
+    return len(entry).to_bytes(2, "big") + entry
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        (b"loc\xe4lhost", "non-ASCII byte"),
+        (b"xn--bcher-kva.\xc3\xa9xample", "UTF-8 bytes"),
+        (b"local\x00host", "NUL"),
+        (b"localhost\x00.evil.example", "NUL before another name"),
+        (b"\x1b[2J\x1b[31mlocalhost", "terminal escape sequence"),
+        (b"localhost\r\n127.0.0.1 - - forged log line", "CR LF"),
+        (b"local\thost", "tab"),
+        (b"local\x7fhost", "DEL"),
+        (b"local host", "space"),
+        (b"localhost/../etc", "slash"),
+        (b"user@localhost", "at sign"),
+        (b"[::1]", "IPv6 literal"),
+        (b"localhost:443", "port"),
+        (b"localhost.", "trailing dot (RFC 6066 §3: no trailing dot)"),
+        (b".localhost", "empty first label"),
+        (b"local..host", "empty label"),
+        (b"a" * 64 + b".example", "label of 64 bytes"),
+        (b".".join([b"a" * 63] * 4) + b".ab", "256 bytes"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_invalid_host_name(server_config: ServerConfig, name: bytes, why: str) -> None:
+    """RFC 6066 §3: HostName is an ASCII DNS host name (labels of letters, digits, hyphens; tls12
+    also takes underscores), at most 255 bytes, no trailing dot. Anything else is
+    illegal_parameter, and the name never reaches the application's SNI hook."""
+    called: list[str | None] = []
+
+    def hook(name: str | None) -> ServerConfig | None:
+        called.append(name)
+        return None
+
+    server = ServerConnection(server_config, config_for_name=hook)
+    expect_failure(server, _with_sni(_sni_body(name)), IllegalParameter, AlertDescription.ILLEGAL_PARAMETER)
+    assert called == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        b"localhost",
+        b"LocalHost",
+        b"a",
+        b"my-host.example.com",
+        b"_acme-challenge.example.com",
+        b"xn--bcher-kva.example",
+        b"127.0.0.1",
+        b"a" * 63 + b".example",
+        b".".join([b"a" * 63] * 4)[:255],
+    ],
+)
+def test_valid_host_name_reaches_the_hook(server_config: ServerConfig, name: bytes) -> None:
+    assert len(name) <= 255
+    called: list[str | None] = []
+
+    def hook(name: str | None) -> ServerConfig | None:
+        called.append(name)
+        return None
+
+    server = ServerConnection(server_config, config_for_name=hook)
+    assert server.receive_data(_with_sni(_sni_body(name))) == []
+    assert server.failure is None and server.data_to_send()
+    assert called == [name.decode("ascii")]
 
 
 # -- GREASE where test_policy.py does not put it -------------------------------------------------------
