@@ -65,14 +65,13 @@ from .messages import (
 )
 from .record.layer import (
     MAX_PLAINTEXT,
-    MAX_USELESS_RECORDS,
     RECORD_OVERHEAD,
     HandshakeReassembler,
     RecordLayer,
 )
 from .trace import Failure, MessageTrace, RecordTrace, Tracer
 
-__all__ = ["MAX_USELESS_RECORDS", "ClientConnection", "ServerConnection"]
+__all__ = ["ClientConnection", "ServerConnection"]
 
 _DETACHED: list[Event] = []  # `_events` between calls: nothing is ever added to it there
 _APPLICATION_DATA = int(ContentType.APPLICATION_DATA)
