@@ -170,12 +170,16 @@ class _Connection:
         if self._failure is not None:
             raise self._failure
         events: list[Event] = []
-        self._events = events
         try:
             if self._fast_receive and data:
-                data = self._receive_fast(data, events)
-                if not data:
+                rest = self._records.open_application_data(data, events)
+                if rest is None:  # the previous call left a record half-read
+                    self._events = events
+                    rest = self._receive_fast(data, events)
+                if not rest:
                     return events
+                data = rest
+            self._events = events
             if not data:
                 self._receive_eof()
             elif not self._close_received:
@@ -245,13 +249,10 @@ class _Connection:
                 raise
 
     def _receive_fast(self, data: bytes | bytearray | memoryview, events: list[Event]) -> memoryview | bytes:
-        """The short path for the common case of an established connection: application data.
-
-        A record the previous call left half-read is completed through the
-        general path, with only the bytes it lacks; then the record layer opens
-        the run of whole application-data records that follows straight from
-        `data`, holding each to the same rules as the general path. Returns
-        what is left (anything else, or a partial record) for the general path."""
+        """The short path when the previous call left a record half-read: that record is
+        completed through the general path, with only the bytes it lacks; then the record layer
+        opens the run of whole application-data records that follows straight from `data`.
+        Returns what is left (anything else, or a partial record) for the general path."""
         view = memoryview(data)
         records = self._records
         while records.buffered:
@@ -268,12 +269,9 @@ class _Connection:
                 return b""
             if not view or not self._fast_receive or records.buffered:
                 return view
-        try:
-            pos = records.open_application_data(view, events)
-        except TLSError as exc:
-            # Drop the frames that still hold views of the caller's buffer.
-            raise exc.with_traceback(None) from None
-        return view[pos:] if pos < len(view) else b""
+        rest = records.open_application_data(view, events)
+        assert rest is not None
+        return rest
 
     def close(self) -> None:
         """Queue close_notify (once). Data may still be received until the peer closes."""

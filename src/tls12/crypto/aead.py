@@ -26,6 +26,7 @@ MAX_SEQUENCE = 2**64 - 1
 _EXPLICIT_LEN = 8
 _TAG_LEN = 16
 _MAX_PLAINTEXT = 2**14
+_OVERHEAD = _EXPLICIT_LEN + _TAG_LEN  # fragment[:8] below is the explicit nonce
 
 _AAD = struct.Struct(">QBHH")
 _HEADER_AND_NONCE = struct.Struct(">BHHQ")  # the record header, then the explicit nonce
@@ -63,14 +64,14 @@ class RecordAEAD:
         if seq > MAX_SEQUENCE:
             raise SequenceExhausted("record sequence number exhausted")
         self.seq = seq + 1
-        plain_len = len(fragment) - _EXPLICIT_LEN - _TAG_LEN
-        if plain_len < 0:
-            raise BadRecordMac("protected record shorter than nonce and tag")
-        if plain_len > _MAX_PLAINTEXT:
+        plain_len = len(fragment) - _OVERHEAD
+        if not 0 <= plain_len <= _MAX_PLAINTEXT:
+            if plain_len < 0:
+                raise BadRecordMac("protected record shorter than nonce and tag")
             raise RecordOverflow(f"protected record carries {plain_len} bytes of plaintext")
         # The explicit nonce is taken as sent; authentication fails if it was tampered with.
         try:
-            return self._aead.decrypt(self._salt + fragment[:_EXPLICIT_LEN], fragment[_EXPLICIT_LEN:],
+            return self._aead.decrypt(self._salt + fragment[:8], fragment[8:],
                                       _AAD.pack(seq, content_type, version, plain_len))
         except InvalidTag:
             raise BadRecordMac("record authentication failed") from None

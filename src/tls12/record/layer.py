@@ -37,6 +37,7 @@ from ..errors import (
     IllegalParameter,
     ProtocolVersionError,
     RecordOverflow,
+    TLSError,
     UnexpectedMessage,
 )
 from ..events import ApplicationDataReceived, Event
@@ -58,7 +59,8 @@ RECORD_OVERHEAD = 8 + 16  # explicit nonce and GCM tag of a protected record
 MAX_CIPHERTEXT = 2**14 + 2048  # §6.2.3
 _HEADER = struct.Struct(">BHH")
 _VALID_TYPES = frozenset(
-    (ContentType.CHANGE_CIPHER_SPEC, ContentType.ALERT, ContentType.HANDSHAKE, ContentType.APPLICATION_DATA)
+    int(t)
+    for t in (ContentType.CHANGE_CIPHER_SPEC, ContentType.ALERT, ContentType.HANDSHAKE, ContentType.APPLICATION_DATA)
 )
 _APPLICATION_DATA = int(ContentType.APPLICATION_DATA)
 _CHANGE_CIPHER_SPEC = int(ContentType.CHANGE_CIPHER_SPEC)
@@ -98,19 +100,19 @@ class RecordLayer:
         path reads it, is held to this (and to nothing else) before its body is awaited."""
         if content_type not in _VALID_TYPES:
             raise UnexpectedMessage(f"record of unknown content type {content_type}")
-        if self.version_fixed:
-            if version != ProtocolVersion.TLS1_2:
+        if version != _TLS1_2:
+            if self.version_fixed:
                 raise ProtocolVersionError(f"record version 0x{version:04x}, expected 0x0303")
-        elif version >> 8 != 3:
-            raise ProtocolVersionError(f"record version 0x{version:04x} is not TLS")
+            if version >> 8 != 3:
+                raise ProtocolVersionError(f"record version 0x{version:04x} is not TLS")
         if length > (MAX_PLAINTEXT if self.read_cipher is None else MAX_CIPHERTEXT):
             raise RecordOverflow(f"record of {length} bytes")
         if content_type == _APPLICATION_DATA:
             if not self.established:
                 raise UnexpectedMessage("application data before the handshake completed")
-            if not self.handshake.empty:
+            if self.handshake.pending:
                 raise UnexpectedMessage("application data inside a fragmented handshake message")
-        elif content_type == _CHANGE_CIPHER_SPEC and not self.handshake.empty:
+        elif content_type == _CHANGE_CIPHER_SPEC and self.handshake.pending:
             # The cipher may only change between handshake messages.
             raise UnexpectedMessage("ChangeCipherSpec inside a fragmented handshake message")
 
@@ -179,30 +181,38 @@ class RecordLayer:
                 self.count_useless()
         return content_type, plaintext
 
-    def open_application_data(self, data: memoryview, events: list[Event]) -> int:
+    def open_application_data(self, data: bytes | bytearray | memoryview,
+                              events: list[Event]) -> memoryview | bytes | None:
         """The short path: open the run of whole application-data records at the start of `data`
-        (a view of the caller's bytes) into `events`; returns how many bytes it consumed. It stops
-        at anything else (another content type, an empty or partial record), which the caller
-        hands to `next_record()`. The input buffer must be empty and the read cipher active."""
+        (the caller's bytes, not copied) into `events`, each held to `check_header()`; returns
+        what is left (b"" if nothing). It stops at anything else (another content type, an empty
+        or partial record), which the caller hands to `feed()` and `next_record()`. Returns None,
+        having done nothing, if part of a record is buffered: that one comes first. The read
+        cipher must be active."""
+        if self._in:  # compacted after every call: anything left is a record in progress
+            return None
         cipher = self.read_cipher
-        assert cipher is not None and not self.buffered
-        open_ = cipher.open
-        check = self.check_header
-        unpack = _HEADER.unpack_from
-        append = events.append
-        total = len(data)
+        assert cipher is not None
+        view = memoryview(data)
+        total = len(view)
         pos = 0
-        while total - pos >= HEADER_LEN:
-            content_type, version, length = unpack(data, pos)
-            end = pos + HEADER_LEN + length
-            if content_type != _APPLICATION_DATA or length <= RECORD_OVERHEAD or end > total:
-                break
-            check(content_type, version, length)
-            append(ApplicationDataReceived(open_(content_type, version, data[pos + HEADER_LEN : end])))
-            pos = end
-        if pos:
-            self.carried()
-        return pos
+        try:
+            # Method calls rather than bound locals: a call usually holds one record.
+            while total - pos >= HEADER_LEN:
+                content_type, version, length = _HEADER.unpack_from(view, pos)
+                end = pos + HEADER_LEN + length
+                if content_type != _APPLICATION_DATA or length <= RECORD_OVERHEAD or end > total:
+                    break
+                self.check_header(content_type, version, length)
+                events.append(ApplicationDataReceived(cipher.open(content_type, version, view[pos + HEADER_LEN : end])))
+                pos = end
+        except TLSError as exc:
+            # Drop the frames that still hold views of the caller's buffer.
+            raise exc.with_traceback(None) from None
+        if not pos:
+            return view
+        self.useless = 0  # carried(), without a call per receive
+        return view[pos:] if pos < total else b""
 
     def peek(self) -> tuple[int, int, int, bytes] | None:
         """The next whole record's (type, version, length, first 8 bytes of its fragment), unconsumed.
@@ -270,20 +280,23 @@ class HandshakeReassembler:
     decode_error beyond the type's structural bound, illegal_parameter beyond a
     configured one (`policy` names the setting behind each type it lists)."""
 
-    __slots__ = ("_buf", "_other", "limits", "policy")
+    __slots__ = ("_buf", "_other", "limits", "pending", "policy")
 
     def __init__(self, limits: Mapping[int, int] | int, policy: Mapping[int, str] | None = None) -> None:
         self._buf = bytearray()
+        #: Part of a message is buffered (kept as an attribute: the record path reads it per record).
+        self.pending = False
         self.limits: Mapping[int, int] = {} if isinstance(limits, int) else limits
         self._other = limits if isinstance(limits, int) else 0
         self.policy = policy or {}
 
     @property
     def empty(self) -> bool:
-        return not self._buf
+        return not self.pending
 
     def add(self, fragment: bytes) -> None:
         self._buf += fragment
+        self.pending = bool(self._buf)
 
     def next_type(self) -> int | None:
         """The type of the next message, as soon as its first byte is in."""
@@ -308,6 +321,7 @@ class HandshakeReassembler:
             return None
         raw = bytes(buf[:end])
         del buf[:end]
+        self.pending = bool(buf)
         return raw[0], raw[4:], raw
 
 
