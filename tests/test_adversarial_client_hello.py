@@ -1,5 +1,5 @@
 """Adversarial ClientHellos, byte by byte: truncated at every offset, every length field wrong,
-thousands of suites and extensions, a 64 KiB hello, malformed server_name.
+thousands of suites and extensions, the largest legal hello (131,396 bytes), malformed server_name.
 
 test_policy.py covers the negotiation policy (no null compression, GREASE and TLS 1.3-style hellos,
 duplicates, versions); test_codec_properties.py the parsers alone. Here every case goes through a
