@@ -1,5 +1,5 @@
 """Adversarial ClientHellos, byte by byte: truncated at every offset, every length field wrong,
-thousands of suites and extensions, a 64 KiB hello, malformed server_name.
+thousands of suites and extensions, the largest legal hello (131,396 bytes), malformed server_name.
 
 test_policy.py covers the negotiation policy (no null compression, GREASE and TLS 1.3-style hellos,
 duplicates, versions); test_codec_properties.py the parsers alone. Here every case goes through a
@@ -16,7 +16,12 @@ import pytest
 from test_adversarial_support import expect_failure, server_answers
 from tls12 import (
     AlertDescription,
+    ApplicationDataReceived,
+    CipherSuite,
+    ClientConfig,
+    ClientConnection,
     DecodeError,
+    HandshakeComplete,
     HandshakeFailure,
     IllegalParameter,
     ServerConfig,
@@ -25,8 +30,18 @@ from tls12 import (
     TruncatedConnection,
 )
 from tls12.enums import ExtensionType
-from tls12.messages import ALPN, ServerHello, ServerName, UnknownExtension, encode_handshake, find_extension
+from tls12.handshake.client import _hello_template as client_hello_template
+from tls12.messages import (
+    ALPN,
+    ClientHello,
+    ServerHello,
+    ServerName,
+    UnknownExtension,
+    encode_handshake,
+    find_extension,
+)
 
+from helpers import pump
 from record_support import HANDSHAKE, SUITE, TLS10, default_extensions, frame, hello_record, make_hello, parse, record
 
 HELLO_BODY = encode_handshake(make_hello())[4:]
@@ -164,8 +179,7 @@ def _timed_answer(server_config: ServerConfig, data: bytes) -> list[bytes]:
 
 def test_32767_cipher_suites(server_config: ServerConfig) -> None:
     """The most suites a hello can carry (2^16 - 2 bytes), ours last: found, in bounded time.
-    (Such a hello is over the default 64 KiB max_handshake_size, so the limit is raised here.)"""
-    server_config = dataclasses.replace(server_config, max_handshake_size=100_000)
+    (Such a hello is over 64 KiB: served with the default configuration.)"""
     suites = [*[2570 + i for i in range(32766) if 2570 + i != SUITE][:32766], SUITE]
     assert len(suites) * 2 == 0xFFFE
     hello = make_hello(suites=suites)
@@ -174,7 +188,6 @@ def test_32767_cipher_suites(server_config: ServerConfig) -> None:
 
 
 def test_32767_cipher_suites_none_ours(server_config: ServerConfig) -> None:
-    server_config = dataclasses.replace(server_config, max_handshake_size=100_000)
     suites = [s for s in range(1, 32768) if s != SUITE]
     assert len(suites) == 32767
     expect_failure(ServerConnection(server_config), hello_record(make_hello(suites=suites)), HandshakeFailure,
@@ -210,7 +223,11 @@ def test_thousands_of_extensions_with_one_duplicate(server_config: ServerConfig)
     assert time.perf_counter() - started < TIME_BOUND_S
 
 
-# -- a 64 KiB hello ----------------------------------------------------------------------------------
+# -- the largest legal hello -------------------------------------------------------------------------
+
+#: version 2, random 32, session_id<0..32> 1+32, cipher_suites<2..2^16-2> 2+65534,
+#: compression_methods<1..2^8-1> 1+255, extensions<0..2^16-1> 2+65535 (OpenSSL accepts up to this).
+LARGEST_HELLO = 2 + 32 + 33 + 2 + 65534 + 1 + 255 + 2 + 65535
 
 
 def _hello_of(size: int) -> bytes:
@@ -223,25 +240,78 @@ def _hello_of(size: int) -> bytes:
     return body
 
 
-def test_64_kib_hello_at_the_default_limit(server_config: ServerConfig) -> None:
-    """max_handshake_size defaults to 64 KiB (65,536 bytes): a hello of exactly that size, over
-    five records, is served."""
-    assert server_config.max_handshake_size == 65536
-    _timed_answer(server_config, hello_record(_hello_of(65536)))
+def _largest_hello(base: ClientHello) -> ClientHello:
+    """`base` grown to the largest legal size: a full session_id, 32,767 suites (ours last), 255
+    compression methods (null first), and an extensions block of 65,535 bytes, filled by one
+    padding extension (RFC 7685) and unknown empty extensions."""
+    suites = [*[s for s in range(0x0A0A, 0x0A0A + 32767) if s != SUITE][:32766], SUITE]
+    used = sum(4 + len(e.body()) for e in base.extensions)
+    room = 0xFFFF - used
+    filler = [UnknownExtension(ExtensionType(0xFE00 + i), b"") for i in range(8)]
+    padding = UnknownExtension(ExtensionType(21), bytes(room - 4 * len(filler) - 4))
+    hello = dataclasses.replace(
+        base,
+        session_id=bytes(range(32)),
+        cipher_suites=tuple(CipherSuite(s) for s in suites),
+        compression_methods=bytes(range(255)),
+        extensions=(*base.extensions, *filler, padding),
+    )
+    assert len(encode_handshake(hello)) - 4 == LARGEST_HELLO
+    return hello
 
 
-def test_hello_one_byte_over_the_limit(server_config: ServerConfig) -> None:
-    """One byte more is refused from the first record, before the rest is buffered. The alert is
-    illegal_parameter, as OpenSSL and BoringSSL send for SSL_R_EXCESSIVE_MESSAGE_SIZE (Go sends
-    internal_error); the message is well-formed, the peer just asks for more than we allow."""
-    data = hello_record(_hello_of(65537))
-    expect_failure(ServerConnection(server_config), data[: 5 + 2**14], IllegalParameter,
-                   AlertDescription.ILLEGAL_PARAMETER)
+def test_largest_legal_hello_completes_a_handshake(client_config: ClientConfig, server_config: ServerConfig) -> None:
+    """A ClientHello of 131,396 bytes (every vector at its RFC maximum) from our own client: the
+    server takes it (the configurable limit is for certificate chains, not hellos), the handshake
+    completes over the transcript of that hello, and data flows. The client's config is the
+    default one; only the hello it sends (a template the client keeps per server name) is grown."""
+    template = client_hello_template(client_config, "localhost")[0]
+    big = _largest_hello(template)
+    raw = encode_handshake(big)
+    random_at = 4 + 2
+    client_config.hello_templates["localhost"] = (big, raw[:random_at], raw[random_at + 32 :])
+    try:
+        client = ClientConnection(client_config, server_name="localhost")
+        server = ServerConnection(server_config)
+        hello = client.data_to_send()
+        assert sum(length for _, _, length in _record_headers(hello)) == 4 + LARGEST_HELLO
+        started = time.perf_counter()
+        assert server.receive_data(hello) == []
+        assert time.perf_counter() - started < TIME_BOUND_S
+        assert pump(client, server) == ([HandshakeComplete()], [HandshakeComplete()])
+        client.send_application_data(b"ping")
+        assert server.receive_data(client.data_to_send()) == [ApplicationDataReceived(b"ping")]
+    finally:
+        client_config.hello_templates.pop("localhost", None)
 
 
-def test_hello_over_64_kib_with_a_raised_limit(server_config: ServerConfig) -> None:
-    config = dataclasses.replace(server_config, max_handshake_size=100_000)
-    _timed_answer(config, hello_record(_hello_of(65537)))
+def test_largest_legal_hello_with_a_small_certificate_limit(server_config: ServerConfig) -> None:
+    config = dataclasses.replace(server_config, max_certificate_size=1024)
+    _timed_answer(config, hello_record(_largest_hello(make_hello())))
+
+
+def test_hello_one_byte_over_the_largest_legal_size(server_config: ServerConfig) -> None:
+    """A header declaring one byte more than any ClientHello can hold is refused from the first
+    record, before the rest is buffered. No such hello is well-formed, so the alert is
+    decode_error (RFC 5246 §7.2.2: "the length of the message was incorrect")."""
+    data = hello_record(encode_handshake(_largest_hello(make_hello()))[4:] + b"\x00")
+    assert int.from_bytes(data[5 + 1 : 5 + 4], "big") == LARGEST_HELLO + 1
+    expect_failure(ServerConnection(server_config), data[: 5 + 2**14], DecodeError, AlertDescription.DECODE_ERROR)
+
+
+def test_hello_over_64_kib(server_config: ServerConfig) -> None:
+    """What the old 64 KiB limit refused: served with the default configuration."""
+    _timed_answer(server_config, hello_record(_hello_of(65537)))
+
+
+def _record_headers(data: bytes) -> list[tuple[int, int, int]]:
+    out = []
+    pos = 0
+    while pos < len(data):
+        out.append((data[pos], int.from_bytes(data[pos + 1 : pos + 3], "big"),
+                    int.from_bytes(data[pos + 3 : pos + 5], "big")))
+        pos += 5 + out[-1][2]
+    return out
 
 
 # -- server_name -------------------------------------------------------------------------------------
@@ -260,7 +330,6 @@ def _with_sni(body: bytes) -> bytes:
         (b"\x00\x00", "empty server_name_list (<1..2^16-1>)"),
         (b"\x00\x03\x00\x00\x00", "empty host_name (<1..2^16-1>)"),
         (b"\x00\x0c\x01\x00\x09localhost", "name_type 1 (only host_name(0) is defined)"),
-        (b"\x00\x0c\x00\x00\x09loc\xe4lhost", "non-ASCII byte in host_name"),
         (b"\x00\x0c\x00\x00\x0alocalhost", "host_name length past the list"),
         (b"\x00\x0d\x00\x00\x09localhost", "list length past the extension"),
         (b"\x00\x0c\x00\x00\x09localhost\x00", "trailing byte after the list"),
@@ -292,6 +361,78 @@ def test_server_name_alert_reaches_no_sni_callback(server_config: ServerConfig) 
     with pytest.raises(TLSError):
         server.receive_data(_with_sni(b"\x00\x03\x00\x00\x00"))
     assert called == []
+
+
+def _sni_body(name: bytes) -> bytes:
+    entry = b"\x00" + len(name).to_bytes(2, "big") + name
+    return len(entry).to_bytes(2, "big") + entry
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        (b"loc\xe4lhost", "non-ASCII byte"),
+        (b"xn--bcher-kva.\xc3\xa9xample", "UTF-8 bytes"),
+        (b"local\x00host", "NUL"),
+        (b"localhost\x00.evil.example", "NUL before another name"),
+        (b"\x1b[2J\x1b[31mlocalhost", "terminal escape sequence"),
+        (b"localhost\r\n127.0.0.1 - - forged log line", "CR LF"),
+        (b"local\thost", "tab"),
+        (b"local\x7fhost", "DEL"),
+        (b"local host", "space"),
+        (b"localhost/../etc", "slash"),
+        (b"user@localhost", "at sign"),
+        (b"[::1]", "IPv6 literal"),
+        (b"localhost:443", "port"),
+        (b"localhost.", "trailing dot (RFC 6066 §3: no trailing dot)"),
+        (b".localhost", "empty first label"),
+        (b"local..host", "empty label"),
+        (b"a" * 64 + b".example", "label of 64 bytes"),
+        (b".".join([b"a" * 63] * 4) + b".ab", "256 bytes"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else None,
+)
+def test_invalid_host_name(server_config: ServerConfig, name: bytes, why: str) -> None:
+    """RFC 6066 §3: HostName is an ASCII DNS host name (labels of letters, digits, hyphens; tls12
+    also takes underscores), at most 255 bytes, no trailing dot. Anything else is
+    illegal_parameter, and the name never reaches the application's SNI hook."""
+    called: list[str | None] = []
+
+    def hook(name: str | None) -> ServerConfig | None:
+        called.append(name)
+        return None
+
+    server = ServerConnection(server_config, config_for_name=hook)
+    expect_failure(server, _with_sni(_sni_body(name)), IllegalParameter, AlertDescription.ILLEGAL_PARAMETER)
+    assert called == []
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        b"localhost",
+        b"LocalHost",
+        b"a",
+        b"my-host.example.com",
+        b"_acme-challenge.example.com",
+        b"xn--bcher-kva.example",
+        b"127.0.0.1",
+        b"a" * 63 + b".example",
+        b".".join([b"a" * 63] * 4)[:255],
+    ],
+)
+def test_valid_host_name_reaches_the_hook(server_config: ServerConfig, name: bytes) -> None:
+    assert len(name) <= 255
+    called: list[str | None] = []
+
+    def hook(name: str | None) -> ServerConfig | None:
+        called.append(name)
+        return None
+
+    server = ServerConnection(server_config, config_for_name=hook)
+    assert server.receive_data(_with_sni(_sni_body(name))) == []
+    assert server.failure is None and server.data_to_send()
+    assert called == [name.decode("ascii")]
 
 
 # -- GREASE where test_policy.py does not put it -------------------------------------------------------

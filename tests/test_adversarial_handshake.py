@@ -303,7 +303,7 @@ def test_flood_of_hello_requests_is_cut_off(client_config: ClientConfig, server_
 def test_flood_of_renegotiation_client_hellos_is_cut_off(
     client_config: ClientConfig, server_config: ServerConfig
 ) -> None:
-    """The same for a server: each refused ClientHello is parsed (up to 64 KiB) and answered."""
+    """The same for a server: each refused ClientHello is parsed (up to 131,396 bytes) and answered."""
     hs = established(client_config, server_config)
     hello = encode_handshake(make_hello())
     assert hs.server.receive_data(sealed(hs.client, HANDSHAKE, hello, 32)) == []

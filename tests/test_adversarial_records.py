@@ -54,6 +54,7 @@ from record_support import (
     split_records,
     start,
     to_flight2,
+    to_flight3,
 )
 
 MAX_CIPHERTEXT = 2**14 + 2048
@@ -122,28 +123,40 @@ def test_protected_record_too_short_or_unauthentic(
 
 
 def test_zero_length_ccs_protected(client_config: ClientConfig, server_config: ServerConfig) -> None:
+    """After the handshake a ChangeCipherSpec is not expected, whatever its body: unexpected_message
+    (the empty body is not even read; test_zero_length_ccs_where_one_is_expected reads one)."""
     hs = established(client_config, server_config)
-    expect_failure(hs.server, sealed(hs.client, CCS, b""), DecodeError, AlertDescription.DECODE_ERROR,
+    expect_failure(hs.server, sealed(hs.client, CCS, b""), UnexpectedMessage, AlertDescription.UNEXPECTED_MESSAGE,
                    peer=hs.client)
+
+
+def test_zero_length_ccs_where_one_is_expected(client_config: ClientConfig, server_config: ServerConfig) -> None:
+    """Where a ChangeCipherSpec is expected (the server after the ClientKeyExchange), an empty
+    one is malformed: decode_error."""
+    hs = start(client_config, server_config)
+    f3 = split_records(to_flight3(hs))
+    assert f3[0][0] == HANDSHAKE and f3[1][0] == CCS
+    assert hs.server.receive_data(record(*f3[0][::2])) == []
+    expect_failure(hs.server, record(CCS, b""), DecodeError, AlertDescription.DECODE_ERROR)
 
 
 @pytest.mark.parametrize(
     ("content_type", "error", "alert"),
-    [(CCS, DecodeError, AlertDescription.DECODE_ERROR), (APPDATA, UnexpectedMessage,
-                                                         AlertDescription.UNEXPECTED_MESSAGE)],
+    [(CCS, UnexpectedMessage, AlertDescription.UNEXPECTED_MESSAGE), (APPDATA, UnexpectedMessage,
+                                                                     AlertDescription.UNEXPECTED_MESSAGE)],
 )
 def test_zero_length_plaintext_record_to_server(
     server_config: ServerConfig, content_type: int, error: type[TLSError], alert: AlertDescription
 ) -> None:
-    """Before the ClientHello: an empty CCS is malformed; empty application data is still data
-    before the handshake. (Empty handshake and alert records: test_records.py.)"""
+    """Before the ClientHello: a CCS (empty or not) is not expected; empty application data is
+    still data before the handshake. (Empty handshake and alert records: test_records.py.)"""
     expect_failure(ServerConnection(server_config), record(content_type, b"", TLS10), error, alert)
 
 
 @pytest.mark.parametrize(
     ("content_type", "error", "alert"),
     [(HANDSHAKE, DecodeError, AlertDescription.DECODE_ERROR), (ALERT, DecodeError, AlertDescription.DECODE_ERROR),
-     (CCS, DecodeError, AlertDescription.DECODE_ERROR),
+     (CCS, UnexpectedMessage, AlertDescription.UNEXPECTED_MESSAGE),
      (APPDATA, UnexpectedMessage, AlertDescription.UNEXPECTED_MESSAGE)],
 )
 def test_zero_length_plaintext_record_to_client(

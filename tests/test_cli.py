@@ -10,9 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tls12 import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from tls12.certs import CertificateAuthority, IssuedCertificate
-from tls12.cli.main import main
+from tls12.cli import serve
+from tls12.cli.main import build_parser, main
 from tls12.explain import SCHEMA, Recorder, render
 
 from helpers import STEPS
@@ -164,3 +167,18 @@ def test_render_for_one_traced_server(ca: CertificateAuthority, leaf: IssuedCert
     doc = json.loads(render(recorder.events, "json"))
     assert doc["traced"] == ["server"] and doc["complete"] is True
     assert render(recorder.events, "html").startswith("<!DOCTYPE html>")
+
+
+def test_serve_max_certificate_size_reaches_the_server_config() -> None:
+    args = build_parser().parse_args(["serve", "--max-certificate-size", "200000"])
+    assert serve._config(args)[0].max_certificate_size == 200000
+    default = build_parser().parse_args(["serve"])
+    assert serve._config(default)[0].max_certificate_size == 65536
+
+
+@pytest.mark.parametrize("value", ["100", "16777216", "lots"])
+def test_serve_max_certificate_size_out_of_range(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["serve", "--max-certificate-size", value])
+    assert info.value.code == 2
+    assert "--max-certificate-size" in capsys.readouterr().err

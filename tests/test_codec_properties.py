@@ -88,9 +88,11 @@ def tuples_of(elements: st.SearchStrategy[Any], min_size: int, max_size: int) ->
     return st.lists(elements, min_size=min_size, max_size=max_size).map(tuple)
 
 
-# RFC 6066 HostName is ASCII (opaque<1..2^16-1>); the parser accepts any ASCII byte.
+# RFC 6066 HostName: an ASCII DNS host name, labels of letters, digits, hyphens (and underscores)
+# of 1 to 63 bytes, at most 255 bytes in all; the parser refuses anything else (test_adversarial_client_hello.py).
+_labels = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_", min_size=1, max_size=63)
 host_names = st.one_of(
-    st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=127), min_size=1, max_size=64),
+    st.lists(_labels, min_size=1, max_size=4).map(".".join).filter(lambda name: len(name) <= 255),
     st.from_regex(r"\A[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?(\.[a-z0-9]{1,10}){0,3}\Z"),
 )
 
@@ -437,8 +439,8 @@ def test_server_name_shapes() -> None:
     # Two host names: RFC 6066 allows one per name type.
     with pytest.raises(IllegalParameter):
         ServerName.parse(ServerName(("a.example", "b.example")).body(), from_client=True)
-    # Not ASCII.
-    with pytest.raises(DecodeError):
+    # Not ASCII: well-formed, but not a host name (RFC 6066 §3), so illegal_parameter.
+    with pytest.raises(IllegalParameter):
         ServerName.parse(b"\x00\x05\x00\x00\x02\xc3\xa9", from_client=True)
     # An unknown name type.
     with pytest.raises(DecodeError):

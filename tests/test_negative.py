@@ -468,7 +468,87 @@ def test_close_notify_during_handshake_is_an_error(client_config: ClientConfig) 
     with pytest.raises(AlertReceivedError) as info:
         client.receive_data(record(ALERT, b"\x01\x00"))
     assert info.value.description == AlertDescription.CLOSE_NOTIFY
+    # RFC 5246 §7.2.1: answered with our own close_notify (in a record marked TLS 1.0, as the
+    # client's records are until the ServerHello settles the version), and nothing else.
+    assert client.data_to_send() == record(ALERT, b"\x01\x00", TLS10)
+    assert client.failure is info.value and client.closed
+    with pytest.raises(AlertReceivedError):
+        client.receive_data(record(ALERT, b"\x01\x00"))
     assert client.data_to_send() == b""
+
+
+def test_close_notify_to_server_during_handshake_is_answered(client_config: ClientConfig,
+                                                            server_config: ServerConfig) -> None:
+    """The server, after its first flight: its close_notify answer is a plaintext TLS 1.2 record."""
+    hs = start(client_config, server_config)
+    hs.server.receive_data(hs.client.data_to_send())
+    hs.server.data_to_send()
+    with pytest.raises(AlertReceivedError) as info:
+        hs.server.receive_data(record(ALERT, b"\x01\x00"))
+    assert info.value.description == AlertDescription.CLOSE_NOTIFY
+    assert "handshake" in str(info.value)
+    assert hs.server.data_to_send() == record(ALERT, b"\x01\x00")
+    assert not hs.server.handshake_complete
+
+
+def test_close_notify_during_handshake_answered_under_the_new_keys(client_config: ClientConfig,
+                                                                   server_config: ServerConfig) -> None:
+    """The client has sent its Finished (its write side is protected) and waits for the server's
+    ChangeCipherSpec; a close_notify comes instead: the client answers with a protected
+    close_notify, which the server reads as a clean close."""
+    hs = start(client_config, server_config)
+    f3 = to_flight3(hs)
+    assert hs.server.receive_data(f3) == [HandshakeComplete()]
+    hs.server.data_to_send()
+    with pytest.raises(AlertReceivedError) as info:
+        hs.client.receive_data(record(ALERT, b"\x01\x00"))
+    assert info.value.description == AlertDescription.CLOSE_NOTIFY
+    answer = hs.client.data_to_send()
+    [(content_type, version, body)] = split_records(answer)
+    assert (content_type, version, len(body)) == (ALERT, TLS12, 8 + 2 + 16)
+    assert hs.server.receive_data(answer) == [ConnectionClosed()]
+
+
+@pytest.mark.parametrize("description", [0x5A, 0x64, 0x70, 0x2A])  # user_canceled, no_renegotiation, ...
+def test_four_warning_alerts_during_the_handshake_are_tolerated(
+    client_config: ClientConfig, server_config: ServerConfig, description: int
+) -> None:
+    hs = start(client_config, server_config)
+    hs.server.receive_data(hs.client.data_to_send())
+    events = hs.server.receive_data(record(ALERT, bytes((1, description))) * 4)
+    assert len(events) == 4 and hs.server.failure is None
+    assert hs.client.receive_data(hs.server.data_to_send()) == []
+    assert pump(hs.client, hs.server) == ([HandshakeComplete()], [HandshakeComplete()])
+
+
+def test_five_warning_alerts_in_a_row_during_the_handshake(
+    client_config: ClientConfig, server_config: ServerConfig
+) -> None:
+    """As OpenSSL bounds them (MAX_WARN_ALERT_COUNT): the 5th warning alert in a row before the
+    handshake completes ends it with unexpected_message."""
+    hs = start(client_config, server_config)
+    hs.server.receive_data(hs.client.data_to_send())
+    hs.server.data_to_send()
+    assert len(hs.server.receive_data(record(ALERT, b"\x01\x5a") * 4)) == 4
+    expect_failure(hs.server, record(ALERT, b"\x01\x5a"), UnexpectedMessage, AlertDescription.UNEXPECTED_MESSAGE)
+
+
+def test_five_warning_alerts_to_the_client_in_one_call(client_config: ClientConfig) -> None:
+    client = ClientConnection(client_config, server_name="localhost")
+    client.data_to_send()
+    expect_failure(client, record(ALERT, b"\x01\x5a") * 5, UnexpectedMessage, AlertDescription.UNEXPECTED_MESSAGE,
+                   version=TLS10)
+
+
+def test_warning_alerts_separated_by_handshake_messages(client_config: ClientConfig,
+                                                        server_config: ServerConfig) -> None:
+    """Only a run counts: four warnings before each message of the server's flight are fine."""
+    hs = start(client_config, server_config)
+    hs.server.receive_data(hs.client.data_to_send())
+    flight = raw_records(hs.server.data_to_send())
+    data = b"".join(record(ALERT, b"\x01\x5a") * 4 + rec for rec in flight)
+    assert len(hs.client.receive_data(data)) == 4 * len(flight)
+    assert pump(hs.client, hs.server) == ([HandshakeComplete()], [HandshakeComplete()])
 
 
 # -- messages out of order (state-machine attacks) -------------------------------------------------

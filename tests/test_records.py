@@ -31,6 +31,7 @@ from tls12.crypto.aead import RecordAEAD
 from tls12.enums import AlertLevel
 from tls12.errors import SequenceExhausted
 from tls12.events import Event
+from tls12.messages import HelloRequest, encode_handshake
 
 from helpers import pump
 from record_support import (
@@ -421,37 +422,130 @@ def test_ccs_inside_fragmented_handshake(client_config: ClientConfig, server_con
     expect_failure(server, data, UnexpectedMessage, AlertDescription.UNEXPECTED_MESSAGE)
 
 
-# -- max_handshake_size ----------------------------------------------------------------------------
+# -- handshake message sizes ------------------------------------------------------------------------
+#
+# Every message tls12 may receive has a largest legal size derived from its RFC structure, checked
+# on its 4-byte header before the body is buffered; a larger declared length cannot be a
+# well-formed message of that type, so it is decode_error (RFC 5246 §7.2.2: "the length of the
+# message was incorrect"). Only the Certificate chain has no structural bound worth the name
+# (2^24-1): its limit is configurable (max_certificate_size, 64 KiB by default), and a chain over it
+# is well-formed but refused by policy: illegal_parameter, as OpenSSL and BoringSSL send for an
+# excessive message size.
+
+#: The largest ClientHello: version 2, random 32, session_id<0..32> 1+32,
+#: cipher_suites<2..2^16-2> 2+65534, compression_methods<1..2^8-1> 1+255, extensions<0..2^16-1> 2+65535.
+LARGEST_CLIENT_HELLO = 2 + 32 + 33 + 2 + 65534 + 1 + 255 + 2 + 65535
 
 
-def test_oversized_handshake_message_to_server(leaf_server_config_small: ServerConfig) -> None:
-    server = ServerConnection(leaf_server_config_small)
-    # A ClientHello header declaring 1025 bytes; not one byte of body follows.
-    expect_failure(server, record(HANDSHAKE, b"\x01\x00\x04\x01", TLS10), IllegalParameter,
-                   AlertDescription.ILLEGAL_PARAMETER)
+def hs_header(msg_type: int, length: int) -> bytes:
+    return bytes((msg_type,)) + length.to_bytes(3, "big")
 
 
-def test_oversized_handshake_header_split_across_records(leaf_server_config_small: ServerConfig) -> None:
-    server = ServerConnection(leaf_server_config_small)
-    assert server.receive_data(record(HANDSHAKE, b"\x01\x00", TLS10)) == []
-    expect_failure(server, record(HANDSHAKE, b"\xff\xff", TLS10), IllegalParameter, AlertDescription.ILLEGAL_PARAMETER)
+def test_largest_client_hello_constant() -> None:
+    assert LARGEST_CLIENT_HELLO == 131_396
 
 
-def test_handshake_message_at_max_size_is_buffered(leaf_server_config_small: ServerConfig) -> None:
-    server = ServerConnection(leaf_server_config_small)
-    assert server.receive_data(record(HANDSHAKE, b"\x01\x00\x04\x00", TLS10)) == []
-    assert server.failure is None
-
-
-def test_default_max_handshake_size(server_config: ServerConfig) -> None:
+def test_client_hello_over_the_largest_legal_size(server_config: ServerConfig) -> None:
     server = ServerConnection(server_config)
-    assert server.receive_data(record(HANDSHAKE, b"\x01\x01\x00\x00", TLS10)) == []
-    expect_failure(ServerConnection(server_config), record(HANDSHAKE, b"\x01\x01\x00\x01", TLS10), IllegalParameter,
+    # A ClientHello header declaring one byte more than the largest legal one; no body follows.
+    expect_failure(server, record(HANDSHAKE, hs_header(1, LARGEST_CLIENT_HELLO + 1), TLS10), DecodeError,
+                   AlertDescription.DECODE_ERROR, version=TLS12)
+
+
+def test_oversized_client_hello_header_split_across_records(server_config: ServerConfig) -> None:
+    server = ServerConnection(server_config)
+    head = hs_header(1, LARGEST_CLIENT_HELLO + 1)
+    assert server.receive_data(record(HANDSHAKE, head[:2], TLS10)) == []
+    expect_failure(server, record(HANDSHAKE, head[2:], TLS10), DecodeError, AlertDescription.DECODE_ERROR)
+
+
+def test_client_hello_at_the_largest_legal_size_is_buffered(server_config: ServerConfig) -> None:
+    """Whatever the certificate limit: a ClientHello is never refused for its size."""
+    for config in (server_config, dataclasses.replace(server_config, max_certificate_size=1024)):
+        server = ServerConnection(config)
+        assert server.receive_data(record(HANDSHAKE, hs_header(1, LARGEST_CLIENT_HELLO), TLS10)) == []
+        assert server.failure is None
+
+
+@pytest.mark.parametrize(
+    ("before", "msg_type", "largest"),
+    [
+        # ServerHello: version 2, random 32, session_id 1+32, suite 2, compression 1, extensions 2+65535.
+        pytest.param(0, 2, 2 + 32 + 33 + 2 + 1 + 2 + 65535, id="ServerHello"),
+        # ECDHE ServerKeyExchange (RFC 8422 §5.4): curve_type 1, named curve 2, point<1..2^8-1> 1+255,
+        # then DigitallySigned: scheme 2, signature<0..2^16-1> 2+65535.
+        pytest.param(2, 12, 1 + 2 + 256 + 2 + 2 + 65535, id="ServerKeyExchange"),
+        # CertificateRequest: types<1..2^8-1> 1+255, schemes<2..2^16-2> 2+65534, CAs<0..2^16-1> 2+65535.
+        pytest.param(3, 13, 256 + 2 + 65534 + 2 + 65535, id="CertificateRequest"),
+    ],
+)
+def test_largest_message_of_each_type_to_client(
+    client_config: ClientConfig, server_config: ServerConfig, before: int, msg_type: int, largest: int
+) -> None:
+    def client_in_state() -> ClientConnection:
+        client = ClientConnection(client_config, server_name="localhost")
+        server = ServerConnection(server_config)
+        server.receive_data(client.data_to_send())
+        f2 = raw_records(server.data_to_send())
+        if before:
+            assert client.receive_data(b"".join(f2[:before])) == []
+        return client
+
+    client = client_in_state()
+    assert client.receive_data(record(HANDSHAKE, hs_header(msg_type, largest))) == []
+    assert client.failure is None
+    client = client_in_state()
+    expect_failure(client, record(HANDSHAKE, hs_header(msg_type, largest + 1)), DecodeError,
+                   AlertDescription.DECODE_ERROR, version=TLS10 if before == 0 else TLS12)
+
+
+@pytest.mark.parametrize("length", [1, 2, 12, 2**24 - 1])
+def test_server_hello_done_with_a_body_is_refused_at_the_header(
+    client_config: ClientConfig, server_config: ServerConfig, length: int
+) -> None:
+    """ServerHelloDone is empty (§7.4.5): a header declaring any body is decode_error at once."""
+    client = ClientConnection(client_config, server_name="localhost")
+    server = ServerConnection(server_config)
+    server.receive_data(client.data_to_send())
+    f2 = raw_records(server.data_to_send())
+    assert client.receive_data(b"".join(f2[:3])) == []
+    expect_failure(client, record(HANDSHAKE, hs_header(14, length)), DecodeError, AlertDescription.DECODE_ERROR)
+
+
+@pytest.mark.parametrize(("length", "ok"), [(256, True), (257, False), (2**24 - 1, False)])
+def test_client_key_exchange_size(client_config: ClientConfig, server_config: ServerConfig, length: int,
+                                  ok: bool) -> None:
+    """ClientKeyExchange for ECDHE (RFC 8422 §5.7): ecdh_Yc<1..2^8-1>, at most 256 bytes."""
+    client = ClientConnection(client_config, server_name="localhost")
+    server = ServerConnection(server_config)
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    data = record(HANDSHAKE, hs_header(16, length))
+    if ok:
+        assert server.receive_data(data) == [] and server.failure is None
+    else:
+        expect_failure(server, data, DecodeError, AlertDescription.DECODE_ERROR)
+
+
+def test_default_max_certificate_size(client_config: ClientConfig, server_config: ServerConfig) -> None:
+    assert client_config.max_certificate_size == 65536
+
+    def client_after_server_hello() -> tuple[ClientConnection, bytes]:
+        client = ClientConnection(client_config, server_name="localhost")
+        server = ServerConnection(server_config)
+        server.receive_data(client.data_to_send())
+        f2 = raw_records(server.data_to_send())
+        return client, f2[0]
+
+    client, server_hello = client_after_server_hello()
+    assert client.receive_data(server_hello + record(HANDSHAKE, hs_header(11, 65536))) == []
+    client, server_hello = client_after_server_hello()
+    expect_failure(client, server_hello + record(HANDSHAKE, hs_header(11, 65537)), IllegalParameter,
                    AlertDescription.ILLEGAL_PARAMETER)
 
 
-def test_oversized_handshake_message_to_client(client_config: ClientConfig, server_config: ServerConfig) -> None:
-    small = dataclasses.replace(client_config, max_handshake_size=1024)
+def test_oversized_certificate_to_client(client_config: ClientConfig, server_config: ServerConfig) -> None:
+    small = dataclasses.replace(client_config, max_certificate_size=1024)
     client = ClientConnection(small, server_name="localhost")
     server = ServerConnection(server_config)
     server.receive_data(client.data_to_send())
@@ -462,9 +556,16 @@ def test_oversized_handshake_message_to_client(client_config: ClientConfig, serv
                    AlertDescription.ILLEGAL_PARAMETER)
 
 
-@pytest.fixture
-def leaf_server_config_small(server_config: ServerConfig) -> ServerConfig:
-    return dataclasses.replace(server_config, max_handshake_size=1024)
+def test_max_handshake_size_is_the_old_name_of_max_certificate_size(client_config: ClientConfig) -> None:
+    old = dataclasses.replace(client_config, max_handshake_size=2048)
+    assert old.max_certificate_size == 2048
+    assert ClientConfig(max_handshake_size=3000, use_system_trust=False).max_certificate_size == 3000
+    new = dataclasses.replace(old, max_certificate_size=4096)
+    assert new.max_certificate_size == 4096
+    with pytest.raises(ValueError):
+        dataclasses.replace(client_config, max_handshake_size=100)
+    with pytest.raises(ValueError):
+        dataclasses.replace(client_config, max_certificate_size=100)
 
 
 # -- records that carry nothing ----------------------------------------------------------------------
@@ -673,3 +774,64 @@ def test_sequence_exhaustion_on_a_connection(client_config: ClientConfig, server
         pair.client.send_application_data(b"wraps?")
     assert all(explicit_nonce(r) != 0 for r in raw_records(pair.client.data_to_send()))
 
+
+
+# -- one set of record rules, however the bytes are cut ---------------------------------------------
+
+
+def untraced_pair(client_config: ClientConfig, server_config: ServerConfig) -> tuple[ClientConnection,
+                                                                                     ServerConnection]:
+    """An established pair with no tracer: application data takes the short receive path."""
+    client = ClientConnection(client_config, server_name="localhost")
+    server = ServerConnection(server_config)
+    assert pump(client, server) == ([HandshakeComplete()], [HandshakeComplete()])
+    return client, server
+
+
+@pytest.mark.parametrize("cut", [None, 1, 3, 5, 6, 9])
+def test_application_data_inside_fragmented_handshake_however_cut(
+    client_config: ClientConfig, server_config: ServerConfig, cut: int | None
+) -> None:
+    """After the handshake: a protected handshake record holding the first bytes of a HelloRequest,
+    then an application-data record. Refused the same whether the bytes come in one call or the
+    first call ends inside the handshake record (its header or its body)."""
+    client, server = untraced_pair(client_config, server_config)
+    fragment = sealed(server, HANDSHAKE, encode_handshake(HelloRequest())[:2])
+    data = fragment + sealed(server, APPDATA, b"interleaved")
+    if cut is not None:
+        assert cut < len(fragment)
+        assert client.receive_data(data[:cut]) == []
+        data = data[cut:]
+    expect_failure(client, data, UnexpectedMessage, AlertDescription.UNEXPECTED_MESSAGE, peer=server)
+
+
+def test_fragmented_hello_request_after_the_handshake_is_still_refused_politely(
+    client_config: ClientConfig, server_config: ServerConfig
+) -> None:
+    """A HelloRequest cut into four one-byte records: 3 records that carry nothing, then the
+    message; well under the limit, so it is refused with a warning and the connection goes on."""
+    client, server = untraced_pair(client_config, server_config)
+    frame_ = encode_handshake(HelloRequest())
+    data = b"".join(sealed(server, HANDSHAKE, frame_[i : i + 1]) for i in range(4))
+    assert client.receive_data(data) == []
+    assert server.receive_data(client.data_to_send()) == [
+        AlertReceived(AlertLevel.WARNING, AlertDescription.NO_RENEGOTIATION)]
+    server.send_application_data(b"still here")
+    assert client.receive_data(server.data_to_send()) == [ApplicationDataReceived(b"still here")]
+
+
+def test_60000_one_byte_handshake_fragments_after_the_handshake(
+    client_config: ClientConfig, server_config: ServerConfig
+) -> None:
+    """docs/SECURITY.md: at most 32 records in a row that carry nothing. One-byte fragments of a
+    handshake message after the handshake are such records: the 33rd ends the connection."""
+    client, server = untraced_pair(client_config, server_config)
+    hello = ClientConnection(client_config, server_name="localhost").data_to_send()[5:]
+    big = hello[:1] + (60_000).to_bytes(3, "big") + bytes(60_000)
+    data = b"".join(sealed(client, HANDSHAKE, big[i : i + 1]) for i in range(60_000))
+    with pytest.raises(UnexpectedMessage):
+        server.receive_data(data)
+    assert server.failure is not None
+    with pytest.raises(AlertReceivedError) as info:
+        client.receive_data(server.data_to_send())
+    assert info.value.description == AlertDescription.UNEXPECTED_MESSAGE

@@ -52,6 +52,7 @@ from tls12.enums import ECPointFormat
 from tls12.events import Event
 from tls12.handshake import client as client_states
 from tls12.handshake import server as server_states
+from tls12.handshake.base import CHANGE_CIPHER_SPEC
 from tls12.messages import (
     Certificate,
     CertificateRequest,
@@ -69,6 +70,7 @@ from tls12.messages import (
     SupportedGroups,
     UnknownHandshake,
     encode_handshake,
+    max_body_lengths,
     parse_handshake,
 )
 
@@ -459,14 +461,33 @@ def test_application_data_before_handshake_complete(
     assert_unexpected_message(stage, stage.record((ContentType.APPLICATION_DATA, b"too early")))
 
 
+def message_in_progress(stage: Stage, *, whole_header: bool) -> bytes | None:
+    """The first bytes of a handshake message of a type the target takes now (the one with the
+    largest body): its whole header and a little of its body, or only part of its header (the
+    only choice for an empty message). None if the state takes no handshake message at all."""
+    limits = max_body_lengths(2**16)
+    taken = [t for t in stage.target._state.accepts if t != CHANGE_CIPHER_SPEC]
+    if not taken:
+        return None
+    msg_type = max(taken, key=limits.__getitem__)
+    if whole_header and limits[msg_type] >= 40:
+        return bytes((msg_type,)) + limits[msg_type].to_bytes(3, "big") + bytes(36)
+    return bytes((msg_type, 0))
+
+
 @pytest.mark.parametrize(("side", "state"), [pytest.param(s, t, id=f"{s}-{t}") for s, t in STATES])
 def test_change_cipher_spec_inside_fragmented_handshake_message(
     side: str, state: str, client_config: ClientConfig, server_config: ServerConfig, leaf: IssuedCertificate
 ) -> None:
     stage = drive(side, state, client_config, server_config)
-    _, frame = well_formed("CERTIFICATE", leaf)
+    fragment = message_in_progress(stage, whole_header=True)
+    if fragment is None:
+        # No handshake message may even begin here: its first bytes are refused at once.
+        _, frame = well_formed("CERTIFICATE", leaf)
+        assert_unexpected_message(stage, stage.record((ContentType.HANDSHAKE, frame[:40])))
+        return
     # The first part of a handshake message is only buffered...
-    assert stage.deliver((ContentType.HANDSHAKE, frame[:40])) == []
+    assert stage.deliver((ContentType.HANDSHAKE, fragment)) == []
     assert stage.target.data_to_send() == b""
     # ...and a ChangeCipherSpec before the rest of it is refused.
     assert_unexpected_message(stage, stage.record((ContentType.CHANGE_CIPHER_SPEC, b"\x01")))
@@ -477,17 +498,25 @@ def test_change_cipher_spec_inside_fragmented_header(
     side: str, state: str, client_config: ClientConfig, server_config: ServerConfig
 ) -> None:
     stage = drive(side, state, client_config, server_config)
+    fragment = message_in_progress(stage, whole_header=False)
+    if fragment is None:
+        header = encode_handshake(Finished(b"\x00" * 12))[:2]
+        assert_unexpected_message(stage, stage.record((ContentType.HANDSHAKE, header)))
+        return
     # Only two bytes of a handshake header: still a message in progress.
-    assert stage.deliver((ContentType.HANDSHAKE, encode_handshake(Finished(b"\x00" * 12))[:2])) == []
+    assert stage.deliver((ContentType.HANDSHAKE, fragment)) == []
     assert_unexpected_message(stage, stage.record((ContentType.CHANGE_CIPHER_SPEC, b"\x01")))
 
 
 @pytest.mark.parametrize(("side", "state"), [pytest.param(s, t, id=f"{s}-{t}") for s, t in TRAFFIC])
+@pytest.mark.parametrize("whole_header", [True, False])
 def test_application_data_inside_fragmented_handshake_message(
-    side: str, state: str, client_config: ClientConfig, server_config: ServerConfig
+    side: str, state: str, whole_header: bool, client_config: ClientConfig, server_config: ServerConfig
 ) -> None:
     stage = drive(side, state, client_config, server_config)
-    assert stage.deliver((ContentType.HANDSHAKE, encode_handshake(Finished(b"\x00" * 12))[:6])) == []
+    fragment = message_in_progress(stage, whole_header=whole_header)
+    assert fragment is not None
+    assert stage.deliver((ContentType.HANDSHAKE, fragment)) == []
     assert_unexpected_message(stage, stage.record((ContentType.APPLICATION_DATA, b"interleaved")))
 
 
@@ -549,3 +578,44 @@ def test_client_refuses_hello_request(client_config: ClientConfig, server_config
         assert server.receive_data(refusal) == [AlertReceived(AlertLevel.WARNING, AlertDescription.NO_RENEGOTIATION)]
         exchange_data(client, server)
     assert client.failure is None and server.failure is None
+
+
+# -- the type decides, before the body is read ---------------------------------------------------------
+
+#: Bodies no parser accepts: a header alone is checked against the state before any of these is read.
+GARBAGE_BODIES = [b"\xff" * 7, b"", b"\x00", bytes(300)]
+
+GARBAGE = [
+    pytest.param(side, state, kind, body, id=f"{side}-{state}-{kind}-{len(body)}")
+    for side, state in STATES
+    for kind in KINDS
+    if outcome(side, state, kind) == "unexpected"
+    for body in GARBAGE_BODIES
+]
+
+
+@pytest.mark.parametrize(("side", "state", "kind", "body"), GARBAGE)
+def test_unexpected_message_whatever_its_body(
+    *, side: str, state: str, kind: str, body: bytes, client_config: ClientConfig, server_config: ServerConfig
+) -> None:
+    """A message of a type the state does not expect is unexpected_message, whatever follows its
+    type: the type is checked against the state on the header, before the body is parsed (or even
+    buffered: the body here may be short of what the header declares)."""
+    stage = drive(side, state, client_config, server_config)
+    if kind == "CHANGE_CIPHER_SPEC":
+        record: Record = (ContentType.CHANGE_CIPHER_SPEC, body or b"\x02")
+    else:
+        msg_type = HandshakeType[kind]
+        record = (ContentType.HANDSHAKE, bytes((msg_type,)) + len(body).to_bytes(3, "big") + body)
+    assert_unexpected_message(stage, stage.record(record))
+
+
+@pytest.mark.parametrize(("side", "state"), [pytest.param(s, t, id=f"{s}-{t}") for s, t in STATES])
+def test_unexpected_message_header_declaring_the_largest_body(
+    side: str, state: str, client_config: ClientConfig, server_config: ServerConfig
+) -> None:
+    """Only the 4-byte header of a message no state of either side ever expects (CertificateVerify:
+    tls12 never asks for a client certificate), declaring 2^24-1 bytes: unexpected_message at once."""
+    stage = drive(side, state, client_config, server_config)
+    header = bytes((HandshakeType.CERTIFICATE_VERIFY,)) + (2**24 - 1).to_bytes(3, "big")
+    assert_unexpected_message(stage, stage.record((ContentType.HANDSHAKE, header)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from typing import Any
 
 from cryptography import x509
@@ -24,9 +24,11 @@ from .crypto.x509 import MIN_RSA_BITS, TrustStore, load_pem_file, load_trust_fil
 from .enums import CipherSuite, NamedGroup, SignatureScheme
 from .messages import Certificate, encode_handshake
 
-__all__ = ["DEFAULT_MAX_HANDSHAKE_SIZE", "ClientConfig", "KeyLogCallback", "ServerConfig"]
+__all__ = ["DEFAULT_MAX_CERTIFICATE_SIZE", "ClientConfig", "KeyLogCallback", "ServerConfig"]
 
-DEFAULT_MAX_HANDSHAKE_SIZE = 64 * 1024
+#: The default bound on a received Certificate message (the chain). Every other handshake
+#: message has a bound that follows from its RFC structure (`messages.handshake`), whatever this is.
+DEFAULT_MAX_CERTIFICATE_SIZE = 64 * 1024
 
 DEFAULT_CIPHER_SUITES: tuple[CipherSuite, ...] = (CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,)
 DEFAULT_GROUPS: tuple[NamedGroup, ...] = SUPPORTED_GROUPS
@@ -70,9 +72,9 @@ def _alpn(protocols: Sequence[str | bytes]) -> tuple[bytes, ...]:
     return tuple(out)
 
 
-def _max_handshake_size(value: int) -> int:
+def _max_certificate_size(value: int) -> int:
     if not 1024 <= value <= 0xFFFFFF:
-        raise ValueError("max_handshake_size must be between 1024 and 2^24-1")
+        raise ValueError("max_certificate_size must be between 1024 and 2^24-1")
     return value
 
 
@@ -86,12 +88,17 @@ class _Common:
     extended_master_secret: bool = True
     #: Refuse peers that do not use the extended master secret.
     require_extended_master_secret: bool = False
-    #: The largest handshake message tls12 buffers (RFC 5246 allows 2^24-1).
-    max_handshake_size: int = DEFAULT_MAX_HANDSHAKE_SIZE
+    #: The largest Certificate message (the peer's chain) tls12 buffers; RFC 5246 allows 2^24-1.
+    #: A longer one is refused from its header with illegal_parameter. Other messages are bounded by
+    #: their structure: a ClientHello may take 131,396 bytes whatever this is.
+    max_certificate_size: int = DEFAULT_MAX_CERTIFICATE_SIZE
+    #: The former name of `max_certificate_size` (what it bounded in effect, but for a ClientHello,
+    #: which it no longer bounds): still accepted when a configuration is made or replaced.
+    max_handshake_size: InitVar[int | None] = None
     provider: Provider = field(default=_DEFAULT_PROVIDER, compare=False)
     key_log: KeyLogCallback | None = field(default=None, compare=False)
 
-    def _validate_common(self) -> None:
+    def _validate_common(self, max_handshake_size: int | None) -> None:
         set_ = object.__setattr__
         set_(self, "alpn_protocols", _alpn(self.alpn_protocols))
         set_(self, "cipher_suites", _choices("cipher_suites", self.cipher_suites, tuple(SUITES), CipherSuite))
@@ -101,7 +108,9 @@ class _Common:
             "signature_schemes",
             _choices("signature_schemes", self.signature_schemes, RSA_SCHEMES, SignatureScheme),
         )
-        set_(self, "max_handshake_size", _max_handshake_size(self.max_handshake_size))
+        if max_handshake_size is not None:
+            set_(self, "max_certificate_size", max_handshake_size)
+        set_(self, "max_certificate_size", _max_certificate_size(self.max_certificate_size))
         if self.require_extended_master_secret and not self.extended_master_secret:
             raise ValueError("require_extended_master_secret needs extended_master_secret")
 
@@ -123,8 +132,8 @@ class ClientConfig(_Common):
     #: ClientHellos built once per server name (all but the random), by the handshake.
     hello_templates: dict[str | None, Any] = field(init=False, repr=False, compare=False, default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self._validate_common()
+    def __post_init__(self, max_handshake_size: int | None) -> None:
+        self._validate_common(max_handshake_size)
         anchors = list(self.trust_anchors)
         if not all(isinstance(c, x509.Certificate) for c in anchors):
             raise TypeError("trust_anchors must be cryptography x509.Certificate objects")
@@ -150,8 +159,8 @@ class ServerConfig(_Common):
     #: The Certificate handshake message, encoded once for every connection.
     certificate_message: bytes = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        self._validate_common()
+    def __post_init__(self, max_handshake_size: int | None) -> None:
+        self._validate_common(max_handshake_size)
         chain = tuple(self.certificate_chain)
         if not chain or not all(isinstance(c, x509.Certificate) for c in chain):
             raise ValueError("certificate_chain must hold at least the leaf x509.Certificate")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import ipaddress
-import struct
 from collections.abc import Callable
 from typing import Literal
 
@@ -35,6 +34,7 @@ from .enums import (
     AlertLevel,
     CipherSuite,
     ContentType,
+    HandshakeType,
     NamedGroup,
     ProtocolVersion,
     SignatureScheme,
@@ -51,13 +51,19 @@ from .errors import (
     UnexpectedMessage,
 )
 from .events import AlertReceived, ApplicationDataReceived, ConnectionClosed, Event, HandshakeComplete
-from .handshake.base import Message, Negotiated, State
+from .handshake.base import CHANGE_CIPHER_SPEC, Message, Negotiated, State
 from .handshake.client import ClientTraffic, start_client
 from .handshake.server import ExpectClientHello
-from .messages import Alert, ChangeCipherSpec, HandshakeMessage, HelloRequest, encode_handshake, parse_handshake
+from .messages import (
+    Alert,
+    ChangeCipherSpec,
+    HandshakeMessage,
+    HelloRequest,
+    encode_handshake,
+    max_body_lengths,
+    parse_handshake,
+)
 from .record.layer import (
-    HEADER_LEN,
-    MAX_CIPHERTEXT,
     MAX_PLAINTEXT,
     RECORD_OVERHEAD,
     HandshakeReassembler,
@@ -68,14 +74,7 @@ from .trace import Failure, MessageTrace, RecordTrace, Tracer
 __all__ = ["ClientConnection", "ServerConnection"]
 
 _DETACHED: list[Event] = []  # `_events` between calls: nothing is ever added to it there
-_HEADER_AND_NONCE = struct.Struct(">BHHQ")  # a protected record's header and explicit nonce
-_HEADER_AND_NONCE_LEN = _HEADER_AND_NONCE.size
 _APPLICATION_DATA = int(ContentType.APPLICATION_DATA)
-_TLS1_2 = int(ProtocolVersion.TLS1_2)
-
-#: Consecutive records that carry nothing (empty application data, warning
-#: alerts, ignored HelloRequests) tolerated before the peer is cut off.
-MAX_USELESS_RECORDS = 32
 
 
 class _Sink:
@@ -114,11 +113,11 @@ class _Sink:
     def event(self, event: Event) -> None:
         conn = self._conn
         if isinstance(event, HandshakeComplete):
-            conn._handshake_complete = True
+            conn._handshake_complete = conn._records.established = True
             conn._fast_receive = conn._fast_send = conn._fast_ok = self.tracer is None
             cipher = conn._records.write_cipher
             assert cipher is not None
-            conn._seal_application_data = cipher.seal_application_data
+            conn._seal = cipher.seal
         conn._events.append(event)
 
     def config_for_name(self, server_name: str | None) -> ServerConfig | None:
@@ -139,8 +138,11 @@ class _Connection:
     def __init__(self, config: ClientConfig | ServerConfig, tracer: Tracer | None) -> None:
         self._config = config
         self._negotiated = Negotiated()
-        self._records = RecordLayer()
-        self._handshake = HandshakeReassembler(config.max_handshake_size)
+        # Each handshake type has its own size limit, from its RFC structure; only the peer's
+        # certificate chain is bounded by a setting.
+        self._handshake = HandshakeReassembler(max_body_lengths(config.max_certificate_size),
+                                               {HandshakeType.CERTIFICATE: "max_certificate_size"})
+        self._records = RecordLayer(self._handshake)
         self._outgoing: list[bytes] = []  # one item per record
         self._events: list[Event] = _DETACHED
         self._tracer = tracer
@@ -149,14 +151,13 @@ class _Connection:
         self._failure: TLSError | None = None
         self._close_sent = False
         self._close_received = False
-        self._useless = 0
         self._config_for_name: Callable[[str | None], ServerConfig | None] | None = None
         self._last_received: object = "nothing yet"  # for explaining a failure: a message or a description
         # Established, untraced and open: application data may take the short paths.
         self._fast_receive = False
         self._fast_send = False
         self._fast_ok = False  # established, untraced and not failed: what the short paths need
-        self._seal_application_data: Callable[[bytes | bytearray | memoryview], bytes] = _not_yet
+        self._seal: Callable[[int, bytes | bytearray | memoryview], bytes] = _not_yet
 
     # -- the public API -------------------------------------------------------
 
@@ -169,12 +170,16 @@ class _Connection:
         if self._failure is not None:
             raise self._failure
         events: list[Event] = []
-        self._events = events
         try:
             if self._fast_receive and data:
-                data = self._receive_fast(data, events)
-                if not data:
+                rest = self._records.open_application_data(data, events)
+                if rest is None:  # the previous call left a record half-read
+                    self._events = events
+                    rest = self._receive_fast(data, events)
+                if not rest:
                     return events
+                data = rest
+            self._events = events
             if not data:
                 self._receive_eof()
             elif not self._close_received:
@@ -183,8 +188,7 @@ class _Connection:
                     self._process_records()
                 finally:
                     self._records.compact()
-                # Anything left half-read (a handshake message) keeps application data on this path.
-                self._fast_receive = self._fast_ok and not self._close_received and self._handshake.empty
+                self._fast_receive = self._fast_ok and not self._close_received
         except TLSError as exc:
             self._fail(exc)
             if any(isinstance(e, ApplicationDataReceived) for e in events):
@@ -225,7 +229,7 @@ class _Connection:
     def send_application_data(self, data: bytes | bytearray | memoryview) -> None:
         if self._fast_send and 0 < len(data) <= MAX_PLAINTEXT:
             try:
-                self._outgoing.append(self._seal_application_data(data))
+                self._outgoing.append(self._seal(_APPLICATION_DATA, data))
             except SequenceExhausted as exc:
                 self._fail(exc)
                 raise
@@ -245,14 +249,10 @@ class _Connection:
                 raise
 
     def _receive_fast(self, data: bytes | bytearray | memoryview, events: list[Event]) -> memoryview | bytes:
-        """The short path for the common case of an established connection: application data.
-
-        A record the previous call left half-read is completed through the
-        general path, with only the bytes it lacks; then the run of whole
-        application-data records that follows is opened straight from `data`.
-        Returns what is left (anything else, or a partial record) for the
-        general path. Every check the general path makes on these records is
-        made here."""
+        """The short path when the previous call left a record half-read: that record is
+        completed through the general path, with only the bytes it lacks; then the record layer
+        opens the run of whole application-data records that follows straight from `data`.
+        Returns what is left (anything else, or a partial record) for the general path."""
         view = memoryview(data)
         records = self._records
         while records.buffered:
@@ -269,29 +269,9 @@ class _Connection:
                 return b""
             if not view or not self._fast_receive or records.buffered:
                 return view
-        cipher = records.read_cipher
-        assert cipher is not None
-        open_record = cipher.open_application_data
-        unpack = _HEADER_AND_NONCE.unpack_from
-        append = events.append
-        total = len(view)
-        pos = 0
-        try:
-            while total - pos >= _HEADER_AND_NONCE_LEN:
-                content_type, version, length, explicit = unpack(view, pos)
-                end = pos + HEADER_LEN + length
-                if (content_type != _APPLICATION_DATA or version != _TLS1_2 or end > total
-                        or not RECORD_OVERHEAD < length <= MAX_CIPHERTEXT):
-                    break
-                append(ApplicationDataReceived(open_record(explicit, view[pos + _HEADER_AND_NONCE_LEN : end],
-                                                           length - RECORD_OVERHEAD)))
-                pos = end
-        except TLSError as exc:
-            # Drop the frames that still hold views of the caller's buffer.
-            raise exc.with_traceback(None) from None
-        if pos:
-            self._useless = 0
-        return view[pos:] if pos < total else b""
+        rest = records.open_application_data(view, events)
+        assert rest is not None
+        return rest
 
     def close(self) -> None:
         """Queue close_notify (once). Data may still be received until the peer closes."""
@@ -399,34 +379,44 @@ class _Connection:
         while not self._close_received:
             if tracer is not None:
                 self._trace_in()
+            # Every rule on the record itself (and the count of empty ones) is the record layer's.
             record = records.next_record()
             if record is None:
                 return
             content_type, payload = record
             if content_type == ContentType.APPLICATION_DATA:
-                if not self._handshake_complete:
-                    raise UnexpectedMessage("application data before the handshake completed")
-                if not handshake.empty:
-                    raise UnexpectedMessage("application data inside a fragmented handshake message")
                 if payload:
-                    self._useless = 0
                     self._events.append(ApplicationDataReceived(payload))
-                else:
-                    self._count_useless()
             elif content_type == ContentType.HANDSHAKE:
                 if not payload:
                     raise DecodeError("empty handshake record")
                 handshake.add(payload)
-                while (frame := handshake.pop()) is not None:
-                    msg_type, body, raw = frame
+                completed = False
+                while (msg_type := handshake.next_type()) is not None:
+                    self._check_expected(msg_type)
+                    frame = handshake.pop()
+                    if frame is None:
+                        break
+                    completed = True
+                    _, body, raw = frame
                     self._dispatch(parse_handshake(msg_type, body), raw)
+                if not completed and self._handshake_complete:
+                    # After the handshake a fragment that completes nothing carries nothing.
+                    records.count_useless()
             elif content_type == ContentType.CHANGE_CIPHER_SPEC:
-                if not handshake.empty:
-                    # The cipher may only change between handshake messages.
-                    raise UnexpectedMessage("ChangeCipherSpec inside a fragmented handshake message")
+                self._check_expected(CHANGE_CIPHER_SPEC)
                 self._dispatch(ChangeCipherSpec.parse(payload), payload)
             else:
                 self._receive_alert(Alert.parse(payload))
+
+    def _check_expected(self, msg_type: int) -> None:
+        """A message the current state does not take is unexpected_message, from its type alone:
+        before its body is buffered or parsed, whatever it holds."""
+        state = self._state
+        if msg_type not in state.accepts:
+            name = "CHANGE_CIPHER_SPEC" if msg_type == CHANGE_CIPHER_SPEC else HandshakeType(msg_type).name
+            self._last_received = "".join(part.capitalize() for part in name.split("_"))
+            raise UnexpectedMessage(f"{type(state).__name__} got {name}")
 
     def _trace_in(self) -> None:
         """Trace the next whole record before it is opened (so a failure to open it is explained too)."""
@@ -465,7 +455,7 @@ class _Connection:
         if established:
             # After the handshake a handshake message is only ever a refused renegotiation:
             # bounded like the other records that carry nothing (and before it is answered).
-            self._count_useless()
+            self._records.count_useless()
         # A sink per message rather than one kept on the connection: no reference
         # cycle, so a connection is freed as soon as its owner drops it.
         self._state = self._state.handle(message, raw, _Sink(self, self._tracer))
@@ -473,7 +463,7 @@ class _Connection:
             self._records.version_fixed = True
             self._records.write_version = ProtocolVersion.TLS1_2
         if not established and not isinstance(message, ChangeCipherSpec):
-            self._useless = 0
+            self._records.carried()
 
     def _receive_alert(self, alert: Alert) -> None:
         if self._tracer is not None:
@@ -481,23 +471,23 @@ class _Connection:
         if alert.level not in (AlertLevel.WARNING, AlertLevel.FATAL):
             raise IllegalParameter(f"alert level {int(alert.level)}")
         self._last_received = f"{alert.level.name.lower()} alert {alert.description.name.lower()}"
-        if alert.description == AlertDescription.CLOSE_NOTIFY and self._handshake_complete:
+        if alert.description == AlertDescription.CLOSE_NOTIFY:
             # §7.2.1: answer with our own close_notify; anything after it is ignored.
             self._close_received = True
             self._fast_receive = False
             if not self._close_sent:
                 self._send_alert(AlertLevel.WARNING, AlertDescription.CLOSE_NOTIFY)
+            if not self._handshake_complete:
+                # Answered, but the handshake did not complete: that is a failure for the caller.
+                error = AlertReceivedError(alert.description, int(alert.level))
+                error.args = ("the peer closed the connection (close_notify) before the handshake completed",)
+                raise error
             self._events.append(ConnectionClosed())
             return
-        if alert.level == AlertLevel.FATAL or alert.description == AlertDescription.CLOSE_NOTIFY:
+        if alert.level == AlertLevel.FATAL:
             raise AlertReceivedError(alert.description, int(alert.level))
-        self._count_useless()
+        self._records.count_useless()
         self._events.append(AlertReceived(alert.level, alert.description))
-
-    def _count_useless(self) -> None:
-        self._useless += 1
-        if self._useless > MAX_USELESS_RECORDS:
-            raise UnexpectedMessage(f"more than {MAX_USELESS_RECORDS} consecutive records without content")
 
     # -- outbound -------------------------------------------------------------
 
@@ -560,7 +550,7 @@ class ClientConnection(_Connection):
             # §7.4.1.1: ignored while a handshake is under way; never hashed.
             if self._tracer is not None:
                 self._tracer(MessageTrace("in", message, raw))
-            self._count_useless()
+            self._records.count_useless()
             return
         super()._dispatch(message, raw)
 
@@ -624,5 +614,5 @@ def _message_name(message: object) -> str:
     return "".join(part.capitalize() for part in msg_type.name.split("_"))
 
 
-def _not_yet(data: bytes | bytearray | memoryview) -> bytes:  # pragma: no cover - guarded by _fast_send
+def _not_yet(content_type: int, data: bytes | bytearray | memoryview) -> bytes:  # pragma: no cover - _fast_send
     raise LocalProtocolError("no write keys yet")

@@ -294,7 +294,8 @@ def golden_flows_cached(name: str) -> list[tuple[str, bytes]]:
 
 #: The fixed key of the deframer's protected mode (seeds are sealed with it).
 DEFRAMER_KEY, DEFRAMER_SALT = bytes(range(32)), b"salt"
-_DEFRAMER_ERRORS = (UnexpectedMessage, ProtocolVersionError, RecordOverflow, BadRecordMac, IllegalParameter)
+_DEFRAMER_ERRORS = (UnexpectedMessage, ProtocolVersionError, RecordOverflow, BadRecordMac, IllegalParameter,
+                    DecodeError)
 
 
 def deframer(data: bytes) -> None:
@@ -302,11 +303,13 @@ def deframer(data: bytes) -> None:
     if not data:
         return
     mode, stream = data[0], data[1:]
-    layer = RecordLayer()
+    limit = 1024 if mode & 4 else 64 * 1024
+    reassembler = HandshakeReassembler(limit)
+    layer = RecordLayer(reassembler)
+    layer.established = True  # the record rules of an established connection: application data may come
     if mode & 1:
         layer.read_cipher = RecordAEAD(DEFRAMER_KEY, DEFRAMER_SALT)
     layer.version_fixed = bool(mode & 2)
-    reassembler = HandshakeReassembler(1024 if mode & 4 else 64 * 1024)
     try:
         for chunk in _pieces(stream, mode >> 3):
             layer.feed(chunk)
@@ -321,7 +324,7 @@ def deframer(data: bytes) -> None:
                     reassembler.add(payload)
                     while (frame := reassembler.pop()) is not None:
                         msg_type, body, raw = frame
-                        if len(body) > reassembler.max_size or raw != bytes((msg_type,)) + \
+                        if len(body) > limit or raw != bytes((msg_type,)) + \
                                 len(body).to_bytes(3, "big") + body:
                             raise FuzzFailure("reassembler returned a bad frame")
             layer.compact()

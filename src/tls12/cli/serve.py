@@ -31,7 +31,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..certs import CertificateAuthority
-from ..config import ServerConfig
+from ..config import DEFAULT_MAX_CERTIFICATE_SIZE, ServerConfig
 from ..explain import FORMATS, Recorder, explain, render, to_json
 from ..io.aio import HANDSHAKE_TIMEOUT, TLSServerProtocol, start_server
 from ..io.keylog import key_log_writer
@@ -75,6 +75,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _certificate_size(text: str) -> int:
+    value = _positive_int(text)
+    if not 1024 <= value <= 0xFFFFFF:
+        raise argparse.ArgumentTypeError("must be between 1024 and 16777215 bytes")
+    return value
+
+
 def add_parser(commands: Any) -> None:
     p = commands.add_parser("serve", help="run a TLS 1.2 server (default 127.0.0.1:4433)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -103,6 +110,11 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--max-connections", type=_positive_int, default=MAX_CONNECTIONS, metavar="N",
                    help=f"drop new connections while N are open (default {MAX_CONNECTIONS}; "
                         "kept below the file descriptor limit)")
+    p.add_argument("--max-certificate-size", type=_certificate_size, default=DEFAULT_MAX_CERTIFICATE_SIZE,
+                   metavar="BYTES",
+                   help=f"the largest certificate chain taken from a client (default {DEFAULT_MAX_CERTIFICATE_SIZE}; "
+                        "1024 to 16777215); every other handshake message is bounded by its RFC structure "
+                        "(a ClientHello by 131396 bytes)")
     p.set_defaults(run=run)
 
 
@@ -179,7 +191,7 @@ class EchoApp:
 
 
 def _config(args: argparse.Namespace) -> tuple[ServerConfig, str]:
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"max_certificate_size": args.max_certificate_size}
     if args.alpn:
         extra["alpn_protocols"] = tuple(p for p in args.alpn.split(",") if p)
     if args.keylog:

@@ -26,6 +26,7 @@ MAX_SEQUENCE = 2**64 - 1
 _EXPLICIT_LEN = 8
 _TAG_LEN = 16
 _MAX_PLAINTEXT = 2**14
+_OVERHEAD = _EXPLICIT_LEN + _TAG_LEN  # fragment[:8] below is the explicit nonce
 
 _AAD = struct.Struct(">QBHH")
 _HEADER_AND_NONCE = struct.Struct(">BHHQ")  # the record header, then the explicit nonce
@@ -55,45 +56,22 @@ class RecordAEAD:
                                         _AAD.pack(seq, content_type, version, n))
         return _HEADER_AND_NONCE.pack(content_type, version, n + _EXPLICIT_LEN + _TAG_LEN, seq) + ciphertext
 
-    def seal_application_data(self, plaintext: bytes | bytearray | memoryview) -> bytes:
-        """`seal(23, plaintext)` for the short path of established connections."""
-        seq = self.seq
-        if seq > MAX_SEQUENCE:
-            raise SequenceExhausted("record sequence number exhausted")
-        self.seq = seq + 1
-        n = len(plaintext)
-        ciphertext = self._aead.encrypt(_NONCE.pack(self._salt, seq), plaintext, _AAD.pack(seq, 23, self.version, n))
-        return _HEADER_AND_NONCE.pack(23, self.version, n + _EXPLICIT_LEN + _TAG_LEN, seq) + ciphertext
-
-    def open_application_data(self, explicit: int, ciphertext: bytes | bytearray | memoryview, plain_len: int) -> bytes:
-        """`open()` for the short path: an application-data record whose header and explicit
-        nonce the caller has already read (`ciphertext` is what follows, tag included)."""
-        seq = self.seq
-        if seq > MAX_SEQUENCE:
-            raise SequenceExhausted("record sequence number exhausted")
-        self.seq = seq + 1
-        if plain_len > _MAX_PLAINTEXT:
-            raise RecordOverflow(f"protected record carries {plain_len} bytes of plaintext")
-        try:
-            return self._aead.decrypt(_NONCE.pack(self._salt, explicit), ciphertext,
-                                      _AAD.pack(seq, 23, self.version, plain_len))
-        except InvalidTag:
-            raise BadRecordMac("record authentication failed") from None
-
     def open(self, content_type: int, version: int, fragment: bytes | bytearray | memoryview) -> bytes:
-        """Authenticate and decrypt one record body; any failure is bad_record_mac."""
+        """Authenticate and decrypt one record body (explicit nonce, ciphertext, tag); any failure
+        is bad_record_mac. `fragment` may be a view into the caller's buffer: nothing is copied
+        but the plaintext."""
         seq = self.seq
         if seq > MAX_SEQUENCE:
             raise SequenceExhausted("record sequence number exhausted")
         self.seq = seq + 1
-        plain_len = len(fragment) - _EXPLICIT_LEN - _TAG_LEN
-        if plain_len < 0:
-            raise BadRecordMac("protected record shorter than nonce and tag")
-        if plain_len > _MAX_PLAINTEXT:
+        plain_len = len(fragment) - _OVERHEAD
+        if not 0 <= plain_len <= _MAX_PLAINTEXT:
+            if plain_len < 0:
+                raise BadRecordMac("protected record shorter than nonce and tag")
             raise RecordOverflow(f"protected record carries {plain_len} bytes of plaintext")
         # The explicit nonce is taken as sent; authentication fails if it was tampered with.
-        nonce = self._salt + bytes(fragment[:_EXPLICIT_LEN])
         try:
-            return self._aead.decrypt(nonce, fragment[_EXPLICIT_LEN:], _AAD.pack(seq, content_type, version, plain_len))
+            return self._aead.decrypt(self._salt + fragment[:8], fragment[8:],
+                                      _AAD.pack(seq, content_type, version, plain_len))
         except InvalidTag:
             raise BadRecordMac("record authentication failed") from None

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from ..config import ServerConfig
 
 __all__ = [
+    "CHANGE_CIPHER_SPEC",
     "Negotiated",
     "Output",
     "State",
@@ -90,7 +91,19 @@ class Output(Protocol):
         ...
 
 
+#: ChangeCipherSpec's place in a state's `accepts` (it is not a handshake message: 256 is no
+#: handshake type).
+CHANGE_CIPHER_SPEC = 0x100
+
+
 class State(Protocol):
+    """`accepts`: the handshake types (and `CHANGE_CIPHER_SPEC`) the state takes. The connection
+    refuses anything else with unexpected_message from the message's header, before its body is
+    buffered or parsed; `handle` may still refuse an accepted message for what it says."""
+
+    @property
+    def accepts(self) -> frozenset[int]: ...
+
     def handle(self, message: Message, raw: bytes, out: Output) -> State: ...
 
 

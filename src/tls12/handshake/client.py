@@ -14,7 +14,9 @@
                            <-  Finished                ExpectFinished
     application data      <->                          Traffic
 
-Each state keeps only what it needs. The server's chain is verified as soon
+Each state keeps only what it needs, and declares in `accepts` the messages it
+takes; every state takes a HelloRequest, which the connection ignores during
+the handshake (§7.4.1.1: never hashed) and refuses once established. The server's chain is verified as soon
 as it arrives; the ServerKeyExchange signature is verified before its key is
 used. Secrets first exist in `ExpectChangeCipherSpec`.
 """
@@ -37,6 +39,7 @@ from ..enums import (
     AlertDescription,
     AlertLevel,
     ECPointFormat,
+    HandshakeType,
     ProtocolVersion,
 )
 from ..errors import (
@@ -74,6 +77,7 @@ from ..messages import (
 )
 from ..trace import Tracer, Verification
 from .base import (
+    CHANGE_CIPHER_SPEC,
     Message,
     Output,
     State,
@@ -162,6 +166,7 @@ def _hello_template(config: ClientConfig, sni: str | None) -> tuple[ClientHello,
 @dataclass(frozen=True, slots=True)
 class ExpectServerHello:
     expects: ClassVar[str] = "ServerHello"
+    accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.SERVER_HELLO, HandshakeType.HELLO_REQUEST})
     hello: _Hello
     transcript: Transcript
 
@@ -226,6 +231,7 @@ class ExpectServerHello:
 @dataclass(frozen=True, slots=True)
 class ExpectCertificate:
     expects: ClassVar[str] = "Certificate"
+    accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.CERTIFICATE, HandshakeType.HELLO_REQUEST})
     hello: _Hello
     suite: SuiteSpec
     transcript: Transcript
@@ -294,6 +300,7 @@ def _trace_chain_failure(emit: Tracer, config: ClientConfig, chain: list[x509.Ce
 @dataclass(frozen=True, slots=True)
 class ExpectServerKeyExchange:
     expects: ClassVar[str] = "ServerKeyExchange"
+    accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.SERVER_KEY_EXCHANGE, HandshakeType.HELLO_REQUEST})
     hello: _Hello
     suite: SuiteSpec
     transcript: Transcript
@@ -324,6 +331,10 @@ class ExpectServerKeyExchange:
         return ExpectServerHelloDone(self.hello, self.suite, self.transcript, message, False)
 
 
+_AFTER_CERTIFICATE_REQUEST = frozenset({HandshakeType.SERVER_HELLO_DONE, HandshakeType.HELLO_REQUEST})
+_BEFORE_CERTIFICATE_REQUEST = _AFTER_CERTIFICATE_REQUEST | {HandshakeType.CERTIFICATE_REQUEST}
+
+
 @dataclass(frozen=True, slots=True)
 class ExpectServerHelloDone:
     expects: ClassVar[str] = "ServerHelloDone (or one CertificateRequest)"
@@ -332,6 +343,10 @@ class ExpectServerHelloDone:
     transcript: Transcript
     server_params: ServerKeyExchange
     certificate_requested: bool
+
+    @property
+    def accepts(self) -> frozenset[int]:
+        return _AFTER_CERTIFICATE_REQUEST if self.certificate_requested else _BEFORE_CERTIFICATE_REQUEST
 
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if isinstance(message, CertificateRequest) and not self.certificate_requested:
@@ -362,6 +377,7 @@ class ExpectServerHelloDone:
 @dataclass(frozen=True, slots=True)
 class ExpectChangeCipherSpec:
     expects: ClassVar[str] = "the server's ChangeCipherSpec"
+    accepts: ClassVar[frozenset[int]] = frozenset({CHANGE_CIPHER_SPEC, HandshakeType.HELLO_REQUEST})
     suite: SuiteSpec
     transcript: Transcript
     master_secret: bytes
@@ -377,6 +393,7 @@ class ExpectChangeCipherSpec:
 @dataclass(frozen=True, slots=True)
 class ExpectFinished:
     expects: ClassVar[str] = "the server's Finished"
+    accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.FINISHED, HandshakeType.HELLO_REQUEST})
     suite: SuiteSpec
     transcript: Transcript
     master_secret: bytes
@@ -397,6 +414,7 @@ class ClientTraffic:
     and tls12 refuses renegotiation (§7.4.1.1, RFC 5746 §4.2) with a warning."""
 
     expects: ClassVar[str] = "application data"
+    accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.HELLO_REQUEST})
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if isinstance(message, HelloRequest):
             decide(out, "renegotiation", "refused", "tls12 never renegotiates")

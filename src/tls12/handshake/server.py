@@ -27,6 +27,7 @@ from ..enums import (
     AlertLevel,
     CipherSuite,
     ECPointFormat,
+    HandshakeType,
     NamedGroup,
     ProtocolVersion,
     SignatureScheme,
@@ -60,6 +61,7 @@ from ..messages import (
     find_extension,
 )
 from .base import (
+    CHANGE_CIPHER_SPEC,
     Message,
     Output,
     State,
@@ -131,6 +133,7 @@ def _choose_alpn(config: ServerConfig, hello: ClientHello) -> bytes | None:
 @dataclass(frozen=True, slots=True)
 class ExpectClientHello:
     expects: ClassVar[str] = "ClientHello"
+    accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.CLIENT_HELLO})
     config: ServerConfig
 
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
@@ -232,6 +235,7 @@ class ExpectClientHello:
 @dataclass(frozen=True, slots=True)
 class ExpectClientKeyExchange:
     expects: ClassVar[str] = "ClientKeyExchange"
+    accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.CLIENT_KEY_EXCHANGE})
     suite: SuiteSpec
     transcript: Transcript
     key: EphemeralKey
@@ -249,6 +253,7 @@ class ExpectClientKeyExchange:
 @dataclass(frozen=True, slots=True)
 class ExpectChangeCipherSpec:
     expects: ClassVar[str] = "the client's ChangeCipherSpec"
+    accepts: ClassVar[frozenset[int]] = frozenset({CHANGE_CIPHER_SPEC})
     suite: SuiteSpec
     transcript: Transcript
     master_secret: bytes
@@ -264,6 +269,7 @@ class ExpectChangeCipherSpec:
 @dataclass(frozen=True, slots=True)
 class ExpectFinished:
     expects: ClassVar[str] = "the client's Finished"
+    accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.FINISHED})
     suite: SuiteSpec
     transcript: Transcript
     master_secret: bytes
@@ -288,6 +294,7 @@ class ServerTraffic:
     warning no_renegotiation (RFC 5246 §7.4.1.2, RFC 5746 §4.4); the connection stays up."""
 
     expects: ClassVar[str] = "application data"
+    accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.CLIENT_HELLO})
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if isinstance(message, ClientHello):
             decide(out, "renegotiation", "refused", "tls12 never renegotiates")

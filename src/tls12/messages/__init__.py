@@ -26,6 +26,7 @@ from .handshake import (
     ServerKeyExchange,
     UnknownHandshake,
     encode_handshake,
+    max_body_lengths,
     parse_handshake,
 )
 from .records import Alert, ChangeCipherSpec
@@ -56,5 +57,6 @@ __all__ = [
     "UnknownHandshake",
     "encode_handshake",
     "find_extension",
+    "max_body_lengths",
     "parse_handshake",
 ]

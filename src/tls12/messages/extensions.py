@@ -7,6 +7,7 @@ have a different shape in the ServerHello (server_name is empty there).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, TypeVar
@@ -32,6 +33,25 @@ __all__ = [
 ]
 
 
+#: RFC 6066 §3 with RFC 1123 §2.1: at most 255 bytes, labels of 1 to 63 letters, digits and
+#: hyphens, separated by single dots, no trailing dot. Underscores are taken too: they are common
+#: in real host names (and harmless); anything else is refused.
+MAX_HOST_NAME = 255
+_LABEL = re.compile(rb"[A-Za-z0-9_-]{1,63}")
+
+
+def _host_name(raw: bytes) -> str:
+    """A client's SNI host name, validated before anything (the application's SNI hook, a log
+    line) sees it: a NUL, a control character, an escape sequence, a byte outside ASCII, an empty
+    or overlong label or a trailing dot is illegal_parameter (the field decodes; its value is not
+    allowed)."""
+    if len(raw) > MAX_HOST_NAME:
+        raise IllegalParameter(f"host_name of {len(raw)} bytes (at most {MAX_HOST_NAME})")
+    if not all(_LABEL.fullmatch(label) for label in raw.split(b".")):
+        raise IllegalParameter("host_name is not a DNS host name (RFC 6066 §3)")
+    return raw.decode("ascii")
+
+
 @dataclass(frozen=True, slots=True)
 class ServerName:
     """RFC 6066 §3. The client sends host names; the server acknowledges with an empty body."""
@@ -53,12 +73,7 @@ class ServerName:
             name_type = entries.u8()
             if name_type != 0:
                 raise DecodeError(f"unknown server name type {name_type}")
-            raw = entries.opaque(2, min=1, max=0xFFFF, what="host_name")
-            try:
-                name = raw.decode("ascii")
-            except UnicodeDecodeError:
-                raise DecodeError("host_name is not ASCII") from None
-            names.append(name)
+            names.append(_host_name(entries.opaque(2, min=1, max=0xFFFF, what="host_name")))
         if len(names) > 1:
             # RFC 6066: no more than one name of the same name_type.
             raise IllegalParameter("more than one host_name in server_name")

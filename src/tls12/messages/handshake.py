@@ -36,6 +36,7 @@ __all__ = [
     "ServerKeyExchange",
     "UnknownHandshake",
     "encode_handshake",
+    "max_body_lengths",
     "parse_handshake",
 ]
 
@@ -47,6 +48,7 @@ class HelloRequest:
     """§7.4.1.1: empty; the server asks the client to start a new handshake."""
 
     msg_type: ClassVar[HandshakeType] = HandshakeType.HELLO_REQUEST
+    max_length: ClassVar[int | None] = 0
 
     @classmethod
     def parse(cls, r: Reader) -> HelloRequest:
@@ -61,6 +63,9 @@ class ClientHello:
     """§7.4.1.2."""
 
     msg_type: ClassVar[HandshakeType] = HandshakeType.CLIENT_HELLO
+    #: version, random, session_id<0..32>, cipher_suites<2..2^16-2>, compression_methods<1..2^8-1>,
+    #: extensions<0..2^16-1>: 131,396 bytes (OpenSSL accepts up to this too).
+    max_length: ClassVar[int | None] = 2 + RANDOM_LEN + (1 + 32) + (2 + 0xFFFE) + (1 + 0xFF) + (2 + 0xFFFF)
     client_version: ProtocolVersion
     random: bytes
     session_id: bytes
@@ -99,6 +104,8 @@ class ServerHello:
     """§7.4.1.3."""
 
     msg_type: ClassVar[HandshakeType] = HandshakeType.SERVER_HELLO
+    #: version, random, session_id<0..32>, cipher_suite, compression_method, extensions<0..2^16-1>.
+    max_length: ClassVar[int | None] = 2 + RANDOM_LEN + (1 + 32) + 2 + 1 + (2 + 0xFFFF)
     server_version: ProtocolVersion
     random: bytes
     session_id: bytes
@@ -137,6 +144,8 @@ class Certificate:
     """§7.4.2: ASN.1Cert certificate_list<0..2^24-1>, each ASN.1Cert<1..2^24-1> (DER)."""
 
     msg_type: ClassVar[HandshakeType] = HandshakeType.CERTIFICATE
+    #: Up to 2^24-1 by structure: the receiver's configuration bounds it (max_certificate_size).
+    max_length: ClassVar[int | None] = None
     certificate_list: tuple[bytes, ...]
 
     @classmethod
@@ -160,6 +169,8 @@ class ServerKeyExchange:
     Only named curves exist since RFC 8422; explicit curves are refused."""
 
     msg_type: ClassVar[HandshakeType] = HandshakeType.SERVER_KEY_EXCHANGE
+    #: curve_type, named curve, ECPoint<1..2^8-1>, then DigitallySigned: scheme, signature<0..2^16-1>.
+    max_length: ClassVar[int | None] = 1 + 2 + (1 + 0xFF) + 2 + (2 + 0xFFFF)
     named_curve: NamedGroup
     public: bytes
     scheme: SignatureScheme
@@ -195,6 +206,9 @@ class CertificateRequest:
     """§7.4.4: the server asks for a client certificate."""
 
     msg_type: ClassVar[HandshakeType] = HandshakeType.CERTIFICATE_REQUEST
+    #: certificate_types<1..2^8-1>, supported_signature_algorithms<2..2^16-2>,
+    #: certificate_authorities<0..2^16-1>.
+    max_length: ClassVar[int | None] = (1 + 0xFF) + (2 + 0xFFFE) + (2 + 0xFFFF)
     certificate_types: bytes
     supported_signature_algorithms: tuple[SignatureScheme, ...]
     certificate_authorities: tuple[bytes, ...] = ()
@@ -226,6 +240,7 @@ class ServerHelloDone:
     """§7.4.5: empty."""
 
     msg_type: ClassVar[HandshakeType] = HandshakeType.SERVER_HELLO_DONE
+    max_length: ClassVar[int | None] = 0
 
     @classmethod
     def parse(cls, r: Reader) -> ServerHelloDone:
@@ -240,6 +255,7 @@ class ClientKeyExchange:
     """§7.4.7 with RFC 8422 §5.7: ClientECDiffieHellmanPublic, ECPoint ecdh_Yc<1..2^8-1>."""
 
     msg_type: ClassVar[HandshakeType] = HandshakeType.CLIENT_KEY_EXCHANGE
+    max_length: ClassVar[int | None] = 1 + 0xFF
     public: bytes
 
     @classmethod
@@ -255,6 +271,8 @@ class Finished:
     """§7.4.9: verify_data, 12 bytes for every TLS 1.2 suite tls12 knows."""
 
     msg_type: ClassVar[HandshakeType] = HandshakeType.FINISHED
+    #: verify_data_length is 12 for every suite tls12 knows (RFC 5246 §7.4.9, RFC 5288).
+    max_length: ClassVar[int | None] = 12
     verify_data: bytes
 
     @classmethod
@@ -304,6 +322,12 @@ _PARSERS: dict[int, type[HelloRequest | ClientHello | ServerHello | Certificate 
         Finished,
     )
 }
+
+
+def max_body_lengths(certificate: int) -> dict[int, int]:
+    """The largest body tls12 takes for each message type it parses, by type: the bound of its RFC
+    structure, or `certificate` for a Certificate. Types missing here are never expected."""
+    return {t: certificate if cls.max_length is None else cls.max_length for t, cls in _PARSERS.items()}
 
 
 def parse_handshake(msg_type: int, body: bytes) -> HandshakeMessage:

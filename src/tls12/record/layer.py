@@ -1,16 +1,25 @@
 """The record layer (RFC 5246 §6.2): framing, limits, protection, reassembly.
 
-Inbound, `RecordLayer.next_record()` takes one whole record off the input
-buffer, checks its header, decrypts it once a read cipher is active, and
-returns (content type, plaintext). Bytes are consumed through an offset and
-the buffer is compacted once per `receive_data()` call, so a large input is
-not copied once per record. At most one record (plus its header) beyond what
-the caller fed is ever buffered: the header's length is checked before the
-body is awaited.
+Inbound, every rule a record must meet lives here, once: `check_header()`
+(content type, version, length bounds, and what the content type may be now:
+no application data before the handshake completes, no application data or
+ChangeCipherSpec inside a fragmented handshake message) and the count of
+records that carry nothing (`count_useless()`). Both ways in call them:
+
+* `next_record()` takes one whole record off the input buffer, decrypts it
+  once a read cipher is active, and returns (content type, plaintext);
+* `open_application_data()` is the short path of an established connection:
+  it opens the run of whole application-data records at the start of the
+  caller's bytes without copying them into the buffer first.
+
+Bytes are consumed through an offset and the buffer is compacted once per
+`receive_data()` call, so a large input is not copied once per record. At
+most one record (plus its header) beyond what the caller fed is ever
+buffered: the header is checked before the body is awaited.
 
 `HandshakeReassembler` joins handshake fragments into messages and splits
-coalesced ones, refusing any message longer than the configured bound before
-buffering it.
+coalesced ones, refusing a message longer than its type allows from its
+4-byte header, before buffering the rest.
 
 Outbound, `seal()` cuts data into fragments of at most 2^14 bytes and frames
 (and, once keys are active, protects) each one.
@@ -19,15 +28,26 @@ Outbound, `seal()` cuts data into fragments of at most 2^14 bytes and frames
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 
 from ..crypto.aead import RecordAEAD
-from ..enums import ContentType, ProtocolVersion
-from ..errors import IllegalParameter, ProtocolVersionError, RecordOverflow, UnexpectedMessage
+from ..enums import ContentType, HandshakeType, ProtocolVersion
+from ..errors import (
+    DecodeError,
+    IllegalParameter,
+    ProtocolVersionError,
+    RecordOverflow,
+    TLSError,
+    UnexpectedMessage,
+)
+from ..events import ApplicationDataReceived, Event
 
 __all__ = [
     "HEADER_LEN",
     "MAX_CIPHERTEXT",
+    "MAX_HANDSHAKE_WARNINGS",
     "MAX_PLAINTEXT",
+    "MAX_USELESS_RECORDS",
     "RECORD_OVERHEAD",
     "HandshakeReassembler",
     "RecordLayer",
@@ -39,22 +59,77 @@ RECORD_OVERHEAD = 8 + 16  # explicit nonce and GCM tag of a protected record
 MAX_CIPHERTEXT = 2**14 + 2048  # §6.2.3
 _HEADER = struct.Struct(">BHH")
 _VALID_TYPES = frozenset(
-    (ContentType.CHANGE_CIPHER_SPEC, ContentType.ALERT, ContentType.HANDSHAKE, ContentType.APPLICATION_DATA)
+    int(t)
+    for t in (ContentType.CHANGE_CIPHER_SPEC, ContentType.ALERT, ContentType.HANDSHAKE, ContentType.APPLICATION_DATA)
 )
+_APPLICATION_DATA = int(ContentType.APPLICATION_DATA)
+_CHANGE_CIPHER_SPEC = int(ContentType.CHANGE_CIPHER_SPEC)
+_TLS1_2 = int(ProtocolVersion.TLS1_2)
+
+#: Consecutive records that carry nothing (empty application data, warning alerts, refused or
+#: ignored handshake messages, handshake fragments after the handshake) tolerated once the
+#: handshake is complete; one more ends the connection.
+MAX_USELESS_RECORDS = 32
+#: The same before the handshake completes, where such records are warning alerts (or ignored
+#: HelloRequests): OpenSSL ends a handshake on the 5th warning alert in a row, and so does tls12.
+MAX_HANDSHAKE_WARNINGS = 4
 
 
 class RecordLayer:
-    __slots__ = ("_in", "_pos", "read_cipher", "write_cipher", "version_fixed", "write_version")
+    __slots__ = ("_in", "_pos", "established", "handshake", "read_cipher", "useless", "version_fixed",
+                 "write_cipher", "write_version")
 
-    def __init__(self, write_version: int = ProtocolVersion.TLS1_2) -> None:
+    def __init__(self, handshake: HandshakeReassembler, write_version: int = ProtocolVersion.TLS1_2) -> None:
         self._in = bytearray()
         self._pos = 0
+        self.handshake = handshake
+        #: Set by the connection when the handshake completes: application data may flow.
+        self.established = False
+        self.useless = 0
         self.read_cipher: RecordAEAD | None = None
         self.write_cipher: RecordAEAD | None = None
         # Until the hello exchange settles the version, any 3.x record version is
         # accepted (RFC 5246 E.1); afterwards exactly TLS 1.2.
         self.version_fixed = False
         self.write_version = write_version
+
+    # -- the rules -------------------------------------------------------------
+
+    def check_header(self, content_type: int, version: int, length: int) -> None:
+        """Raise the error for a record header that may not come now; every record, whichever
+        path reads it, is held to this (and to nothing else) before its body is awaited."""
+        if content_type not in _VALID_TYPES:
+            raise UnexpectedMessage(f"record of unknown content type {content_type}")
+        if version != _TLS1_2:
+            if self.version_fixed:
+                raise ProtocolVersionError(f"record version 0x{version:04x}, expected 0x0303")
+            if version >> 8 != 3:
+                raise ProtocolVersionError(f"record version 0x{version:04x} is not TLS")
+        if length > (MAX_PLAINTEXT if self.read_cipher is None else MAX_CIPHERTEXT):
+            raise RecordOverflow(f"record of {length} bytes")
+        if content_type == _APPLICATION_DATA:
+            if not self.established:
+                raise UnexpectedMessage("application data before the handshake completed")
+            if self.handshake.pending:
+                raise UnexpectedMessage("application data inside a fragmented handshake message")
+        elif content_type == _CHANGE_CIPHER_SPEC and self.handshake.pending:
+            # The cipher may only change between handshake messages.
+            raise UnexpectedMessage("ChangeCipherSpec inside a fragmented handshake message")
+
+    def carried(self) -> None:
+        """A record that carried something (or, during the handshake, a handshake message): the
+        run of records that carry nothing is over."""
+        self.useless = 0
+
+    def count_useless(self) -> None:
+        """One more record in a row that carries nothing; too many end the connection."""
+        self.useless += 1
+        if self.established:
+            if self.useless > MAX_USELESS_RECORDS:
+                raise UnexpectedMessage(f"more than {MAX_USELESS_RECORDS} consecutive records without content")
+        elif self.useless > MAX_HANDSHAKE_WARNINGS:
+            raise UnexpectedMessage(f"{self.useless} warning alerts (or ignored HelloRequests) in a row during "
+                                    "the handshake")
 
     # -- inbound ---------------------------------------------------------------
 
@@ -89,25 +164,55 @@ class RecordLayer:
         if len(buf) - pos < HEADER_LEN:
             return None
         content_type, version, length = _HEADER.unpack_from(buf, pos)
-        if content_type not in _VALID_TYPES:
-            raise UnexpectedMessage(f"record of unknown content type {content_type}")
-        if self.version_fixed:
-            if version != ProtocolVersion.TLS1_2:
-                raise ProtocolVersionError(f"record version 0x{version:04x}, expected 0x0303")
-        elif version >> 8 != 3:
-            raise ProtocolVersionError(f"record version 0x{version:04x} is not TLS")
-        cipher = self.read_cipher
-        if length > (MAX_PLAINTEXT if cipher is None else MAX_CIPHERTEXT):
-            raise RecordOverflow(f"record of {length} bytes")
+        self.check_header(content_type, version, length)
         end = pos + HEADER_LEN + length
         if len(buf) < end:
             return None
         self._pos = end
+        cipher = self.read_cipher
         if cipher is None:
             return content_type, bytes(buf[pos + HEADER_LEN : end])
         with memoryview(buf) as view, view[pos + HEADER_LEN : end] as body:
             plaintext = cipher.open(content_type, version, body)
+        if content_type == _APPLICATION_DATA:
+            if plaintext:
+                self.carried()
+            else:
+                self.count_useless()
         return content_type, plaintext
+
+    def open_application_data(self, data: bytes | bytearray | memoryview,
+                              events: list[Event]) -> memoryview | bytes | None:
+        """The short path: open the run of whole application-data records at the start of `data`
+        (the caller's bytes, not copied) into `events`, each held to `check_header()`; returns
+        what is left (b"" if nothing). It stops at anything else (another content type, an empty
+        or partial record), which the caller hands to `feed()` and `next_record()`. Returns None,
+        having done nothing, if part of a record is buffered: that one comes first. The read
+        cipher must be active."""
+        if self._in:  # compacted after every call: anything left is a record in progress
+            return None
+        cipher = self.read_cipher
+        assert cipher is not None
+        view = memoryview(data)
+        total = len(view)
+        pos = 0
+        try:
+            # Method calls rather than bound locals: a call usually holds one record.
+            while total - pos >= HEADER_LEN:
+                content_type, version, length = _HEADER.unpack_from(view, pos)
+                end = pos + HEADER_LEN + length
+                if content_type != _APPLICATION_DATA or length <= RECORD_OVERHEAD or end > total:
+                    break
+                self.check_header(content_type, version, length)
+                events.append(ApplicationDataReceived(cipher.open(content_type, version, view[pos + HEADER_LEN : end])))
+                pos = end
+        except TLSError as exc:
+            # Drop the frames that still hold views of the caller's buffer.
+            raise exc.with_traceback(None) from None
+        if not pos:
+            return view
+        self.useless = 0  # carried(), without a call per receive
+        return view[pos:] if pos < total else b""
 
     def peek(self) -> tuple[int, int, int, bytes] | None:
         """The next whole record's (type, version, length, first 8 bytes of its fragment), unconsumed.
@@ -167,32 +272,58 @@ class RecordLayer:
 
 class HandshakeReassembler:
     """Joins handshake-record payloads into whole messages (§6.2.1: they may be
-    fragmented across records and coalesced within one)."""
+    fragmented across records and coalesced within one).
 
-    __slots__ = ("_buf", "max_size")
+    `limits` maps each handshake type to the longest body taken for it (a type
+    missing there is taken with no body at all), or is one bound for every type;
+    a header declaring more is refused at once, before the body is buffered:
+    decode_error beyond the type's structural bound, illegal_parameter beyond a
+    configured one (`policy` names the setting behind each type it lists)."""
 
-    def __init__(self, max_size: int) -> None:
+    __slots__ = ("_buf", "_other", "limits", "pending", "policy")
+
+    def __init__(self, limits: Mapping[int, int] | int, policy: Mapping[int, str] | None = None) -> None:
         self._buf = bytearray()
-        self.max_size = max_size
+        #: Part of a message is buffered (kept as an attribute: the record path reads it per record).
+        self.pending = False
+        self.limits: Mapping[int, int] = {} if isinstance(limits, int) else limits
+        self._other = limits if isinstance(limits, int) else 0
+        self.policy = policy or {}
 
     @property
     def empty(self) -> bool:
-        return not self._buf
+        return not self.pending
 
     def add(self, fragment: bytes) -> None:
         self._buf += fragment
+        self.pending = bool(self._buf)
+
+    def next_type(self) -> int | None:
+        """The type of the next message, as soon as its first byte is in."""
+        return self._buf[0] if self._buf else None
 
     def pop(self) -> tuple[int, bytes, bytes] | None:
         """The next whole message as (type, body, raw frame), or None if incomplete."""
         buf = self._buf
         if len(buf) < 4:
             return None
+        msg_type = buf[0]
         length = int.from_bytes(buf[1:4], "big")
-        if length > self.max_size:
-            raise IllegalParameter(f"handshake message of {length} bytes exceeds the {self.max_size}-byte limit")
+        limit = self.limits.get(msg_type, self._other)
+        if length > limit:
+            name = _type_name(msg_type)
+            setting = self.policy.get(msg_type)
+            if setting is not None:
+                raise IllegalParameter(f"{name} of {length} bytes exceeds the {limit}-byte limit ({setting})")
+            raise DecodeError(f"{name} of {length} bytes: at most {limit} fit its structure")
         end = 4 + length
         if len(buf) < end:
             return None
         raw = bytes(buf[:end])
         del buf[:end]
+        self.pending = bool(buf)
         return raw[0], raw[4:], raw
+
+
+def _type_name(msg_type: int) -> str:
+    return HandshakeType(msg_type).name
