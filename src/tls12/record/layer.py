@@ -45,6 +45,19 @@ _VALID_TYPES = frozenset(
 )
 
 
+def _unknown_type_message(content_type: int, start: bytes | bytearray) -> str:
+    """Why a record's type byte is unknown; a peer that speaks plain text is named as such.
+
+    When the first bytes are printable ASCII ("HTTP/1.1 400", "220 smtp", "GET / HTTP/1.1")
+    the peer is not speaking TLS at all; they are quoted, with anything unprintable escaped."""
+    if len(start) >= HEADER_LEN and all(0x20 <= b < 0x7F or b in b"\t\r\n" for b in start[:HEADER_LEN]):
+        named = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x27: "\\'", 0x5C: "\\\\"}
+        shown = "".join(named.get(b) or (chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}") for b in start)
+        return (f"the peer sent '{shown}', plain text rather than a TLS record: "
+                "is this a plain-text port (plain HTTP, say) instead of a TLS one?")
+    return f"record of unknown content type {content_type}"
+
+
 class RecordLayer:
     __slots__ = ("_in", "_pos", "read_cipher", "write_cipher", "version_fixed", "write_version")
 
@@ -82,7 +95,7 @@ class RecordLayer:
             return None
         content_type, version, length = _HEADER.unpack_from(buf, pos)
         if content_type not in _VALID_TYPES:
-            raise UnexpectedMessage(f"record of unknown content type {content_type}")
+            raise UnexpectedMessage(_unknown_type_message(content_type, buf[pos : pos + 16]))
         if self.version_fixed:
             if version != ProtocolVersion.TLS1_2:
                 raise ProtocolVersionError(f"record version 0x{version:04x}, expected 0x0303")
