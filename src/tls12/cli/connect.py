@@ -31,8 +31,10 @@ __all__ = ["add_parser", "run"]
 
 TIMEOUT = 10.0
 MAX_RESPONSE = 16 * 1024 * 1024
-#: With --send: close our side once the server has been quiet this long (seconds).
-ANSWER_WAIT = 0.5
+#: With --send: close our side once the server has not begun to answer for this long (seconds),
+#: or, once it has, has been quiet for QUIET_WAIT.
+ANSWER_WAIT = 2.0
+QUIET_WAIT = 0.5
 
 
 def add_parser(commands: Any) -> None:
@@ -152,7 +154,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
                 if warning:
                     print(f"tls12 connect: warning: {warning}", file=sys.stderr)
             elif args.send is not None:
-                _send(tls, args.send.encode("utf-8"), out, min(ANSWER_WAIT, args.timeout))
+                _send(tls, args.send.encode("utf-8"), out, min(ANSWER_WAIT, args.timeout),
+                      min(QUIET_WAIT, args.timeout))
             else:
                 _close_and_print(tls, out, 0)
     except TLSError as exc:
@@ -236,13 +239,14 @@ def _http_get(tls: BlockingTLS, path: str, server_name: str, out: TextIO) -> str
     return None
 
 
-def _send(tls: BlockingTLS, data: bytes, out: TextIO, wait: float) -> None:
+def _send(tls: BlockingTLS, data: bytes, out: TextIO, wait: float, quiet: float) -> None:
     """Send `data`, print what comes back, close our side, and print what follows until the peer closes.
 
-    Our close_notify goes once the server has been quiet for `wait` seconds:
-    a TLS 1.2 peer that reads our data and our close_notify together must
-    answer the close at once, "discarding any pending writes" (RFC 5246
-    §7.2.1), and an echo would be lost."""
+    Our close_notify goes once the server has not begun to answer for `wait`
+    seconds, or has been quiet for `quiet` seconds since its last data: a TLS
+    1.2 peer that reads our data and our close_notify together must answer
+    the close at once, "discarding any pending writes" (RFC 5246 §7.2.1), and
+    an echo would be lost."""
     tls.send(data)
     sock = tls.sock
     timeout = sock.gettimeout()
@@ -259,6 +263,7 @@ def _send(tls: BlockingTLS, data: bytes, out: TextIO, wait: float) -> None:
             received += len(chunk)
             out.write(chunk.decode("utf-8", "replace"))
             out.flush()
+            sock.settimeout(quiet)
     finally:
         sock.settimeout(timeout)
     _close_and_print(tls, out, received)

@@ -225,7 +225,7 @@ class _Logged:
     Everything per connection lives here (and so goes away with the connection)."""
 
     def __init__(self, app: WebApp | EchoApp, recorder: Recorder | None, log: _Log,
-                 explain: Callable[[Recorder, str], str] | None = None) -> None:
+                 explain: Callable[[Recorder, str], None] | None = None) -> None:
         self.app = app
         self.recorder = recorder
         self.log = log
@@ -236,10 +236,9 @@ class _Logged:
         if recorder is None or self._explain is None:
             return
         try:
-            text = self._explain(recorder, peer)
+            self._explain(recorder, peer)
         except Exception as exc:  # a half-finished handshake must not take the server's callbacks down
-            text = f"tls12 serve: cannot explain this connection: {exc!r}"
-        self.log.block(text)
+            self.log(f"tls12 serve: cannot explain this connection: {exc!r}")
 
     def established(self, tls: TLSServerProtocol) -> None:
         conn = tls.conn
@@ -268,9 +267,9 @@ class _Log:
     def __call__(self, line: str) -> None:
         self._write(printable(line))
 
-    def block(self, text: str) -> None:
-        """An explanation, as it is: what the peer sent in it is escaped already, with the same
-        `printable()`, by `escaped_explanation()` (which leaves the renderer's colours alone)."""
+    def explanation(self, text: str) -> None:
+        """A text explanation, many lines (and colours) as rendered: every string in it that a peer
+        sent went through the same `printable()` in `escaped_explanation()`, before rendering."""
         self._write(text)
 
     def _write(self, text: str) -> None:
@@ -324,20 +323,21 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str) -> 
     explained = itertools.count(1)
     reveal = bool(args.reveal_secrets or args.keylog)
 
-    def explain_connection(recorder: Recorder, peer: str) -> str:
-        """The explanation of one connection: printed (text, json) or written to a page (html)."""
+    def explain_connection(recorder: Recorder, peer: str) -> None:
+        """Log the explanation of one connection (text, json), or write it to a page (html) and log where."""
         title = f"tls12 serve: a connection from {peer}"
         if args.explain == "json":
-            return json.dumps(to_json(explain(recorder.events, title=title), reveal_secrets=reveal))
-        if args.explain == "html":
+            log(json.dumps(to_json(explain(recorder.events, title=title), reveal_secrets=reveal)))
+        elif args.explain == "html":
             number = next(explained)
             path = os.path.join(args.explain_dir, f"tls12-serve-{number}-{peer.replace(':', '-')}.html")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(render(recorder.events, "html", reveal_secrets=reveal, title=title))
-            return f"{peer} explanation written to {path}"
-        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        exp = escaped_explanation(explain(recorder.events, title=title))
-        return render(exp, "text", reveal_secrets=reveal, color=color)
+            log(f"{peer} explanation written to {path}")
+        else:
+            color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+            exp = escaped_explanation(explain(recorder.events, title=title))
+            log.explanation(render(exp, "text", reveal_secrets=reveal, color=color))
 
     def factory() -> TLSServerProtocol:
         recorder = Recorder() if args.explain else None
