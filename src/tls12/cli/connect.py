@@ -217,7 +217,7 @@ def _http_get(tls: BlockingTLS, path: str, server_name: str, out: TextIO) -> str
             response += data
             out.write(data.decode("utf-8", "replace"))
             out.flush()
-            framing = response_framing(bytes(response))
+            framing = response_framing(response)  # walks the head and the chunk headers, not the body
             if framing.state == "complete" and not tls.conn.close_sent:
                 # Our close_notify: a server that keeps the connection open despite "Connection: close"
                 # answers it and closes; one that closes anyway does so as it would have.

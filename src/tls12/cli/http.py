@@ -24,10 +24,10 @@ class Framing:
     detail: str = ""
 
 
-def _head_end(data: bytes, start: int) -> tuple[int, int] | None:
+def _head_end(data: bytes | bytearray, start: int) -> tuple[int, int] | None:
     """Where the head starting at `start` ends: (end of the header lines, start of the body)."""
     crlf = data.find(b"\r\n\r\n", start)
-    lf = data.find(b"\n\n", start)
+    lf = data.find(b"\n\n", start, crlf if crlf >= 0 else len(data))  # not into the body
     if crlf >= 0 and (lf < 0 or crlf <= lf):
         return crlf, crlf + 4
     if lf >= 0:
@@ -35,7 +35,7 @@ def _head_end(data: bytes, start: int) -> tuple[int, int] | None:
     return None
 
 
-def _chunked(data: bytes, pos: int) -> Framing:
+def _chunked(data: bytes | bytearray, pos: int) -> Framing:
     """Walk chunked coding from `pos`: complete once the last chunk and the trailer section are in."""
     received = 0
     while True:
@@ -46,7 +46,7 @@ def _chunked(data: bytes, pos: int) -> Framing:
         try:
             size = int(size_text, 16)
         except ValueError:
-            return Framing("unframed", f"a chunk size that is not hex: {size_text[:20]!r}")
+            return Framing("unframed", f"a chunk size that is not hex: {bytes(size_text[:20])!r}")
         pos = line_end + 1
         if size == 0:
             # The trailer section: header lines up to an empty line.
@@ -74,7 +74,7 @@ def _chunked(data: bytes, pos: int) -> Framing:
             return Framing("unframed", "a chunk not followed by CRLF")
 
 
-def response_framing(data: bytes) -> Framing:
+def response_framing(data: bytes | bytearray) -> Framing:
     """How far `data` (all that came back for one GET, not HEAD) holds a whole HTTP/1.x response."""
     pos = 0
     while True:
