@@ -9,6 +9,7 @@ the reason when anything fails.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 import sys
 from typing import Any, TextIO
@@ -17,16 +18,23 @@ from cryptography import x509
 
 from ..config import ClientConfig
 from ..connection import ClientConnection
-from ..errors import TLSError
+from ..errors import TLSError, TruncatedConnection, UnknownCA
 from ..explain import Recorder, render
+from ..explain import explain as build_explanation
 from ..io.keylog import key_log_writer
 from ..io.sync import BlockingTLS
-from .output import add_explain_options, use_color, write_out
+from .files import FileProblem, check_writable, read_certificates
+from .http import response_framing
+from .output import add_explain_options, escaped_explanation, use_color, write_out
 
 __all__ = ["add_parser", "run"]
 
 TIMEOUT = 10.0
 MAX_RESPONSE = 16 * 1024 * 1024
+#: With --send: close our side once the server has not begun to answer for this long (seconds),
+#: or, once it has, has been quiet for QUIET_WAIT.
+ANSWER_WAIT = 2.0
+QUIET_WAIT = 0.5
 
 
 def add_parser(commands: Any) -> None:
@@ -37,7 +45,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--insecure", action="store_true", help="do not verify the certificate (testing only)")
     p.add_argument("--alpn", metavar="LIST", help="comma-separated ALPN protocols to offer, e.g. h2,http/1.1")
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--send", metavar="TEXT", help="send TEXT, then print what comes back until the server closes")
+    what.add_argument("--send", metavar="TEXT",
+                      help="send TEXT, print what comes back, close our side once the server is quiet, "
+                           "and print what follows until the server closes")
     what.add_argument("--http-get", metavar="PATH", help="send an HTTP/1.1 GET for PATH and print the response")
     p.add_argument("--keylog", metavar="FILE", help="append the NSS key log line (for Wireshark) to FILE")
     add_explain_options(p, default=None,
@@ -69,6 +79,10 @@ def describe_certificate(cert: x509.Certificate) -> list[str]:
     return lines
 
 
+class _Timeout(Exception):
+    """The network went quiet for --timeout seconds; the message says during what."""
+
+
 def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     if args.explain not in (None, "text") and args.output is None:
@@ -85,11 +99,16 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     extra: dict[str, Any] = {}
     if args.alpn:
         extra["alpn_protocols"] = tuple(p for p in args.alpn.split(",") if p)
-    if args.keylog:
-        extra["key_log"] = key_log_writer(args.keylog)
     try:
-        config = ClientConfig(cafile=args.cafile, verify_certificates=not args.insecure, **extra)
-    except (OSError, ValueError) as exc:
+        if args.cafile:
+            extra["trust_anchors"] = read_certificates(args.cafile, "--cafile")
+        if args.keylog:
+            check_writable(args.keylog, "--keylog", create=True)
+            extra["key_log"] = key_log_writer(args.keylog)
+        if args.output:
+            check_writable(args.output, "--output")
+        config = ClientConfig(verify_certificates=not args.insecure, **extra)
+    except (FileProblem, OSError, ValueError) as exc:
         print(f"tls12 connect: {exc}", file=sys.stderr)
         return 2
     recorder = Recorder() if args.explain else None
@@ -107,49 +126,170 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             return
         explained = True
         fmt = args.explain
-        text = render(recorder.events, fmt, reveal_secrets=args.reveal_secrets or bool(args.keylog),
-                      color=use_color(fmt, args.output, explanation_out),
-                      title=f"tls12 connect {host}:{port}",
-                      subtitle=f"Traced at the client (server name {server_name!r}): the server's choices are "
-                               "seen through its messages.")
+        exp = build_explanation(recorder.events, title=f"tls12 connect {host}:{port}",
+                                subtitle=f"Traced at the client (server name {server_name!r}): the server's "
+                                         "choices are seen through its messages.")
+        text = render(escaped_explanation(exp) if fmt == "text" else exp, fmt,
+                      reveal_secrets=args.reveal_secrets or bool(args.keylog),
+                      color=use_color(fmt, args.output, explanation_out))
         write_out(text, args.output, explanation_out)
 
+    def fail(message: str) -> int:
+        explain()
+        print(f"tls12 connect: {message}", file=sys.stderr)
+        return 1
+
+    phase = f"connecting to {host}:{port}"
     try:
         with socket.create_connection((host, port), timeout=args.timeout) as sock:
             tls = BlockingTLS(sock, conn)
+            phase = "handshake"
             tls.handshake()
+            phase = "after the handshake"
             if at_handshake:
                 explain()
             _print_session(out, conn, config)
-            if args.send is not None or args.http_get is not None:
-                if args.http_get is not None:
-                    request = (f"GET {args.http_get} HTTP/1.1\r\nHost: {server_name}\r\n"
-                               "Connection: close\r\nUser-Agent: tls12\r\n\r\n")
-                else:
-                    request = args.send
-                tls.send(request.encode("utf-8"))
-                received = 0
-                while received < MAX_RESPONSE:
-                    data = tls.recv()
-                    if not data:
-                        break
-                    received += len(data)
-                    out.write(data.decode("utf-8", "replace"))
-                out.flush()
-            tls.close()
+            if args.http_get is not None:
+                warning = _http_get(tls, args.http_get, server_name, out)
+                if warning:
+                    print(f"tls12 connect: warning: {warning}", file=sys.stderr)
+            elif args.send is not None:
+                _send(tls, args.send.encode("utf-8"), out, min(ANSWER_WAIT, args.timeout),
+                      min(QUIET_WAIT, args.timeout))
+            else:
+                _close_and_print(tls, out, 0)
     except TLSError as exc:
+        what = "handshake failed" if phase == "handshake" else "connection failed"
         explain()
-        print(f"tls12 connect: handshake or connection failed: {exc}", file=sys.stderr)
-        alert = exc.alert
-        if alert is not None:
-            print(f"tls12 connect: sent alert {alert.name.lower()}", file=sys.stderr)
+        print(f"tls12 connect: {what}: {exc}", file=sys.stderr)
+        if exc.alert is not None:
+            print(f"tls12 connect: sent alert {exc.alert.name.lower()}", file=sys.stderr)
+        if isinstance(exc, UnknownCA):
+            print("tls12 connect: hint: " + (
+                f"no CA certificate in {args.cafile} issued the server's chain; give the right one with --cafile"
+                if args.cafile else
+                "a server whose certificate comes from a private CA needs --cafile CA.pem (that CA's "
+                "certificate); --insecure connects without verifying"), file=sys.stderr)
         return 1
+    except _Timeout as exc:
+        return fail(f"timed out after {args.timeout:g} s {exc}")
+    except TimeoutError:
+        if phase == "handshake":
+            during = ("waiting for the ServerHello (is this a TLS port?)" if conn.version is None
+                      else "during the handshake, after the ServerHello")
+        elif phase == "after the handshake":
+            during = "reading from the server"  # (the loops after the handshake raise _Timeout with the detail)
+        else:
+            during = phase
+        return fail(f"timed out after {args.timeout:g} s {during}")
     except OSError as exc:
-        explain()
-        print(f"tls12 connect: {host}:{port}: {exc}", file=sys.stderr)
-        return 1
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        if phase == "handshake":
+            return fail(f"{host}:{port}: the connection broke during the handshake: {reason}")
+        return fail(f"{host}:{port}: {reason}")
     explain()
     return 0
+
+
+def _http_get(tls: BlockingTLS, path: str, server_name: str, out: TextIO) -> str | None:
+    """GET `path`, print the response; the warning to show if the server did not close cleanly.
+
+    A server that closes without close_notify (Python's http.server does) may
+    have cut the response short; one that is complete by its own framing was
+    not, so it is printed with a warning, as curl does. One that stops early,
+    or that only the close delimits, is an error (`TruncatedConnection`)."""
+    request = (f"GET {path} HTTP/1.1\r\nHost: {server_name}\r\n"
+               "Connection: close\r\nUser-Agent: tls12\r\n\r\n")
+    tls.send(request.encode("utf-8"))
+    response = bytearray()
+    framing = response_framing(b"")
+    try:
+        while len(response) < MAX_RESPONSE:
+            try:
+                data = tls.recv()
+            except TimeoutError:
+                if framing.state == "complete":
+                    return (f"the server did not close the connection after the response (complete by "
+                            f"{framing.detail})")
+                raise _Timeout("reading the response") from None
+            if not data:
+                break
+            response += data
+            out.write(data.decode("utf-8", "replace"))
+            out.flush()
+            framing = response_framing(response)  # walks the head and the chunk headers, not the body
+            if framing.state == "complete" and not tls.conn.close_sent:
+                # Our close_notify: a server that keeps the connection open despite "Connection: close"
+                # answers it and closes; one that closes anyway does so as it would have.
+                tls.conn.close()
+                tls.sock.sendall(tls.conn.data_to_send())
+    except (TruncatedConnection, OSError) as exc:
+        if framing.state == "complete":
+            return (f"the server closed the connection without close_notify (the response is complete by "
+                    f"{framing.detail})")
+        if isinstance(exc, OSError):
+            raise
+        if framing.state == "incomplete":
+            raise TruncatedConnection(f"the response is truncated: the server closed the connection without "
+                                      f"close_notify after {framing.detail}") from exc
+        raise TruncatedConnection(f"the server closed the connection without close_notify, and the response "
+                                  f"may be truncated ({framing.detail})") from exc
+    with contextlib.suppress(OSError, TLSError, _Timeout):
+        _close_and_print(tls, out, len(response))
+    return None
+
+
+def _send(tls: BlockingTLS, data: bytes, out: TextIO, wait: float, quiet: float) -> None:
+    """Send `data`, print what comes back, close our side, and print what follows until the peer closes.
+
+    Our close_notify goes once the server has not begun to answer for `wait`
+    seconds, or has been quiet for `quiet` seconds since its last data: a TLS
+    1.2 peer that reads our data and our close_notify together must answer
+    the close at once, "discarding any pending writes" (RFC 5246 §7.2.1), and
+    an echo would be lost."""
+    tls.send(data)
+    sock = tls.sock
+    timeout = sock.gettimeout()
+    received = 0
+    try:
+        sock.settimeout(wait)
+        while received < MAX_RESPONSE:
+            try:
+                chunk = tls.recv()
+            except TimeoutError:
+                break
+            if not chunk:
+                return  # the peer closed first (close_notify); ours went back at once
+            received += len(chunk)
+            out.write(chunk.decode("utf-8", "replace"))
+            out.flush()
+            sock.settimeout(quiet)
+    finally:
+        sock.settimeout(timeout)
+    _close_and_print(tls, out, received)
+
+
+def _close_and_print(tls: BlockingTLS, out: TextIO, received: int) -> None:
+    """Our close_notify (if not sent yet), then print what still comes until the peer closes.
+
+    We closed first, so a peer that answers by closing the transport without
+    its own close_notify cuts nothing short that it meant to send."""
+    if not tls.conn.close_sent:
+        tls.conn.close()
+        tls.sock.sendall(tls.conn.data_to_send())
+    try:
+        while received < MAX_RESPONSE:
+            try:
+                chunk = tls.recv()
+            except TimeoutError:
+                raise _Timeout("waiting for the server to close after our close_notify") from None
+            if not chunk:
+                break
+            received += len(chunk)
+            out.write(chunk.decode("utf-8", "replace"))
+            out.flush()
+    except (TruncatedConnection, ConnectionResetError):
+        pass
 
 
 def _print_session(out: TextIO, conn: ClientConnection, config: ClientConfig) -> None:

@@ -1,8 +1,8 @@
 """`tls12 explain CAPTURE --keylog FILE`: explain a recorded connection offline.
 
-The capture is what went over the wire both ways: a flows file (the golden
-transcripts in tests/data/golden/, or what `tls12 demo --capture` writes), or
-two raw files, client to server then server to client. With the NSS key log
+The capture is what went over the wire both ways: a flows file (what
+`tls12 demo --capture` writes), or two raw files, client to server then
+server to client. With the NSS key log
 of the connection, the encrypted records (the Finished messages, the
 application data, the alerts) are decrypted and explained too. See
 `tls12.explain.capture` for the formats and `tls12.explain.replay` for how.
@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..crypto.x509 import load_pem_file
 from ..explain import explain, render
 from ..explain.capture import read_capture
 from ..explain.replay import replay
-from .output import add_explain_options, use_color, write_out
+from .files import FileProblem, read_certificates
+from .output import add_explain_options, escaped_explanation, use_color, write_out
 
 __all__ = ["add_parser", "run"]
 
@@ -27,7 +27,7 @@ __all__ = ["add_parser", "run"]
 def add_parser(commands: Any) -> None:
     p = commands.add_parser("explain", help="explain a recorded connection (bytes both ways and a key log)")
     p.add_argument("capture", nargs="+", metavar="FILE",
-                   help="a flows file (tests/data/golden/*.txt, tls12 demo --capture), or two raw files: "
+                   help="a flows file (as `tls12 demo --capture FILE` writes), or two raw files: "
                         "client to server, then server to client")
     p.add_argument("--keylog", metavar="FILE",
                    help="the NSS key log holding the connection's CLIENT_RANDOM line (to decrypt its records)")
@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         capture = read_capture(args.capture)
         keylog = Path(args.keylog).read_text(encoding="ascii", errors="replace") if args.keylog else None
-        anchors = load_pem_file(args.cafile) if args.cafile else []
-    except (OSError, ValueError) as exc:
+        anchors = read_certificates(args.cafile, "--cafile") if args.cafile else []
+    except (FileProblem, OSError, ValueError) as exc:
         print(f"tls12 explain: {exc}", file=sys.stderr)
         return 2
     events = replay(capture, keylog, trust_anchors=anchors)
@@ -54,5 +54,7 @@ def run(args: argparse.Namespace) -> int:
     exp = explain(events, title=f"tls12 explain: {names}",
                   subtitle=f"A recorded connection, replayed offline with {where}.")
     fmt = args.explain
+    if fmt == "text":  # a capture may come from anywhere: what its peers sent is escaped
+        exp = escaped_explanation(exp)
     write_out(render(exp, fmt, reveal_secrets=args.reveal_secrets, color=use_color(fmt, args.output)), args.output)
     return 0

@@ -30,11 +30,15 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from ..certs import CertificateAuthority
 from ..config import DEFAULT_MAX_CERTIFICATE_SIZE, ServerConfig
 from ..explain import FORMATS, Recorder, explain, render, to_json
 from ..io.aio import HANDSHAKE_TIMEOUT, TLSServerProtocol, start_server
 from ..io.keylog import key_log_writer
+from .files import FileProblem, check_writable, read_certificates, read_private_key
+from .output import escaped_explanation, printable
 
 if sys.platform != "win32":
     import resource
@@ -139,11 +143,12 @@ def connection_page(tls: TLSServerProtocol) -> str:
 
 
 class WebApp:
-    """Reads one request head, answers with the connection page, closes."""
+    """Reads one request head, answers with the connection page, closes; logs the request line."""
 
-    def __init__(self) -> None:
+    def __init__(self, log: Callable[[str], None] | None = None) -> None:
         self.head = bytearray()
         self.answered = False
+        self.log = log
 
     def established(self, tls: TLSServerProtocol) -> None:
         pass
@@ -157,18 +162,22 @@ class WebApp:
             end = self.head.find(b"\n\n")
         if end < 0:
             if len(self.head) > MAX_REQUEST_HEAD:
-                self._answer(tls, "431 Request Header Fields Too Large", "HTTP/1.1", "request head too large\n")
+                self._answer(tls, "431 Request Header Fields Too Large", "HTTP/1.1", "request head too large\n",
+                             request_line=bytes(self.head[:200]).decode("latin-1") + "...")
             return
         request_line = bytes(self.head.split(b"\n", 1)[0]).strip().decode("latin-1")
         parts = request_line.split()
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            self._answer(tls, "400 Bad Request", "HTTP/1.1", "bad request\n")
+            self._answer(tls, "400 Bad Request", "HTTP/1.1", "bad request\n", request_line=request_line)
             return
-        self._answer(tls, "200 OK", parts[2], connection_page(tls), content_type="text/html; charset=utf-8")
+        self._answer(tls, "200 OK", parts[2], connection_page(tls), content_type="text/html; charset=utf-8",
+                     request_line=request_line)
 
     def _answer(self, tls: TLSServerProtocol, status: str, version: str, body: str,
-                content_type: str = "text/plain; charset=utf-8") -> None:
+                content_type: str = "text/plain; charset=utf-8", *, request_line: str) -> None:
         self.answered = True
+        if self.log is not None:
+            self.log(f"{_peer(tls)} \"{request_line}\" {status.split(maxsplit=1)[0]}")
         payload = body.encode("utf-8")
         head = (f"{version} {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(payload)}\r\n"
                 "Connection: close\r\nServer: tls12\r\n\r\n").encode("ascii")
@@ -195,12 +204,26 @@ def _config(args: argparse.Namespace) -> tuple[ServerConfig, str]:
     if args.alpn:
         extra["alpn_protocols"] = tuple(p for p in args.alpn.split(",") if p)
     if args.keylog:
+        check_writable(args.keylog, "--keylog", create=True)
         extra["key_log"] = key_log_writer(args.keylog)
+    if args.explain == "html" and not os.path.isdir(args.explain_dir):
+        raise FileProblem(f"--explain-dir {args.explain_dir}: not a directory; expected one to write pages to")
     if args.cert:
-        return ServerConfig.from_pem_files(args.cert, args.key, **extra), f"certificate from {args.cert}"
+        chain = read_certificates(args.cert, "--cert")
+        key = read_private_key(args.key or args.cert, "--key" if args.key else "--cert")
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise FileProblem(f"{'--key ' + args.key if args.key else '--cert ' + args.cert}: "
+                              "not an RSA private key; tls12 serve needs an RSA key (its suite is ECDHE-RSA)")
+        try:
+            config = ServerConfig(certificate_chain=chain, private_key=key, **extra)
+        except (TypeError, ValueError) as exc:
+            files = f"--cert {args.cert}" + (f" and --key {args.key}" if args.key else "")
+            raise FileProblem(f"{files}: {exc}") from None
+        return config, f"certificate from {args.cert}"
     ca = CertificateAuthority("tls12 serve throwaway CA")
     leaf = ca.issue(("localhost", "127.0.0.1"))
     if args.write_ca:
+        check_writable(args.write_ca, "--write-ca")
         with open(args.write_ca, "wb") as f:
             f.write(ca.cert_pem())
     where = f", CA written to {args.write_ca}" if args.write_ca else " (use --write-ca to trust it)"
@@ -214,7 +237,7 @@ class _Logged:
     Everything per connection lives here (and so goes away with the connection)."""
 
     def __init__(self, app: WebApp | EchoApp, recorder: Recorder | None, log: _Log,
-                 explain: Callable[[Recorder, str], str] | None = None) -> None:
+                 explain: Callable[[Recorder, str], None] | None = None) -> None:
         self.app = app
         self.recorder = recorder
         self.log = log
@@ -225,10 +248,9 @@ class _Logged:
         if recorder is None or self._explain is None:
             return
         try:
-            text = self._explain(recorder, peer)
+            self._explain(recorder, peer)
         except Exception as exc:  # a half-finished handshake must not take the server's callbacks down
-            text = f"tls12 serve: cannot explain this connection: {exc!r}"
-        self.log(text)
+            self.log(f"tls12 serve: cannot explain this connection: {exc!r}")
 
     def established(self, tls: TLSServerProtocol) -> None:
         conn = tls.conn
@@ -246,16 +268,27 @@ class _Logged:
 
 
 class _Log:
-    """Lines to stdout; once stdout is gone (a closed pipe), the server keeps serving silently."""
+    """Lines to stdout; once stdout is gone (a closed pipe), the server keeps serving silently.
+
+    Every line goes through `printable()`: what a client sent (a request line, a
+    name, bytes quoted in an error) can neither forge a line nor drive the terminal."""
 
     def __init__(self) -> None:
         self.broken = False
 
     def __call__(self, line: str) -> None:
+        self._write(printable(line))
+
+    def explanation(self, text: str) -> None:
+        """A text explanation, many lines (and colours) as rendered: every string in it that a peer
+        sent went through the same `printable()` in `escaped_explanation()`, before rendering."""
+        self._write(text)
+
+    def _write(self, text: str) -> None:
         if self.broken:
             return
         try:
-            print(line, flush=True)
+            print(text, flush=True)
         except (OSError, ValueError):
             self.broken = True
             # Point stdout at /dev/null so that the flush at exit does not complain either.
@@ -302,23 +335,25 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str) -> 
     explained = itertools.count(1)
     reveal = bool(args.reveal_secrets or args.keylog)
 
-    def explain_connection(recorder: Recorder, peer: str) -> str:
-        """The explanation of one connection: printed (text, json) or written to a page (html)."""
+    def explain_connection(recorder: Recorder, peer: str) -> None:
+        """Log the explanation of one connection (text, json), or write it to a page (html) and log where."""
         title = f"tls12 serve: a connection from {peer}"
         if args.explain == "json":
-            return json.dumps(to_json(explain(recorder.events, title=title), reveal_secrets=reveal))
-        if args.explain == "html":
+            log(json.dumps(to_json(explain(recorder.events, title=title), reveal_secrets=reveal)))
+        elif args.explain == "html":
             number = next(explained)
             path = os.path.join(args.explain_dir, f"tls12-serve-{number}-{peer.replace(':', '-')}.html")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(render(recorder.events, "html", reveal_secrets=reveal, title=title))
-            return f"{peer} explanation written to {path}"
-        color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        return render(recorder.events, "text", reveal_secrets=reveal, color=color, title=title)
+            log(f"{peer} explanation written to {path}")
+        else:
+            color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+            exp = escaped_explanation(explain(recorder.events, title=title))
+            log.explanation(render(exp, "text", reveal_secrets=reveal, color=color))
 
     def factory() -> TLSServerProtocol:
         recorder = Recorder() if args.explain else None
-        app = _Logged(WebApp() if args.www else EchoApp(), recorder, log, explain_connection)
+        app = _Logged(WebApp(log) if args.www else EchoApp(), recorder, log, explain_connection)
         return TLSServerProtocol(config, app, tracer=recorder.tracer("server") if recorder else None,
                                  on_failure=on_failure, handshake_timeout=args.handshake_timeout,
                                  idle_timeout=args.idle_timeout or None)
@@ -356,6 +391,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         config, about = _config(args)
+    except FileProblem as exc:
+        print(f"tls12 serve: {exc}", file=sys.stderr)
+        return 2
     except (OSError, ValueError, TypeError) as exc:
         print(f"tls12 serve: cannot load the certificate or key: {exc}", file=sys.stderr)
         return 2

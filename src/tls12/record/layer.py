@@ -75,6 +75,19 @@ MAX_USELESS_RECORDS = 32
 MAX_HANDSHAKE_WARNINGS = 4
 
 
+def _unknown_type_message(content_type: int, start: bytes | bytearray | memoryview) -> str:
+    """Why a record's type byte is unknown; a peer that speaks plain text is named as such.
+
+    When the first bytes are printable ASCII ("HTTP/1.1 400", "220 smtp", "GET / HTTP/1.1")
+    the peer is not speaking TLS at all; they are quoted, with anything unprintable escaped."""
+    if len(start) >= HEADER_LEN and all(0x20 <= b < 0x7F or b in b"\t\r\n" for b in start[:HEADER_LEN]):
+        named = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r", 0x27: "\\'", 0x5C: "\\\\"}
+        shown = "".join(named.get(b) or (chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}") for b in start)
+        return (f"the peer sent '{shown}', plain text rather than a TLS record: "
+                "is this a plain-text port (plain HTTP, say) instead of a TLS one?")
+    return f"record of unknown content type {content_type}"
+
+
 class RecordLayer:
     __slots__ = ("_in", "_pos", "established", "handshake", "read_cipher", "useless", "version_fixed",
                  "write_cipher", "write_version")
@@ -95,11 +108,13 @@ class RecordLayer:
 
     # -- the rules -------------------------------------------------------------
 
-    def check_header(self, content_type: int, version: int, length: int) -> None:
+    def check_header(self, content_type: int, version: int, length: int,
+                     start: bytes | bytearray | memoryview = b"") -> None:
         """Raise the error for a record header that may not come now; every record, whichever
-        path reads it, is held to this (and to nothing else) before its body is awaited."""
+        path reads it, is held to this (and to nothing else) before its body is awaited.
+        `start`, the record's first bytes, only serves to name a peer that speaks plain text."""
         if content_type not in _VALID_TYPES:
-            raise UnexpectedMessage(f"record of unknown content type {content_type}")
+            raise UnexpectedMessage(_unknown_type_message(content_type, start))
         if version != _TLS1_2:
             if self.version_fixed:
                 raise ProtocolVersionError(f"record version 0x{version:04x}, expected 0x0303")
@@ -164,7 +179,7 @@ class RecordLayer:
         if len(buf) - pos < HEADER_LEN:
             return None
         content_type, version, length = _HEADER.unpack_from(buf, pos)
-        self.check_header(content_type, version, length)
+        self.check_header(content_type, version, length, buf[pos : pos + 16])
         end = pos + HEADER_LEN + length
         if len(buf) < end:
             return None
