@@ -17,7 +17,7 @@ from tls12 import ServerConfig, ServerConnection
 from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.cli.main import main
 from tls12.errors import UnexpectedMessage
-from tls12.record.layer import RecordLayer
+from tls12.record.layer import HandshakeReassembler, RecordLayer
 
 from helpers import stdlib_server_context
 
@@ -29,7 +29,7 @@ INTERNALS = ("Unable to load PEM", "MalformedFraming", "cryptography.io", "Errno
 
 
 def test_record_layer_names_plain_text_and_escapes_it() -> None:
-    layer = RecordLayer()
+    layer = RecordLayer(HandshakeReassembler(2**16))
     layer.feed(b"HTTP/1.1 400 Bad Request\r\n\r\n")
     with pytest.raises(UnexpectedMessage) as info:
         layer.next_record()
@@ -37,7 +37,7 @@ def test_record_layer_names_plain_text_and_escapes_it() -> None:
     assert "plain-text port" in str(info.value)
     assert "unknown content type" not in str(info.value)
 
-    layer = RecordLayer()
+    layer = RecordLayer(HandshakeReassembler(2**16))
     layer.feed(b"GET /\x1b[31m\r\n\xff")
     with pytest.raises(UnexpectedMessage) as info:
         layer.next_record()
@@ -45,7 +45,7 @@ def test_record_layer_names_plain_text_and_escapes_it() -> None:
     assert "'GET /\\x1b[31m\\r\\n\\xff'" in message
     assert message.isascii() and message.isprintable()
 
-    layer = RecordLayer()  # not text: the record's type is named as before
+    layer = RecordLayer(HandshakeReassembler(2**16))  # not text: the record's type is named as before
     layer.feed(b"\x63\x03\x03\x00\x01\x00")
     with pytest.raises(UnexpectedMessage, match="record of unknown content type 99"):
         layer.next_record()
