@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 
 from tls12.certs import CertificateAuthority, generate_key
 from tls12.crypto.credentials import (
-    SCHEMES_BY_KEY_TYPE,
     SUITE_AUTHENTICATION,
     Authentication,
     Credential,
@@ -183,7 +182,7 @@ def test_schemes_are_data_the_caller_may_give(ca: CertificateAuthority) -> None:
     choice = choose_credential([credential], suites=[ECDHE_RSA_AES256],
                                client_schemes=[*ALL_SCHEMES, S.RSA_PKCS1_SHA384], server_name=None)
     assert choice.scheme is S.RSA_PKCS1_SHA384
-    assert SCHEMES_BY_KEY_TYPE[KeyType.RSA][0] is S.RSA_PSS_RSAE_SHA256
+    assert Credential.from_chain(issued.chain, issued.private_key).schemes[0] is S.RSA_PSS_RSAE_SHA256  # the default
     with pytest.raises(ValueError, match="rsa keys cannot sign with ecdsa_secp256r1_sha256, rsa_pss_pss_sha256"):
         Credential.from_chain(issued.chain, issued.private_key,
                               schemes=(S.RSA_PKCS1_SHA256, S.ECDSA_SECP256R1_SHA256, S.RSA_PSS_PSS_SHA256))
