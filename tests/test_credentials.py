@@ -21,6 +21,7 @@ from tls12.crypto.credentials import (
     KeyType,
     PrivateKey,
     choose_credential,
+    key_type_of_key,
 )
 from tls12.enums import AlertDescription, CipherSuite, NamedGroup, SignatureScheme
 from tls12.errors import HandshakeFailure
@@ -145,6 +146,17 @@ def test_small_rsa_keys_are_refused_by_the_x509_rule(ca: CertificateAuthority) -
     issued = weak_intermediate.issue(key_type="ecdsa")
     with pytest.raises(ValueError, match="RSA 1024 bits"):
         Credential.from_chain(issued.chain, issued.private_key)
+
+
+def test_key_type_of_a_bare_key() -> None:
+    for kind in KeyType:
+        key = generate_key(kind)
+        expected = KeyType.RSA if kind is KeyType.RSA_PSS else kind  # only a certificate says RSASSA-PSS
+        assert key_type_of_key(key) is key_type_of_key(key.public_key()) is expected
+    with pytest.raises(ValueError, match="secp224r1 are not supported"):
+        key_type_of_key(ec.generate_private_key(ec.SECP224R1()))
+    with pytest.raises(ValueError, match="Ed448PrivateKey keys are not supported"):
+        key_type_of_key(ed448.Ed448PrivateKey.generate())
 
 
 def test_unsupported_keys(ca: CertificateAuthority) -> None:

@@ -39,10 +39,11 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes, PrivateKeyTypes
 
 from ..enums import CipherSuite, NamedGroup, SignatureScheme
 from ..errors import HandshakeFailure, TLSError
-from .signatures import RSAPSSKey, is_rsa_pss_certificate, rsa_pss_key, schemes_for
+from .signatures import PrivateKey, RSAPSSKey, is_rsa_pss_certificate, rsa_pss_key, schemes_for
 from .x509 import check_key_sizes
 
 __all__ = [
@@ -54,9 +55,8 @@ __all__ = [
     "PrivateKey",
     "choose_credential",
     "key_type_of",
+    "key_type_of_key",
 ]
-
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
 class KeyType(StrEnum):
@@ -126,18 +126,23 @@ SUITE_AUTHENTICATION: Mapping[CipherSuite, Authentication] = {
 
 def key_type_of(cert: x509.Certificate) -> KeyType:
     """The kind of key `cert` holds; ValueError for keys TLS 1.2 here cannot use."""
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        # cryptography reads an id-RSASSA-PSS key as an RSA key; the OID tells them apart.
-        return KeyType.RSA_PSS if is_rsa_pss_certificate(cert) else KeyType.RSA
-    if isinstance(key, ec.EllipticCurvePublicKey):
+    # cryptography reads an id-RSASSA-PSS key as an RSA key; the OID tells them apart.
+    return KeyType.RSA_PSS if is_rsa_pss_certificate(cert) else key_type_of_key(cert.public_key())
+
+
+def key_type_of_key(key: PrivateKeyTypes | CertificatePublicKeyTypes) -> KeyType:
+    """The kind of a bare key (an RSA key is rsaEncryption: only a certificate can say RSASSA-PSS);
+    ValueError for keys TLS 1.2 here cannot use."""
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return KeyType.RSA
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         found = _CURVE_KEY_TYPES.get(key.curve.name)
         if found is None:
             raise ValueError(f"ECDSA keys on {key.curve.name} are not supported (P-256, P-384 and P-521 are)")
         return found
-    if isinstance(key, ed25519.Ed25519PublicKey):
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
         return KeyType.ED25519
-    raise ValueError(f"{type(key).__name__} certificates are not supported")
+    raise ValueError(f"{type(key).__name__} keys are not supported (RSA, ECDSA and Ed25519 are)")
 
 
 def _pss_restricted(
