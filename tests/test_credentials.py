@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import shutil
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,6 +23,8 @@ from tls12.crypto.credentials import (
 )
 from tls12.enums import AlertDescription, CipherSuite, NamedGroup, SignatureScheme
 from tls12.errors import HandshakeFailure
+
+from helpers import openssl
 
 S = SignatureScheme
 ECDHE_ECDSA_AES128 = CipherSuite(0xC02B)
@@ -200,18 +200,13 @@ def test_schemes_are_data_the_caller_may_give(ca: CertificateAuthority) -> None:
                               schemes=(S.RSA_PKCS1_SHA256, S.ECDSA_SECP256R1_SHA256, S.RSA_PSS_PSS_SHA256))
 
 
-OPENSSL = shutil.which("openssl")
-
-
 def openssl_pss_credential(tmp_path: Path, *pkeyopts: str) -> Credential:
     """A self-signed certificate for an RSA-PSS key with parameter restrictions, made by OpenSSL."""
-    assert OPENSSL is not None, "the openssl command is needed"
     key, cert = tmp_path / "pss.key", tmp_path / "pss.pem"
     options = [arg for opt in ("rsa_keygen_bits:2048", *pkeyopts) for arg in ("-pkeyopt", opt)]
-    subprocess.run([OPENSSL, "genpkey", "-algorithm", "RSA-PSS", *options, "-out", str(key)],
-                   check=True, capture_output=True)
-    subprocess.run([OPENSSL, "req", "-x509", "-new", "-key", str(key), "-subj", "/CN=localhost", "-days", "2",
-                    "-addext", "subjectAltName=DNS:localhost", "-out", str(cert)], check=True, capture_output=True)
+    openssl("genpkey", "-algorithm", "RSA-PSS", *options, "-out", str(key))
+    openssl("req", "-x509", "-new", "-key", str(key), "-subj", "/CN=localhost", "-days", "2",
+            "-addext", "subjectAltName=DNS:localhost", "-out", str(cert))
     return Credential.from_pem(cert.read_bytes(), key.read_bytes())
 
 
