@@ -18,7 +18,6 @@ import ssl
 import threading
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,18 @@ import tls12
 import tls12.sslcompat
 from tls12.certs import CertificateAuthority, IssuedCertificate
 
+import sslcompat_support
 from helpers import stdlib_client_context, stdlib_server_context
-from sslcompat_support import TIMEOUT, ServeFn, connect, echo, peercert, raw_connection, serving
+from sslcompat_support import (
+    TIMEOUT,
+    ServeFn,
+    answer_close_notify,
+    connect,
+    echo,
+    peercert,
+    raw_connection,
+    recv_exactly,
+)
 
 SUITE = "ECDHE-RSA-AES256-GCM-SHA384"
 CIPHER = (SUITE, "TLSv1.2", 256)
@@ -41,34 +50,14 @@ LEAF_SAN = (("DNS", "localhost"), ("IP Address", "127.0.0.1"))
 # -- a TLS server on 127.0.0.1 whose connections run a handler in a thread --------------------
 
 
-def recv_exactly(sock: socket.socket, n: int) -> bytes:
-    out = bytearray()
-    while len(out) < n:
-        chunk = sock.recv(min(n - len(out), 1 << 17))
-        assert chunk, f"EOF after {len(out)} of {n} bytes"
-        out += chunk
-    return bytes(out)
-
-
-@pytest.fixture
-def serve() -> Iterator[ServeFn]:
-    with serving() as start:
-        yield start
-
-
 @pytest.fixture
 def ours(pem_dir: Path) -> tls12.SSLContext:
-    """Our client context, trusting the session CA."""
-    ctx = tls12.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(pem_dir / "ca.pem")
-    return ctx
+    return sslcompat_support.ours_client(pem_dir)
 
 
 @pytest.fixture
 def ours_server(pem_dir: Path) -> tls12.SSLContext:
-    ctx = tls12.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pem_dir / "leaf.pem", pem_dir / "leaf.key")
-    return ctx
+    return sslcompat_support.ours_server(pem_dir)
 
 
 @pytest.fixture
@@ -390,25 +379,7 @@ def test_unwrap_with_plain_text_right_behind_close_notify(
     one TCP send: what follows close_notify on the wire belongs to the plain connection."""
 
     def handler(raw: socket.socket) -> bytes:
-        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        obj = stdlib_server_context(pem_dir).wrap_bio(incoming, outgoing, server_side=True)
-        while True:
-            try:
-                obj.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                raw.sendall(outgoing.read())
-                incoming.write(raw.recv(65536))
-        raw.sendall(outgoing.read())
-        while True:  # our close_notify stays in `outgoing` until the client's has arrived
-            try:
-                obj.unwrap()
-                break
-            except ssl.SSLWantReadError:
-                data = raw.recv(65536)
-                assert data, "the client closed instead of sending close_notify"
-                incoming.write(data)
-        raw.sendall(outgoing.read() + b"PLAIN RIGHT AFTER")
+        raw.sendall(answer_close_notify(raw, stdlib_server_context(pem_dir)) + b"PLAIN RIGHT AFTER")
         return recv_exactly(raw, 4)
 
     ctx = ours if impl == "tls12" else stdlib_client_context(pem_dir)
