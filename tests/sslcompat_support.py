@@ -226,6 +226,16 @@ def recv_exactly(sock: socket.socket, n: int) -> bytes:
     return bytes(out)
 
 
+def plain_after_unwrap(ctx: ssl.SSLContext, port: int, n: int, *, answer: bytes) -> bytes:
+    """Connect with `ctx`, unwrap(), read the first `n` plain bytes, and send `answer` in plain."""
+    with connect(ctx, port) as sock:
+        plain = sock.unwrap()
+        plain.settimeout(1.0)
+        got = recv_exactly(plain, n)
+        plain.sendall(answer)
+    return got
+
+
 def peercert(sock: Any) -> dict[str, Any]:
     """getpeercert() of a verified connection (never None)."""
     cert = sock.getpeercert()

@@ -34,6 +34,7 @@ from sslcompat_support import (
     echo,
     ours_client,
     ours_server,
+    plain_after_unwrap,
     raw_connection,
     recv_exactly,
 )
@@ -115,11 +116,7 @@ def test_unwrap_keeps_plain_text_after_a_split_close_notify(
 
     ctx = ours if impl == "tls12" else stdlib_client_context(pem_dir)
     server = serve(None, handler)
-    with connect(ctx, server.port) as sock:
-        plain = sock.unwrap()
-        plain.settimeout(1.0)
-        assert recv_exactly(plain, 17) == b"PLAIN RIGHT AFTER"
-        plain.sendall(b"back")
+    assert plain_after_unwrap(ctx, server.port, 17, answer=b"back") == b"PLAIN RIGHT AFTER"
     assert server.result() == b"back"
 
 

@@ -37,6 +37,7 @@ from sslcompat_support import (
     connect,
     echo,
     peercert,
+    plain_after_unwrap,
     raw_connection,
     recv_exactly,
 )
@@ -384,11 +385,7 @@ def test_unwrap_with_plain_text_right_behind_close_notify(
 
     ctx = ours if impl == "tls12" else stdlib_client_context(pem_dir)
     server = serve(None, handler)
-    with connect(ctx, server.port) as sock:
-        plain = sock.unwrap()
-        plain.settimeout(1.0)
-        assert recv_exactly(plain, 17) == b"PLAIN RIGHT AFTER"
-        plain.sendall(b"back")
+    assert plain_after_unwrap(ctx, server.port, 17, answer=b"back") == b"PLAIN RIGHT AFTER"
     assert server.result() == b"back"
 
 
