@@ -204,8 +204,18 @@ def https_server(ctx: ssl.SSLContext, handler: type[http.server.BaseHTTPRequestH
 # -- the client side -------------------------------------------------------------------------
 
 
-def raw_connection(port: int) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+def raw_connection(port: int, *, send_buffer: int | None = None) -> socket.socket:
+    """A TCP connection to 127.0.0.1:`port`. `send_buffer`: SO_SNDBUF, set before connecting, so sends stall early."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if send_buffer is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+        sock.settimeout(TIMEOUT)
+        sock.connect(("127.0.0.1", port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def connect(ctx: ssl.SSLContext, port: int, server_hostname: str | None = "localhost", **kwargs: Any) -> ssl.SSLSocket:

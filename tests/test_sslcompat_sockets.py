@@ -304,10 +304,7 @@ def test_nonblocking_large_send_hits_want_write(ours: tls12.SSLContext, pem_dir:
         return len(got), hashlib.sha256(got).digest()
 
     server = serve(stdlib_server_context(pem_dir), handler)
-    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024)
-    raw.settimeout(TIMEOUT)
-    raw.connect(("127.0.0.1", server.port))
+    raw = raw_connection(server.port, send_buffer=32 * 1024)
     with ours.wrap_socket(raw, server_hostname="localhost") as sock:
         sock.setblocking(False)
         deadline = time.monotonic() + TIMEOUT
