@@ -124,6 +124,7 @@ SUITE_AUTHENTICATION: Mapping[CipherSuite, Authentication] = {
     CipherSuite(0x009D): _RSA_DECRYPT,  # TLS_RSA_WITH_AES_256_GCM_SHA384
 }
 
+
 def key_type_of(cert: x509.Certificate) -> KeyType:
     """The kind of key `cert` holds; ValueError for keys TLS 1.2 here cannot use."""
     # cryptography reads an id-RSASSA-PSS key as an RSA key; the OID tells them apart.
