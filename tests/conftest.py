@@ -1,13 +1,16 @@
-"""Shared fixtures: one throwaway CA per session, configs, and an in-memory pump."""
+"""Shared fixtures: one throwaway CA per session, configs, and servers on 127.0.0.1 for the drop-in tests."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tls12 import ClientConfig, ServerConfig
 from tls12.certs import CertificateAuthority, IssuedCertificate
+
+from sslcompat_support import ServeFn, serving
 
 
 @pytest.fixture(scope="session")
@@ -38,6 +41,13 @@ def client_config(ca: CertificateAuthority) -> ClientConfig:
 @pytest.fixture
 def server_config(leaf: IssuedCertificate) -> ServerConfig:
     return ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key)
+
+
+@pytest.fixture
+def serve() -> Iterator[ServeFn]:
+    """Starts TLS (or raw TCP) servers on 127.0.0.1 (sslcompat_support.Server); all stop after the test."""
+    with serving() as start:
+        yield start
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -1,9 +1,14 @@
-"""Test helpers: in-memory pumps between our connections and the stdlib ssl module, and the explained steps."""
+"""Test helpers: in-memory pumps between our connections and the stdlib ssl module, the explained steps,
+and the openssl command the known-answer tests check against."""
 
 from __future__ import annotations
 
+import shutil
 import ssl
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from tls12 import ClientConnection, ServerConnection
 from tls12.events import Event
@@ -106,3 +111,18 @@ def pump_stdlib(ours: ClientConnection | ServerConnection, peer: StdlibPeer, rou
             break
     return events
 
+
+
+def openssl_command() -> str:
+    """The openssl executable. Its absence fails the test rather than skipping it: CI installs it."""
+    exe = shutil.which("openssl")
+    if exe is None:
+        pytest.fail("openssl is not on PATH: the known-answer tests need it (CI installs it)")
+    return exe
+
+
+def openssl(*args: str, stdin: bytes | None = None) -> bytes:
+    """What `openssl args...` writes to stdout; the command must succeed."""
+    proc = subprocess.run([openssl_command(), *args], input=stdin, capture_output=True, timeout=120, check=False)
+    assert proc.returncode == 0, f"openssl {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}"
+    return proc.stdout

@@ -1,21 +1,43 @@
-"""Shared by the `tls12.sslcompat` socket tests (test_sslcompat_context.py, test_sslcompat_sockets.py).
+"""Shared by the `tls12.sslcompat` socket tests (test_sslcompat_*.py, test_thirdparty_drop_in.py).
 
 A TLS server on 127.0.0.1:0 whose connections each run a handler in a thread (the stdlib's
-or our server context, or none: a raw TCP server), and the client side of a connection to it.
-Every socket has a timeout and every thread is joined; it holds no tests.
+or our server context, or none: a raw TCP server), an HTTPS server, our contexts for the
+session's certificates, and the client side of a connection. Every socket has a timeout and
+every thread is joined; it holds no tests (the `serve` fixture is in conftest.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.server
 import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
+import tls12
+
 TIMEOUT = 5.0
+
+
+# -- our contexts for the session CA's certificates (conftest's pem_dir) -------------------
+
+
+def ours_client(pem_dir: Path) -> tls12.SSLContext:
+    """Our client context, trusting the session CA."""
+    ctx = tls12.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(pem_dir / "ca.pem")
+    return ctx
+
+
+def ours_server(pem_dir: Path) -> tls12.SSLContext:
+    """Our server context, with the session's leaf for localhost and 127.0.0.1."""
+    ctx = tls12.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(pem_dir / "leaf.pem", pem_dir / "leaf.key")
+    return ctx
 
 
 # -- a stdlib (or tls12) TLS server on 127.0.0.1 --------------------------------------------
@@ -121,6 +143,31 @@ class Server:
 ServeFn = Callable[..., Server]
 
 
+def answer_close_notify(raw: socket.socket, ctx: ssl.SSLContext) -> bytes:
+    """A server handler's first half: a TLS connection with `ctx` over `raw` through memory BIOs,
+    the handshake, then the client's close_notify. Returns the server's own close_notify, unsent,
+    so that the caller decides how it goes on the wire."""
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(incoming, outgoing, server_side=True)
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            raw.sendall(outgoing.read())
+            incoming.write(raw.recv(65536))
+    raw.sendall(outgoing.read())
+    while True:  # our close_notify stays in `outgoing` until the client's has arrived
+        try:
+            obj.unwrap()
+            break
+        except ssl.SSLWantReadError:
+            data = raw.recv(65536)
+            assert data, "the client closed instead of sending close_notify"
+            incoming.write(data)
+    return outgoing.read()
+
+
 @contextlib.contextmanager
 def serving() -> Iterator[ServeFn]:
     """What a test's `serve` fixture yields: a function that starts a `Server`; all are stopped at the end."""
@@ -136,11 +183,39 @@ def serving() -> Iterator[ServeFn]:
         server.stop()
 
 
+@contextlib.contextmanager
+def https_server(ctx: ssl.SSLContext, handler: type[http.server.BaseHTTPRequestHandler]) -> Iterator[int]:
+    """http.server on 127.0.0.1:0 whose listening socket is wrapped with `ctx`; yields the port."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield httpd.server_address[1]
+    finally:
+        stopper = threading.Thread(target=httpd.shutdown, daemon=True)
+        stopper.start()
+        stopper.join(TIMEOUT)
+        thread.join(TIMEOUT)
+        httpd.server_close()  # joins the handler threads (each bounded by the handler's timeout)
+        assert not thread.is_alive() and not stopper.is_alive(), "the HTTPS server did not stop"
+
+
 # -- the client side -------------------------------------------------------------------------
 
 
-def raw_connection(port: int) -> socket.socket:
-    return socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+def raw_connection(port: int, *, send_buffer: int | None = None) -> socket.socket:
+    """A TCP connection to 127.0.0.1:`port`. `send_buffer`: SO_SNDBUF, set before connecting, so sends stall early."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        if send_buffer is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
+        sock.settimeout(TIMEOUT)
+        sock.connect(("127.0.0.1", port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def connect(ctx: ssl.SSLContext, port: int, server_hostname: str | None = "localhost", **kwargs: Any) -> ssl.SSLSocket:
@@ -150,6 +225,25 @@ def connect(ctx: ssl.SSLContext, port: int, server_hostname: str | None = "local
     except BaseException:
         raw.close()
         raise
+
+
+def recv_exactly(sock: socket.socket, n: int) -> bytes:
+    out = bytearray()
+    while len(out) < n:
+        chunk = sock.recv(min(n - len(out), 1 << 17))
+        assert chunk, f"EOF after {len(out)} of {n} bytes"
+        out += chunk
+    return bytes(out)
+
+
+def plain_after_unwrap(ctx: ssl.SSLContext, port: int, n: int, *, answer: bytes) -> bytes:
+    """Connect with `ctx`, unwrap(), read the first `n` plain bytes, and send `answer` in plain."""
+    with connect(ctx, port) as sock:
+        plain = sock.unwrap()
+        plain.settimeout(1.0)
+        got = recv_exactly(plain, n)
+        plain.sendall(answer)
+    return got
 
 
 def peercert(sock: Any) -> dict[str, Any]:

@@ -3,7 +3,6 @@ OpenSSL both accept, including a Let's-Encrypt-shaped one, and client certificat
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,7 +15,8 @@ from cryptography.x509.verification import PolicyBuilder, Store, VerificationErr
 
 from tls12.certs import CertificateAuthority, IssuedCertificate, KeyType, generate_key
 
-OPENSSL = shutil.which("openssl")
+from helpers import openssl, openssl_command
+
 LEAF_TYPES = ["rsa", "ecdsa", "ecdsa-p384", "ecdsa-p521", "ed25519", "rsa-pss"]
 CURVES = {"ecdsa": "secp256r1", "ecdsa-p384": "secp384r1", "ecdsa-p521": "secp521r1"}
 
@@ -36,10 +36,9 @@ def cryptography_verify(root: x509.Certificate, issued: IssuedCertificate) -> No
 
 def openssl_verify(tmp_path: Path, root_pem: bytes, issued: IssuedCertificate, purpose: str = "sslserver"
                    ) -> subprocess.CompletedProcess[str]:
-    assert OPENSSL is not None, "the openssl command is needed"
     (tmp_path / "root.pem").write_bytes(root_pem)
     (tmp_path / "leaf.pem").write_bytes(issued.certificate.public_bytes(serialization.Encoding.PEM))
-    command = [OPENSSL, "verify", "-CAfile", str(tmp_path / "root.pem"), "-purpose", purpose]
+    command = [openssl_command(), "verify", "-CAfile", str(tmp_path / "root.pem"), "-purpose", purpose]
     if len(issued.chain) > 1:
         (tmp_path / "untrusted.pem").write_bytes(
             b"".join(c.public_bytes(serialization.Encoding.PEM) for c in issued.chain[1:]))
@@ -172,21 +171,16 @@ def test_client_certificate(tmp_path: Path, cas: dict[str, CertificateAuthority]
 
 
 def test_rsa_pss_key_pem_is_an_rsa_pss_key_for_openssl(tmp_path: Path, cas: dict[str, CertificateAuthority]) -> None:
-    assert OPENSSL is not None
     issued = cas["ecdsa"].issue(key_type="rsa-pss")
     (tmp_path / "leaf.key").write_bytes(issued.key_pem())
     (tmp_path / "leaf.pem").write_bytes(issued.cert_pem())
-    text = subprocess.run([OPENSSL, "pkey", "-in", str(tmp_path / "leaf.key"), "-noout", "-text"],
-                          capture_output=True, text=True, check=True).stdout
+    text = openssl("pkey", "-in", str(tmp_path / "leaf.key"), "-noout", "-text").decode()
     assert "No PSS parameter restrictions" in text  # what OpenSSL prints only for an RSA-PSS key
-    cert_text = subprocess.run([OPENSSL, "x509", "-in", str(tmp_path / "leaf.pem"), "-noout", "-text"],
-                               capture_output=True, text=True, check=True).stdout
+    cert_text = openssl("x509", "-in", str(tmp_path / "leaf.pem"), "-noout", "-text").decode()
     assert "Public Key Algorithm: rsassaPss" in cert_text
     # The key OpenSSL reads is the certificate's key.
-    key_public = subprocess.run([OPENSSL, "pkey", "-in", str(tmp_path / "leaf.key"), "-pubout"],
-                                capture_output=True, check=True).stdout
-    cert_public = subprocess.run([OPENSSL, "x509", "-in", str(tmp_path / "leaf.pem"), "-noout", "-pubkey"],
-                                 capture_output=True, check=True).stdout
+    key_public = openssl("pkey", "-in", str(tmp_path / "leaf.key"), "-pubout")
+    cert_public = openssl("x509", "-in", str(tmp_path / "leaf.pem"), "-noout", "-pubkey")
     assert key_public == cert_public
     # And cryptography reads it back as the same RSA key.
     loaded = serialization.load_pem_private_key(issued.key_pem(), None)

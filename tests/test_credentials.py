@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import shutil
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,16 +13,18 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, rsa
 
 from tls12.certs import CertificateAuthority, generate_key
 from tls12.crypto.credentials import (
-    SCHEMES_BY_KEY_TYPE,
     SUITE_AUTHENTICATION,
     Authentication,
     Credential,
     KeyType,
     PrivateKey,
     choose_credential,
+    key_type_of_key,
 )
 from tls12.enums import AlertDescription, CipherSuite, NamedGroup, SignatureScheme
 from tls12.errors import HandshakeFailure
+
+from helpers import openssl
 
 S = SignatureScheme
 ECDHE_ECDSA_AES128 = CipherSuite(0xC02B)
@@ -148,6 +148,17 @@ def test_small_rsa_keys_are_refused_by_the_x509_rule(ca: CertificateAuthority) -
         Credential.from_chain(issued.chain, issued.private_key)
 
 
+def test_key_type_of_a_bare_key() -> None:
+    for kind in KeyType:
+        key = generate_key(kind)
+        expected = KeyType.RSA if kind is KeyType.RSA_PSS else kind  # only a certificate says RSASSA-PSS
+        assert key_type_of_key(key) is key_type_of_key(key.public_key()) is expected
+    with pytest.raises(ValueError, match="secp224r1 are not supported"):
+        key_type_of_key(ec.generate_private_key(ec.SECP224R1()))
+    with pytest.raises(ValueError, match="Ed448PrivateKey keys are not supported"):
+        key_type_of_key(ed448.Ed448PrivateKey.generate())
+
+
 def test_unsupported_keys(ca: CertificateAuthority) -> None:
     p224 = ec.generate_private_key(ec.SECP224R1())
     with pytest.raises(ValueError, match="secp224r1 are not supported"):
@@ -183,24 +194,19 @@ def test_schemes_are_data_the_caller_may_give(ca: CertificateAuthority) -> None:
     choice = choose_credential([credential], suites=[ECDHE_RSA_AES256],
                                client_schemes=[*ALL_SCHEMES, S.RSA_PKCS1_SHA384], server_name=None)
     assert choice.scheme is S.RSA_PKCS1_SHA384
-    assert SCHEMES_BY_KEY_TYPE[KeyType.RSA][0] is S.RSA_PSS_RSAE_SHA256
+    assert Credential.from_chain(issued.chain, issued.private_key).schemes[0] is S.RSA_PSS_RSAE_SHA256  # the default
     with pytest.raises(ValueError, match="rsa keys cannot sign with ecdsa_secp256r1_sha256, rsa_pss_pss_sha256"):
         Credential.from_chain(issued.chain, issued.private_key,
                               schemes=(S.RSA_PKCS1_SHA256, S.ECDSA_SECP256R1_SHA256, S.RSA_PSS_PSS_SHA256))
 
 
-OPENSSL = shutil.which("openssl")
-
-
 def openssl_pss_credential(tmp_path: Path, *pkeyopts: str) -> Credential:
     """A self-signed certificate for an RSA-PSS key with parameter restrictions, made by OpenSSL."""
-    assert OPENSSL is not None, "the openssl command is needed"
     key, cert = tmp_path / "pss.key", tmp_path / "pss.pem"
     options = [arg for opt in ("rsa_keygen_bits:2048", *pkeyopts) for arg in ("-pkeyopt", opt)]
-    subprocess.run([OPENSSL, "genpkey", "-algorithm", "RSA-PSS", *options, "-out", str(key)],
-                   check=True, capture_output=True)
-    subprocess.run([OPENSSL, "req", "-x509", "-new", "-key", str(key), "-subj", "/CN=localhost", "-days", "2",
-                    "-addext", "subjectAltName=DNS:localhost", "-out", str(cert)], check=True, capture_output=True)
+    openssl("genpkey", "-algorithm", "RSA-PSS", *options, "-out", str(key))
+    openssl("req", "-x509", "-new", "-key", str(key), "-subj", "/CN=localhost", "-days", "2",
+            "-addext", "subjectAltName=DNS:localhost", "-out", str(cert))
     return Credential.from_pem(cert.read_bytes(), key.read_bytes())
 
 

@@ -10,7 +10,6 @@ formula RFC 7919 Appendix A defines them by (p = 2^b - 2^{b-64} +
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import sys
 import warnings
@@ -25,18 +24,12 @@ from tls12.crypto.dhe import FFDHE_GROUPS, MIN_DH_BITS, DHEKey, explicit_group
 from tls12.enums import AlertDescription, NamedGroup
 from tls12.errors import IllegalParameter, InsufficientSecurity
 
+from helpers import openssl
+
 ILLEGAL = AlertDescription.ILLEGAL_PARAMETER
 GROUPS = tuple(FFDHE_GROUPS)
 FFDHE2048 = FFDHE_GROUPS[NamedGroup.FFDHE2048]
 
-
-def openssl(*args: str, stdin: bytes | None = None) -> bytes:
-    exe = shutil.which("openssl")
-    if exe is None:
-        pytest.fail("openssl is not on PATH: the known-answer tests need it (CI installs it)")
-    proc = subprocess.run([exe, *args], input=stdin, capture_output=True, timeout=120, check=False)
-    assert proc.returncode == 0, f"openssl {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}"
-    return proc.stdout
 
 
 def _floor_e_times_power_of_two(shift: int) -> int:

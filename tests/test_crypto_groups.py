@@ -9,8 +9,6 @@ illegal_parameter.
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -29,17 +27,11 @@ from tls12.crypto.kx import ECDHE_GROUPS, SUPPORTED_GROUPS, EphemeralKey, curve_
 from tls12.enums import AlertDescription, CipherSuite, NamedGroup
 from tls12.errors import IllegalParameter
 
+from helpers import openssl
+
 ILLEGAL = AlertDescription.ILLEGAL_PARAMETER
 NEW_GROUPS = (NamedGroup.SECP521R1, NamedGroup.X448)
 
-
-def openssl(*args: str, stdin: bytes | None = None) -> bytes:
-    exe = shutil.which("openssl")
-    if exe is None:
-        pytest.fail("openssl is not on PATH: the known-answer tests need it (CI installs it)")
-    proc = subprocess.run([exe, *args], input=stdin, capture_output=True, timeout=60, check=False)
-    assert proc.returncode == 0, f"openssl {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}"
-    return proc.stdout
 
 
 def test_groups_listed_and_defaults_unchanged() -> None:

@@ -11,8 +11,6 @@ every bad message.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -26,16 +24,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from tls12.crypto import rsakx
 from tls12.crypto.rsakx import PREMASTER_LEN, decrypt_premaster, encrypt_premaster
 
+from helpers import openssl
+
 TLS12 = 0x0303
 
-
-def openssl(*args: str, stdin: bytes | None = None) -> bytes:
-    exe = shutil.which("openssl")
-    if exe is None:
-        pytest.fail("openssl is not on PATH: the known-answer tests need it (CI installs it)")
-    proc = subprocess.run([exe, *args], input=stdin, capture_output=True, timeout=60, check=False)
-    assert proc.returncode == 0, f"openssl {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}"
-    return proc.stdout
 
 
 @pytest.fixture(scope="module")

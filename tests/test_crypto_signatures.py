@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,16 +43,10 @@ from tls12.crypto.signatures import (
 from tls12.enums import AlertDescription, SignatureScheme
 from tls12.errors import DecryptError, IllegalParameter, InternalError
 
+from helpers import openssl, openssl_command
+
 S = SignatureScheme
 
-
-def openssl(*args: str, stdin: bytes | None = None) -> bytes:
-    exe = shutil.which("openssl")
-    if exe is None:
-        pytest.fail("openssl is not on PATH: the known-answer tests need it (CI installs it)")
-    proc = subprocess.run([exe, *args], input=stdin, capture_output=True, timeout=120, check=False)
-    assert proc.returncode == 0, f"openssl {' '.join(args)} failed: {proc.stderr.decode(errors='replace')}"
-    return proc.stdout
 
 
 @dataclass(frozen=True)
@@ -134,9 +127,7 @@ def openssl_verifies(files: KeyFiles, digest: str | None, pss: bool, data: Path,
     else:
         cmd = ["dgst", f"-{digest}", "-verify", str(files.pub_pem), *_pss_opts(pss), "-signature", str(tmp / "sig"),
                str(data)]  # fmt: skip
-    exe = shutil.which("openssl")
-    assert exe is not None
-    proc = subprocess.run([exe, *cmd], capture_output=True, timeout=60, check=False)
+    proc = subprocess.run([openssl_command(), *cmd], capture_output=True, timeout=60, check=False)
     return proc.returncode == 0
 
 

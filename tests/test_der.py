@@ -40,3 +40,17 @@ def test_children_of_a_primitive_or_with_trailing_bytes() -> None:
         der.children(bytes.fromhex("020101"))
     with pytest.raises(ValueError):
         der.children(bytes.fromhex("300000"))
+
+
+def test_contents_of_one_element() -> None:
+    assert der.contents(bytes.fromhex("020201ff")) == b"\x01\xff"
+    assert der.contents(der.encode(0x04, bytes(300))) == bytes(300)
+    for bad in ("02010100", "02030102", "02"):  # trailing bytes, truncated, no length
+        with pytest.raises(ValueError):
+            der.contents(bytes.fromhex(bad))
+
+
+def test_spki_index_skips_the_optional_version() -> None:
+    fields = [der.encode(0x02, b"\x01"), *(der.encode(0x30, b"") for _ in range(5))]
+    assert der.spki_index(fields) == 5
+    assert der.spki_index([der.encode(0xA0, der.encode(0x02, b"\x02")), *fields]) == 6

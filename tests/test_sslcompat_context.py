@@ -22,7 +22,7 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from tls12 import NamedGroup
 from tls12.certs import CertificateAuthority, IssuedCertificate
 
 from helpers import stdlib_client_context, stdlib_server_context
-from sslcompat_support import TIMEOUT, ServeFn, connect, echo, peercert, serving
+from sslcompat_support import TIMEOUT, ServeFn, connect, echo, ours_client, ours_server, peercert
 
 SUITE = "ECDHE-RSA-AES256-GCM-SHA384"
 # What the options policy allows an unhonourable setting to raise.
@@ -49,12 +49,6 @@ OP_ALLOW_CLIENT_RENEGOTIATION = 0x100
 
 
 # -- a stdlib (or tls12) TLS server on 127.0.0.1 --------------------------------------------
-
-
-@pytest.fixture
-def serve() -> Iterator[ServeFn]:
-    with serving() as start:
-        yield start
 
 
 def handshake_error(ctx: ssl.SSLContext, port: int, server_hostname: str = "localhost") -> ssl.SSLError:
@@ -71,18 +65,6 @@ def group_of(sock: Any) -> NamedGroup:
 
 
 # -- contexts and certificates ----------------------------------------------------------
-
-
-def ours_client(pem_dir: Path) -> tls12.SSLContext:
-    ctx = tls12.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(pem_dir / "ca.pem")
-    return ctx
-
-
-def ours_server(pem_dir: Path) -> tls12.SSLContext:
-    ctx = tls12.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pem_dir / "leaf.pem", pem_dir / "leaf.key")
-    return ctx
 
 
 def stdlib_server_any_group(certfile: Path, keyfile: Path) -> ssl.SSLContext:

@@ -15,7 +15,6 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,21 +26,23 @@ from tls12.errors import ApplicationAlert
 from tls12.io.aio import TLSServerProtocol, start_server
 
 from helpers import stdlib_client_context, stdlib_server_context
-from sslcompat_support import TIMEOUT, ServeFn, connect, echo, raw_connection, serving
+from sslcompat_support import (
+    TIMEOUT,
+    ServeFn,
+    answer_close_notify,
+    connect,
+    echo,
+    ours_client,
+    ours_server,
+    plain_after_unwrap,
+    raw_connection,
+    recv_exactly,
+)
 
 # A ClientHello record whose version is not TLS, then far more than the server reads before it refuses.
 BAD_HELLO = b"\x16\x09\x09\x00\x10" + bytes(16)
 JUNK = random.Random(14).randbytes(200 * 1024)
 PROTOCOL_VERSION_ALERT = b"\x02\x46"  # fatal protocol_version
-
-
-def recv_exactly(sock: socket.socket, n: int) -> bytes:
-    out = bytearray()
-    while len(out) < n:
-        chunk = sock.recv(min(n - len(out), 1 << 17))
-        assert chunk, f"EOF after {len(out)} of {n} bytes"
-        out += chunk
-    return bytes(out)
 
 
 def read_until_eof(sock: socket.socket) -> bytes:
@@ -52,22 +53,8 @@ def read_until_eof(sock: socket.socket) -> bytes:
 
 
 @pytest.fixture
-def serve() -> Iterator[ServeFn]:
-    with serving() as start:
-        yield start
-
-
-@pytest.fixture
 def ours(pem_dir: Path) -> tls12.SSLContext:
-    ctx = tls12.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(pem_dir / "ca.pem")
-    return ctx
-
-
-def server_context(pem_dir: Path) -> tls12.SSLContext:
-    ctx = tls12.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pem_dir / "leaf.pem", pem_dir / "leaf.key")
-    return ctx
+    return ours_client(pem_dir)
 
 
 # -- a send that times out loses nothing ----------------------------------------------------------
@@ -86,10 +73,7 @@ def test_send_that_times_out_loses_nothing(ours: tls12.SSLContext, pem_dir: Path
         return hashlib.sha256(got).digest()
 
     server = serve(stdlib_server_context(pem_dir), handler)
-    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024)
-    raw.settimeout(TIMEOUT)
-    raw.connect(("127.0.0.1", server.port))
+    raw = raw_connection(server.port, send_buffer=32 * 1024)
     with ours.wrap_socket(raw, server_hostname="localhost") as sock:
         sock.settimeout(0.3)
         view = memoryview(data)
@@ -121,25 +105,7 @@ def test_unwrap_keeps_plain_text_after_a_split_close_notify(
     """The server's close_notify arrives in two reads, the second carrying the first plain bytes."""
 
     def handler(raw: socket.socket) -> bytes:
-        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        obj = stdlib_server_context(pem_dir).wrap_bio(incoming, outgoing, server_side=True)
-        while True:
-            try:
-                obj.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                raw.sendall(outgoing.read())
-                incoming.write(raw.recv(65536))
-        raw.sendall(outgoing.read())
-        while True:
-            try:
-                obj.unwrap()
-                break
-            except ssl.SSLWantReadError:
-                data = raw.recv(65536)
-                assert data, "the client closed instead of sending close_notify"
-                incoming.write(data)
-        close_notify = outgoing.read()
+        close_notify = answer_close_notify(raw, stdlib_server_context(pem_dir))
         raw.sendall(close_notify[:10])
         time.sleep(0.3)  # the client reads the first part on its own
         raw.sendall(close_notify[10:] + b"PLAIN RIGHT AFTER")
@@ -147,11 +113,7 @@ def test_unwrap_keeps_plain_text_after_a_split_close_notify(
 
     ctx = ours if impl == "tls12" else stdlib_client_context(pem_dir)
     server = serve(None, handler)
-    with connect(ctx, server.port) as sock:
-        plain = sock.unwrap()
-        plain.settimeout(1.0)
-        assert recv_exactly(plain, 17) == b"PLAIN RIGHT AFTER"
-        plain.sendall(b"back")
+    assert plain_after_unwrap(ctx, server.port, 17, answer=b"back") == b"PLAIN RIGHT AFTER"
     assert server.result() == b"back"
 
 
@@ -161,7 +123,7 @@ def test_unwrap_keeps_plain_text_after_a_split_close_notify(
 def test_sni_switch_uses_the_key_log_of_the_context_switched_to(
     pem_dir: Path, tmp_path: Path, serve: ServeFn
 ) -> None:
-    first, second = server_context(pem_dir), server_context(pem_dir)
+    first, second = ours_server(pem_dir), ours_server(pem_dir)
     first.keylog_filename = tmp_path / "first.log"
     second.keylog_filename = tmp_path / "second.log"
 
@@ -196,7 +158,7 @@ def test_application_alert_in_range() -> None:
 @pytest.mark.parametrize("answer", [300, -5, "unrecognized_name"])
 def test_sni_callback_returning_an_invalid_alert(answer: Any, pem_dir: Path, serve: ServeFn) -> None:
     """The client gets internal_error; the server's caller is told what the callback did wrong."""
-    ctx = server_context(pem_dir)
+    ctx = ours_server(pem_dir)
     ctx.sni_callback = lambda sslsock, name, context: answer
     server = serve(ctx)
     with pytest.raises(ssl.SSLError) as info:
@@ -227,7 +189,7 @@ ROUNDS = 20
 
 
 def test_blocking_server_refusal_reaches_the_peer(pem_dir: Path, serve: ServeFn) -> None:
-    server = serve(server_context(pem_dir), echo, connections=ROUNDS)
+    server = serve(ours_server(pem_dir), echo, connections=ROUNDS)
     for _ in range(ROUNDS):
         assert_alert(refused_client(server.port))
     server.join()

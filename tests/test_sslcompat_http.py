@@ -31,7 +31,9 @@ import pytest
 import tls12
 from tls12.certs import CertificateAuthority
 
-TIMEOUT = 5.0
+import sslcompat_support
+from sslcompat_support import TIMEOUT, ours_server
+
 SUITE = "ECDHE-RSA-AES256-GCM-SHA384"
 BIG = (bytes(range(256)) * 1200)[:300_000]
 
@@ -67,20 +69,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
 @contextlib.contextmanager
 def https_server(ctx: ssl.SSLContext) -> Iterator[int]:
-    """http.server on 127.0.0.1:0 whose listening socket is wrapped with `ctx`."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1]
-    finally:
-        stopper = threading.Thread(target=httpd.shutdown, daemon=True)
-        stopper.start()
-        stopper.join(TIMEOUT)
-        thread.join(TIMEOUT)
-        httpd.server_close()  # joins the handler threads (each bounded by Handler.timeout)
-        assert not thread.is_alive() and not stopper.is_alive(), "the HTTPS server did not stop"
+    with sslcompat_support.https_server(ctx, Handler) as port:
+        yield port
 
 
 def stdlib_server(certfile: Path, keyfile: Path) -> ssl.SSLContext:
@@ -246,9 +236,7 @@ def test_http_client_against_openssl_s_server(ours: tls12.SSLContext, s_server: 
 
 @pytest.fixture
 def our_https(pem_dir: Path) -> Iterator[int]:
-    ctx = tls12.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pem_dir / "leaf.pem", pem_dir / "leaf.key")
-    with https_server(ctx) as port:
+    with https_server(ours_server(pem_dir)) as port:
         yield port
 
 

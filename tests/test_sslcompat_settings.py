@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import ssl
-from collections.abc import Iterator
 from pathlib import Path
 
 import hypercorn.config
@@ -20,7 +19,7 @@ import pytest
 import tls12
 from tls12.io.policy import OPTIONS
 
-from sslcompat_support import ServeFn, connect, echo, serving
+from sslcompat_support import ServeFn, connect, echo
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 SUITE = "ECDHE-RSA-AES256-GCM-SHA384"
@@ -51,12 +50,6 @@ REFUSED_WHEN_CLEARED = {"OP_NO_RENEGOTIATION": {CLIENT}}  # a client would follo
 # What tls12 always does: cleared or not, these read as set.
 ALWAYS_ON = {"OP_NO_SSLv3", "OP_NO_TLSv1", "OP_NO_TLSv1_1", "OP_NO_TLSv1_3", "OP_NO_COMPRESSION",
              "OP_NO_RENEGOTIATION"}
-
-
-@pytest.fixture
-def serve() -> Iterator[ServeFn]:
-    with serving() as start:
-        yield start
 
 
 def test_every_option_is_in_the_table() -> None:

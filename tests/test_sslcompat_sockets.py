@@ -18,7 +18,6 @@ import ssl
 import threading
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +28,19 @@ import tls12
 import tls12.sslcompat
 from tls12.certs import CertificateAuthority, IssuedCertificate
 
+import sslcompat_support
 from helpers import stdlib_client_context, stdlib_server_context
-from sslcompat_support import TIMEOUT, ServeFn, connect, echo, peercert, raw_connection, serving
+from sslcompat_support import (
+    TIMEOUT,
+    ServeFn,
+    answer_close_notify,
+    connect,
+    echo,
+    peercert,
+    plain_after_unwrap,
+    raw_connection,
+    recv_exactly,
+)
 
 SUITE = "ECDHE-RSA-AES256-GCM-SHA384"
 CIPHER = (SUITE, "TLSv1.2", 256)
@@ -41,34 +51,14 @@ LEAF_SAN = (("DNS", "localhost"), ("IP Address", "127.0.0.1"))
 # -- a TLS server on 127.0.0.1 whose connections run a handler in a thread --------------------
 
 
-def recv_exactly(sock: socket.socket, n: int) -> bytes:
-    out = bytearray()
-    while len(out) < n:
-        chunk = sock.recv(min(n - len(out), 1 << 17))
-        assert chunk, f"EOF after {len(out)} of {n} bytes"
-        out += chunk
-    return bytes(out)
-
-
-@pytest.fixture
-def serve() -> Iterator[ServeFn]:
-    with serving() as start:
-        yield start
-
-
 @pytest.fixture
 def ours(pem_dir: Path) -> tls12.SSLContext:
-    """Our client context, trusting the session CA."""
-    ctx = tls12.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(pem_dir / "ca.pem")
-    return ctx
+    return sslcompat_support.ours_client(pem_dir)
 
 
 @pytest.fixture
 def ours_server(pem_dir: Path) -> tls12.SSLContext:
-    ctx = tls12.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pem_dir / "leaf.pem", pem_dir / "leaf.key")
-    return ctx
+    return sslcompat_support.ours_server(pem_dir)
 
 
 @pytest.fixture
@@ -314,10 +304,7 @@ def test_nonblocking_large_send_hits_want_write(ours: tls12.SSLContext, pem_dir:
         return len(got), hashlib.sha256(got).digest()
 
     server = serve(stdlib_server_context(pem_dir), handler)
-    raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 32 * 1024)
-    raw.settimeout(TIMEOUT)
-    raw.connect(("127.0.0.1", server.port))
+    raw = raw_connection(server.port, send_buffer=32 * 1024)
     with ours.wrap_socket(raw, server_hostname="localhost") as sock:
         sock.setblocking(False)
         deadline = time.monotonic() + TIMEOUT
@@ -390,34 +377,12 @@ def test_unwrap_with_plain_text_right_behind_close_notify(
     one TCP send: what follows close_notify on the wire belongs to the plain connection."""
 
     def handler(raw: socket.socket) -> bytes:
-        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
-        obj = stdlib_server_context(pem_dir).wrap_bio(incoming, outgoing, server_side=True)
-        while True:
-            try:
-                obj.do_handshake()
-                break
-            except ssl.SSLWantReadError:
-                raw.sendall(outgoing.read())
-                incoming.write(raw.recv(65536))
-        raw.sendall(outgoing.read())
-        while True:  # our close_notify stays in `outgoing` until the client's has arrived
-            try:
-                obj.unwrap()
-                break
-            except ssl.SSLWantReadError:
-                data = raw.recv(65536)
-                assert data, "the client closed instead of sending close_notify"
-                incoming.write(data)
-        raw.sendall(outgoing.read() + b"PLAIN RIGHT AFTER")
+        raw.sendall(answer_close_notify(raw, stdlib_server_context(pem_dir)) + b"PLAIN RIGHT AFTER")
         return recv_exactly(raw, 4)
 
     ctx = ours if impl == "tls12" else stdlib_client_context(pem_dir)
     server = serve(None, handler)
-    with connect(ctx, server.port) as sock:
-        plain = sock.unwrap()
-        plain.settimeout(1.0)
-        assert recv_exactly(plain, 17) == b"PLAIN RIGHT AFTER"
-        plain.sendall(b"back")
+    assert plain_after_unwrap(ctx, server.port, 17, answer=b"back") == b"PLAIN RIGHT AFTER"
     assert server.result() == b"back"
 
 

@@ -10,16 +10,13 @@ check, and trust stores with certificates cryptography warns about or cannot par
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import http.server
 import logging
 import ssl
 import subprocess
-import threading
 import time
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,16 +33,10 @@ from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.crypto.x509 import system_trust_anchors
 
 from helpers import pump
-from sslcompat_support import TIMEOUT, ServeFn, connect, peercert, serving
+from sslcompat_support import TIMEOUT, ServeFn, connect, https_server, peercert
 
 NOW = datetime.datetime.now(datetime.UTC)
 DAY = datetime.timedelta(days=1)
-
-
-@pytest.fixture
-def serve() -> Iterator[ServeFn]:
-    with serving() as start:
-        yield start
 
 
 def der(cert: x509.Certificate) -> bytes:
@@ -181,21 +172,6 @@ class _Hello(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@contextlib.contextmanager
-def https_server(ctx: ssl.SSLContext) -> Iterator[int]:
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
-    httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield httpd.server_address[1]
-    finally:
-        httpd.shutdown()
-        thread.join(TIMEOUT)
-        httpd.server_close()
-        assert not thread.is_alive(), "the HTTPS server did not stop"
-
-
 class ContextAdapter(requests.adapters.HTTPAdapter):
     """requests with one shared SSLContext for every connection (urllib3's `ssl_context`)."""
 
@@ -213,7 +189,7 @@ def test_requests_reloading_the_store_on_every_connection_keeps_it_flat(pem_dir:
     server_ctx.load_cert_chain(pem_dir / "leaf.pem", pem_dir / "leaf.key")
     ctx = tls12.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(pem_dir / "ca.pem")
-    with https_server(server_ctx) as port, requests.Session() as session:
+    with https_server(server_ctx, _Hello) as port, requests.Session() as session:
         session.mount("https://", ContextAdapter(ctx))
         sizes: list[dict[str, int]] = []
         durations: list[float] = []

@@ -13,7 +13,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,23 +27,19 @@ import websockets.sync.server
 import tls12
 from tls12.io.sslsocket import SSLSocket
 
-from sslcompat_support import TIMEOUT, echo, serving
+from sslcompat_support import TIMEOUT, echo, ours_client, ours_server, serving
 
 HOST = "127.0.0.1"
 
 
 @pytest.fixture
 def client_ctx(pem_dir: Path) -> tls12.SSLContext:
-    ctx = tls12.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.load_verify_locations(pem_dir / "ca.pem")
-    return ctx
+    return ours_client(pem_dir)
 
 
 @pytest.fixture
 def server_ctx(pem_dir: Path) -> tls12.SSLContext:
-    ctx = tls12.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(pem_dir / "leaf.pem", pem_dir / "leaf.key")
-    return ctx
+    return ours_server(pem_dir)
 
 
 # -- the socket is an ssl.SSLSocket, and never reaches OpenSSL ------------------------------------
@@ -184,6 +180,26 @@ def test_httpx_async_http2_against_hypercorn(client_ctx: tls12.SSLContext, serve
 # -- websockets.sync: server and client on tls12 ------------------------------------------------------
 
 
+@contextlib.contextmanager
+def websocket_pair(
+    handler: Callable[[websockets.sync.server.ServerConnection], None],
+    server_ctx: tls12.SSLContext,
+    client_ctx: tls12.SSLContext,
+) -> Iterator[websockets.sync.client.ClientConnection]:
+    """A websockets server on 127.0.0.1:0 with `server_ctx`, run in a thread, and a client connected to it."""
+    with websockets.sync.server.serve(handler, HOST, 0, ssl=server_ctx) as server:
+        port = server.socket.getsockname()[1]
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            with websockets.sync.client.connect(f"wss://localhost:{port}/", ssl=client_ctx,
+                                                open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
+                yield ws
+        finally:
+            server.shutdown()
+            thread.join(TIMEOUT)
+
+
 def test_websockets_sync_server_and_client(client_ctx: tls12.SSLContext, server_ctx: tls12.SSLContext) -> None:
     seen: list[Any] = []
 
@@ -192,23 +208,14 @@ def test_websockets_sync_server_and_client(client_ctx: tls12.SSLContext, server_
         for message in ws:
             ws.send(message[::-1] if isinstance(message, str) else bytes(reversed(message)))
 
-    with websockets.sync.server.serve(handler, HOST, 0, ssl=server_ctx) as server:
-        port = server.socket.getsockname()[1]
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            with websockets.sync.client.connect(f"wss://localhost:{port}/", ssl=client_ctx,
-                                                open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
-                assert isinstance(ws.socket, ssl.SSLSocket)
-                replies = []
-                for message in ("hello", "second message", "x" * 100_000):
-                    ws.send(message)
-                    replies.append(ws.recv(timeout=TIMEOUT))
-                ws.send(b"\x00\x01binary")
-                replies.append(ws.recv(timeout=TIMEOUT))
-        finally:
-            server.shutdown()
-            thread.join(TIMEOUT)
+    with websocket_pair(handler, server_ctx, client_ctx) as ws:
+        assert isinstance(ws.socket, ssl.SSLSocket)
+        replies = []
+        for message in ("hello", "second message", "x" * 100_000):
+            ws.send(message)
+            replies.append(ws.recv(timeout=TIMEOUT))
+        ws.send(b"\x00\x01binary")
+        replies.append(ws.recv(timeout=TIMEOUT))
     assert replies == ["olleh", "egassem dnoces", "x" * 100_000, b"yranib\x01\x00"]
     assert seen == [True]
 
@@ -223,18 +230,9 @@ def test_websockets_sync_reads_what_already_arrived(client_ctx: tls12.SSLContext
             ws.send(big)
             ws.send(f"after {message}")
 
-    with websockets.sync.server.serve(handler, HOST, 0, ssl=server_ctx) as server:
-        port = server.socket.getsockname()[1]
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            with websockets.sync.client.connect(f"wss://localhost:{port}/", ssl=client_ctx,
-                                                open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
-                for i in range(3):
-                    ws.send(str(i))
-                    time.sleep(0.3)  # everything has arrived before the client reads
-                    assert ws.recv(timeout=TIMEOUT) == big
-                    assert ws.recv(timeout=TIMEOUT) == f"after {i}"
-        finally:
-            server.shutdown()
-            thread.join(TIMEOUT)
+    with websocket_pair(handler, server_ctx, client_ctx) as ws:
+        for i in range(3):
+            ws.send(str(i))
+            time.sleep(0.3)  # everything has arrived before the client reads
+            assert ws.recv(timeout=TIMEOUT) == big
+            assert ws.recv(timeout=TIMEOUT) == f"after {i}"

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .crypto import der
-from .crypto.credentials import Credential, KeyType, PrivateKey
+from .crypto.credentials import Credential, KeyType, PrivateKey, key_type_of_key
 
 __all__ = ["CertificateAuthority", "IssuedCertificate", "KeyType", "generate_key"]
 
@@ -66,15 +66,7 @@ def generate_key(key_type: KeyType | str = KeyType.RSA, *, key_size: int = 2048)
 def _key_type(key_type: KeyType | str | None, private_key: PrivateKey | None) -> KeyType:
     if private_key is None:
         return KeyType(key_type) if key_type is not None else KeyType.RSA
-    if isinstance(private_key, rsa.RSAPrivateKey):
-        natural = KeyType.RSA
-    elif isinstance(private_key, ed25519.Ed25519PrivateKey):
-        natural = KeyType.ED25519
-    else:
-        found = [k for k, curve in _CURVES.items() if curve.name == private_key.curve.name]
-        if not found:
-            raise ValueError(f"ECDSA keys on {private_key.curve.name} are not supported (P-256, P-384 and P-521 are)")
-        natural = found[0]
+    natural = key_type_of_key(private_key)
     wanted = KeyType(key_type) if key_type is not None else natural
     if wanted is not natural and {wanted, natural} != {KeyType.RSA, KeyType.RSA_PSS}:
         raise ValueError(f"key_type {wanted} does not match the {natural} private key")
@@ -118,7 +110,7 @@ def _with_pss_algorithm(element: bytes, index: int) -> bytes:
 def _pss_public_key(tbs: bytes) -> bytes:
     """A TBSCertificate with its RSA SubjectPublicKeyInfo marked id-RSASSA-PSS."""
     parts = der.children(tbs)
-    spki = 6 if parts[0][0] == 0xA0 else 5  # after [0] version, serial, signature, issuer, validity, subject
+    spki = der.spki_index(parts)
     parts[spki] = _with_pss_algorithm(parts[spki], 0)
     return der.encode(der.SEQUENCE, b"".join(parts))
 

@@ -22,10 +22,10 @@ OpenSSL do:
 The first credential, suite and scheme that fit win; the choice carries the
 reason the glass box shows, and a refusal says, per credential, what did not fit.
 
-Which schemes a key signs with (`SCHEMES_BY_KEY_TYPE`) and which key a suite
-needs (`SUITE_AUTHENTICATION`) are plain tables handed to the code that uses
-them: the signature module and the suite table own these facts once they
-cover every key type and suite, and pass them in here.
+Which schemes a key signs with, and what an RSASSA-PSS key's parameters allow,
+is crypto/signatures' fact (`schemes_for`, `rsa_pss_key`). Which key a suite
+needs (`SUITE_AUTHENTICATION`) is a plain table handed to the code that uses
+it: the suite table owns that fact once it covers every suite, and passes it in here.
 """
 
 from __future__ import annotations
@@ -39,15 +39,14 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import PublicKeyAlgorithmOID
+from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKeyTypes, PrivateKeyTypes
 
 from ..enums import CipherSuite, NamedGroup, SignatureScheme
 from ..errors import HandshakeFailure, TLSError
-from . import der
+from .signatures import PrivateKey, RSAPSSKey, is_rsa_pss_certificate, rsa_pss_key, schemes_for
 from .x509 import check_key_sizes
 
 __all__ = [
-    "SCHEMES_BY_KEY_TYPE",
     "SUITE_AUTHENTICATION",
     "Authentication",
     "Credential",
@@ -56,9 +55,8 @@ __all__ = [
     "PrivateKey",
     "choose_credential",
     "key_type_of",
+    "key_type_of_key",
 ]
-
-PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
 class KeyType(StrEnum):
@@ -126,86 +124,39 @@ SUITE_AUTHENTICATION: Mapping[CipherSuite, Authentication] = {
     CipherSuite(0x009D): _RSA_DECRYPT,  # TLS_RSA_WITH_AES_256_GCM_SHA384
 }
 
-_S = SignatureScheme
-_PSS_PSS = (_S.RSA_PSS_PSS_SHA256, _S.RSA_PSS_PSS_SHA384, _S.RSA_PSS_PSS_SHA512)
-
-#: The schemes each kind of key signs with, best first. TLS 1.2's ecdsa_* code
-#: points name a hash, not a curve (RFC 8422 §5.1.3 keeps RFC 5246's hash/signature
-#: pairs; only TLS 1.3 binds the curve), and OpenSSL and Go both sign and accept any
-#: of the three hashes with any curve in TLS 1.2: the curve's own hash comes first.
-SCHEMES_BY_KEY_TYPE: Mapping[KeyType, tuple[SignatureScheme, ...]] = {
-    KeyType.RSA: (
-        _S.RSA_PSS_RSAE_SHA256, _S.RSA_PSS_RSAE_SHA384, _S.RSA_PSS_RSAE_SHA512,
-        _S.RSA_PKCS1_SHA256, _S.RSA_PKCS1_SHA384, _S.RSA_PKCS1_SHA512,
-    ),
-    KeyType.RSA_PSS: _PSS_PSS,
-    KeyType.ECDSA_P256: (_S.ECDSA_SECP256R1_SHA256, _S.ECDSA_SECP384R1_SHA384, _S.ECDSA_SECP521R1_SHA512),
-    KeyType.ECDSA_P384: (_S.ECDSA_SECP384R1_SHA384, _S.ECDSA_SECP256R1_SHA256, _S.ECDSA_SECP521R1_SHA512),
-    KeyType.ECDSA_P521: (_S.ECDSA_SECP521R1_SHA512, _S.ECDSA_SECP256R1_SHA256, _S.ECDSA_SECP384R1_SHA384),
-    KeyType.ED25519: (_S.ED25519,),
-}
-
 
 def key_type_of(cert: x509.Certificate) -> KeyType:
     """The kind of key `cert` holds; ValueError for keys TLS 1.2 here cannot use."""
-    key = cert.public_key()
-    if isinstance(key, rsa.RSAPublicKey):
-        # cryptography reads an id-RSASSA-PSS key as an RSA key; the OID tells them apart.
-        return KeyType.RSA_PSS if cert.public_key_algorithm_oid == PublicKeyAlgorithmOID.RSASSA_PSS else KeyType.RSA
-    if isinstance(key, ec.EllipticCurvePublicKey):
+    # cryptography reads an id-RSASSA-PSS key as an RSA key; the OID tells them apart.
+    return KeyType.RSA_PSS if is_rsa_pss_certificate(cert) else key_type_of_key(cert.public_key())
+
+
+def key_type_of_key(key: PrivateKeyTypes | CertificatePublicKeyTypes) -> KeyType:
+    """The kind of a bare key (an RSA key is rsaEncryption: only a certificate can say RSASSA-PSS);
+    ValueError for keys TLS 1.2 here cannot use."""
+    if isinstance(key, rsa.RSAPrivateKey | rsa.RSAPublicKey):
+        return KeyType.RSA
+    if isinstance(key, ec.EllipticCurvePrivateKey | ec.EllipticCurvePublicKey):
         found = _CURVE_KEY_TYPES.get(key.curve.name)
         if found is None:
             raise ValueError(f"ECDSA keys on {key.curve.name} are not supported (P-256, P-384 and P-521 are)")
         return found
-    if isinstance(key, ed25519.Ed25519PublicKey):
+    if isinstance(key, ed25519.Ed25519PrivateKey | ed25519.Ed25519PublicKey):
         return KeyType.ED25519
-    raise ValueError(f"{type(key).__name__} certificates are not supported")
+    raise ValueError(f"{type(key).__name__} keys are not supported (RSA, ECDSA and Ed25519 are)")
 
 
-# RFC 4055 §2.1 and §3.1: the object identifiers inside RSASSA-PSS-params.
-_OID_SHA256 = bytes.fromhex("0609608648016503040201")
-_OID_SHA384 = bytes.fromhex("0609608648016503040202")
-_OID_SHA512 = bytes.fromhex("0609608648016503040203")
-_OID_MGF1 = bytes.fromhex("06092a864886f70d010108")
-_PSS_BY_HASH = {
-    _OID_SHA256: (_S.RSA_PSS_PSS_SHA256, 32),
-    _OID_SHA384: (_S.RSA_PSS_PSS_SHA384, 48),
-    _OID_SHA512: (_S.RSA_PSS_PSS_SHA512, 64),
-}
-
-
-def _pss_key_schemes(leaf: x509.Certificate) -> tuple[SignatureScheme, ...]:
-    """The rsa_pss_pss_* schemes an id-RSASSA-PSS key allows (RFC 4055 §3.1, RFC 8446 §4.2.3).
-
-    Without parameters the key signs with any of them; with parameters, only the
-    one whose hash, MGF1 hash and salt length (at most the hash's length) they allow."""
-    try:
-        return _read_pss_key_schemes(leaf)
-    except IndexError:
-        raise ValueError("the RSA-PSS key's parameters cannot be read") from None
-
-
-def _read_pss_key_schemes(leaf: x509.Certificate) -> tuple[SignatureScheme, ...]:
-    tbs = der.children(leaf.tbs_certificate_bytes)
-    spki = tbs[6] if tbs[0][0] == 0xA0 else tbs[5]  # [0] version is optional
-    algorithm = der.children(der.children(spki)[0])
-    if len(algorithm) == 1:
-        return _PSS_PSS
-    fields = {element[0]: der.children(element)[0] for element in der.children(algorithm[1])}
-    hash_oid = der.children(fields[0xA0])[0] if 0xA0 in fields else None  # absent: SHA-1
-    found = _PSS_BY_HASH.get(hash_oid or b"")
-    mgf = der.children(fields[0xA1]) if 0xA1 in fields else None  # absent: MGF1 with SHA-1
-    salt = 20  # the default saltLength
-    if 0xA2 in fields:
-        _, start, end = der.read(fields[0xA2])
-        salt = int.from_bytes(fields[0xA2][start:end], "big")
-    if found is None or mgf is None or mgf[0] != _OID_MGF1 or der.children(mgf[1])[0] != hash_oid:
+def _pss_restricted(
+    schemes: tuple[SignatureScheme, ...], key: PrivateKey, rsa_pss: RSAPSSKey
+) -> tuple[SignatureScheme, ...]:
+    """`schemes` less those an RSASSA-PSS key's parameters forbid; ValueError if they allow none at all."""
+    allowed = schemes_for(key, rsa_pss=rsa_pss)
+    if not allowed:
+        if schemes_for(key, rsa_pss=RSAPSSKey(rsa_pss.hash, rsa_pss.mgf1_hash)):  # only the salt is in the way
+            raise ValueError(f"the RSA-PSS key requires a salt of {rsa_pss.min_salt} bytes; TLS uses the hash's length")
         raise ValueError("the RSA-PSS key's parameters allow no TLS signature scheme "
                          "(TLS needs SHA-256, SHA-384 or SHA-512 with MGF1 over the same hash)")
-    scheme, digest_size = found
-    if salt > digest_size:
-        raise ValueError(f"the RSA-PSS key requires a salt of {salt} bytes; TLS uses the hash's length")
-    return (scheme,)
+    return tuple(s for s in schemes if s in allowed)
 
 
 def _names(leaf: x509.Certificate) -> tuple[str, ...]:
@@ -246,8 +197,9 @@ class Credential:
     Refused with ValueError: a key that is not the leaf's, an RSA key under
     2048 bits anywhere in the chain (crypto/x509's rule), a key TLS 1.2 cannot
     use, and a leaf whose keyUsage allows neither signing nor decryption.
-    `signature_schemes` defaults to the key type's row of SCHEMES_BY_KEY_TYPE
-    (an RSA-PSS key whose parameters name one hash keeps only that scheme)."""
+    `signature_schemes` defaults to all the key can sign with, best first
+    (crypto/signatures' `schemes_for`: an RSA-PSS key whose parameters name
+    one hash keeps only that scheme)."""
 
     chain: Sequence[x509.Certificate]
     private_key: PrivateKey = field(compare=False, repr=False)
@@ -276,19 +228,20 @@ class Credential:
             check_key_sizes(chain)
             key_type = key_type_of(leaf)
             leaf_spki = _spki(leaf.public_key())
+            rsa_pss = rsa_pss_key(leaf)
         except TLSError as exc:
             raise ValueError(str(exc)) from None
         if _spki(self.private_key.public_key()) != leaf_spki:
             raise ValueError("the private key does not match the leaf certificate")
-        schemes = SCHEMES_BY_KEY_TYPE[key_type]
+        # What this kind of key signs with; an RSASSA-PSS key's own parameters may narrow it below.
+        schemes = schemes_for(self.private_key, rsa_pss=None if rsa_pss is None else RSAPSSKey())
         if signature_schemes is not None:
             foreign = [s.name.lower() for s in signature_schemes if s not in schemes]
             if foreign:
                 raise ValueError(f"{key_type} keys cannot sign with {', '.join(foreign)}")
             schemes = tuple(signature_schemes)
-        if key_type is KeyType.RSA_PSS:
-            allowed = _pss_key_schemes(leaf)
-            schemes = tuple(s for s in schemes if s in allowed)
+        if rsa_pss is not None:
+            schemes = _pss_restricted(schemes, self.private_key, rsa_pss)
         sign = encipher = True
         try:
             usage = leaf.extensions.get_extension_for_class(x509.KeyUsage).value

@@ -8,7 +8,7 @@ the key's parameters from the certificate. Definite lengths only, as DER require
 
 from __future__ import annotations
 
-__all__ = ["children", "encode", "read"]
+__all__ = ["children", "contents", "encode", "read", "spki_index"]
 
 SEQUENCE = 0x30
 
@@ -48,6 +48,21 @@ def children(element: bytes) -> list[bytes]:
         out.append(element[start:child_end])
         start = child_end
     return out
+
+
+def contents(element: bytes) -> bytes:
+    """The contents of a single element (its whole encoding, nothing after it)."""
+    _, start, end = read(element)
+    if end != len(element):
+        raise ValueError("not a single DER element")
+    return element[start:end]
+
+
+def spki_index(tbs_fields: list[bytes]) -> int:
+    """Where subjectPublicKeyInfo stands among a TBSCertificate's `children` (RFC 5280 §4.1).
+
+    After the optional [0] version: serial, signature, issuer, validity, subject."""
+    return 6 if tbs_fields and tbs_fields[0][0] == 0xA0 else 5
 
 
 def encode(tag: int, contents: bytes) -> bytes:

@@ -41,6 +41,7 @@ from cryptography.x509.oid import PublicKeyAlgorithmOID
 
 from ..enums import SignatureScheme
 from ..errors import BadCertificate, DecryptError, IllegalParameter, InternalError
+from . import der
 
 __all__ = [
     "ECDSA_SCHEMES",
@@ -122,41 +123,18 @@ def is_rsa_pss_certificate(certificate: x509.Certificate) -> bool:
     return certificate.public_key_algorithm_oid == PublicKeyAlgorithmOID.RSASSA_PSS
 
 
-# DER contents of the object identifiers RSASSA-PSS-params name (RFC 4055 §2.1, §3.1; RFC 8017 App. B.2.1).
+# DER encodings of the object identifiers RSASSA-PSS-params name (RFC 4055 §2.1, §3.1; RFC 8017 App. B.2.1).
 _HASH_OIDS: dict[bytes, str] = {
-    bytes.fromhex("2b0e03021a"): "sha1",
-    bytes.fromhex("608648016503040201"): "sha256",
-    bytes.fromhex("608648016503040202"): "sha384",
-    bytes.fromhex("608648016503040203"): "sha512",
+    bytes.fromhex("06052b0e03021a"): "sha1",
+    bytes.fromhex("0609608648016503040201"): "sha256",
+    bytes.fromhex("0609608648016503040202"): "sha384",
+    bytes.fromhex("0609608648016503040203"): "sha512",
 }
-_MGF1_OID = bytes.fromhex("2a864886f70d010108")
-
-
-def _der_items(data: bytes) -> list[tuple[int, bytes]]:
-    """The (tag, contents) of each DER element in `data`, in order (definite lengths only)."""
-    items: list[tuple[int, bytes]] = []
-    pos = 0
-    while pos < len(data):
-        if pos + 2 > len(data):
-            raise ValueError("truncated DER")
-        tag, length = data[pos], data[pos + 1]
-        pos += 2
-        if length & 0x80:
-            count = length & 0x7F
-            if count == 0 or count > 4 or pos + count > len(data):
-                raise ValueError("unsupported DER length")
-            length = int.from_bytes(data[pos : pos + count], "big")
-            pos += count
-        if pos + length > len(data):
-            raise ValueError("truncated DER")
-        items.append((tag, data[pos : pos + length]))
-        pos += length
-    return items
+_MGF1_OID = bytes.fromhex("06092a864886f70d010108")
 
 
 def _hash_name(algorithm_identifier: bytes) -> str:
-    oid = _der_items(algorithm_identifier)[0]
-    return _HASH_OIDS.get(oid[1], "unknown") if oid[0] == 0x06 else "unknown"
+    return _HASH_OIDS.get(der.children(algorithm_identifier)[0], "unknown")
 
 
 def rsa_pss_key(certificate: x509.Certificate) -> RSAPSSKey | None:
@@ -167,25 +145,21 @@ def rsa_pss_key(certificate: x509.Certificate) -> RSAPSSKey | None:
     if not is_rsa_pss_certificate(certificate):
         return None
     try:
-        ((_, tbs),) = _der_items(certificate.tbs_certificate_bytes)
-        fields = _der_items(tbs)
-        if fields[0][0] == 0xA0:  # [0] version
-            fields = fields[1:]
-        spki = fields[5][1]  # serial, signature, issuer, validity, subject, subjectPublicKeyInfo
-        algorithm = _der_items(_der_items(spki)[0][1])
+        tbs = der.children(certificate.tbs_certificate_bytes)
+        algorithm = der.children(der.children(tbs[der.spki_index(tbs)])[0])
         if len(algorithm) < 2:
             return RSAPSSKey()  # parameters absent: no restriction (RFC 4055 §1.2)
         key = RSAPSSKey(hash="sha1", mgf1_hash="sha1", min_salt=20)  # RFC 4055 §3.1 defaults
-        for tag, value in _der_items(algorithm[1][1]):
-            (inner,) = _der_items(value)  # every field is EXPLICIT tagged
-            if tag == 0xA0:
-                key = RSAPSSKey(_hash_name(inner[1]), key.mgf1_hash, key.min_salt)
-            elif tag == 0xA1:
-                mgf = _der_items(inner[1])
-                mgf1_hash = _hash_name(mgf[1][1]) if mgf[0][1] == _MGF1_OID and len(mgf) > 1 else "unknown"
+        for field in der.children(algorithm[1]):
+            (inner,) = der.children(field)  # every field is EXPLICIT tagged
+            if field[0] == 0xA0:
+                key = RSAPSSKey(_hash_name(inner), key.mgf1_hash, key.min_salt)
+            elif field[0] == 0xA1:
+                mgf = der.children(inner)
+                mgf1_hash = _hash_name(mgf[1]) if mgf[0] == _MGF1_OID and len(mgf) > 1 else "unknown"
                 key = RSAPSSKey(key.hash, mgf1_hash, key.min_salt)
-            elif tag == 0xA2:
-                key = RSAPSSKey(key.hash, key.mgf1_hash, int.from_bytes(inner[1], "big"))
+            elif field[0] == 0xA2:
+                key = RSAPSSKey(key.hash, key.mgf1_hash, int.from_bytes(der.contents(inner), "big"))
         return key
     except (ValueError, IndexError):
         raise BadCertificate("the RSASSA-PSS key parameters could not be read") from None
