@@ -19,7 +19,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from .crypto.kx import SUPPORTED_GROUPS
 from .crypto.provider import DefaultProvider, Provider
 from .crypto.signatures import RSA_SCHEMES
-from .crypto.suites import SUITES
 from .crypto.x509 import MIN_RSA_BITS, TrustStore, load_pem_file, load_trust_file, system_trust_anchors
 from .enums import CipherSuite, NamedGroup, SignatureScheme
 from .messages import Certificate, encode_handshake
@@ -31,6 +30,8 @@ __all__ = ["DEFAULT_MAX_CERTIFICATE_SIZE", "ClientConfig", "KeyLogCallback", "Se
 DEFAULT_MAX_CERTIFICATE_SIZE = 64 * 1024
 
 DEFAULT_CIPHER_SUITES: tuple[CipherSuite, ...] = (CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,)
+#: The rows of the suite table the handshake and record layer speak so far.
+SPOKEN_SUITES: tuple[CipherSuite, ...] = DEFAULT_CIPHER_SUITES
 DEFAULT_GROUPS: tuple[NamedGroup, ...] = SUPPORTED_GROUPS
 DEFAULT_SIGNATURE_SCHEMES: tuple[SignatureScheme, ...] = (
     SignatureScheme.RSA_PSS_RSAE_SHA256,
@@ -101,7 +102,7 @@ class _Common:
     def _validate_common(self, max_handshake_size: int | None) -> None:
         set_ = object.__setattr__
         set_(self, "alpn_protocols", _alpn(self.alpn_protocols))
-        set_(self, "cipher_suites", _choices("cipher_suites", self.cipher_suites, tuple(SUITES), CipherSuite))
+        set_(self, "cipher_suites", _choices("cipher_suites", self.cipher_suites, SPOKEN_SUITES, CipherSuite))
         set_(self, "groups", _choices("groups", self.groups, SUPPORTED_GROUPS, NamedGroup))
         set_(
             self,

@@ -33,7 +33,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
-from enum import Enum, StrEnum
+from enum import StrEnum
 from typing import Any
 
 from cryptography import x509
@@ -44,6 +44,7 @@ from cryptography.hazmat.primitives.asymmetric.types import CertificatePublicKey
 from ..enums import CipherSuite, NamedGroup, SignatureScheme
 from ..errors import HandshakeFailure, TLSError
 from .signatures import PrivateKey, RSAPSSKey, is_rsa_pss_certificate, rsa_pss_key, schemes_for
+from .suites import SUITES, Authentication
 from .x509 import check_key_sizes
 
 __all__ = [
@@ -98,30 +99,9 @@ _CURVE_KEY_TYPES = {
 }
 
 
-class Authentication(Enum):
-    """What a suite asks of the server's key."""
-
-    RSA_SIGNATURE = "an RSA key that signs"  # ECDHE_RSA, DHE_RSA
-    ECDSA_SIGNATURE = "an ECDSA or Ed25519 key that signs"  # ECDHE_ECDSA (RFC 8422 §5.1.3 adds Ed25519)
-    RSA_DECRYPTION = "an RSA key that decrypts"  # static RSA key exchange
-
-
-_RSA_SIGN, _ECDSA_SIGN, _RSA_DECRYPT = (
-    Authentication.RSA_SIGNATURE, Authentication.ECDSA_SIGNATURE, Authentication.RSA_DECRYPTION)
-
-#: The suites of RFC 5288, 5289 and 7905 that tls12 speaks, by code point.
+#: Which key each suite needs, from the suite table (kept as a mapping the chooser may be handed).
 SUITE_AUTHENTICATION: Mapping[CipherSuite, Authentication] = {
-    CipherSuite(0xC02B): _ECDSA_SIGN,  # TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
-    CipherSuite(0xC02C): _ECDSA_SIGN,  # TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384
-    CipherSuite(0xCCA9): _ECDSA_SIGN,  # TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
-    CipherSuite(0xC02F): _RSA_SIGN,  # TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
-    CipherSuite(0xC030): _RSA_SIGN,  # TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
-    CipherSuite(0xCCA8): _RSA_SIGN,  # TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
-    CipherSuite(0x009E): _RSA_SIGN,  # TLS_DHE_RSA_WITH_AES_128_GCM_SHA256
-    CipherSuite(0x009F): _RSA_SIGN,  # TLS_DHE_RSA_WITH_AES_256_GCM_SHA384
-    CipherSuite(0xCCAA): _RSA_SIGN,  # TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256
-    CipherSuite(0x009C): _RSA_DECRYPT,  # TLS_RSA_WITH_AES_128_GCM_SHA256
-    CipherSuite(0x009D): _RSA_DECRYPT,  # TLS_RSA_WITH_AES_256_GCM_SHA384
+    suite: spec.authentication for suite, spec in SUITES.items()
 }
 
 
