@@ -190,8 +190,9 @@ class SessionInfo:
         engine = self._established()
         if engine is None or not isinstance(engine.conn, ServerConnection):
             return None
-        offered = engine.conn.offered_cipher_suites
-        return [(SUITES[s].openssl_name, "TLSv1.2", SUITES[s].bits) for s in offered if s in SUITES]
+        enabled = engine.conn.config.cipher_suites
+        return [(SUITES[s].openssl_name, "TLSv1.2", SUITES[s].bits)
+                for s in engine.conn.offered_cipher_suites if s in enabled]
 
     def version(self) -> str | None:
         return "TLSv1.2" if self._established() is not None else None
