@@ -32,7 +32,7 @@ from tls12 import (
     ServerConnection,
     TLSError,
 )
-from tls12.crypto.aead import RecordAEAD
+from tls12.crypto.aead import ChaChaRecordAEAD, GCMRecordAEAD, RecordAEAD
 from tls12.enums import CipherSuite, ECPointFormat, NamedGroup, ProtocolVersion, SignatureScheme
 from tls12.messages import (
     ClientHello,
@@ -179,7 +179,11 @@ class KeyTracer:
             self.secrets[event.label] = event.value
 
     def cipher(self, side: str, seq: int = 0) -> RecordAEAD:
-        aead = RecordAEAD(self.secrets[f"{side}_write_key"], self.secrets[f"{side}_write_IV"])
+        """One side's write protection (the IV's length names the nonce rule: 4 for AES-GCM, 12 for
+        ChaCha20-Poly1305), at sequence number `seq`."""
+        iv = self.secrets[f"{side}_write_IV"]
+        cls = GCMRecordAEAD if len(iv) == GCMRecordAEAD.iv_len else ChaChaRecordAEAD
+        aead = cls(self.secrets[f"{side}_write_key"], iv)
         aead.seq = seq
         return aead
 
