@@ -556,3 +556,19 @@ def test_replayed_capture_opens_each_suite(pem_dir: Path, tmp_path: Path, suite:
         assert all(r["explicit_nonce"] is None for r in protected)
     assert "GET / HTTP/1.0" in render(replay(Capture(flows), (tmp_path / "c.log").read_text()), "text")
 
+
+
+@pytest.mark.parametrize("suite", [AES256, CHACHA], ids=suite_id)
+def test_short_protected_record_refused_from_its_header(ca: CertificateAuthority, leaf: IssuedCertificate,
+                                                         suite: CipherSuite) -> None:
+    """A protected record's header announcing fewer bytes than the cipher's explicit nonce and tag
+    (23 for AES-GCM, 15 for ChaCha20) is bad_record_mac at once, before its body is awaited; the
+    shortest sound length (the overhead itself: an empty record) waits for its body."""
+    overhead = SUITES[suite].record_overhead
+    client_config, server_config = configs(ca, leaf, suite)
+    pair = established(client_config, server_config)
+    expect_failure(pair.server, record(APPDATA, b"")[:3] + (overhead - 1).to_bytes(2, "big"), BadRecordMac,
+                   AlertDescription.BAD_RECORD_MAC, peer=pair.client)
+    pair = established(client_config, server_config)
+    assert pair.server.receive_data(record(APPDATA, b"")[:3] + overhead.to_bytes(2, "big")) == []
+    assert pair.server.failure is None
