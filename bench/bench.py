@@ -30,6 +30,7 @@ The table goes to stdout, then one line of JSON (the last line). Progress goes t
     python bench/bench.py                        # full run (7 rounds)
     python bench/bench.py --quick                # smoke run, a few seconds
     python bench/bench.py --only handshake,bulk --rounds 11
+    python bench/bench.py --only bulk --suite ECDHE-RSA-CHACHA20-POLY1305   # another suite, both sides
     python bench/bench.py --profile handshake    # cProfile of tls12's side, top entries by tottime
     python bench/bench.py --update-readme out.txt   # README "Performance" table from a run's output
 """
@@ -79,7 +80,9 @@ from cryptography.x509.verification import PolicyBuilder, Store
 import tls12
 from tls12 import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from tls12.certs import CertificateAuthority
-from tls12.enums import NamedGroup, SignatureScheme
+from tls12.config import SPOKEN_SUITES
+from tls12.crypto.suites import SUITES
+from tls12.enums import CipherSuite, NamedGroup, SignatureScheme
 from tls12.events import ApplicationDataReceived
 from tls12.messages import ExtendedMasterSecret, ServerHello, ServerKeyExchange, find_extension, parse_handshake
 
@@ -90,7 +93,14 @@ STDLIB_SERVER = BENCH_DIR / "stdlib_server.py"
 
 HOST = "127.0.0.1"
 SERVER_NAME = "localhost"
-OPENSSL_SUITE = "ECDHE-RSA-AES256-GCM-SHA384"
+DEFAULT_SUITE = "ECDHE-RSA-AES256-GCM-SHA384"
+#: The suite every peer is pinned to: --suite replaces it (and EXPECTED's) before anything is built.
+PINNED_SUITE = [DEFAULT_SUITE]
+#: The suites --suite takes, by OpenSSL name.
+BENCH_SUITES: dict[str, CipherSuite] = {SUITES[s].openssl_name: s for s in SPOKEN_SUITES}
+#: The sections that run with another suite than the default: the drop-in's set_ciphers takes the
+#: default one only so far, and the socket, memory and server sections use it or child processes.
+SUITE_SECTIONS = ("handshake", "bulk", "tracer")
 EXPECTED = {
     "version": "TLSv1.2",
     "cipher_suite": "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
@@ -156,11 +166,17 @@ def write_pem_dir(directory: Path) -> Path:
     return directory
 
 
-def pin_stdlib(ctx: ssl.SSLContext) -> None:
-    """TLS 1.2, our one suite, x25519 only, no session tickets (tls12 has none: same messages both ways)."""
+def use_suite(name: str) -> None:
+    """Pin every peer the benchmark builds to the suite `name` (an OpenSSL name in BENCH_SUITES)."""
+    PINNED_SUITE[0] = name
+    EXPECTED["cipher_suite"] = BENCH_SUITES[name].name
+
+
+def pin_stdlib(ctx: ssl.SSLContext, suite: str | None = None) -> None:
+    """TLS 1.2, the benchmark's suite, x25519 only, no session tickets (tls12 has none: same messages both ways)."""
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_ciphers(OPENSSL_SUITE)
+    ctx.set_ciphers(suite or PINNED_SUITE[0])
     ctx.set_ecdh_curve("X25519")
     ctx.options |= ssl.OP_NO_TICKET
 
@@ -180,9 +196,10 @@ class Peers:
     @classmethod
     def load(cls, pem: Path) -> Peers:
         ca = x509.load_pem_x509_certificate((pem / "ca.pem").read_bytes())
-        client_config = ClientConfig(trust_anchors=[ca], groups=(NamedGroup.X25519,))
+        suites = (BENCH_SUITES[PINNED_SUITE[0]],)
+        client_config = ClientConfig(trust_anchors=[ca], groups=(NamedGroup.X25519,), cipher_suites=suites)
         server_config = ServerConfig.from_pem_files(
-            pem / "leaf.pem", pem / "leaf.key",
+            pem / "leaf.pem", pem / "leaf.key", cipher_suites=suites,
             groups=(NamedGroup.X25519,), signature_schemes=(SignatureScheme.RSA_PSS_RSAE_SHA256,),
         )
         contexts: list[ssl.SSLContext] = []
@@ -192,7 +209,8 @@ class Peers:
             server = factory(ssl.PROTOCOL_TLS_SERVER)
             server.load_cert_chain(pem / "leaf.pem", pem / "leaf.key")
             for ctx in (client, server):
-                pin_stdlib(ctx)
+                # The drop-in (socket and server sections only) stays on the default suite.
+                pin_stdlib(ctx, None if factory is ssl.SSLContext else DEFAULT_SUITE)
             contexts += [client, server]
         return cls(pem, client_config, server_config, *contexts)
 
@@ -564,7 +582,7 @@ def socket_wrapped(
     client.do_handshake()
     handshake.join()
     cipher = client.cipher()
-    if cipher is None or cipher[0] != OPENSSL_SUITE or client.version() != "TLSv1.2":
+    if cipher is None or cipher[0] != PINNED_SUITE[0] or client.version() != "TLSv1.2":
         raise SystemExit(f"{type(client_ctx).__module__} socket negotiated {cipher}")
     chunk = bytes(size)
 
@@ -1311,7 +1329,7 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         f"tls12 against the stdlib `ssl` module in one process, interleaved and shuffled round by round "
         f"({_rounds(result)}; ratios are tls12 / ssl within a round, median [min-max]). "
-        "Same RSA-2048 CA-issued certificate, TLS 1.2 ECDHE-RSA-AES256-GCM-SHA384, x25519, "
+        f"Same RSA-2048 CA-issued certificate, TLS 1.2 {result['settings'].get('suite', DEFAULT_SUITE)}, x25519, "
         "rsa_pss_rsae_sha256; both clients verify the chain and the host name.",
         "",
         f"Machine: {machine_line(result)}. tls12 at {result['machine']['tls12_revision']}, "
@@ -1462,6 +1480,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile-clock", choices=("wall", "cpu"), default="wall",
                         help="what --profile measures: wall-clock time (default) or each thread's CPU time "
                              "(for a busy machine; reading it costs more, which inflates small functions)")
+    parser.add_argument("--suite", choices=list(BENCH_SUITES), default=DEFAULT_SUITE,
+                        help=f"the suite both implementations are pinned to (default {DEFAULT_SUITE}); another "
+                             f"one runs with --only {','.join(SUITE_SECTIONS)} (or some of them)")
     parser.add_argument("--seed", type=int, help="seed for the round-by-round shuffle")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="what the in-process single-threaded sections (handshake, floor, in-memory bulk, "
@@ -1520,6 +1541,7 @@ def run_benchmark(args: argparse.Namespace, sizes: Sizes, peers: Peers, workdir:
         samples = run_rounds(make_tasks, groups, sizes.rounds, rng, args.clock)
     result = summarize(samples, sizes, extra)
     result["settings"]["clock"] = args.clock
+    result["settings"]["suite"] = PINNED_SUITE[0]
     return result
 
 
@@ -1538,6 +1560,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         update_readme(last_json_line(Path(args.update_readme).read_text(encoding="utf-8")), args.readme)
         log(f"updated {args.readme}")
         return 0
+    if args.suite != DEFAULT_SUITE:
+        requested = [args.profile.split("_")[0]] if args.profile else args.only
+        if not requested or any(section not in SUITE_SECTIONS for section in requested):
+            raise SystemExit(f"--suite {args.suite} runs with --only {','.join(SUITE_SECTIONS)} (or some of them)")
+        use_suite(args.suite)
     sizes = QUICK if args.quick else FULL
     if args.rounds is not None:
         if args.rounds < 1:

@@ -32,7 +32,7 @@ from tls12 import (
     ServerConnection,
     TLSError,
 )
-from tls12.crypto.aead import RecordAEAD
+from tls12.crypto.aead import ChaChaRecordAEAD, GCMRecordAEAD, RecordAEAD
 from tls12.enums import CipherSuite, ECPointFormat, NamedGroup, ProtocolVersion, SignatureScheme
 from tls12.messages import (
     ClientHello,
@@ -146,7 +146,13 @@ def expect_failure(
         assert out == plain_alert(alert, version), out.hex()
     else:
         [(content_type, record_version, body)] = split_records(out)
-        assert (content_type, record_version, len(body)) == (ALERT, TLS12, PROTECTED_ALERT_LEN)
+        # The alert is protected by the connection's own write cipher: 2 bytes plus its overhead.
+        cipher = conn._records.write_cipher
+        assert cipher is not None
+        alert_len = 2 + cipher.overhead
+        assert (content_type, record_version, len(body)) == (ALERT, TLS12, alert_len)
+        if cipher.overhead == GCMRecordAEAD.overhead:
+            assert alert_len == PROTECTED_ALERT_LEN
         with pytest.raises(AlertReceivedError) as received:
             peer.receive_data(out)
         assert received.value.description == alert
@@ -179,7 +185,11 @@ class KeyTracer:
             self.secrets[event.label] = event.value
 
     def cipher(self, side: str, seq: int = 0) -> RecordAEAD:
-        aead = RecordAEAD(self.secrets[f"{side}_write_key"], self.secrets[f"{side}_write_IV"])
+        """One side's write protection (the IV's length names the nonce rule: 4 for AES-GCM, 12 for
+        ChaCha20-Poly1305), at sequence number `seq`."""
+        iv = self.secrets[f"{side}_write_IV"]
+        cls = GCMRecordAEAD if len(iv) == GCMRecordAEAD.iv_len else ChaChaRecordAEAD
+        aead = cls(self.secrets[f"{side}_write_key"], iv)
         aead.seq = seq
         return aead
 

@@ -125,3 +125,19 @@ def test_profile_option() -> None:
     assert "tottime" in result.stdout
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["profile"] == "handshake" and len(data["entries"]) == 5
+
+
+def test_another_suite_on_both_sides() -> None:
+    """--suite pins our pair and the ssl pair to another suite (the in-memory sections only)."""
+    result = _run("--quick", "--only", "bulk", "--rounds", "1", "--suite", "ECDHE-RSA-CHACHA20-POLY1305")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["settings"]["suite"] == "ECDHE-RSA-CHACHA20-POLY1305"
+    negotiated = data["negotiated"]
+    assert {found["cipher_suite"] for found in negotiated.values()} == {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"}
+    assert negotiated["ssl pair"]["openssl_cipher"] == "ECDHE-RSA-CHACHA20-POLY1305"
+    for name in ("bulk_16k", "bulk_256"):
+        _positive(data["sections"][name]["tls12"])
+        _positive(data["sections"][name]["ssl"])
+    refused = _run("--quick", "--suite", "ECDHE-RSA-CHACHA20-POLY1305")
+    assert refused.returncode != 0 and "--only handshake,bulk,tracer" in refused.stderr

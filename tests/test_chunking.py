@@ -31,13 +31,16 @@ from tls12 import (
     SignatureScheme,
 )
 from tls12.certs import CertificateAuthority, IssuedCertificate
+from tls12.crypto.suites import SUITES
+from tls12.enums import CipherSuite
 from tls12.events import Event
 
 CLIENT_SEED = b"chunking-client"
 SERVER_SEED = b"chunking-server"
 HEADER_LEN = 5
-# A sealed close_notify: header, explicit nonce (8), alert (2), GCM tag (16).
-SEALED_ALERT_LEN = HEADER_LEN + 8 + 2 + 16
+# Each nonce rule: AES-GCM sends an 8-byte explicit nonce in each record, ChaCha20-Poly1305 none.
+SUITES_UNDER_TEST = (CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+                     CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256)
 
 CLIENT_DATA = (b"first", bytes(range(256)) * 80, b"last")  # the middle one spans two records
 SERVER_DATA = (b"pong", bytes(range(255, -1, -1)) * 70)
@@ -52,12 +55,19 @@ class Peers:
     ca: CertificateAuthority
     leaf: IssuedCertificate
     now: datetime.datetime
+    suite: CipherSuite
+
+    @property
+    def sealed_alert_len(self) -> int:
+        """A sealed close_notify: header, explicit nonce (8 for AES-GCM, none for ChaCha20), alert (2), tag (16)."""
+        return HEADER_LEN + SUITES[self.suite].record_overhead + 2
 
     def client(self) -> ClientConnection:
         config = ClientConfig(
             trust_anchors=[self.ca.certificate],
             provider=DeterministicProvider(CLIENT_SEED, now=self.now),
             alpn_protocols=("h2", "http/1.1"),
+            cipher_suites=(self.suite,),
         )
         return ClientConnection(config, server_name="localhost")
 
@@ -68,6 +78,7 @@ class Peers:
             provider=DeterministicProvider(SERVER_SEED, now=self.now),
             signature_schemes=(SignatureScheme.RSA_PKCS1_SHA256,),
             alpn_protocols=("http/1.1",),
+            cipher_suites=(self.suite,),
         )
         return ServerConnection(config)
 
@@ -78,6 +89,7 @@ class Recording:
     server_flights: tuple[bytes, ...]  # ServerHello..ServerHelloDone; CCS+Finished; application data; close_notify
     client_events: tuple[Event, ...]
     server_events: tuple[Event, ...]
+    sealed_alert_len: int
 
     @property
     def to_server(self) -> bytes:
@@ -122,13 +134,14 @@ def record(peers: Peers) -> Recording:
         server_flights=(server_hello_flight, server_finished_flight, server_data_flight, server_close_flight),
         client_events=tuple(client_events),
         server_events=tuple(server_events),
+        sealed_alert_len=peers.sealed_alert_len,
     )
 
 
-@pytest.fixture(scope="module")
-def peers(ca: CertificateAuthority, leaf: IssuedCertificate) -> Peers:
+@pytest.fixture(scope="module", params=SUITES_UNDER_TEST, ids=lambda s: SUITES[s].openssl_name)
+def peers(ca: CertificateAuthority, leaf: IssuedCertificate, request: pytest.FixtureRequest) -> Peers:
     # The provider's clock must fall inside the leaf's validity period.
-    return Peers(ca, leaf, leaf.certificate.not_valid_before_utc + datetime.timedelta(days=1))
+    return Peers(ca, leaf, leaf.certificate.not_valid_before_utc + datetime.timedelta(days=1), request.param)
 
 
 @pytest.fixture(scope="module")
@@ -186,8 +199,9 @@ def test_recording_shape(recording: Recording) -> None:
     assert hello[0] == 22 and hello[5] == 1  # a handshake record holding the ClientHello
     assert len(record_boundaries(finished)) == 2  # CKE, CCS, Finished: three records
     assert len(record_boundaries(data)) == 4  # four application data records, then close_notify
-    assert data[-SEALED_ALERT_LEN] == 21
-    assert recording.server_flights[-1][0] == 21 and len(recording.server_flights[-1]) == SEALED_ALERT_LEN
+    alert_len = recording.sealed_alert_len
+    assert data[-alert_len] == 21
+    assert recording.server_flights[-1][0] == 21 and len(recording.server_flights[-1]) == alert_len
 
 
 # --------------------------------------------------------------------------------------------
@@ -201,7 +215,7 @@ def _check_server_output(recording: Recording, out: bytes) -> None:
     server_hello_flight, server_finished_flight, _, _ = recording.server_flights
     handshake = server_hello_flight + server_finished_flight
     assert out[: len(handshake)] == handshake
-    assert len(out) == len(handshake) + SEALED_ALERT_LEN
+    assert len(out) == len(handshake) + recording.sealed_alert_len
     assert out[len(handshake)] == 21
 
 
@@ -245,7 +259,7 @@ def _check_client_output(recording: Recording, out: bytes) -> None:
     # (same seed); then comes the client's close_notify in reply to the server's.
     hello, finished, _ = recording.client_flights
     assert out[: len(hello) + len(finished)] == hello + finished
-    assert len(out) == len(hello) + len(finished) + SEALED_ALERT_LEN
+    assert len(out) == len(hello) + len(finished) + recording.sealed_alert_len
     assert out[len(hello) + len(finished)] == 21
 
 

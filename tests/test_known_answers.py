@@ -34,7 +34,7 @@ from tls12 import (
 )
 from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.crypto import prf
-from tls12.crypto.aead import RecordAEAD
+from tls12.crypto.aead import GCMRecordAEAD
 from tls12.errors import BadRecordMac
 from tls12.messages import Alert, ChangeCipherSpec, HelloRequest
 from tls12.trace import MessageTrace, SecretDerived, TraceEvent
@@ -318,7 +318,7 @@ def _independent_record(seq: int, content_type: int, plaintext: bytes) -> bytes:
 
 
 def test_sealed_record_layout_and_known_answer() -> None:
-    sender = RecordAEAD(AEAD_KEY, AEAD_SALT)
+    sender = GCMRecordAEAD(AEAD_KEY, AEAD_SALT)
     for seq in (0, 1):
         record = sender.seal(APPLICATION_DATA, AEAD_PLAINTEXT)
         assert len(record) == 5 + 8 + len(AEAD_PLAINTEXT) + 16
@@ -332,7 +332,7 @@ def test_sealed_record_layout_and_known_answer() -> None:
 
 
 def test_sealed_record_round_trips() -> None:
-    sender, receiver = RecordAEAD(AEAD_KEY, AEAD_SALT), RecordAEAD(AEAD_KEY, AEAD_SALT)
+    sender, receiver = GCMRecordAEAD(AEAD_KEY, AEAD_SALT), GCMRecordAEAD(AEAD_KEY, AEAD_SALT)
     for seq in (0, 1):
         record = sender.seal(APPLICATION_DATA, AEAD_PLAINTEXT)
         assert receiver.open(record[0], 0x0303, record[5:]) == AEAD_PLAINTEXT
@@ -351,16 +351,16 @@ def test_every_flipped_bit_is_bad_record_mac() -> None:
             tampered = bytearray(body)
             tampered[i] ^= bit
             with pytest.raises(BadRecordMac):
-                RecordAEAD(AEAD_KEY, AEAD_SALT).open(APPLICATION_DATA, 0x0303, bytes(tampered))
+                GCMRecordAEAD(AEAD_KEY, AEAD_SALT).open(APPLICATION_DATA, 0x0303, bytes(tampered))
     # The header is authenticated too (through the AAD), and so is the sequence number.
     with pytest.raises(BadRecordMac):
-        RecordAEAD(AEAD_KEY, AEAD_SALT).open(22, 0x0303, body)
+        GCMRecordAEAD(AEAD_KEY, AEAD_SALT).open(22, 0x0303, body)
     with pytest.raises(BadRecordMac):
-        RecordAEAD(AEAD_KEY, AEAD_SALT).open(APPLICATION_DATA, 0x0302, body)
+        GCMRecordAEAD(AEAD_KEY, AEAD_SALT).open(APPLICATION_DATA, 0x0302, body)
     with pytest.raises(BadRecordMac):
-        RecordAEAD(AEAD_KEY, AEAD_SALT).open(APPLICATION_DATA, 0x0303, bytes.fromhex(PINNED_RECORDS[1])[5:])
+        GCMRecordAEAD(AEAD_KEY, AEAD_SALT).open(APPLICATION_DATA, 0x0303, bytes.fromhex(PINNED_RECORDS[1])[5:])
     # The untampered body still opens.
-    assert RecordAEAD(AEAD_KEY, AEAD_SALT).open(APPLICATION_DATA, 0x0303, body) == AEAD_PLAINTEXT
+    assert GCMRecordAEAD(AEAD_KEY, AEAD_SALT).open(APPLICATION_DATA, 0x0303, body) == AEAD_PLAINTEXT
 
 
 @pytest.mark.parametrize("length", range(24))
@@ -368,5 +368,5 @@ def test_record_shorter_than_nonce_and_tag_is_bad_record_mac(length: int) -> Non
     body = bytes.fromhex(PINNED_RECORDS[0])[5 : 5 + length]
     assert len(body) == length
     with pytest.raises(BadRecordMac):
-        RecordAEAD(AEAD_KEY, AEAD_SALT).open(APPLICATION_DATA, 0x0303, body)
+        GCMRecordAEAD(AEAD_KEY, AEAD_SALT).open(APPLICATION_DATA, 0x0303, body)
 

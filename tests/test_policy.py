@@ -37,7 +37,7 @@ from tls12 import (
 )
 from tls12.certs import IssuedCertificate
 from tls12.crypto import prf, signatures
-from tls12.crypto.aead import RecordAEAD
+from tls12.crypto.aead import GCMRecordAEAD
 from tls12.crypto.kx import EphemeralKey
 from tls12.enums import (
     CipherSuite,
@@ -163,8 +163,8 @@ class ServerFlight:
         else:
             master = prf.master_secret(pre_master, client_random, server_random, sha384)
         block = prf.key_block(master, client_random, server_random, 72, sha384)
-        client_write = RecordAEAD(block[:32], block[64:68])
-        server_write = RecordAEAD(block[32:64], block[68:72])
+        client_write = GCMRecordAEAD(block[:32], block[64:68])
+        server_write = GCMRecordAEAD(block[32:64], block[68:72])
         client_verify = prf.verify_data(master, b"client finished", transcript.copy().finalize(), 12, sha384)
         finished_raw = encode_handshake(Finished(client_verify))
         flight = record(HANDSHAKE, cke_raw) + record(CCS, b"\x01") + client_write.seal(HANDSHAKE, finished_raw)

@@ -27,7 +27,7 @@ from tls12 import (
     TLSError,
     UnexpectedMessage,
 )
-from tls12.crypto.aead import RecordAEAD
+from tls12.crypto.aead import GCMRecordAEAD
 from tls12.enums import AlertLevel
 from tls12.errors import SequenceExhausted
 from tls12.events import Event
@@ -736,7 +736,7 @@ def test_data_before_failure_is_delivered(client_config: ClientConfig, server_co
 
 def test_record_aead_sequence_exhaustion() -> None:
     key, salt = bytes(range(32)), b"salt"
-    sender = RecordAEAD(key, salt)
+    sender = GCMRecordAEAD(key, salt)
     sender.seq = 2**64 - 1
     last = sender.seal(APPDATA, b"last")
     assert explicit_nonce(last) == 2**64 - 1
@@ -748,7 +748,7 @@ def test_record_aead_sequence_exhaustion() -> None:
         sender.seal(APPDATA, b"and another")
     assert sender.seq >= 2**64 - 1
 
-    receiver = RecordAEAD(key, salt)
+    receiver = GCMRecordAEAD(key, salt)
     receiver.seq = 2**64 - 1
     assert receiver.open(APPDATA, TLS12, last[5:]) == b"last"
     with pytest.raises(SequenceExhausted):
@@ -756,11 +756,11 @@ def test_record_aead_sequence_exhaustion() -> None:
 
 
 def test_record_aead_nonce_is_the_sequence_number() -> None:
-    sender = RecordAEAD(bytes(32), bytes(4))
+    sender = GCMRecordAEAD(bytes(32), bytes(4))
     records = [sender.seal(APPDATA, b"x") for _ in range(3)]
     assert [r[5:13] for r in records] == [i.to_bytes(8, "big") for i in range(3)]
     # A fresh receiver accepts them in order only.
-    receiver = RecordAEAD(bytes(32), bytes(4))
+    receiver = GCMRecordAEAD(bytes(32), bytes(4))
     with pytest.raises(BadRecordMac):
         receiver.open(APPDATA, TLS12, records[1][5:])
 

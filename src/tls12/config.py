@@ -30,8 +30,13 @@ __all__ = ["DEFAULT_MAX_CERTIFICATE_SIZE", "ClientConfig", "KeyLogCallback", "Se
 DEFAULT_MAX_CERTIFICATE_SIZE = 64 * 1024
 
 DEFAULT_CIPHER_SUITES: tuple[CipherSuite, ...] = (CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,)
-#: The rows of the suite table the handshake and record layer speak so far.
-SPOKEN_SUITES: tuple[CipherSuite, ...] = DEFAULT_CIPHER_SUITES
+#: The rows of the suite table the handshake and record layer speak so far: the ECDHE_RSA rows,
+#: whose handshake differs only by the row's PRF hash and key lengths.
+SPOKEN_SUITES: tuple[CipherSuite, ...] = (
+    *DEFAULT_CIPHER_SUITES,
+    CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+    CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+)
 DEFAULT_GROUPS: tuple[NamedGroup, ...] = SUPPORTED_GROUPS
 DEFAULT_SIGNATURE_SCHEMES: tuple[SignatureScheme, ...] = (
     SignatureScheme.RSA_PSS_RSAE_SHA256,

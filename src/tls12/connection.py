@@ -63,12 +63,7 @@ from .messages import (
     max_body_lengths,
     parse_handshake,
 )
-from .record.layer import (
-    MAX_PLAINTEXT,
-    RECORD_OVERHEAD,
-    HandshakeReassembler,
-    RecordLayer,
-)
+from .record.layer import MAX_PLAINTEXT, HandshakeReassembler, RecordLayer
 from .trace import Failure, MessageTrace, RecordTrace, Tracer
 
 __all__ = ["ClientConnection", "ServerConnection"]
@@ -429,27 +424,31 @@ class _Connection:
         peeked = self._records.peek()
         if peeked is None:
             return
-        content_type, version, length, head = peeked
+        content_type, version, length, explicit_nonce = peeked
         cipher = self._records.read_cipher
         kind = ContentType(content_type)
         self._last_received = f"{'protected ' if cipher else ''}{kind.name.lower()} record"
         if cipher is None:
             self._tracer(RecordTrace("in", kind, version, length, False, None, None, length))
         else:
-            self._tracer(RecordTrace("in", kind, version, length, True, cipher.seq, head[:8],
-                                     max(length - RECORD_OVERHEAD, 0)))
+            self._tracer(RecordTrace("in", kind, version, length, True, cipher.seq, explicit_nonce,
+                                     max(length - cipher.overhead, 0)))
 
     def _trace_out(self, content_type: ContentType, size: int, seq: int | None) -> None:
         """One RecordTrace per record `seal()` just wrote for `size` bytes, from sequence number `seq`."""
         assert self._tracer is not None
         records = self._records
+        cipher = records.write_cipher
         for start in range(0, max(size, 1), MAX_PLAINTEXT):
             n = min(MAX_PLAINTEXT, size - start)
-            if seq is None:
+            if seq is None or cipher is None:
                 self._tracer(RecordTrace("out", content_type, records.write_version, n, False, None, None, n))
             else:
-                self._tracer(RecordTrace("out", content_type, records.write_version, n + RECORD_OVERHEAD, True, seq,
-                                         seq.to_bytes(8, "big"), n))
+                # The explicit nonce a record carries is its sequence number (RFC 5288); ChaCha20
+                # records carry none (RFC 7905).
+                nonce = seq.to_bytes(cipher.explicit_nonce_len, "big") if cipher.explicit_nonce_len else None
+                self._tracer(RecordTrace("out", content_type, records.write_version, n + cipher.overhead, True,
+                                         seq, nonce, n))
                 seq += 1
 
     def _dispatch(self, message: Message, raw: bytes) -> None:

@@ -10,7 +10,8 @@ The events, in the order a handshake produces them:
 
 - `RecordTrace`: one TLS record in or out: header fields, whether it was
   protected, and for protected records the sequence number and the explicit
-  nonce (RFC 5288: they are the same 8 bytes).
+  nonce (AES-GCM, RFC 5288: they are the same 8 bytes; None for ChaCha20-Poly1305,
+  whose records carry no nonce, RFC 7905).
 - `MessageTrace`: one protocol message in or out (handshake message,
   ChangeCipherSpec or alert): the parsed message and its exact wire bytes.
 - `Decision`: a negotiation choice (suite, group, signature scheme, EMS, SNI,
@@ -61,8 +62,9 @@ class MessageTrace:
 @dataclass(frozen=True, slots=True)
 class RecordTrace:
     """One record. `length` is the fragment length in the header (for a
-    protected record: explicit nonce + ciphertext + tag); `plaintext_length`
-    what it carries."""
+    protected record: explicit nonce, if the cipher sends one, + ciphertext +
+    tag); `plaintext_length` what it carries. `explicit_nonce` is None for a
+    plain record and for a cipher that sends no nonce (ChaCha20-Poly1305)."""
 
     direction: Direction
     content_type: ContentType

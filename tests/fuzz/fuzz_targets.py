@@ -48,7 +48,7 @@ from tls12 import (
     SignatureScheme,
 )
 from tls12.codec import Reader, Writer
-from tls12.crypto.aead import RecordAEAD
+from tls12.crypto.aead import GCMRecordAEAD
 from tls12.enums import ContentType
 from tls12.errors import (
     AlertReceivedError,
@@ -308,7 +308,7 @@ def deframer(data: bytes) -> None:
     layer = RecordLayer(reassembler)
     layer.established = True  # the record rules of an established connection: application data may come
     if mode & 1:
-        layer.read_cipher = RecordAEAD(DEFRAMER_KEY, DEFRAMER_SALT)
+        layer.read_cipher = GCMRecordAEAD(DEFRAMER_KEY, DEFRAMER_SALT)
     layer.version_fixed = bool(mode & 2)
     try:
         for chunk in _pieces(stream, mode >> 3):
@@ -420,7 +420,7 @@ def seeds(target: str) -> list[bytes]:
     elif target == "deframer":
         flows = [d for name in GOLDEN_NAMES for _, d in golden_flows(name)]
         out += [b"\x00" + flows[0], b"\x02" + flows[1], b"\x04" + flows[0], bytes((8 * 5,)) + flows[1]]
-        sealer = RecordAEAD(DEFRAMER_KEY, DEFRAMER_SALT)
+        sealer = GCMRecordAEAD(DEFRAMER_KEY, DEFRAMER_SALT)
         protected = b"".join(sealer.seal(t, p) for t, p in ((22, b"\x14\x00\x00\x0c" + bytes(12)), (23, b"data"),
                                                             (21, b"\x01\x00"), (23, b"")))
         out += [b"\x03" + protected, bytes((8 * 3 + 1,)) + protected]

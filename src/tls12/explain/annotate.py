@@ -544,11 +544,13 @@ def annotate_record_header(record: RecordInfo) -> tuple[bytes, list[Field]]:
         c.leaf(1, "content_type", lambda b: f"{content_type_name(b[0])} ({b[0]})", "what the record carries"),
         c.leaf(2, "version", _version, version_meaning),
         c.leaf(2, "length", lambda b: f"{int.from_bytes(b, 'big')} bytes",
-               "the fragment's length" + (": explicit nonce + ciphertext + 16-byte GCM tag" if record.protected
-                                          else ""), kind="length"),
+               "the fragment's length" + ((": explicit nonce + ciphertext + 16-byte GCM tag"
+                                           if record.explicit_nonce is not None
+                                           else ": ciphertext + 16-byte Poly1305 tag (no nonce is sent)")
+                                          if record.protected else ""), kind="length"),
     ]
     if record.explicit_nonce is not None:
-        fields.append(c.leaf(8, "explicit nonce", hex_value,
+        fields.append(c.leaf(len(record.explicit_nonce), "explicit nonce", hex_value,
                              "8 bytes sent with each protected record: the sequence number (RFC 5288); with the "
                              "4-byte write_IV it makes the 12-byte AES-GCM nonce"))
     return raw, fields

@@ -157,9 +157,10 @@ def _record_html(step: Step, ids: _Ids, refs: dict[int, str]) -> str:
         view = _hex_view(raw, fields, ids, f"r{step.id}-{index}-", refs)
         kind = f"{content_type_name(record.content_type)} ({record.content_type})"
         if record.protected:
+            nonce = ("" if record.explicit_nonce is None
+                     else f"{len(record.explicit_nonce)}-byte explicit nonce + ")
             what = (f"{kind}, {version_name(record.version)}, <b>encrypted</b>: sequence number {record.seq}, "
-                    f"{record.length} bytes = 8-byte explicit nonce + {record.plaintext_length} encrypted + "
-                    "16-byte GCM tag")
+                    f"{record.length} bytes = {nonce}{record.plaintext_length} encrypted + 16-byte tag")
         else:
             what = f"{kind}, {version_name(record.version)}, {record.length} bytes"
         parts.append(f'<div class="record"><span class="rlabel">Record</span><span class="hex mini">{view}</span>'
@@ -410,8 +411,10 @@ def _traffic_row(item: TrafficItem) -> str:
     else:
         kind = "handshake"
         content = item.note
-    seq = f"{r.seq} · {r.explicit_nonce.hex()}" if r is not None and r.explicit_nonce is not None else "—"
-    size = (f"{5 + r.length} = 5 + 8 + {r.plaintext_length} + 16" if r is not None and r.protected
+    seq = (f"{r.seq} · {r.explicit_nonce.hex()}" if r is not None and r.explicit_nonce is not None
+           else f"{r.seq} · none" if r is not None and r.protected else "—")
+    nonce_size = f"{len(r.explicit_nonce)} + " if r is not None and r.explicit_nonce is not None else ""
+    size = (f"{5 + r.length} = 5 + {nonce_size}{r.plaintext_length} + 16" if r is not None and r.protected
             else (f"{5 + r.length}" if r is not None else "—"))
     return (f'<tr class="{item.sender}"><td class="dir {item.sender}">{direction}</td><td>{kind}</td>'
             f'<td><code>{_e(seq)}</code></td><td>{_e(size)}</td><td><code>{_e(content)}</code></td></tr>')

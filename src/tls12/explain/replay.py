@@ -29,7 +29,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from ..crypto import prf, signatures
-from ..crypto.aead import RecordAEAD
+from ..crypto.aead import RecordAEAD, record_aead
 from ..crypto.suites import SUITES, SuiteSpec
 from ..crypto.x509 import TrustStore, parse_chain, rsa_public_key, verify_server_chain
 from ..enums import CipherSuite, ContentType, NamedGroup
@@ -165,8 +165,11 @@ class Observer:
         if d.protected:
             seq = d.seq
             d.seq += 1
-            self._emit(RecordTrace(way, kind, version, len(fragment), True, seq, fragment[:8],
-                                   max(len(fragment) - 24, 0)))
+            # The suite row says what a protected record carries besides its plaintext.
+            nonce_len, overhead = ((8, 24) if self._suite is None
+                                   else (self._suite.record_iv_len, self._suite.record_overhead))
+            self._emit(RecordTrace(way, kind, version, len(fragment), True, seq,
+                                   fragment[:nonce_len] if nonce_len else None, max(len(fragment) - overhead, 0)))
         else:
             self._emit(RecordTrace(way, kind, version, len(fragment), False, None, None, len(fragment)))
         if d.dead:
@@ -357,8 +360,8 @@ class Observer:
         for label, (value, where) in parts.items():
             self._emit(SecretDerived(label, value, where))
         self._keys = {
-            "client": RecordAEAD(parts["client_write_key"][0], parts["client_write_IV"][0]),
-            "server": RecordAEAD(parts["server_write_key"][0], parts["server_write_IV"][0]),
+            "client": record_aead(suite, parts["client_write_key"][0], parts["client_write_IV"][0]),
+            "server": record_aead(suite, parts["server_write_key"][0], parts["server_write_IV"][0]),
         }
         for role, d in self._dirs.items():
             if d.protected and d.cipher is None:  # a ChangeCipherSpec already went by (never in order)

@@ -109,9 +109,13 @@ def _record_lines(s: _Style, step: Step) -> list[str]:
     for r in step.records:
         kind = f"{content_type_name(r.content_type)} ({r.content_type})"
         if r.protected:
-            nonce = r.explicit_nonce.hex() if r.explicit_nonce is not None else "?"
-            text = (f"{kind}, {version_name(r.version)}, protected: sequence number {r.seq}, explicit nonce {nonce}, "
-                    f"{r.length} bytes = 8 nonce + {r.plaintext_length} encrypted + 16 tag")
+            if r.explicit_nonce is not None:  # AES-GCM (RFC 5288)
+                nonce = f"explicit nonce {r.explicit_nonce.hex()}"
+                parts = f"{len(r.explicit_nonce)} nonce + {r.plaintext_length} encrypted + 16 tag"
+            else:  # ChaCha20-Poly1305 sends no nonce (RFC 7905)
+                nonce, parts = "no explicit nonce", f"{r.plaintext_length} encrypted + 16 tag"
+            text = (f"{kind}, {version_name(r.version)}, protected: sequence number {r.seq}, {nonce}, "
+                    f"{r.length} bytes = {parts}")
         else:
             plural = "s" if r.length != 1 else ""
             text = f"{kind}, {version_name(r.version)} ({code(r.version)}), {r.length} byte{plural}"
@@ -268,8 +272,11 @@ def _traffic_item(s: _Style, item: TrafficItem) -> list[str]:
     r = item.record
     where = ""
     if r is not None and r.protected:
-        nonce = r.explicit_nonce.hex() if r.explicit_nonce is not None else "?"
-        where = f"seq {r.seq}, nonce {nonce}, {r.length} bytes = 8 + {r.plaintext_length} + 16"
+        if r.explicit_nonce is not None:
+            where = (f"seq {r.seq}, nonce {r.explicit_nonce.hex()}, {r.length} bytes = {len(r.explicit_nonce)} + "
+                     f"{r.plaintext_length} + 16")
+        else:
+            where = f"seq {r.seq}, no explicit nonce, {r.length} bytes = {r.plaintext_length} + 16"
     elif r is not None:
         where = f"{r.length} bytes, not encrypted"
     if item.kind == "alert":

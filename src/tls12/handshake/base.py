@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from ..crypto import prf
-from ..crypto.aead import RecordAEAD
+from ..crypto.aead import RecordAEAD, record_aead
 from ..crypto.suites import SuiteSpec
 from ..enums import AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
 from ..errors import DecodeError, DecryptError, UnexpectedMessage
@@ -181,7 +181,8 @@ def derive_master_secret(
 
 
 def derive_keys(out: Output, suite: SuiteSpec, master: bytes) -> TrafficKeys:
-    """RFC 5246 §6.3: key_block = client key, server key, client salt, server salt."""
+    """RFC 5246 §6.3: key_block = client key, server key, client IV, server IV, of the row's lengths;
+    the row's AEAD takes them (a 4-byte salt for AES-GCM, a 12-byte IV for ChaCha20-Poly1305)."""
     neg = out.negotiated
     block = prf.key_block(master, neg.client_random, neg.server_random, suite.key_block_len, suite.prf_hash)
     k, s = suite.key_len, suite.fixed_iv_len
@@ -194,7 +195,7 @@ def derive_keys(out: Output, suite: SuiteSpec, master: bytes) -> TrafficKeys:
         out.tracer(SecretDerived("server_write_key", server_key, f"key_block[{k}..{2 * k - 1}]"))
         out.tracer(SecretDerived("client_write_IV", client_salt, f"key_block[{2 * k}..{2 * k + s - 1}]"))
         out.tracer(SecretDerived("server_write_IV", server_salt, f"key_block[{2 * k + s}..{2 * k + 2 * s - 1}]"))
-    return TrafficKeys(RecordAEAD(client_key, client_salt), RecordAEAD(server_key, server_salt))
+    return TrafficKeys(record_aead(suite, client_key, client_salt), record_aead(suite, server_key, server_salt))
 
 
 def finished_verify_data(suite: SuiteSpec, master: bytes, label: bytes, transcript: Transcript) -> bytes:

@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from ..crypto.aead import RecordAEAD
 from ..enums import ContentType, HandshakeType, ProtocolVersion
 from ..errors import (
+    BadRecordMac,
     DecodeError,
     IllegalParameter,
     ProtocolVersionError,
@@ -48,14 +49,12 @@ __all__ = [
     "MAX_HANDSHAKE_WARNINGS",
     "MAX_PLAINTEXT",
     "MAX_USELESS_RECORDS",
-    "RECORD_OVERHEAD",
     "HandshakeReassembler",
     "RecordLayer",
 ]
 
 HEADER_LEN = 5
 MAX_PLAINTEXT = 2**14
-RECORD_OVERHEAD = 8 + 16  # explicit nonce and GCM tag of a protected record
 MAX_CIPHERTEXT = 2**14 + 2048  # §6.2.3
 _HEADER = struct.Struct(">BHH")
 _VALID_TYPES = frozenset(
@@ -89,8 +88,8 @@ def _unknown_type_message(content_type: int, start: bytes | bytearray | memoryvi
 
 
 class RecordLayer:
-    __slots__ = ("_in", "_pos", "established", "handshake", "read_cipher", "useless", "version_fixed",
-                 "write_cipher", "write_version")
+    __slots__ = ("_in", "_max_length", "_min_length", "_pos", "_read_cipher", "established", "handshake",
+                 "useless", "version_fixed", "write_cipher", "write_version")
 
     def __init__(self, handshake: HandshakeReassembler, write_version: int = ProtocolVersion.TLS1_2) -> None:
         self._in = bytearray()
@@ -99,12 +98,27 @@ class RecordLayer:
         #: Set by the connection when the handshake completes: application data may flow.
         self.established = False
         self.useless = 0
-        self.read_cipher: RecordAEAD | None = None
+        self._read_cipher: RecordAEAD | None = None
+        # The bounds of a record's length under the read cipher (see `read_cipher`).
+        self._min_length = 0
+        self._max_length = MAX_PLAINTEXT
         self.write_cipher: RecordAEAD | None = None
         # Until the hello exchange settles the version, any 3.x record version is
         # accepted (RFC 5246 E.1); afterwards exactly TLS 1.2.
         self.version_fixed = False
         self.write_version = write_version
+
+    @property
+    def read_cipher(self) -> RecordAEAD | None:
+        return self._read_cipher
+
+    @read_cipher.setter
+    def read_cipher(self, cipher: RecordAEAD | None) -> None:
+        """The length bounds follow the cipher: a plain record carries at most 2^14 bytes; a
+        protected one at least its explicit nonce and tag, at most 2^14 + 2048 (§6.2.3)."""
+        self._read_cipher = cipher
+        self._min_length = 0 if cipher is None else cipher.overhead
+        self._max_length = MAX_PLAINTEXT if cipher is None else MAX_CIPHERTEXT
 
     # -- the rules -------------------------------------------------------------
 
@@ -120,8 +134,11 @@ class RecordLayer:
                 raise ProtocolVersionError(f"record version 0x{version:04x}, expected 0x0303")
             if version >> 8 != 3:
                 raise ProtocolVersionError(f"record version 0x{version:04x} is not TLS")
-        if length > (MAX_PLAINTEXT if self.read_cipher is None else MAX_CIPHERTEXT):
-            raise RecordOverflow(f"record of {length} bytes")
+        if not self._min_length <= length <= self._max_length:
+            if length > self._max_length:
+                raise RecordOverflow(f"record of {length} bytes")
+            raise BadRecordMac(f"protected record of {length} bytes: shorter than its "
+                               f"{self._min_length} bytes of nonce and tag")
         if content_type == _APPLICATION_DATA:
             if not self.established:
                 raise UnexpectedMessage("application data before the handshake completed")
@@ -168,7 +185,7 @@ class RecordLayer:
         without leaving a whole record decrypted beyond them (with what is buffered, the records
         completed carry at most `wanted` bytes), yet at least what the record under way lacks."""
         buffered = len(self._in) - self._pos
-        size = wanted + HEADER_LEN + RECORD_OVERHEAD - buffered
+        size = wanted + HEADER_LEN + self._min_length - buffered
         if buffered:
             size = max(size, self.missing())
         return max(size, HEADER_LEN)
@@ -184,7 +201,7 @@ class RecordLayer:
         if len(buf) < end:
             return None
         self._pos = end
-        cipher = self.read_cipher
+        cipher = self._read_cipher
         if cipher is None:
             return content_type, bytes(buf[pos + HEADER_LEN : end])
         with memoryview(buf) as view, view[pos + HEADER_LEN : end] as body:
@@ -206,8 +223,9 @@ class RecordLayer:
         cipher must be active."""
         if self._in:  # compacted after every call: anything left is a record in progress
             return None
-        cipher = self.read_cipher
+        cipher = self._read_cipher
         assert cipher is not None
+        overhead = cipher.overhead
         view = memoryview(data)
         total = len(view)
         pos = 0
@@ -216,7 +234,7 @@ class RecordLayer:
             while total - pos >= HEADER_LEN:
                 content_type, version, length = _HEADER.unpack_from(view, pos)
                 end = pos + HEADER_LEN + length
-                if content_type != _APPLICATION_DATA or length <= RECORD_OVERHEAD or end > total:
+                if content_type != _APPLICATION_DATA or length <= overhead or end > total:
                     break
                 self.check_header(content_type, version, length)
                 events.append(ApplicationDataReceived(cipher.open(content_type, version, view[pos + HEADER_LEN : end])))
@@ -229,8 +247,9 @@ class RecordLayer:
         self.useless = 0  # carried(), without a call per receive
         return view[pos:] if pos < total else b""
 
-    def peek(self) -> tuple[int, int, int, bytes] | None:
-        """The next whole record's (type, version, length, first 8 bytes of its fragment), unconsumed.
+    def peek(self) -> tuple[int, int, int, bytes | None] | None:
+        """The next whole record's (type, version, length, explicit nonce), unconsumed; the explicit
+        nonce is None unless a read cipher that sends one is active.
 
         For tracing only: it copies, so the record path never calls it."""
         buf, pos = self._in, self._pos
@@ -239,7 +258,10 @@ class RecordLayer:
         content_type, version, length = _HEADER.unpack_from(buf, pos)
         if len(buf) < pos + HEADER_LEN + length:
             return None
-        return content_type, version, length, bytes(buf[pos + HEADER_LEN : pos + HEADER_LEN + min(length, 8)])
+        cipher = self._read_cipher
+        n = 0 if cipher is None else cipher.explicit_nonce_len
+        nonce = bytes(buf[pos + HEADER_LEN : pos + HEADER_LEN + min(length, n)]) if n else None
+        return content_type, version, length, nonce
 
     def compact(self) -> None:
         """Drop consumed bytes (once per receive call, not once per record).
