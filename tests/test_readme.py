@@ -47,7 +47,7 @@ def test_sans_io_example(tmp_path: Path) -> None:
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert "[ApplicationDataReceived(data=b'hello')]" in result.stdout
-    assert "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 X25519 True" in result.stdout
+    assert "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 X25519 True" in result.stdout
 
 
 @pytest.mark.parametrize("marker", ["urllib.request", "asyncio.run"])
@@ -61,7 +61,7 @@ def test_drop_in_examples(www_server: tuple[Path, int], marker: str) -> None:
     assert "Protocol:               TLSv1.2" in result.stdout
     assert "SNI:                    localhost" in result.stdout
     if marker == "asyncio.run":
-        assert "('ECDHE-RSA-AES256-GCM-SHA384', 'TLSv1.2', 256)" in result.stdout
+        assert "('ECDHE-RSA-AES128-GCM-SHA256', 'TLSv1.2', 128)" in result.stdout
 
 
 def test_command_line_example(www_server: tuple[Path, int]) -> None:
