@@ -526,3 +526,19 @@ def test_certificate_key_that_does_not_fit_the_suite(ca: CertificateAuthority,
                          lambda sh: dataclasses.replace(sh, cipher_suite=claimed))  # type: ignore[type-var]
     exc = expect_failure(client, flight, UnsupportedCertificate, AlertDescription.UNSUPPORTED_CERTIFICATE)
     assert "the suite needs" in str(exc)
+
+
+def test_dhe_key_is_fresh_per_handshake(ca: CertificateAuthority, rsa_server: ServerConfig) -> None:
+    """Raccoon needs a reused DH key: every handshake has its own, on both sides."""
+    seen: set[bytes] = set()
+    for _ in range(3):
+        client, _, flight = _dhe_flight2(ca, rsa_server)
+        ske = next(parse(raw, "DHE") for raw in handshake_frames(flight) if raw[0] == HandshakeType.SERVER_KEY_EXCHANGE)
+        assert isinstance(ske, DHEServerKeyExchange)
+        seen.add(ske.dh_Ys)
+        assert client.receive_data(flight) == []
+        [cke_record, *_] = split_records(client.data_to_send())
+        cke = parse(cke_record[2], "DHE")
+        assert isinstance(cke, DHEClientKeyExchange)
+        seen.add(cke.dh_Yc)
+    assert len(seen) == 6
