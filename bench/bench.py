@@ -79,7 +79,7 @@ from cryptography.x509.verification import PolicyBuilder, Store
 import tls12
 from tls12 import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from tls12.certs import CertificateAuthority
-from tls12.enums import NamedGroup, SignatureScheme
+from tls12.enums import CipherSuite, NamedGroup, SignatureScheme
 from tls12.events import ApplicationDataReceived
 from tls12.messages import ExtendedMasterSecret, ServerHello, ServerKeyExchange, find_extension, parse_handshake
 
@@ -180,9 +180,11 @@ class Peers:
     @classmethod
     def load(cls, pem: Path) -> Peers:
         ca = x509.load_pem_x509_certificate((pem / "ca.pem").read_bytes())
-        client_config = ClientConfig(trust_anchors=[ca], groups=(NamedGroup.X25519,))
+        # The same suite as the ssl module's pinned one (tls12's default order starts with AES-128).
+        suite = (CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,)
+        client_config = ClientConfig(trust_anchors=[ca], groups=(NamedGroup.X25519,), cipher_suites=suite)
         server_config = ServerConfig.from_pem_files(
-            pem / "leaf.pem", pem / "leaf.key",
+            pem / "leaf.pem", pem / "leaf.key", cipher_suites=suite,
             groups=(NamedGroup.X25519,), signature_schemes=(SignatureScheme.RSA_PSS_RSAE_SHA256,),
         )
         contexts: list[ssl.SSLContext] = []

@@ -31,13 +31,6 @@ Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]
 TIMEOUT = 10.0
 HOST = "127.0.0.1"
 CIPHER = ("ECDHE-RSA-AES256-GCM-SHA384", "TLSv1.2", 256)
-# What our server picks by default with an RSA certificate: the first such suite of its order.
-OUR_SERVER_CIPHER = ("ECDHE-RSA-AES128-GCM-SHA256", "TLSv1.2", 128)
-
-
-def cipher_between(client_kind: str, server_kind: str) -> tuple[str, str, int]:
-    """The stdlib contexts here are pinned to CIPHER; tls12 on both sides takes its own first choice."""
-    return OUR_SERVER_CIPHER if client_kind == server_kind == "tls12" else CIPHER
 LEAF_SAN = (("DNS", "localhost"), ("IP Address", "127.0.0.1"))
 LINES = (b"hello\n", b"second line\n", b"\x00\x01binary\xff\n")
 MEGABYTE = random.Random(1).randbytes(1 << 20)
@@ -166,7 +159,7 @@ def test_streams_echo_and_close_cleanly(
             reader, writer = await bounded(asyncio.open_connection(
                 HOST, port_of(server), ssl=client_context(client_kind, pem_dir), server_hostname="localhost"))
             try:
-                assert writer.get_extra_info("cipher") == cipher_between(client_kind, server_kind)
+                assert writer.get_extra_info("cipher") == CIPHER
                 peercert = writer.get_extra_info("peercert")
                 assert isinstance(peercert, dict)
                 assert peercert["subjectAltName"] == LEAF_SAN
@@ -182,7 +175,7 @@ def test_streams_echo_and_close_cleanly(
             server.close()
             await bounded(server.wait_closed())
         (extra,) = echo.extra
-        assert extra["cipher"] == cipher_between(client_kind, server_kind)
+        assert extra["cipher"] == CIPHER
         assert extra["peercert"] is None  # no client certificate
         assert isinstance(extra["ssl_object"], object_type(server_kind))
 
@@ -410,7 +403,7 @@ def test_start_tls_upgrades_a_plain_stream(
             assert await bounded(reader.readline()) == b"OK\n"
             await bounded(writer.start_tls(client_ctx, server_hostname="localhost"))
             try:
-                assert writer.get_extra_info("cipher") == cipher_between(client_kind, server_kind)
+                assert writer.get_extra_info("cipher") == CIPHER
                 assert isinstance(writer.get_extra_info("ssl_object"), object_type(client_kind))
                 assert writer.get_extra_info("peercert")["subjectAltName"] == LEAF_SAN
                 for line in LINES:
@@ -419,7 +412,7 @@ def test_start_tls_upgrades_a_plain_stream(
             finally:
                 await close(writer)
             await bounded(ended)
-        assert seen["cipher"] == cipher_between(client_kind, server_kind)
+        assert seen["cipher"] == CIPHER
         assert isinstance(seen["ssl_object"], object_type(server_kind))
 
     run(main, caplog)

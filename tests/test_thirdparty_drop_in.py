@@ -54,7 +54,7 @@ def test_wrap_socket_returns_an_ssl_sslsocket(client_ctx: tls12.SSLContext, serv
             assert isinstance(sock, SSLSocket)
             # What the ssl module keeps its OpenSSL object in answers from tls12 instead.
             assert not isinstance(sock._sslobj, ssl._ssl._SSLSocket)  # type: ignore[attr-defined]
-            assert sock._sslobj.cipher() == ("ECDHE-RSA-AES128-GCM-SHA256", "TLSv1.2", 128)
+            assert sock._sslobj.cipher() == ("ECDHE-RSA-AES256-GCM-SHA384", "TLSv1.2", 256)
             sock.sendall(b"ping")
             assert sock.recv(4) == b"ping"
         assert server.result() == (True, b"ping")

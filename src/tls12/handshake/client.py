@@ -14,11 +14,15 @@
                            <-  Finished                ExpectFinished
     application data      <->                          Traffic
 
-Each state keeps only what it needs, and declares in `accepts` the messages it
-takes; every state takes a HelloRequest, which the connection ignores during
-the handshake (§7.4.1.1: never hashed) and refuses once established. The server's chain is verified as soon
-as it arrives; the ServerKeyExchange signature is verified before its key is
-used. Secrets first exist in `ExpectChangeCipherSpec`.
+With static RSA there is no ServerKeyExchange: after the Certificate the client
+waits for ServerHelloDone (the suite's key-exchange strategy says so, see
+handshake/keyexchange.py). Each state keeps only what it needs, and declares in
+`accepts` the messages it takes; every state takes a HelloRequest, which the
+connection ignores during the handshake (§7.4.1.1: never hashed) and refuses
+once established. The server's chain is verified as soon as it arrives, and its
+key must be the kind the suite needs; the ServerKeyExchange signature is
+verified before its parameters are looked at, and they are checked before they
+are used. Secrets first exist in `ExpectChangeCipherSpec`.
 """
 
 from __future__ import annotations

@@ -98,10 +98,13 @@ class PeerParams:
 
     #: The negotiated group (None for static RSA, or an explicit DH group that is no named group).
     group: NamedGroup | None
-    #: The server's public value (ECDHE point or DH Ys); for static RSA, the certificate's key.
+    #: ECDHE: the group of the server's point.
     ecdhe_group: NamedGroup | None = None
+    #: The server's public value (ECDHE point or DH Ys).
     public: bytes = b""
+    #: DHE: the server's group, validated.
     ffdhe: FFDHEGroup | None = None
+    #: Static RSA: the certificate's key, which the premaster is encrypted to.
     rsa_key: rsa.RSAPublicKey | None = None
 
 
