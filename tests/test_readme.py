@@ -61,7 +61,7 @@ def test_drop_in_examples(www_server: tuple[Path, int], marker: str) -> None:
     assert "Protocol:               TLSv1.2" in result.stdout
     assert "SNI:                    localhost" in result.stdout
     if marker == "asyncio.run":
-        assert "('ECDHE-RSA-AES128-GCM-SHA256', 'TLSv1.2', 128)" in result.stdout
+        assert "('ECDHE-RSA-AES256-GCM-SHA384', 'TLSv1.2', 256)" in result.stdout
 
 
 def test_command_line_example(www_server: tuple[Path, int]) -> None:

@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime
 import ssl
 import types
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
 
 from tls12 import (
     ApplicationDataReceived,
@@ -32,8 +37,10 @@ from tls12.crypto import signatures
 from tls12.crypto.credentials import KeyType
 from tls12.crypto.dhe import FFDHE_GROUPS
 from tls12.crypto.suites import SUITES, Authentication, KeyExchange
+from tls12.crypto.x509 import server_public_key
 from tls12.enums import AlertDescription, CipherSuite, HandshakeType, NamedGroup, SignatureScheme
 from tls12.errors import (
+    BadCertificate,
     DecryptError,
     HandshakeFailure,
     IllegalParameter,
@@ -542,3 +549,37 @@ def test_dhe_key_is_fresh_per_handshake(ca: CertificateAuthority, rsa_server: Se
         assert isinstance(cke, DHEClientKeyExchange)
         seen.add(cke.dh_Yc)
     assert len(seen) == 6
+
+
+def test_dhe_group_at_least_as_strong_as_the_server_key(ca: CertificateAuthority, rsa_server: ServerConfig) -> None:
+    """RFC 7919 §4: among the client's groups, one at least as strong as the server's key if there is one."""
+    client_config = ClientConfig(trust_anchors=[ca.certificate], cipher_suites=DHE_ONLY,
+                                 groups=[NamedGroup.FFDHE2048, NamedGroup.FFDHE3072])
+    _, server = connect(client_config, rsa_server)  # an RSA-2048 key: the server's first choice
+    assert server.group == NamedGroup.FFDHE2048
+    strong = ca.issue(("localhost",), key_type="rsa", key_size=3072)
+    _, server = connect(client_config, ServerConfig(credentials=[strong.credential()]))
+    assert server.group == NamedGroup.FFDHE3072
+
+
+def test_key_usage_must_allow_the_suite(ca: CertificateAuthority) -> None:
+    """keyUsage (RFC 5280 §4.2.1.3): digitalSignature to sign (EC)DHE params, keyEncipherment for static RSA."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+
+    def cert(sign: bool, encipher: bool) -> x509.Certificate:
+        usage = x509.KeyUsage(digital_signature=sign, content_commitment=False, key_encipherment=encipher,
+                              data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                              encipher_only=False, decipher_only=False)
+        return (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(1).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(usage, critical=True).sign(key, hashes.SHA256()))
+
+    signing_only, enciphering_only = cert(True, False), cert(False, True)
+    assert server_public_key(signing_only, Authentication.RSA_SIGNATURE) is not None
+    with pytest.raises(BadCertificate, match="keyEncipherment"):
+        server_public_key(signing_only, Authentication.RSA_DECRYPTION)
+    assert server_public_key(enciphering_only, Authentication.RSA_DECRYPTION) is not None
+    with pytest.raises(BadCertificate, match="digitalSignature"):
+        server_public_key(enciphering_only, Authentication.RSA_SIGNATURE)
