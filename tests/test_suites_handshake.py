@@ -60,7 +60,16 @@ from tls12.messages import (
 from tls12.trace import Decision
 
 from helpers import StdlibPeer, pump, pump_stdlib
-from record_support import edit_flight, expect_failure, handshake_frames, parse, record, split_records
+from record_support import (
+    edit_flight,
+    expect_failure,
+    handshake_frames,
+    hello_record,
+    make_hello,
+    parse,
+    record,
+    split_records,
+)
 
 HANDSHAKE = 22
 _S = CipherSuite
@@ -583,3 +592,29 @@ def test_key_usage_must_allow_the_suite(ca: CertificateAuthority) -> None:
     assert server_public_key(enciphering_only, Authentication.RSA_DECRYPTION) is not None
     with pytest.raises(BadCertificate, match="digitalSignature"):
         server_public_key(enciphering_only, Authentication.RSA_SIGNATURE)
+
+
+@pytest.mark.parametrize("groups", [None, (NamedGroup.X25519,), (NamedGroup.FFDHE3072, NamedGroup(0x01FF))],
+                         ids=["no-supported-groups", "no-ffdhe-group", "unknown-ffdhe-group-too"])
+def test_dhe_group_the_server_sends(rsa_server: ServerConfig, groups: tuple[NamedGroup, ...] | None) -> None:
+    """RFC 7919 §4 from the wire: without FFDHE groups (or without the extension) the server uses
+    ffdhe2048; with them, one of them (an unknown FFDHE code point is ignored)."""
+    suites = (_S.TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,)
+    hello = make_hello(suites=suites, drop=[SupportedGroups],
+                       add=[] if groups is None else [SupportedGroups(groups)])
+    server = ServerConnection(rsa_server)
+    assert server.receive_data(hello_record(hello)) == []
+    ske = next(parse(raw, "DHE") for raw in handshake_frames(server.data_to_send())
+               if raw[0] == HandshakeType.SERVER_KEY_EXCHANGE)
+    assert isinstance(ske, DHEServerKeyExchange)
+    expected = NamedGroup.FFDHE3072 if groups and NamedGroup.FFDHE3072 in groups else NamedGroup.FFDHE2048
+    assert (ske.dh_p, ske.dh_g) == (FFDHE_GROUPS[expected].p_bytes, b"\x02")
+    assert server.group == expected
+
+
+def test_only_unknown_ffdhe_groups_is_insufficient_security(rsa_server: ServerConfig) -> None:
+    """§4: "any codepoint between 256 and 511, inclusive, even if unknown to the server" counts."""
+    hello = make_hello(suites=(_S.TLS_DHE_RSA_WITH_AES_128_GCM_SHA256,), drop=[SupportedGroups],
+                       add=[SupportedGroups((NamedGroup(0x01FF), NamedGroup.X25519))])
+    expect_failure(ServerConnection(rsa_server), hello_record(hello), InsufficientSecurity,
+                   AlertDescription.INSUFFICIENT_SECURITY)
