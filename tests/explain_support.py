@@ -8,7 +8,6 @@ additional data = seq ‖ type ‖ version ‖ plaintext length).
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from dataclasses import dataclass
@@ -60,14 +59,29 @@ def split_records(flows: Flows) -> list[Record]:
     return out
 
 
-def prf(secret: bytes, label: bytes, seed: bytes, n: int) -> bytes:
-    """RFC 5246 §5 with SHA-384, from the standard library."""
+def prf(secret: bytes, label: bytes, seed: bytes, n: int, digest: str = "sha384") -> bytes:
+    """RFC 5246 §5 with SHA-384 (or `digest`), from the standard library."""
     seed = label + seed
     out, a = b"", seed
     while len(out) < n:
-        a = hmac.new(secret, a, hashlib.sha384).digest()
-        out += hmac.new(secret, a + seed, hashlib.sha384).digest()
+        a = hmac.new(secret, a, digest).digest()
+        out += hmac.new(secret, a + seed, digest).digest()
     return out[:n]
+
+
+# The AES-GCM suites by code point (RFC 5288, RFC 5289): (PRF hash, AES key length).
+_AES_GCM_SUITES = {
+    0xC02B: ("sha256", 16), 0xC02F: ("sha256", 16), 0x009E: ("sha256", 16), 0x009C: ("sha256", 16),
+    0xC02C: ("sha384", 32), 0xC030: ("sha384", 32), 0x009F: ("sha384", 32), 0x009D: ("sha384", 32),
+}
+
+
+def suite_of(flows: Flows) -> tuple[str, int]:
+    """(PRF hash, AES key length) of the AES-GCM suite in the ServerHello."""
+    server = next(r for r in split_records(flows) if r.sender == "server" and r.content_type == 22)
+    at = 4 + 2 + 32  # handshake header, version, random; then session_id<0..32>
+    at += 1 + server.fragment[at]
+    return _AES_GCM_SUITES[int.from_bytes(server.fragment[at : at + 2], "big")]
 
 
 def handshake_messages(opened: list[Opened], sender: str) -> list[tuple[int, bytes]]:
@@ -90,10 +104,12 @@ def randoms(flows: Flows) -> tuple[bytes, bytes]:
 
 
 def open_all(flows: Flows, master: bytes) -> list[Opened]:
-    """Every record, the protected ones opened with keys derived from `master` (AES-256-GCM, 4-byte salts)."""
+    """Every record, the protected ones opened with keys derived from `master` (AES-GCM, 4-byte salts)."""
     client_random, server_random = randoms(flows)
-    block = prf(master, b"key expansion", server_random + client_random, 72)
-    keys = {"client": (AESGCM(block[:32]), block[64:68]), "server": (AESGCM(block[32:64]), block[68:72])}
+    digest, k = suite_of(flows)
+    block = prf(master, b"key expansion", server_random + client_random, 2 * k + 8, digest)
+    keys = {"client": (AESGCM(block[:k]), block[2 * k : 2 * k + 4]),
+            "server": (AESGCM(block[k : 2 * k]), block[2 * k + 4 : 2 * k + 8])}
     protected = {"client": False, "server": False}
     seqs = {"client": 0, "server": 0}
     out = []

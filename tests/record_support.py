@@ -102,8 +102,9 @@ def frame(msg_type: int, body: bytes) -> bytes:
     return bytes((msg_type,)) + len(body).to_bytes(3, "big") + body
 
 
-def parse(raw: bytes) -> HandshakeMessage:
-    return parse_handshake(raw[0], raw[4:])
+def parse(raw: bytes, key_exchange: str = "ECDHE") -> HandshakeMessage:
+    """One handshake frame; the key-exchange messages in the form of `key_exchange` ("ECDHE", "DHE", "RSA")."""
+    return parse_handshake(raw[0], raw[4:], key_exchange)
 
 
 def plain_alert(description: int, version: int = TLS12) -> bytes:
@@ -247,8 +248,10 @@ def sealed(conn: Conn, content_type: int, payload: bytes, count: int = 1) -> byt
     return bytes(out)
 
 
-def edit_flight(data: bytes, msg_type: int, edit: Callable[[HandshakeMessage], HandshakeMessage]) -> bytes:
-    """Re-encode the one handshake message of type `msg_type` in a plaintext flight, fixing record lengths."""
+def edit_flight(data: bytes, msg_type: int, edit: Callable[[HandshakeMessage], HandshakeMessage],
+                key_exchange: str = "ECDHE") -> bytes:
+    """Re-encode the one handshake message of type `msg_type` in a plaintext flight, fixing record lengths
+    (key-exchange messages are parsed in the form of `key_exchange`)."""
     out = b""
     hits = 0
     for content_type, version, payload in split_records(data):
@@ -256,7 +259,8 @@ def edit_flight(data: bytes, msg_type: int, edit: Callable[[HandshakeMessage], H
         if content_type == HANDSHAKE:
             msgs = frames(payload)
             hits += sum(raw[0] == msg_type for raw in msgs)
-            new = b"".join(encode_handshake(edit(parse(raw))) if raw[0] == msg_type else raw for raw in msgs)
+            new = b"".join(encode_handshake(edit(parse(raw, key_exchange))) if raw[0] == msg_type else raw
+                           for raw in msgs)
         out += record(content_type, new, version)
     assert hits == 1
     return out

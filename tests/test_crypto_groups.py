@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from tls12 import DeterministicProvider
-from tls12.config import DEFAULT_GROUPS
-from tls12.crypto.kx import ECDHE_GROUPS, SUPPORTED_GROUPS, EphemeralKey, curve_for
+from tls12.config import DEFAULT_GROUPS, SUPPORTED_GROUPS
+from tls12.crypto.kx import ECDHE_GROUPS, EphemeralKey, curve_for
 from tls12.enums import AlertDescription, CipherSuite, NamedGroup
 from tls12.errors import IllegalParameter
 
@@ -34,12 +34,16 @@ NEW_GROUPS = (NamedGroup.SECP521R1, NamedGroup.X448)
 
 
 
-def test_groups_listed_and_defaults_unchanged() -> None:
+def test_groups_listed_and_defaults() -> None:
     assert set(ECDHE_GROUPS) == {
         NamedGroup.X25519, NamedGroup.SECP256R1, NamedGroup.SECP384R1, NamedGroup.SECP521R1, NamedGroup.X448,
     }  # fmt: skip
-    # This step adds the crypto only: what the configuration offers on the wire stays as it was.
-    assert SUPPORTED_GROUPS == DEFAULT_GROUPS == (NamedGroup.X25519, NamedGroup.SECP256R1, NamedGroup.SECP384R1)
+    # The configuration negotiates every ECDHE group and the RFC 7919 ones, and offers them all by default.
+    assert set(SUPPORTED_GROUPS) == {*ECDHE_GROUPS, NamedGroup.FFDHE2048, NamedGroup.FFDHE3072, NamedGroup.FFDHE4096}
+    assert DEFAULT_GROUPS == (
+        NamedGroup.X25519, NamedGroup.SECP256R1, NamedGroup.SECP384R1, NamedGroup.SECP521R1, NamedGroup.X448,
+        NamedGroup.FFDHE2048, NamedGroup.FFDHE3072, NamedGroup.FFDHE4096,
+    )  # fmt: skip
 
 
 def test_x448_rfc7748_section_6_2() -> None:

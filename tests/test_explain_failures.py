@@ -140,7 +140,7 @@ def _stdlib_client_against_ours(pem_dir: Path, leaf: IssuedCertificate) -> list[
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.load_verify_locations(pem_dir / "ca.pem")
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256")  # not the suite tls12 speaks
+    ctx.set_ciphers("AES128-GCM-SHA256")  # static RSA: tls12 never enables it unless told to
     peer = StdlibPeer(ctx, server_side=False, server_hostname="localhost")
     recorder = Recorder()
     server = ServerConnection(ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key),
@@ -161,7 +161,7 @@ def test_no_common_suite_is_explained_at_the_client_hello(pem_dir: Path, leaf: I
     assert (failure["step"], failure["detected_by"], failure["alert_name"], failure["alert_direction"]) == \
         ("1", "server", "handshake_failure", "sent")
     assert failure["error"] == "no cipher suite in common" and failure["error_type"] == "HandshakeFailure"
-    assert "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 (0xC02F)" in failure["received"]
+    assert "TLS_RSA_WITH_AES_128_GCM_SHA256 (0x009C)" in failure["received"]
     assert [s["number"] for s in doc["steps"]] == ["1"] and doc["steps"][0]["status"] == "failed"
     assert not any(n["sent"] for n in doc["not_reached"])
     text = render(events, "text")
@@ -178,7 +178,7 @@ def test_no_common_suite_seen_from_our_client(pem_dir: Path, ca: CertificateAuth
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(pem_dir / "leaf.pem", pem_dir / "leaf.key")
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-    ctx.set_ciphers("ECDHE-RSA-AES128-GCM-SHA256")
+    ctx.set_ciphers("AES128-GCM-SHA256")  # static RSA: tls12 never offers it unless told to
     peer = StdlibPeer(ctx, server_side=True)
     recorder = Recorder()
     client = ClientConnection(ClientConfig(trust_anchors=[ca.certificate]), server_name="localhost",

@@ -9,6 +9,14 @@ Our client talks to our server in memory with fixed inputs only:
 * the server restricted to one group and to RSA_PKCS1_SHA256 (PKCS#1 v1.5
   signatures are deterministic, PSS ones are not).
 
+Besides the three ECDHE_RSA transcripts (one per group), one transcript per other kind of suite
+(`KINDS`): ECDHE_ECDSA over a P-256 certificate (tests/data/ecdsa-ca.pem, server-ecdsa.pem and
+.key; ECDSA signatures use RFC 6979 nonces, so they are reproducible), DHE_RSA over ffdhe2048, and
+static RSA. Static RSA's ClientKeyExchange is PKCS#1 v1.5 encryption, whose padding bytes
+`cryptography` draws itself: the client's third flight cannot be reproduced, so for it the
+recording pins the server (fed the recorded client flights, it answers byte for byte), the first
+two flights, and the premaster inside the client's ClientKeyExchange.
+
 The exchange is: the handshake, b"ping" from the client, b"pong" from the
 server, then close_notify both ways. Every flight (all bytes one side sends
 before the other answers) is a flow in tests/data/golden/<group>.txt::
@@ -42,10 +50,12 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from tls12 import (
     ApplicationDataReceived,
+    CipherSuite,
     ClientConfig,
     ClientConnection,
     ConnectionClosed,
@@ -58,12 +68,38 @@ from tls12 import (
 )
 from tls12.certs import CertificateAuthority
 from tls12.events import Event
+from tls12.messages import RSAClientKeyExchange, parse_handshake
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "golden"
 CA_PEM, SERVER_PEM, SERVER_KEY = DATA / "ca.pem", DATA / "server.pem", DATA / "server.key"
+ECDSA_CA_PEM, ECDSA_SERVER_PEM = DATA / "ecdsa-ca.pem", DATA / "server-ecdsa.pem"
+ECDSA_SERVER_KEY = DATA / "server-ecdsa.key"
 
 GROUPS = {"x25519": NamedGroup.X25519, "secp256r1": NamedGroup.SECP256R1, "secp384r1": NamedGroup.SECP384R1}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One suite of another kind than ECDHE_RSA, both sides restricted to it."""
+
+    suite: CipherSuite
+    group: NamedGroup | None
+    scheme: SignatureScheme | None
+    ca: Path = CA_PEM
+    cert: Path = SERVER_PEM
+    key: Path = SERVER_KEY
+    #: False: the client's ClientKeyExchange is randomised outside the provider (static RSA).
+    client_reproducible: bool = True
+
+
+KINDS = {
+    "ecdhe_ecdsa_p256": Kind(CipherSuite.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, NamedGroup.SECP256R1,
+                             SignatureScheme.ECDSA_SECP256R1_SHA256, ECDSA_CA_PEM, ECDSA_SERVER_PEM, ECDSA_SERVER_KEY),
+    "dhe_rsa": Kind(CipherSuite.TLS_DHE_RSA_WITH_AES_128_GCM_SHA256, NamedGroup.FFDHE2048,
+                    SignatureScheme.RSA_PKCS1_SHA256),
+    "static_rsa": Kind(CipherSuite.TLS_RSA_WITH_AES_128_GCM_SHA256, None, None, client_reproducible=False),
+}
 SERVER_NAME = "localhost"
 PING, PONG = b"ping", b"pong"
 CLOCK = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)  # DeterministicProvider's default, stated
@@ -91,8 +127,36 @@ def _create_pem_inputs() -> None:
     SERVER_KEY.write_bytes(leaf.key_pem())
 
 
+def _create_ecdsa_inputs() -> None:
+    """An ECDSA P-256 CA and leaf for the ECDHE_ECDSA transcript (run once, like `_create_pem_inputs`)."""
+    ca = CertificateAuthority("tls12 golden ECDSA CA", key_type="ecdsa",
+                              now=datetime.datetime(2025, 12, 1, tzinfo=datetime.UTC))
+    leaf = ca.issue((SERVER_NAME, "127.0.0.1"), key_type="ecdsa",
+                    not_after=datetime.datetime(2035, 11, 1, tzinfo=datetime.UTC))
+    ECDSA_CA_PEM.write_bytes(ca.cert_pem())
+    ECDSA_SERVER_PEM.write_bytes(leaf.cert_pem())
+    ECDSA_SERVER_KEY.write_bytes(leaf.key_pem())
+
+
 def _configs(name: str) -> tuple[ClientConfig, ServerConfig]:
     """Fresh configs (and so fresh providers, whose output depends on how often they were called)."""
+    if name in KINDS:
+        kind = KINDS[name]
+        client = ClientConfig(
+            trust_anchors=x509.load_pem_x509_certificates(kind.ca.read_bytes()),
+            cipher_suites=(kind.suite,),
+            provider=DeterministicProvider(seed=f"tls12 golden client {name}".encode(), now=CLOCK),
+        )
+        extra: dict[str, object] = {}
+        if kind.group is not None:
+            extra["groups"] = (kind.group,)
+        if kind.scheme is not None:
+            extra["signature_schemes"] = (kind.scheme,)
+        server = ServerConfig.from_pem_files(
+            kind.cert, kind.key, cipher_suites=(kind.suite,),
+            provider=DeterministicProvider(seed=f"tls12 golden server {name}".encode(), now=CLOCK), **extra,
+        )
+        return client, server
     client = ClientConfig(
         trust_anchors=x509.load_pem_x509_certificates(CA_PEM.read_bytes()),
         provider=DeterministicProvider(seed=f"tls12 golden client {name}".encode(), now=CLOCK),
@@ -154,8 +218,14 @@ def _run_live(name: str) -> list[Flow]:
             step.then(receiver)
     assert client.data_to_send() == server.data_to_send() == b""
     assert client.closed and server.closed and client.failure is None and server.failure is None
-    assert client.group == server.group == GROUPS[name]
-    assert client.signature_scheme == SignatureScheme.RSA_PKCS1_SHA256
+    if name in KINDS:
+        kind = KINDS[name]
+        assert client.cipher_suite == server.cipher_suite == kind.suite
+        assert client.group == server.group == kind.group
+        assert client.signature_scheme == server.signature_scheme == kind.scheme
+    else:
+        assert client.group == server.group == GROUPS[name]
+        assert client.signature_scheme == SignatureScheme.RSA_PKCS1_SHA256
     return flows
 
 
@@ -199,9 +269,17 @@ def _records(data: bytes) -> list[bytes]:
 
 
 def _format(name: str, flows: list[Flow]) -> str:
+    if name in KINDS:
+        kind = KINDS[name]
+        what = (f"{kind.suite.name}, group {kind.group.name.lower() if kind.group else '-'}, "
+                f"signature {kind.scheme.name.lower() if kind.scheme else '-'},")
+        files = f"tests/data/{kind.ca.name}, {kind.cert.name} + {kind.key.name}."
+    else:
+        what = f"ECDHE-RSA-AES128-GCM-SHA256 over {name}, RSA_PKCS1_SHA256,"
+        files = "tests/data/{ca,server}.pem + server.key."
     lines = [
-        f"# tls12 golden transcript: ECDHE-RSA-AES256-GCM-SHA384 over {name}, RSA_PKCS1_SHA256,",
-        "# DeterministicProvider on both sides, clock 2026-01-01, tests/data/{ca,server}.pem + server.key.",
+        f"# tls12 golden transcript: {what}",
+        f"# DeterministicProvider on both sides, clock 2026-01-01, {files}",
         "# Generated by tests/test_golden.py; re-record with: pytest tests/test_golden.py --update-golden",
         "# Lines starting with '#' are ignored when the file is read.",
     ]
@@ -267,9 +345,16 @@ def _assert_same_bytes(actual: bytes, expected: bytes, what: str) -> None:
 def pem_inputs(request: pytest.FixtureRequest) -> None:
     if _update(request) and not all(p.exists() for p in (CA_PEM, SERVER_PEM, SERVER_KEY)):
         _create_pem_inputs()
+    if _update(request) and not all(p.exists() for p in (ECDSA_CA_PEM, ECDSA_SERVER_PEM, ECDSA_SERVER_KEY)):
+        _create_ecdsa_inputs()
 
 
-@pytest.mark.parametrize("name", list(GROUPS))
+def _reproducible_flows(name: str) -> int:
+    """How many flows, from the first, a live run reproduces byte for byte."""
+    return len(SCRIPT) if name not in KINDS or KINDS[name].client_reproducible else 2
+
+
+@pytest.mark.parametrize("name", [*GROUPS, *KINDS])
 def test_live_exchange_matches_golden(name: str, request: pytest.FixtureRequest) -> None:
     recorded = _golden(name, _update(request))
     live = _run_live(name)
@@ -278,13 +363,43 @@ def test_live_exchange_matches_golden(name: str, request: pytest.FixtureRequest)
         zip(live, recorded, SCRIPT, strict=True), 1
     ):
         assert direction == rec_direction
-        _assert_same_bytes(data, rec_data, f"{name}, flow {n} ({direction}: {step.what})")
+        if n <= _reproducible_flows(name):
+            _assert_same_bytes(data, rec_data, f"{name}, flow {n} ({direction}: {step.what})")
 
 
 @pytest.mark.parametrize("side", ["client", "server"])
-@pytest.mark.parametrize("name", list(GROUPS))
+@pytest.mark.parametrize("name", [*GROUPS, *[k for k, v in KINDS.items() if v.client_reproducible]])
 def test_each_side_alone_matches_golden(name: str, side: str, request: pytest.FixtureRequest) -> None:
     _replay_one_side(name, side, _golden(name, _update(request)))
+
+
+@pytest.mark.parametrize("name", [k for k, v in KINDS.items() if not v.client_reproducible])
+def test_static_rsa_server_alone_matches_golden(name: str, request: pytest.FixtureRequest) -> None:
+    _replay_one_side(name, "server", _golden(name, _update(request)))
+
+
+@pytest.mark.parametrize("name", [k for k, v in KINDS.items() if not v.client_reproducible])
+def test_static_rsa_client_alone_sends_the_recorded_premaster(name: str, request: pytest.FixtureRequest) -> None:
+    """The client alone: its hello byte for byte, and under the fresh PKCS#1 padding of its
+    ClientKeyExchange the recorded premaster (client_version + 46 bytes from the provider)."""
+    flows = _golden(name, _update(request))
+    client_config, server_config = _configs(name)
+    client = ClientConnection(client_config, server_name=SERVER_NAME)
+    _assert_same_bytes(client.data_to_send(), flows[0][1], f"{name} client, flow 1")
+    assert client.receive_data(flows[1][1]) == []
+    key = server_config.credentials[0].private_key
+    assert isinstance(key, rsa.RSAPrivateKey)
+
+    def premaster(flow: bytes) -> bytes:
+        record = _records(flow)[0]
+        cke = parse_handshake(record[5], record[9:], "RSA")
+        assert isinstance(cke, RSAClientKeyExchange)
+        return key.decrypt(cke.encrypted_pre_master_secret, padding.PKCS1v15())
+
+    ours = client.data_to_send()
+    assert ours != flows[2][1]  # new padding bytes
+    assert premaster(ours) == premaster(flows[2][1])
+    assert premaster(ours)[:2] == b"\x03\x03" and len(premaster(ours)) == 48
 
 
 def test_golden_inputs() -> None:
@@ -299,3 +414,10 @@ def test_golden_inputs() -> None:
     _, server_config = _configs("x25519")  # loads the key and checks it matches the leaf
     assert isinstance(server_config.private_key, rsa.RSAPrivateKey)
     assert server_config.private_key.key_size == 2048
+    ecdsa_ca = x509.load_pem_x509_certificate(ECDSA_CA_PEM.read_bytes())
+    [ecdsa_leaf] = x509.load_pem_x509_certificates(ECDSA_SERVER_PEM.read_bytes())
+    assert ecdsa_leaf.issuer == ecdsa_ca.subject
+    assert ecdsa_leaf.public_key().public_bytes(serialization.Encoding.DER,
+                                                serialization.PublicFormat.SubjectPublicKeyInfo) == \
+        _configs("ecdhe_ecdsa_p256")[1].credentials[0].leaf.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)

@@ -6,6 +6,7 @@ handshake, as record_support.py draws them) between our ClientConnection and Ser
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime
 
@@ -319,7 +320,8 @@ def test_check_hostname_false_still_rejects_expired(ca: CertificateAuthority, ex
 # -- ClientHello the server must refuse ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("suites", [(0x009C,), (0xC02F,), (0x009C, 0xC02F, 0x00FF), (0x1301, 0x1302, 0x1303)])
+# Known suites the server does not enable (static RSA is off by default), unknown ones, TLS 1.3's.
+@pytest.mark.parametrize("suites", [(0x009C,), (0x009D,), (0x009C, 0x0035, 0x00FF), (0x1301, 0x1302, 0x1303)])
 def test_no_common_cipher_suite(
     client_config: ClientConfig, server_config: ServerConfig, suites: tuple[int, ...]
 ) -> None:
@@ -334,7 +336,7 @@ def test_no_common_cipher_suite_alert_reaches_client(client_config: ClientConfig
     client = ClientConnection(client_config, server_name="localhost")
     server = ServerConnection(server_config)
     with pytest.raises(HandshakeFailure):
-        server.receive_data(edit_client_hello(client.data_to_send(), cipher_suites=(CipherSuite(0xC02F),)))
+        server.receive_data(edit_client_hello(client.data_to_send(), cipher_suites=(CipherSuite(0x009C),)))
     with pytest.raises(AlertReceivedError) as info:
         client.receive_data(server.data_to_send())
     assert info.value.description == AlertDescription.HANDSHAKE_FAILURE
@@ -630,10 +632,13 @@ def test_client_refuses_a_small_rsa_server_key(
     """A 1024-bit key could be factored, and it signs the ECDHE key: bad_certificate."""
     weak = dataclasses.replace(server_config)
     # Only a peer that is not tls12 would present such a key: bypass our own refusal.
-    object.__setattr__(weak, "private_key", small_leaf.private_key)
+    credential = copy.copy(server_config.credentials[0])
     der = (small_leaf.certificate.public_bytes(Encoding.DER),)
-    object.__setattr__(weak, "certificate_chain_der", der)
-    object.__setattr__(weak, "certificate_message", encode_handshake(Certificate(der)))
+    object.__setattr__(credential, "private_key", small_leaf.private_key)
+    object.__setattr__(credential, "chain", (small_leaf.certificate,))
+    object.__setattr__(credential, "chain_der", der)
+    object.__setattr__(weak, "credentials", (credential,))
+    object.__setattr__(weak, "certificate_messages", {id(credential): encode_handshake(Certificate(der))})
     hs = start(client_config, weak)
     hs.server.receive_data(hs.client.data_to_send())
     exc = expect_failure(hs.client, hs.server.data_to_send(), BadCertificate, AlertDescription.BAD_CERTIFICATE,

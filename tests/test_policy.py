@@ -39,6 +39,7 @@ from tls12.certs import IssuedCertificate
 from tls12.crypto import prf, signatures
 from tls12.crypto.aead import GCMRecordAEAD
 from tls12.crypto.kx import EphemeralKey
+from tls12.crypto.suites import SUITES
 from tls12.enums import (
     CipherSuite,
     ECPointFormat,
@@ -150,7 +151,9 @@ class ServerFlight:
 
     def finish_as_client(self) -> None:
         """Complete the handshake as the client would, and exchange application data."""
-        sha384 = hashes.SHA384()
+        spec = SUITES[self.server_hello.cipher_suite]
+        sha384 = spec.prf_hash  # the suite's PRF hash (SHA-384 or SHA-256)
+        k, s = spec.key_len, spec.fixed_iv_len
         key = EphemeralKey.generate(self.ske.named_curve)
         pre_master = key.exchange(self.ske.public)
         cke_raw = encode_handshake(ClientKeyExchange(key.public))
@@ -162,9 +165,9 @@ class ServerFlight:
             master = prf.extended_master_secret(pre_master, transcript.copy().finalize(), sha384)
         else:
             master = prf.master_secret(pre_master, client_random, server_random, sha384)
-        block = prf.key_block(master, client_random, server_random, 72, sha384)
-        client_write = GCMRecordAEAD(block[:32], block[64:68])
-        server_write = GCMRecordAEAD(block[32:64], block[68:72])
+        block = prf.key_block(master, client_random, server_random, spec.key_block_len, sha384)
+        client_write = GCMRecordAEAD(block[:k], block[2 * k : 2 * k + s])
+        server_write = GCMRecordAEAD(block[k : 2 * k], block[2 * k + s : 2 * k + 2 * s])
         client_verify = prf.verify_data(master, b"client finished", transcript.copy().finalize(), 12, sha384)
         finished_raw = encode_handshake(Finished(client_verify))
         flight = record(HANDSHAKE, cke_raw) + record(CCS, b"\x01") + client_write.seal(HANDSHAKE, finished_raw)
@@ -391,7 +394,8 @@ def test_tls13_client_hello_gets_tls12(server_config: ServerConfig) -> None:
     flight = ServerFlight(server_config, hello)
     sh = flight.server_hello
     assert sh.server_version == ProtocolVersion.TLS1_2
-    assert sh.cipher_suite == SUITE
+    # The server's first preference its RSA certificate can serve (0xC02B needs an ECDSA one).
+    assert sh.cipher_suite == CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
     assert sh.random[-8:] not in DOWNGRADE_SENTINELS  # a TLS 1.2-only server must not claim TLS 1.3
     assert flight.extension_types <= {int(e.ext_type) for e in hello.extensions}
     assert ExtensionType.SUPPORTED_VERSIONS not in flight.extension_types
@@ -681,7 +685,7 @@ def test_unedited_server_hello_is_accepted(client_config: ClientConfig, server_c
     assert client.data_to_send()
 
 
-@pytest.mark.parametrize("suite", [0xC02F, 0x009C, 0x1301, 0x00FF, 0x0000])
+@pytest.mark.parametrize("suite", [0x009D, 0x009C, 0x1301, 0x00FF, 0x0000])
 def test_server_picks_suite_not_offered(
     client_config: ClientConfig, server_config: ServerConfig, suite: int
 ) -> None:

@@ -47,7 +47,7 @@ def test_sans_io_example(tmp_path: Path) -> None:
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert "[ApplicationDataReceived(data=b'hello')]" in result.stdout
-    assert "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 X25519 True" in result.stdout
+    assert "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256 X25519 True" in result.stdout
 
 
 @pytest.mark.parametrize("marker", ["urllib.request", "asyncio.run"])

@@ -472,9 +472,10 @@ def test_client_hello_at_the_largest_legal_size_is_buffered(server_config: Serve
     [
         # ServerHello: version 2, random 32, session_id 1+32, suite 2, compression 1, extensions 2+65535.
         pytest.param(0, 2, 2 + 32 + 33 + 2 + 1 + 2 + 65535, id="ServerHello"),
-        # ECDHE ServerKeyExchange (RFC 8422 §5.4): curve_type 1, named curve 2, point<1..2^8-1> 1+255,
-        # then DigitallySigned: scheme 2, signature<0..2^16-1> 2+65535.
-        pytest.param(2, 12, 1 + 2 + 256 + 2 + 2 + 65535, id="ServerKeyExchange"),
+        # ServerKeyExchange: its largest form, DHE's (RFC 5246 §7.4.3): dh_p, dh_g and dh_Ys of up to
+        # 8192 bits (1024 bytes, the largest prime tls12 accepts) with their 2-byte lengths, then
+        # DigitallySigned: scheme 2, signature<0..2^16-1> 2+65535. (ECDHE's: 1 + 2 + 256 + 2 + 2 + 65535.)
+        pytest.param(2, 12, 3 * (2 + 1024) + 2 + 2 + 65535, id="ServerKeyExchange"),
         # CertificateRequest: types<1..2^8-1> 1+255, schemes<2..2^16-2> 2+65534, CAs<0..2^16-1> 2+65535.
         pytest.param(3, 13, 256 + 2 + 65534 + 2 + 65535, id="CertificateRequest"),
     ],
@@ -512,10 +513,12 @@ def test_server_hello_done_with_a_body_is_refused_at_the_header(
     expect_failure(client, record(HANDSHAKE, hs_header(14, length)), DecodeError, AlertDescription.DECODE_ERROR)
 
 
-@pytest.mark.parametrize(("length", "ok"), [(256, True), (257, False), (2**24 - 1, False)])
+@pytest.mark.parametrize(("length", "ok"), [(256, True), (257, True), (2 + 65535, True), (2 + 65536, False),
+                                           (2**24 - 1, False)])
 def test_client_key_exchange_size(client_config: ClientConfig, server_config: ServerConfig, length: int,
                                   ok: bool) -> None:
-    """ClientKeyExchange for ECDHE (RFC 8422 §5.7): ecdh_Yc<1..2^8-1>, at most 256 bytes."""
+    """ClientKeyExchange in its largest form: DHE's dh_Yc and static RSA's EncryptedPreMasterSecret are
+    opaque<1..2^16-1> (RFC 5246 §7.4.7), at most 2 + 65535 bytes (ECDHE's ecdh_Yc<1..2^8-1>: 256)."""
     client = ClientConnection(client_config, server_name="localhost")
     server = ServerConnection(server_config)
     server.receive_data(client.data_to_send())

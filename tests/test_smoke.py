@@ -24,7 +24,7 @@ def test_our_client_and_server(client_config: ClientConfig, server_config: Serve
     client_events, server_events = pump(client, server)
     assert client_events == [HandshakeComplete()]
     assert server_events == [HandshakeComplete()]
-    assert client.cipher_suite == server.cipher_suite == CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
+    assert client.cipher_suite == server.cipher_suite == CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
     client.send_application_data(b"ping")
     assert server.receive_data(client.data_to_send()) == [ApplicationDataReceived(b"ping")]
     server.send_application_data(b"pong")

@@ -47,7 +47,7 @@ from tls12 import (
     SignatureScheme,
     UnexpectedMessage,
 )
-from tls12.certs import IssuedCertificate
+from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.enums import ECPointFormat
 from tls12.events import Event
 from tls12.handshake import client as client_states
@@ -58,11 +58,14 @@ from tls12.messages import (
     CertificateRequest,
     ClientHello,
     ClientKeyExchange,
+    DHEClientKeyExchange,
+    DHEServerKeyExchange,
     ECPointFormats,
     Finished,
     HandshakeMessage,
     HelloRequest,
     RenegotiationInfo,
+    RSAClientKeyExchange,
     ServerHello,
     ServerHelloDone,
     ServerKeyExchange,
@@ -619,3 +622,94 @@ def test_unexpected_message_header_declaring_the_largest_body(
     stage = drive(side, state, client_config, server_config)
     header = bytes((HandshakeType.CERTIFICATE_VERIFY,)) + (2**24 - 1).to_bytes(3, "big")
     assert_unexpected_message(stage, stage.record((ContentType.HANDSHAKE, header)))
+
+
+# -- the same matrix where the key exchange changes the states: DHE and static RSA -------------
+
+# The states whose messages depend on the key exchange, in order, with the message each waits for.
+KX_STATES: dict[str, list[tuple[str, str, str]]] = {
+    # suite: [(side, state, the message it takes)]
+    "DHE": [("client", "ExpectServerHello", "SERVER_HELLO"), ("client", "ExpectCertificate", "CERTIFICATE"),
+            ("client", "ExpectServerKeyExchange", "SERVER_KEY_EXCHANGE"),
+            ("client", "ExpectServerHelloDone", "SERVER_HELLO_DONE"),
+            ("server", "ExpectClientHello", "CLIENT_HELLO"),
+            ("server", "ExpectClientKeyExchange", "CLIENT_KEY_EXCHANGE")],
+    # Static RSA: no ServerKeyExchange; after the Certificate the client waits for ServerHelloDone.
+    "RSA": [("client", "ExpectServerHello", "SERVER_HELLO"), ("client", "ExpectCertificate", "CERTIFICATE"),
+            ("client", "ExpectServerHelloDone", "SERVER_HELLO_DONE"),
+            ("server", "ExpectClientHello", "CLIENT_HELLO"),
+            ("server", "ExpectClientKeyExchange", "CLIENT_KEY_EXCHANGE")],
+}
+KX_SUITES = {"DHE": CipherSuite.TLS_DHE_RSA_WITH_AES_128_GCM_SHA256, "RSA": CipherSuite.TLS_RSA_WITH_AES_128_GCM_SHA256}
+
+
+def kx_message(kx: str, kind: str, leaf: IssuedCertificate) -> HandshakeMessage:
+    """A well-formed message of `kind`, its key-exchange messages in the form of `kx`."""
+    if kind == "SERVER_KEY_EXCHANGE":
+        return DHEServerKeyExchange(dh_p=b"\xff" * 256, dh_g=b"\x02", dh_Ys=b"\x5a" * 256,
+                                    scheme=SignatureScheme.RSA_PSS_RSAE_SHA256, signature=b"\x5a" * 256)
+    if kind == "CLIENT_KEY_EXCHANGE":
+        return DHEClientKeyExchange(b"\x5a" * 256) if kx == "DHE" else RSAClientKeyExchange(b"\x5a" * 256)
+    return well_formed_message(kind, leaf)
+
+
+KX_MATRIX = [
+    pytest.param(kx, side, state, expected, kind, id=f"{kx}-{side}-{state}-{kind}")
+    for kx, states in KX_STATES.items()
+    for side, state, expected in states
+    for kind in KINDS
+]
+
+
+@pytest.mark.parametrize(("kx", "side", "state", "expected", "kind"), KX_MATRIX)
+def test_state_matrix_per_key_exchange(
+    *, kx: str, side: str, state: str, expected: str, kind: str, ca: CertificateAuthority, leaf: IssuedCertificate
+) -> None:
+    suite = KX_SUITES[kx]
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.certificate], cipher_suites=[suite]),
+                              server_name="localhost")
+    server = ServerConnection(ServerConfig(credentials=[leaf.credential()], cipher_suites=[suite]))
+    hello = split_records(client.data_to_send())
+    if side == "server":
+        flight = hello
+    else:
+        assert server.receive_data(record_for(server, client, hello[0])) == []
+        flight = split_records(server.data_to_send())
+        assert [kind_of(r) for r in flight] == [e for s, _, e in KX_STATES[kx] if s == "client"]
+    target, peer = (client, server) if side == "client" else (server, client)
+    states = [(st, e) for s, st, e in KX_STATES[kx] if s == side]
+    step = [st for st, _ in states].index(state)
+    held = flight[step:]
+    if side == "server" and step:
+        assert _feed(server, client, hello) == []
+        assert client.receive_data(server.data_to_send()) == []
+        held = split_records(client.data_to_send())
+        assert [kind_of(r) for r in held[:2]] == ["CLIENT_KEY_EXCHANGE", "CHANGE_CIPHER_SPEC"]
+        # The Finished as plaintext: it is sealed again when delivered (`record_for`).
+        held[2] = (ContentType.HANDSHAKE, encode_handshake(Finished(client.client_finished)))
+    elif side == "client":
+        assert _feed(client, server, flight[:step]) == []
+    module: ModuleType = client_states if side == "client" else server_states
+    assert type(target._state) is getattr(module, state)
+    stage = Stage(client, server, side, state, held)
+    expect = outcome(side, state, kind) if kind != expected else "accept"
+    if expect == "accept":
+        real = stage.held.pop(0)
+        assert kind_of(real) == kind
+        assert stage.deliver(real) == []
+        stage.finish()
+    elif expect == "accept_certificate_request":
+        assert stage.deliver(well_formed(kind, leaf)) == []
+        assert target.failure is None
+    elif expect == "ignore":
+        assert stage.deliver(well_formed(kind, leaf)) == []
+        assert target.data_to_send() == b"" and target.failure is None
+        stage.finish()
+    else:
+        assert expect == "unexpected"
+        if kind == "CHANGE_CIPHER_SPEC":
+            wire = stage.record((ContentType.CHANGE_CIPHER_SPEC, b"\x01"))
+        else:
+            wire = stage.record((ContentType.HANDSHAKE, encode_handshake(kx_message(kx, kind, leaf))))
+        assert_unexpected_message(stage, wire)
+    assert peer.failure is None or expect == "unexpected"

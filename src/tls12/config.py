@@ -14,38 +14,54 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from .crypto.kx import SUPPORTED_GROUPS
+from .crypto.credentials import Credential
+from .crypto.dhe import FFDHE_GROUPS
+from .crypto.kx import ECDHE_GROUPS
 from .crypto.provider import DefaultProvider, Provider
-from .crypto.signatures import RSA_SCHEMES
-from .crypto.x509 import MIN_RSA_BITS, TrustStore, load_pem_file, load_trust_file, system_trust_anchors
+from .crypto.signatures import SCHEMES, PrivateKey
+from .crypto.suites import SUITES, KeyExchange
+from .crypto.x509 import TrustStore, load_pem_file, load_trust_file, system_trust_anchors
 from .enums import CipherSuite, NamedGroup, SignatureScheme
 from .messages import Certificate, encode_handshake
 
-__all__ = ["DEFAULT_MAX_CERTIFICATE_SIZE", "ClientConfig", "KeyLogCallback", "ServerConfig"]
+__all__ = [
+    "DEFAULT_CIPHER_SUITES",
+    "DEFAULT_GROUPS",
+    "DEFAULT_MAX_CERTIFICATE_SIZE",
+    "DEFAULT_SIGNATURE_SCHEMES",
+    "SPOKEN_SUITES",
+    "SUPPORTED_GROUPS",
+    "ClientConfig",
+    "KeyLogCallback",
+    "ServerConfig",
+]
 
 #: The default bound on a received Certificate message (the chain). Every other handshake
 #: message has a bound that follows from its RFC structure (`messages.handshake`), whatever this is.
 DEFAULT_MAX_CERTIFICATE_SIZE = 64 * 1024
 
-DEFAULT_CIPHER_SUITES: tuple[CipherSuite, ...] = (CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,)
-#: The rows of the suite table the handshake and record layer speak so far: the ECDHE_RSA rows,
-#: whose handshake differs only by the row's PRF hash and key lengths.
-SPOKEN_SUITES: tuple[CipherSuite, ...] = (
-    *DEFAULT_CIPHER_SUITES,
-    CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-    CipherSuite.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+#: Every row of the suite table, in the table's order (Mozilla intermediate).
+SPOKEN_SUITES: tuple[CipherSuite, ...] = tuple(SUITES)
+#: Every spoken suite but static RSA, which is never on unless configured by name (both roles): it
+#: has no forward secrecy, and a server that decrypts it is a padding oracle's target (docs/SECURITY.md).
+DEFAULT_CIPHER_SUITES: tuple[CipherSuite, ...] = tuple(
+    suite for suite in SPOKEN_SUITES if SUITES[suite].key_exchange is not KeyExchange.RSA)
+#: Every group the handshake negotiates: ECDHE (RFC 8422, RFC 7748) and finite-field (RFC 7919).
+SUPPORTED_GROUPS: tuple[NamedGroup, ...] = (*ECDHE_GROUPS, *FFDHE_GROUPS)
+DEFAULT_GROUPS: tuple[NamedGroup, ...] = (
+    NamedGroup.X25519,
+    NamedGroup.SECP256R1,
+    NamedGroup.SECP384R1,
+    NamedGroup.SECP521R1,
+    NamedGroup.X448,
+    NamedGroup.FFDHE2048,
+    NamedGroup.FFDHE3072,
+    NamedGroup.FFDHE4096,
 )
-DEFAULT_GROUPS: tuple[NamedGroup, ...] = SUPPORTED_GROUPS
-DEFAULT_SIGNATURE_SCHEMES: tuple[SignatureScheme, ...] = (
-    SignatureScheme.RSA_PSS_RSAE_SHA256,
-    SignatureScheme.RSA_PSS_RSAE_SHA384,
-    SignatureScheme.RSA_PSS_RSAE_SHA512,
-    SignatureScheme.RSA_PKCS1_SHA256,
-    SignatureScheme.RSA_PKCS1_SHA384,
-    SignatureScheme.RSA_PKCS1_SHA512,
-)
+#: Every scheme crypto/signatures signs and verifies, in its order.
+DEFAULT_SIGNATURE_SCHEMES: tuple[SignatureScheme, ...] = SCHEMES
 
 #: Called once per handshake with one line of the NSS key log format
 #: (``CLIENT_RANDOM <client random hex> <master secret hex>``), no newline.
@@ -112,7 +128,7 @@ class _Common:
         set_(
             self,
             "signature_schemes",
-            _choices("signature_schemes", self.signature_schemes, RSA_SCHEMES, SignatureScheme),
+            _choices("signature_schemes", self.signature_schemes, SCHEMES, SignatureScheme),
         )
         if max_handshake_size is not None:
             set_(self, "max_certificate_size", max_handshake_size)
@@ -157,33 +173,51 @@ class ClientConfig(_Common):
 
 @dataclass(frozen=True, kw_only=True)
 class ServerConfig(_Common):
-    """What a server presents: its chain (leaf first) and the leaf's RSA private key."""
+    """What a server presents: one or more credentials (a chain, leaf first, and the leaf's key).
 
-    certificate_chain: Sequence[x509.Certificate]
-    private_key: rsa.RSAPrivateKey
-    certificate_chain_der: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
-    #: The Certificate handshake message, encoded once for every connection.
-    certificate_message: bytes = field(init=False, repr=False, compare=False)
+    `credentials=[Credential, ...]`: one per key type and/or per name; each handshake picks one
+    (crypto/credentials.choose_credential). `certificate_chain=` with `private_key=` is the
+    shorthand for one credential (and may be given with `credentials`, in first place).
+    `cipher_suites` is the server's order of preference; `prefer_client_order=True` honours the
+    client's instead."""
+
+    credentials: Sequence[Credential] = ()
+    certificate_chain: Sequence[x509.Certificate] | None = None
+    private_key: PrivateKey | None = field(default=None, repr=False)
+    #: Choose the suite by the client's order of preference instead of the server's.
+    prefer_client_order: bool = False
+    #: The Certificate handshake message of each credential (by `id`), encoded once for every connection.
+    certificate_messages: dict[int, bytes] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self, max_handshake_size: int | None) -> None:
         self._validate_common(max_handshake_size)
-        chain = tuple(self.certificate_chain)
-        if not chain or not all(isinstance(c, x509.Certificate) for c in chain):
-            raise ValueError("certificate_chain must hold at least the leaf x509.Certificate")
-        if not isinstance(self.private_key, rsa.RSAPrivateKey):
-            raise TypeError("private_key must be an RSA private key (the suite is ECDHE_RSA)")
-        if self.private_key.key_size < MIN_RSA_BITS:
-            raise ValueError(f"an RSA key of {self.private_key.key_size} bits is too small "
-                             f"(at least {MIN_RSA_BITS} are required)")
-        leaf_key = chain[0].public_key()
-        if not isinstance(leaf_key, rsa.RSAPublicKey) or (
-            leaf_key.public_numbers() != self.private_key.public_key().public_numbers()
-        ):
-            raise ValueError("private_key does not match the leaf certificate")
-        object.__setattr__(self, "certificate_chain", chain)
-        der = tuple(c.public_bytes(serialization.Encoding.DER) for c in chain)
-        object.__setattr__(self, "certificate_chain_der", der)
-        object.__setattr__(self, "certificate_message", encode_handshake(Certificate(der)))
+        credentials = list(self.credentials)
+        if not all(isinstance(c, Credential) for c in credentials):
+            raise TypeError("credentials must be crypto.credentials.Credential objects")
+        if self.certificate_chain is not None or self.private_key is not None:
+            if self.certificate_chain is None or self.private_key is None:
+                raise ValueError("certificate_chain and private_key go together")
+            chain = tuple(self.certificate_chain)
+            if not chain or not all(isinstance(c, x509.Certificate) for c in chain):
+                raise ValueError("certificate_chain must hold at least the leaf x509.Certificate")
+            if not isinstance(self.private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+                              | ed25519.Ed25519PrivateKey):
+                raise TypeError("private_key must be an RSA, ECDSA or Ed25519 private key")
+            credentials.insert(0, Credential.from_chain(chain, self.private_key))
+        if not credentials:
+            raise ValueError("a server needs at least one credential (certificate_chain and private_key)")
+        set_ = object.__setattr__
+        set_(self, "credentials", tuple(credentials))
+        # The shorthand's names stay readable: the first credential's.
+        set_(self, "certificate_chain", credentials[0].chain)
+        set_(self, "private_key", credentials[0].private_key)
+        set_(self, "certificate_messages",
+             {id(c): encode_handshake(Certificate(c.chain_der)) for c in credentials})
+
+    def certificate_message(self, credential: Credential) -> bytes:
+        """The Certificate message of one of this configuration's credentials."""
+        message = self.certificate_messages.get(id(credential))
+        return message if message is not None else encode_handshake(Certificate(credential.chain_der))
 
     @classmethod
     def from_pem_files(
@@ -200,6 +234,6 @@ class ServerConfig(_Common):
         if isinstance(password, str):
             password = password.encode("utf-8")
         key = serialization.load_pem_private_key(key_pem, password=password)
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise TypeError("the private key is not an RSA key")
+        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+            raise TypeError(f"{type(key).__name__} keys are not supported (RSA, ECDSA and Ed25519 are)")
         return cls(certificate_chain=chain, private_key=key, **kwargs)  # type: ignore[arg-type]

@@ -29,6 +29,7 @@ from cryptography import x509
 
 from .config import ClientConfig, ServerConfig
 from .crypto.aead import RecordAEAD
+from .crypto.credentials import Credential
 from .enums import (
     AlertDescription,
     AlertLevel,
@@ -51,7 +52,7 @@ from .errors import (
     UnexpectedMessage,
 )
 from .events import AlertReceived, ApplicationDataReceived, ConnectionClosed, Event, HandshakeComplete
-from .handshake.base import CHANGE_CIPHER_SPEC, Message, Negotiated, State
+from .handshake.base import CHANGE_CIPHER_SPEC, Message, Negotiated, State, message_form
 from .handshake.client import ClientTraffic, start_client
 from .handshake.server import ExpectClientHello
 from .messages import (
@@ -322,6 +323,11 @@ class _Connection:
         return self._negotiated.signature_scheme
 
     @property
+    def credential(self) -> Credential | None:
+        """The server's: the credential (certificate chain and key) chosen for this handshake."""
+        return self._negotiated.credential
+
+    @property
     def extended_master_secret(self) -> bool:
         return self._negotiated.extended_master_secret
 
@@ -399,7 +405,7 @@ class _Connection:
                         break
                     completed = True
                     _, body, raw = frame
-                    self._dispatch(parse_handshake(msg_type, body), raw)
+                    self._dispatch(parse_handshake(msg_type, body, message_form(self._negotiated)), raw)
                 if not completed and self._handshake_complete:
                     # After the handshake a fragment that completes nothing carries nothing.
                     records.count_useless()

@@ -18,6 +18,7 @@ from cryptography import x509
 
 from ..config import ClientConfig
 from ..connection import ClientConnection
+from ..crypto.suites import SUITES
 from ..errors import TLSError, TruncatedConnection, UnknownCA
 from ..explain import Recorder, render
 from ..explain import explain as build_explanation
@@ -296,7 +297,8 @@ def _print_session(out: TextIO, conn: ClientConnection, config: ClientConfig) ->
     verified = "verified" if config.verify_certificates else "NOT verified (--insecure)"
     lines = [
         "Connected: TLSv1.2",
-        f"  cipher suite:     {conn.cipher_suite.name if conn.cipher_suite else '?'} (ECDHE-RSA-AES256-GCM-SHA384)",
+        f"  cipher suite:     {conn.cipher_suite.name if conn.cipher_suite else '?'} "
+        f"({SUITES[conn.cipher_suite].openssl_name if conn.cipher_suite in SUITES else '?'})",
         f"  group:            {conn.group.name.lower() if conn.group else '?'}",
         f"  signature scheme: {conn.signature_scheme.name.lower() if conn.signature_scheme else '?'}",
         f"  extended master secret: {'yes' if conn.extended_master_secret else 'no'}",

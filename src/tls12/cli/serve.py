@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..certs import CertificateAuthority
 from ..config import DEFAULT_MAX_CERTIFICATE_SIZE, ServerConfig
+from ..crypto.suites import SUITES
 from ..explain import FORMATS, Recorder, explain, render, to_json
 from ..io.aio import HANDSHAKE_TIMEOUT, TLSServerProtocol, start_server
 from ..io.keylog import key_log_writer
@@ -126,7 +127,8 @@ def connection_page(tls: TLSServerProtocol) -> str:
     conn = tls.conn
     rows = [
         ("Protocol", "TLSv1.2"),
-        ("Cipher suite", f"{conn.cipher_suite.name} (ECDHE-RSA-AES256-GCM-SHA384)" if conn.cipher_suite else "?"),
+        ("Cipher suite", f"{conn.cipher_suite.name} ({SUITES[conn.cipher_suite].openssl_name})"
+         if conn.cipher_suite in SUITES else "?"),
         ("Group", conn.group.name.lower() if conn.group else "?"),
         ("Signature scheme", conn.signature_scheme.name.lower() if conn.signature_scheme else "?"),
         ("ALPN", conn.alpn_protocol or "(none)"),

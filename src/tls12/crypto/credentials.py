@@ -194,6 +194,8 @@ class Credential:
     key_encipherment: bool = field(init=False)
     #: The leaf's subjectAltName DNS names (lowercase) and IP addresses.
     names: tuple[str, ...] = field(init=False)
+    #: An RSASSA-PSS leaf key's parameters (None for any other key): what `signatures.sign` needs.
+    rsa_pss: RSAPSSKey | None = field(init=False, repr=False)
 
     def __post_init__(self, signature_schemes: Sequence[SignatureScheme] | None) -> None:
         set_ = object.__setattr__
@@ -239,6 +241,7 @@ class Credential:
         set_(self, "digital_signature", sign)
         set_(self, "key_encipherment", encipher)
         set_(self, "names", _names(leaf))
+        set_(self, "rsa_pss", rsa_pss)
 
     @classmethod
     def from_chain(

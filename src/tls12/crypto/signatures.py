@@ -20,6 +20,9 @@
   applying TLS 1.3's stricter rule is served too.
 - ed25519: PureEdDSA over the data itself (RFC 8422 §5.1.3, RFC 8032).
 
+ECDSA signatures are made with RFC 6979 deterministic nonces; PKCS#1 v1.5 and
+Ed25519 are deterministic by construction; RSA-PSS signatures take a random salt.
+
 Failures: a signature that does not verify is decrypt_error; a scheme that
 does not fit the key (an ECDSA scheme with an RSA certificate, rsa_pss_pss_*
 with an rsaEncryption key or one its PSS parameters forbid, an ECDSA key on a
@@ -209,7 +212,9 @@ def sign(key: PrivateKey, scheme: SignatureScheme, data: bytes, *, rsa_pss: RSAP
         pad, algorithm = _rsa_padding(scheme)
         return key.sign(data, pad, algorithm)
     if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(data, ec.ECDSA(_ECDSA[scheme][0]))
+        # RFC 6979 deterministic nonces: no dependence on the RNG at signing time, and a signature a
+        # deterministic test (golden transcripts) can reproduce. Verifiers cannot tell the difference.
+        return key.sign(data, ec.ECDSA(_ECDSA[scheme][0], deterministic_signing=True))
     return key.sign(data)
 
 

@@ -40,7 +40,7 @@ from functools import lru_cache
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import DNSName, IPAddress
 from cryptography.x509.verification import (
@@ -53,6 +53,8 @@ from cryptography.x509.verification import (
 )
 
 from ..errors import BadCertificate, CertificateExpired, HostnameMismatch, UnknownCA, UnsupportedCertificate
+from .signatures import PublicKey, is_rsa_pss_certificate
+from .suites import Authentication
 
 __all__ = [
     "MIN_RSA_BITS",
@@ -65,6 +67,7 @@ __all__ = [
     "parse_chain",
     "rsa_public_key",
     "serial_number",
+    "server_public_key",
     "system_trust_anchors",
     "verify_server_chain",
 ]
@@ -210,7 +213,7 @@ def _self_issued(cert: x509.Certificate) -> bool:
 
 #: For a server certificate that is itself trusted: the Web PKI rules, except that it may be a CA
 #: (basicConstraints CA:TRUE, keyUsage keyCertSign) and, being self-signed, need not name an
-#: issuer key (authorityKeyIdentifier). Its key must still sign (`rsa_public_key`).
+#: issuer key (authorityKeyIdentifier). Its key must still do its job (`server_public_key`).
 _TRUSTED_LEAF_POLICY = (
     ExtensionPolicy.webpki_defaults_ee()
     .may_be_present(x509.BasicConstraints, Criticality.AGNOSTIC, None)
@@ -319,24 +322,66 @@ def _check_key_sizes(chain: Sequence[x509.Certificate]) -> None:
                                  f"({cert.subject.rfc4514_string()}); at least {MIN_RSA_BITS} are required")
 
 
+#: The ECDSA curves a server certificate may use in TLS 1.2 (RFC 8422 §5.1.1's named curves that
+#: crypto/signatures verifies).
+_ECDSA_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+
+
 @lru_cache(maxsize=256)
-def rsa_public_key(cert: x509.Certificate) -> rsa.RSAPublicKey:
-    """The leaf's RSA key, refusing keys that cannot sign for an ECDHE_RSA suite."""
+def server_public_key(cert: x509.Certificate, authentication: Authentication) -> PublicKey:
+    """The leaf's key, refused unless it can do what the suite asks of it (RFC 5246 §7.4.2, RFC 8422 §5.3):
+
+    - sign with RSA (ECDHE_RSA, DHE_RSA): an rsaEncryption or RSASSA-PSS key;
+    - sign with ECDSA or Ed25519 (ECDHE_ECDSA): a P-256, P-384 or P-521 key, or Ed25519;
+    - decrypt with RSA (static RSA): an rsaEncryption key (an RSASSA-PSS key only signs).
+
+    A key of another kind is unsupported_certificate (RFC 5246 §7.2.2: "a certificate was of an
+    unsupported type"); a keyUsage that does not allow the use (digitalSignature to sign,
+    keyEncipherment to decrypt: RFC 5246 §7.4.2, RFC 5280 §4.2.1.3) is bad_certificate, as is an
+    RSA key under MIN_RSA_BITS."""
     with _certificate_errors():
-        return _rsa_public_key(cert)
+        return _server_public_key(cert, authentication)
 
 
-def _rsa_public_key(cert: x509.Certificate) -> rsa.RSAPublicKey:
+def _server_public_key(cert: x509.Certificate, authentication: Authentication) -> PublicKey:
     key = cert.public_key()
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise UnsupportedCertificate("ECDHE_RSA needs an RSA server certificate")
+    if authentication is Authentication.ECDSA_SIGNATURE:
+        fits = isinstance(key, ed25519.Ed25519PublicKey) or (
+            isinstance(key, ec.EllipticCurvePublicKey) and key.curve.name in _ECDSA_CURVES)
+    elif authentication is Authentication.RSA_SIGNATURE:
+        fits = isinstance(key, rsa.RSAPublicKey)
+    else:
+        fits = isinstance(key, rsa.RSAPublicKey) and not is_rsa_pss_certificate(cert)
+    if not fits:
+        kind = "an RSASSA-PSS key" if is_rsa_pss_certificate(cert) else _key_name(key)
+        raise UnsupportedCertificate(f"the suite needs {authentication.value}; the server certificate has {kind}")
     check_key_sizes([cert])
     try:
         usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
     except x509.ExtensionNotFound:
-        return key
-    if not usage.digital_signature:
+        return key  # type: ignore[return-value]
+    if authentication is Authentication.RSA_DECRYPTION:
+        if not usage.key_encipherment:
+            raise BadCertificate("certificate key usage does not allow keyEncipherment (static RSA)")
+    elif not usage.digital_signature:
         raise BadCertificate("certificate key usage does not allow digitalSignature")
+    return key  # type: ignore[return-value]
+
+
+def _key_name(key: object) -> str:
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"an RSA-{key.key_size} key"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"an ECDSA key on {key.curve.name}"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "an Ed25519 key"
+    return f"a {type(key).__name__}"
+
+
+def rsa_public_key(cert: x509.Certificate) -> rsa.RSAPublicKey:
+    """The leaf's RSA key, refusing keys that cannot sign for an ECDHE_RSA suite."""
+    key = server_public_key(cert, Authentication.RSA_SIGNATURE)
+    assert isinstance(key, rsa.RSAPublicKey)
     return key
 
 

@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import hashes
 
 from ..crypto import prf
 from ..crypto.aead import RecordAEAD, record_aead
-from ..crypto.suites import SuiteSpec
+from ..crypto.credentials import Credential
+from ..crypto.suites import SUITES, SuiteSpec
 from ..enums import AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
 from ..errors import DecodeError, DecryptError, UnexpectedMessage
 from ..events import Event
@@ -37,6 +38,7 @@ __all__ = [
     "TrafficKeys",
     "derive_keys",
     "derive_master_secret",
+    "message_form",
     "unexpected",
 ]
 
@@ -62,6 +64,8 @@ class Negotiated:
     client_verify_data: bytes = b""
     server_verify_data: bytes = b""
     offered_cipher_suites: tuple[CipherSuite, ...] = field(default=())
+    #: The server's: the credential (chain and key) it chose for this handshake.
+    credential: Credential | None = None
 
 
 class Output(Protocol):
@@ -105,6 +109,14 @@ class State(Protocol):
     def accepts(self) -> frozenset[int]: ...
 
     def handle(self, message: Message, raw: bytes, out: Output) -> State: ...
+
+
+def message_form(negotiated: Negotiated) -> str:
+    """The form the key-exchange messages take (`messages.parse_handshake`'s `key_exchange`): the
+    negotiated suite's key exchange; ECDHE's before a suite is chosen (no such message comes then)."""
+    suite = negotiated.cipher_suite
+    spec = SUITES.get(suite) if suite is not None else None
+    return "ECDHE" if spec is None else spec.key_exchange.value
 
 
 def unexpected(state: object, message: Message) -> UnexpectedMessage:
@@ -157,8 +169,10 @@ def derive_master_secret(
     suite: SuiteSpec,
     pre_master_secret: bytes,
     transcript: Transcript,
+    how: str = "",
 ) -> bytes:
-    """RFC 5246 §8.1, or RFC 7627 §4 when both sides chose the extended master secret."""
+    """RFC 5246 §8.1, or RFC 7627 §4 when both sides chose the extended master secret.
+    `how`: how the premaster secret was made, for the glass box."""
     neg = out.negotiated
     if neg.extended_master_secret:
         session_hash = transcript.digest()
@@ -166,9 +180,8 @@ def derive_master_secret(
     else:
         master = prf.master_secret(pre_master_secret, neg.client_random, neg.server_random, suite.prf_hash)
     if out.tracer is not None:
-        out.tracer(SecretDerived("pre_master_secret", pre_master_secret,
-                                 f"ECDH({neg.group.name.lower() if neg.group else '?'}): our private key "
-                                 "with the peer's public key"))
+        out.tracer(SecretDerived("pre_master_secret", pre_master_secret, how or (
+            f"ECDH({neg.group.name.lower() if neg.group else '?'}): our private key with the peer's public key")))
         if neg.extended_master_secret:
             out.tracer(SecretDerived("session_hash", session_hash,
                                      f"{suite.prf_hash.name.upper()}(handshake messages up to ClientKeyExchange)"))

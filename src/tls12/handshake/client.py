@@ -14,11 +14,15 @@
                            <-  Finished                ExpectFinished
     application data      <->                          Traffic
 
-Each state keeps only what it needs, and declares in `accepts` the messages it
-takes; every state takes a HelloRequest, which the connection ignores during
-the handshake (§7.4.1.1: never hashed) and refuses once established. The server's chain is verified as soon
-as it arrives; the ServerKeyExchange signature is verified before its key is
-used. Secrets first exist in `ExpectChangeCipherSpec`.
+With static RSA there is no ServerKeyExchange: after the Certificate the client
+waits for ServerHelloDone (the suite's key-exchange strategy says so, see
+handshake/keyexchange.py). Each state keeps only what it needs, and declares in
+`accepts` the messages it takes; every state takes a HelloRequest, which the
+connection ignores during the handshake (§7.4.1.1: never hashed) and refuses
+once established. The server's chain is verified as soon as it arrives, and its
+key must be the kind the suite needs; the ServerKeyExchange signature is
+verified before its parameters are looked at, and they are checked before they
+are used. Secrets first exist in `ExpectChangeCipherSpec`.
 """
 
 from __future__ import annotations
@@ -29,17 +33,18 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from ..config import ClientConfig
 from ..crypto import signatures
-from ..crypto.suites import SUITES, SuiteSpec
-from ..crypto.x509 import parse_chain, rsa_public_key, verify_server_chain
+from ..crypto.signatures import PublicKey, RSAPSSKey, rsa_pss_key
+from ..crypto.suites import SUITES, KeyExchange, SuiteSpec
+from ..crypto.x509 import parse_chain, server_public_key, verify_server_chain
 from ..enums import (
     AlertDescription,
     AlertLevel,
     ECPointFormat,
     HandshakeType,
+    NamedGroup,
     ProtocolVersion,
 )
 from ..errors import (
@@ -59,7 +64,7 @@ from ..messages import (
     CertificateRequest,
     ChangeCipherSpec,
     ClientHello,
-    ClientKeyExchange,
+    DHEServerKeyExchange,
     ECPointFormats,
     ExtendedMasterSecret,
     Extension,
@@ -90,6 +95,7 @@ from .base import (
     send_finished,
     unexpected,
 )
+from .keyexchange import STRATEGIES, PeerParams, is_ffdhe
 
 __all__ = [
     "ClientTraffic",
@@ -116,6 +122,22 @@ class _Hello:
     def random(self) -> bytes:
         return self.message.random
 
+    @property
+    def message_groups(self) -> tuple[NamedGroup, ...]:
+        """The groups the ClientHello offered (none if it sent no supported_groups)."""
+        ext = find_extension(self.message.extensions, SupportedGroups)
+        return () if ext is None else tuple(ext.groups)
+
+
+def _premaster_how(peer: PeerParams) -> str:
+    if peer.rsa_key is not None:
+        return "RSA: client_version + 46 random bytes, encrypted to the server certificate's key"
+    if peer.ffdhe is not None:
+        name = peer.group.name.lower() if peer.group is not None else f"a {peer.ffdhe.bits}-bit group"
+        return f"DH({name}): Ys^x mod p, leading zero bytes stripped (RFC 5246 §8.1.2)"
+    name = peer.group.name.lower() if peer.group is not None else "?"
+    return f"ECDH({name}): our private key with the peer's public key"
+
 
 def start_client(config: ClientConfig, sni: str | None, verify_name: str | None, out: Output) -> ExpectServerHello:
     """Build and queue the ClientHello (§7.4.1.2).
@@ -140,8 +162,12 @@ def _hello_template(config: ClientConfig, sni: str | None) -> tuple[ClientHello,
     extensions: list[Extension] = []
     if sni is not None:
         extensions.append(ServerName((sni,)))
+    # FFDHE groups only with a DHE suite: they would only tell the server what we cannot use.
+    dhe = any(SUITES[s].key_exchange is KeyExchange.DHE for s in config.cipher_suites)
+    groups = tuple(g for g in config.groups if dhe or not is_ffdhe(g))
+    if groups:
+        extensions.append(SupportedGroups(groups))
     extensions += [
-        SupportedGroups(tuple(config.groups)),
         ECPointFormats((ECPointFormat.UNCOMPRESSED,)),
         SignatureAlgorithms(tuple(config.signature_schemes)),
     ]
@@ -258,9 +284,16 @@ class ExpectCertificate:
                 _trace_chain(out.tracer, path, name)
         elif out.tracer is not None:
             out.tracer(Verification("certificate chain", False, "not verified: verification is disabled"))
-        key = rsa_public_key(chain[0])
+        # The key must be the kind the suite uses, with a keyUsage that allows the use (RFC 5246 §7.4.2).
+        leaf = chain[0]
+        server = _ServerKey(server_public_key(leaf, self.suite.authentication), rsa_pss_key(leaf))
         self.transcript.add(raw)
-        return ExpectServerKeyExchange(self.hello, self.suite, self.transcript, key)
+        strategy = STRATEGIES[self.suite.key_exchange]
+        if strategy.expects_server_key_exchange:
+            return ExpectServerKeyExchange(self.hello, self.suite, self.transcript, server)
+        # Static RSA: no ServerKeyExchange (§7.4.3); the certificate's key is the server's part.
+        peer = strategy.read_params(None, self.hello.message_groups, server.key)
+        return ExpectServerHelloDone(self.hello, self.suite, self.transcript, peer, False)
 
 
 def _trace_chain(emit: Tracer, path: list[x509.Certificate], name: str | None) -> None:
@@ -298,37 +331,52 @@ def _trace_chain_failure(emit: Tracer, config: ClientConfig, chain: list[x509.Ce
 
 
 @dataclass(frozen=True, slots=True)
+class _ServerKey:
+    """The verified certificate's key, of the kind the suite needs, and its RSASSA-PSS parameters."""
+
+    key: PublicKey
+    rsa_pss: RSAPSSKey | None
+
+
+@dataclass(frozen=True, slots=True)
 class ExpectServerKeyExchange:
     expects: ClassVar[str] = "ServerKeyExchange"
     accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.SERVER_KEY_EXCHANGE, HandshakeType.HELLO_REQUEST})
     hello: _Hello
     suite: SuiteSpec
     transcript: Transcript
-    server_key: rsa.RSAPublicKey
+    server_key: _ServerKey
 
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
-        if not isinstance(message, ServerKeyExchange):
+        if not isinstance(message, ServerKeyExchange | DHEServerKeyExchange):
             raise unexpected(self, message)
         config = self.hello.config
-        if message.named_curve not in config.groups:
-            raise IllegalParameter(f"server chose group {message.named_curve.name}, which was not offered")
+        # 1. The scheme must be one we offered (RFC 5246 §7.4.1.4.1).
         if message.scheme not in config.signature_schemes:
             raise IllegalParameter(f"server signed with {message.scheme.name}, which was not offered")
-        # §7.4.3: the signature covers client_random + server_random + ServerECDHParams.
+        # 2. §7.4.3: the signature covers client_random + server_random + the params as sent; a scheme
+        #    that does not fit the certificate's key is illegal_parameter, a bad signature decrypt_error.
         signed = self.hello.random + out.negotiated.server_random + message.params_bytes()
         try:
-            signatures.verify(self.server_key, message.scheme, message.signature, signed)
-        except DecryptError as exc:
+            signatures.verify(self.server_key.key, message.scheme, message.signature, signed,
+                              rsa_pss=self.server_key.rsa_pss)
+        except (DecryptError, IllegalParameter) as exc:
             if out.tracer is not None:
                 out.tracer(Verification("ServerKeyExchange signature", False, str(exc)))
             raise
         if out.tracer is not None:
             out.tracer(Verification("ServerKeyExchange signature", True,
                                     f"{message.scheme.name.lower()} over client_random + server_random + params"))
-        out.negotiated.group = message.named_curve
+        # 3. The params themselves, now known to be the server's: the key exchange's checks.
+        peer = STRATEGIES[self.suite.key_exchange].read_params(message, self.hello.message_groups,
+                                                               self.server_key.key)
+        out.negotiated.group = peer.group
         out.negotiated.signature_scheme = message.scheme
+        if out.tracer is not None and peer.ffdhe is not None:
+            decide(out, "group", peer.group.name if peer.group is not None else f"explicit {peer.ffdhe.bits}-bit",
+                   "the server's DH parameters" + (" (an RFC 7919 group)" if peer.group is not None else ""))
         self.transcript.add(raw)
-        return ExpectServerHelloDone(self.hello, self.suite, self.transcript, message, False)
+        return ExpectServerHelloDone(self.hello, self.suite, self.transcript, peer, False)
 
 
 _AFTER_CERTIFICATE_REQUEST = frozenset({HandshakeType.SERVER_HELLO_DONE, HandshakeType.HELLO_REQUEST})
@@ -341,7 +389,7 @@ class ExpectServerHelloDone:
     hello: _Hello
     suite: SuiteSpec
     transcript: Transcript
-    server_params: ServerKeyExchange
+    peer: PeerParams
     certificate_requested: bool
 
     @property
@@ -352,21 +400,22 @@ class ExpectServerHelloDone:
         if isinstance(message, CertificateRequest) and not self.certificate_requested:
             self.transcript.add(raw)
             decide(out, "client certificate", "none", "the server asked for one; tls12 sends an empty list")
-            return ExpectServerHelloDone(self.hello, self.suite, self.transcript, self.server_params, True)
+            return ExpectServerHelloDone(self.hello, self.suite, self.transcript, self.peer, True)
         if not isinstance(message, ServerHelloDone):
             raise unexpected(self, message)
         self.transcript.add(raw)
-        # 1. The server's chain and its signature over the ECDHE key are already verified.
+        # 1. The server's chain, and its signature over its key exchange params, are already verified.
         # 2. RFC 5246 §7.4.6: answer a CertificateRequest with an empty Certificate.
         if self.certificate_requested:
             self.transcript.add(out.send_handshake(Certificate(())))
-        # 3. ECDHE: our key share, then the premaster secret (RFC 8422 §5.10).
+        # 3. The key exchange: our ClientKeyExchange and the premaster secret (the suite's strategy).
         config = self.hello.config
-        key = config.provider.ephemeral_key(self.server_params.named_curve)
-        pre_master_secret = key.exchange(self.server_params.public)
-        self.transcript.add(out.send_handshake(ClientKeyExchange(key.public)))
+        strategy = STRATEGIES[self.suite.key_exchange]
+        message, pre_master_secret = strategy.client_share(self.peer, config.provider,
+                                                           self.hello.message.client_version)
+        self.transcript.add(out.send_handshake(message))
         # 4. Master secret (extended when negotiated: the session hash ends here) and keys.
-        master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript)
+        master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript, _premaster_how(self.peer))
         keys = derive_keys(out, self.suite, master)
         # 5. ChangeCipherSpec, then Finished: the first protected message.
         out.negotiated.client_verify_data = send_finished(out, self.suite, master, self.transcript,

@@ -9,19 +9,28 @@
                                  [ChangeCipherSpec], Finished        ->
     ServerTraffic           <->  application data
 
-Negotiation is by the server's preference among what the client offers;
-anything unknown in the ClientHello is ignored (§7.4.1.2, §7.4.1.4).
+Negotiation is by the server's preference among what the client offers (or
+the client's, with `prefer_client_order`); anything unknown in the ClientHello
+is ignored (§7.4.1.2, §7.4.1.4). One pass picks suite, certificate, signature
+scheme and group together (`_choose`): suites whose key exchange cannot be
+served are passed over, then crypto/credentials.choose_credential takes the
+first suite a certificate can serve. The key exchange itself is the suite's
+strategy (handshake/keyexchange.py): static RSA sends no ServerKeyExchange,
+and the states do not need to know.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..config import ServerConfig
+from ..config import DEFAULT_SIGNATURE_SCHEMES, ServerConfig
 from ..crypto import signatures
-from ..crypto.kx import EphemeralKey
-from ..crypto.suites import SUITES, SuiteSpec
+from ..crypto.credentials import Credential, CredentialChoice, choose_credential
+from ..crypto.dhe import FFDHE_GROUPS
+from ..crypto.kx import ECDHE_GROUPS
+from ..crypto.suites import SUITES, AEADKind, KeyExchange, SuiteSpec
 from ..enums import (
     AlertDescription,
     AlertLevel,
@@ -30,11 +39,11 @@ from ..enums import (
     HandshakeType,
     NamedGroup,
     ProtocolVersion,
-    SignatureScheme,
 )
 from ..errors import (
     HandshakeFailure,
     IllegalParameter,
+    InsufficientSecurity,
     NoApplicationProtocol,
     ProtocolVersionError,
 )
@@ -45,14 +54,15 @@ from ..messages import (
     ChangeCipherSpec,
     ClientHello,
     ClientKeyExchange,
+    DHEClientKeyExchange,
     ECPointFormats,
     ExtendedMasterSecret,
     Extension,
     Finished,
     RenegotiationInfo,
+    RSAClientKeyExchange,
     ServerHello,
     ServerHelloDone,
-    ServerKeyExchange,
     ServerName,
     SignatureAlgorithms,
     SupportedGroups,
@@ -74,6 +84,7 @@ from .base import (
     send_finished,
     unexpected,
 )
+from .keyexchange import STRATEGIES, ServerOffer, is_ffdhe
 
 __all__ = [
     "ExpectChangeCipherSpec",
@@ -81,42 +92,132 @@ __all__ = [
     "ExpectClientKeyExchange",
     "ExpectFinished",
     "ServerTraffic",
+    "negotiation_order",
 ]
 
 
 _SERVER_HELLO_DONE = encode_handshake(ServerHelloDone())
 
 
-def _choose_suite(config: ServerConfig, hello: ClientHello) -> CipherSuite:
-    for suite in config.cipher_suites:
-        if suite in hello.cipher_suites:
-            return suite
-    raise HandshakeFailure("no cipher suite in common")
+def negotiation_order(config: ServerConfig, offered: tuple[CipherSuite, ...]) -> tuple[list[CipherSuite], str]:
+    """The suites both sides enable, best first, and why in that order.
+
+    The server's order (its `cipher_suites`) by default, the client's with `prefer_client_order`.
+    In the server's order, when the client's first suite is a ChaCha20-Poly1305 one (a client
+    without AES hardware says so), the ChaCha20 suites move first, keeping their order (the rule
+    OpenSSL calls PRIORITIZE_CHACHA). The client's first suite is its first one tls12 knows: TLS 1.3
+    suites, signalling values and GREASE are no TLS 1.2 suites."""
+    enabled = set(config.cipher_suites)
+    if config.prefer_client_order:
+        order = list(dict.fromkeys(s for s in offered if s in enabled))
+        return order, "the client's first preference the server enables"
+    offered_set = set(offered)
+    order = [s for s in config.cipher_suites if s in offered_set]
+    first = next((SUITES[s] for s in offered if s in SUITES), None)
+    if first is not None and first.aead is AEADKind.CHACHA20_POLY1305:
+        chacha = [s for s in order if SUITES[s].aead is AEADKind.CHACHA20_POLY1305]
+        if chacha:
+            order = chacha + [s for s in order if s not in chacha]
+            return order, ("the server's first preference among the client's suites, ChaCha20-Poly1305 first "
+                           "because the client lists it first")
+    return order, "the server's first preference among the client's suites"
 
 
-def _choose_group(config: ServerConfig, hello: ClientHello) -> tuple[NamedGroup, str]:
-    ext = find_extension(hello.extensions, SupportedGroups)
-    if ext is None:
+def _ecdhe_group(config: ServerConfig, client_groups: tuple[NamedGroup, ...] | None) -> tuple[NamedGroup | None, str]:
+    """The ECDHE group, or None when there is none to use (ECDHE suites are then passed over)."""
+    if client_groups is None:
         # RFC 8422 §4: a client without supported_groups supports secp256r1.
         if NamedGroup.SECP256R1 in config.groups:
             return NamedGroup.SECP256R1, "no supported_groups from the client: secp256r1 (RFC 8422 §4)"
-        raise HandshakeFailure("client sent no supported_groups and secp256r1 is disabled")
+        return None, "the client sent no supported_groups and secp256r1 is disabled"
     for group in config.groups:
-        if group in ext.groups:
+        if group in ECDHE_GROUPS and group in client_groups:
             return group, "the server's first preference among the client's supported_groups"
-    raise HandshakeFailure("no ECDHE group in common")
+    return None, "no ECDHE group in common"
 
 
-def _choose_scheme(config: ServerConfig, hello: ClientHello) -> SignatureScheme:
-    ext = find_extension(hello.extensions, SignatureAlgorithms)
-    if ext is None:
-        # RFC 9155 §3 forbids the SHA-1 default of RFC 5246 §7.4.1.4.1.
-        raise HandshakeFailure("client sent no signature_algorithms")
-    key_size = config.private_key.key_size
-    for scheme in config.signature_schemes:
-        if scheme in ext.schemes and signatures.usable_with(key_size, scheme):
-            return scheme
-    raise HandshakeFailure("no RSA signature scheme in common")
+@dataclass(frozen=True, slots=True)
+class _FFDHE:
+    """What RFC 7919 §4 allows for DHE with this client."""
+
+    #: The groups that may be used, in the server's order (empty: no DHE suite may be chosen).
+    groups: tuple[NamedGroup, ...]
+    #: The client lists FFDHE groups but none the server takes (§4: no DHE suite; if nothing else,
+    #: insufficient_security).
+    refused: bool
+    why: str
+
+
+def _ffdhe_groups(config: ServerConfig, client_groups: tuple[NamedGroup, ...] | None) -> _FFDHE:
+    ours = tuple(g for g in config.groups if g in FFDHE_GROUPS)
+    if client_groups is None or not any(is_ffdhe(g) for g in client_groups):
+        # §4: a client that lists no FFDHE group is not RFC 7919-compatible; the server may use a group
+        # of its choice. tls12 uses its first configured one (ffdhe2048 by default): 2048 bits is what
+        # every client that still speaks DHE accepts, and what a client refusing less asks for.
+        if not ours:
+            return _FFDHE((), False, "no FFDHE group is configured")
+        return _FFDHE(ours[:1], False, "the client lists no FFDHE group (not RFC 7919-aware): "
+                                       "the server's first FFDHE group (RFC 7919 §4)")
+    shared = tuple(g for g in ours if g in client_groups)
+    if not shared:
+        return _FFDHE((), True, "the client lists FFDHE groups, none of which the server takes (RFC 7919 §4)")
+    return _FFDHE(shared, False, "a group the client lists in supported_groups (RFC 7919 §4)")
+
+
+def _dhe_group(ffdhe: _FFDHE, credential: Credential) -> tuple[NamedGroup, str]:
+    """RFC 7919 §4: among the groups allowed, the first at least as strong as the server's key, if any."""
+    key_bits = getattr(credential.private_key, "key_size", 0)
+    strong = [g for g in ffdhe.groups if FFDHE_GROUPS[g].bits >= key_bits]
+    if strong and strong[0] != ffdhe.groups[0]:
+        return strong[0], f"{ffdhe.why}; at least as strong as the server's {key_bits}-bit key (RFC 7919 §4)"
+    return ffdhe.groups[0], ffdhe.why
+
+
+def _choose(config: ServerConfig, hello: ClientHello, server_name: str | None
+            ) -> tuple[CredentialChoice, NamedGroup | None, str, str]:
+    """The credential, suite, scheme and group: (choice, group, why this suite order, why this group).
+
+    Suites whose key exchange cannot be served are passed over first (ECDHE without a common
+    group; DHE when RFC 7919 §4 forbids it), then the credential chooser walks the rest in order."""
+    order, order_why = negotiation_order(config, hello.cipher_suites)
+    if not order:
+        raise HandshakeFailure("no cipher suite in common")
+    groups_ext = find_extension(hello.extensions, SupportedGroups)
+    client_groups = None if groups_ext is None else tuple(groups_ext.groups)
+    ec_group, ec_why = _ecdhe_group(config, client_groups)
+    ffdhe = _ffdhe_groups(config, client_groups)
+    usable = [s for s in order
+              if (SUITES[s].key_exchange is not KeyExchange.ECDHE or ec_group is not None)
+              and (SUITES[s].key_exchange is not KeyExchange.DHE or ffdhe.groups)]
+    dhe_refused = ffdhe.refused and any(SUITES[s].key_exchange is KeyExchange.DHE for s in order)
+    sigalgs = find_extension(hello.extensions, SignatureAlgorithms)
+    # The server's signature_schemes bound what its credentials may sign with.
+    client_schemes = None if sigalgs is None else [s for s in sigalgs.schemes if s in config.signature_schemes]
+    try:
+        if not usable:
+            raise HandshakeFailure(f"no cipher suite in common whose key exchange can be used ({ec_why}; "
+                                   f"{ffdhe.why})")
+        choice = choose_credential(config.credentials, suites=usable, client_schemes=client_schemes,
+                                   server_name=server_name, client_groups=client_groups)
+    except HandshakeFailure as exc:
+        if dhe_refused:
+            # RFC 7919 §4: FFDHE groups offered, none acceptable, and no other suite acceptable.
+            raise InsufficientSecurity(f"{ffdhe.why}, and no other suite can be used ({exc})") from None
+        raise
+    if (choice.scheme is not None and client_schemes is not None
+            and tuple(config.signature_schemes) != DEFAULT_SIGNATURE_SCHEMES):
+        # Signature schemes configured explicitly are the server's order of preference; by default
+        # each credential's own order rules (an ECDSA key's own curve first).
+        scheme = next(s for s in config.signature_schemes
+                      if s in choice.credential.schemes and s in client_schemes)
+        choice = dataclasses.replace(choice, scheme=scheme)
+    kx = SUITES[choice.suite].key_exchange
+    if kx is KeyExchange.ECDHE:
+        return choice, ec_group, order_why, ec_why
+    if kx is KeyExchange.DHE:
+        group, why = _dhe_group(ffdhe, choice.credential)
+        return choice, group, order_why, why
+    return choice, None, order_why, "static RSA uses no group"
 
 
 def _choose_alpn(config: ServerConfig, hello: ClientHello) -> bytes | None:
@@ -167,9 +268,8 @@ class ExpectClientHello:
             raise HandshakeFailure("renegotiation_info is not empty in an initial handshake")
         secure_reneg = reneg is not None or CipherSuite.TLS_EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites
 
-        suite = _choose_suite(config, hello)
-        group, group_why = _choose_group(config, hello)
-        scheme = _choose_scheme(config, hello)
+        choice, group, order_why, group_why = _choose(config, hello, neg.server_name)
+        suite, scheme, credential = choice.suite, choice.scheme, choice.credential
         alpn = _choose_alpn(config, hello)
         ems = config.extended_master_secret and find_extension(hello.extensions, ExtendedMasterSecret) is not None
         if config.require_extended_master_secret and not ems:
@@ -178,11 +278,14 @@ class ExpectClientHello:
         neg.version = ProtocolVersion.TLS1_2
         neg.cipher_suite, neg.group, neg.signature_scheme = suite, group, scheme
         neg.extended_master_secret, neg.alpn_protocol = ems, alpn
+        neg.credential = credential
         if out.tracer is not None:
-            decide(out, "cipher suite", suite.name, "the server's first preference among the client's suites")
-            decide(out, "group", group.name, group_why)
-            decide(out, "signature scheme", scheme.name,
-                   "the server's first preference among the client's signature_algorithms")
+            decide(out, "cipher suite", suite.name, order_why)
+            decide(out, "certificate", credential.description, choice.reason)
+            decide(out, "group", group.name if group is not None else "(none)", group_why)
+            if scheme is not None:
+                decide(out, "signature scheme", scheme.name,
+                       "the certificate's first preference among the client's signature_algorithms")
             decide(out, "extended master secret", "yes" if ems else "no",
                    "both sides offered it" if ems else "not offered by both sides")
             decide(out, "server name", neg.server_name or "(none)",
@@ -219,17 +322,20 @@ class ExpectClientHello:
         transcript.start(spec.prf_hash)
         transcript.add(raw)
         transcript.add(out.send_handshake(server_hello))
-        transcript.add(out.send_handshake(Certificate(config.certificate_chain_der), config.certificate_message))
+        transcript.add(out.send_handshake(Certificate(credential.chain_der), config.certificate_message(credential)))
 
-        # §7.4.3: ECDHE parameters signed over client_random + server_random + params.
-        key = config.provider.ephemeral_key(group)
-        unsigned = ServerKeyExchange(named_curve=group, public=key.public, scheme=scheme, signature=b"")
-        signed_data = hello.random + server_hello.random + unsigned.params_bytes()
-        signature = signatures.sign(config.private_key, scheme, signed_data)
-        transcript.add(out.send_handshake(
-            ServerKeyExchange(named_curve=group, public=key.public, scheme=scheme, signature=signature)))
+        # The key exchange's own ServerKeyExchange, if it has one (§7.4.3): its params signed with the
+        # chosen credential over client_random + server_random + params.
+        offer = STRATEGIES[spec.key_exchange].server_offer(config.provider, group, credential.private_key,
+                                                           hello.client_version)
+        params = offer.params
+        if params is not None:
+            assert scheme is not None  # every suite with a ServerKeyExchange signs it
+            signed_data = hello.random + server_hello.random + params.params_bytes()
+            signature = signatures.sign(credential.private_key, scheme, signed_data, rsa_pss=credential.rsa_pss)
+            transcript.add(out.send_handshake(dataclasses.replace(params, scheme=scheme, signature=signature)))
         transcript.add(out.send_handshake(ServerHelloDone(), _SERVER_HELLO_DONE))
-        return ExpectClientKeyExchange(spec, transcript, key)
+        return ExpectClientKeyExchange(spec, transcript, offer)
 
 
 @dataclass(frozen=True, slots=True)
@@ -238,14 +344,14 @@ class ExpectClientKeyExchange:
     accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.CLIENT_KEY_EXCHANGE})
     suite: SuiteSpec
     transcript: Transcript
-    key: EphemeralKey
+    offer: ServerOffer
 
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
-        if not isinstance(message, ClientKeyExchange):
+        if not isinstance(message, ClientKeyExchange | DHEClientKeyExchange | RSAClientKeyExchange):
             raise unexpected(self, message)
-        pre_master_secret = self.key.exchange(message.public)
+        pre_master_secret = self.offer.premaster(message)
         self.transcript.add(raw)
-        master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript)
+        master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript, self.offer.describe())
         keys = derive_keys(out, self.suite, master)
         return ExpectChangeCipherSpec(self.suite, self.transcript, master, keys)
 

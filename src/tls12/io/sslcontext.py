@@ -157,6 +157,7 @@ class SSLContext(ssl.SSLContext):
                 extended_master_secret=not self._t_options & OP_NO_EXTENDED_MASTER_SECRET,
                 key_log=self._t_keylog,
                 groups=self._t_groups or DEFAULT_GROUPS,
+                cipher_suites=(_OUR_SUITE,),  # what set_ciphers() and get_ciphers() speak of
             )
             self._t_client_config = config
         return config
@@ -175,6 +176,7 @@ class SSLContext(ssl.SSLContext):
                 extended_master_secret=not self._t_options & OP_NO_EXTENDED_MASTER_SECRET,
                 key_log=self._t_keylog,
                 groups=self._t_groups or DEFAULT_GROUPS,
+                cipher_suites=(_OUR_SUITE,),  # what set_ciphers() and get_ciphers() speak of
             )
             self._t_server_config = config
         return config

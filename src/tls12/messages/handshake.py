@@ -2,8 +2,18 @@
 
 No crypto and no state: each message parses from, and writes to, the body of
 a handshake frame. The transcript hashes the frame bytes as received, never a
-re-serialisation. The key-exchange messages are parsed in their ECDHE form
-(RFC 8422 §5.4, §5.7), the only key exchange tls12 speaks.
+re-serialisation.
+
+The key-exchange messages have one wire form per key exchange, and nothing in
+their bytes says which: the receiver parses them in the form of the suite it
+negotiated (`parse_handshake(..., key_exchange=...)`, "ECDHE" by default):
+
+    ECDHE  ServerKeyExchange       ServerECDHParams + signature   (RFC 8422 §5.4)
+           ClientKeyExchange       ECPoint ecdh_Yc                (RFC 8422 §5.7)
+    DHE    DHEServerKeyExchange    ServerDHParams + signature     (RFC 5246 §7.4.3)
+           DHEClientKeyExchange    dh_Yc                          (RFC 5246 §7.4.7.2)
+    RSA    (no ServerKeyExchange)
+           RSAClientKeyExchange    EncryptedPreMasterSecret       (RFC 5246 §7.4.7.1)
 """
 
 from __future__ import annotations
@@ -25,12 +35,16 @@ from .extensions import Extension, parse_extensions, write_extensions
 
 __all__ = [
     "Certificate",
+    "KEY_EXCHANGES",
     "CertificateRequest",
     "ClientHello",
     "ClientKeyExchange",
+    "DHEClientKeyExchange",
+    "DHEServerKeyExchange",
     "Finished",
     "HandshakeMessage",
     "HelloRequest",
+    "RSAClientKeyExchange",
     "ServerHello",
     "ServerHelloDone",
     "ServerKeyExchange",
@@ -41,6 +55,14 @@ __all__ = [
 ]
 
 RANDOM_LEN = 32
+#: The key exchanges whose messages parse differently (crypto/suites.KeyExchange's values).
+KEY_EXCHANGES = ("ECDHE", "DHE", "RSA")
+#: The largest finite-field prime (and so generator and public value) a ServerDHParams may carry
+#: here: 8192 bits, the most crypto/dhe accepts. RFC 5246 allows opaque<1..2^16-1>; a longer value
+#: is refused from the message header (the message cannot fit its bound).
+MAX_DH_BYTES = 8192 // 8
+#: DigitallySigned.signature<0..2^16-1> (RFC 5246 §4.7).
+_SIGNATURE_MAX = 0xFFFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +224,44 @@ class ServerKeyExchange:
 
 
 @dataclass(frozen=True, slots=True)
+class DHEServerKeyExchange:
+    """§7.4.3: ServerDHParams (dh_p, dh_g, dh_Ys, each opaque<1..2^16-1>) then a DigitallySigned signature.
+
+    The server sends its group's p and g (an RFC 7919 group's, when one was negotiated)."""
+
+    msg_type: ClassVar[HandshakeType] = HandshakeType.SERVER_KEY_EXCHANGE
+    #: Bounded by the largest prime tls12 accepts (MAX_DH_BYTES) for p, g and Ys, then the signature.
+    max_length: ClassVar[int | None] = 3 * (2 + MAX_DH_BYTES) + 2 + (2 + _SIGNATURE_MAX)
+    dh_p: bytes
+    dh_g: bytes
+    dh_Ys: bytes
+    scheme: SignatureScheme
+    signature: bytes
+
+    @classmethod
+    def parse(cls, r: Reader) -> DHEServerKeyExchange:
+        p = r.opaque(2, min=1, max=0xFFFF, what="dh_p")
+        g = r.opaque(2, min=1, max=0xFFFF, what="dh_g")
+        ys = r.opaque(2, min=1, max=0xFFFF, what="dh_Ys")
+        scheme = SignatureScheme(r.u16())
+        signature = r.opaque(2, max=_SIGNATURE_MAX, what="signature")
+        return cls(dh_p=p, dh_g=g, dh_Ys=ys, scheme=scheme, signature=signature)
+
+    def params_bytes(self) -> bytes:
+        """ServerDHParams as sent: the bytes the signature covers (after both randoms)."""
+        w = Writer()
+        w.opaque(2, self.dh_p, max=0xFFFF)
+        w.opaque(2, self.dh_g, max=0xFFFF)
+        w.opaque(2, self.dh_Ys, max=0xFFFF)
+        return w.getvalue()
+
+    def write(self, w: Writer) -> None:
+        w.raw(self.params_bytes())
+        w.u16(self.scheme)
+        w.opaque(2, self.signature, max=_SIGNATURE_MAX)
+
+
+@dataclass(frozen=True, slots=True)
 class CertificateRequest:
     """§7.4.4: the server asks for a client certificate."""
 
@@ -267,6 +327,43 @@ class ClientKeyExchange:
 
 
 @dataclass(frozen=True, slots=True)
+class DHEClientKeyExchange:
+    """§7.4.7.2: ClientDiffieHellmanPublic, explicit: opaque dh_Yc<1..2^16-1>."""
+
+    msg_type: ClassVar[HandshakeType] = HandshakeType.CLIENT_KEY_EXCHANGE
+    max_length: ClassVar[int | None] = 2 + 0xFFFF
+    dh_Yc: bytes
+
+    @classmethod
+    def parse(cls, r: Reader) -> DHEClientKeyExchange:
+        return cls(r.opaque(2, min=1, max=0xFFFF, what="dh_Yc"))
+
+    def write(self, w: Writer) -> None:
+        w.opaque(2, self.dh_Yc, max=0xFFFF)
+
+
+@dataclass(frozen=True, slots=True)
+class RSAClientKeyExchange:
+    """§7.4.7.1: EncryptedPreMasterSecret, the PKCS#1 v1.5 ciphertext with its 2-byte length
+    (TLS 1.0 and later; only SSLv3 left the length out).
+
+    Any length parses, even an empty one: whatever the server receives, it goes on with the
+    handshake (the countermeasure of §7.4.7.1), so a malformed premaster must not be refused
+    earlier, and differently, than one that does not decrypt."""
+
+    msg_type: ClassVar[HandshakeType] = HandshakeType.CLIENT_KEY_EXCHANGE
+    max_length: ClassVar[int | None] = 2 + 0xFFFF
+    encrypted_pre_master_secret: bytes
+
+    @classmethod
+    def parse(cls, r: Reader) -> RSAClientKeyExchange:
+        return cls(r.opaque(2, max=0xFFFF, what="EncryptedPreMasterSecret"))
+
+    def write(self, w: Writer) -> None:
+        w.opaque(2, self.encrypted_pre_master_secret, max=0xFFFF)
+
+
+@dataclass(frozen=True, slots=True)
 class Finished:
     """§7.4.9: verify_data, 12 bytes for every TLS 1.2 suite tls12 knows."""
 
@@ -300,15 +397,21 @@ HandshakeMessage = (
     | ServerHello
     | Certificate
     | ServerKeyExchange
+    | DHEServerKeyExchange
     | CertificateRequest
     | ServerHelloDone
     | ClientKeyExchange
+    | DHEClientKeyExchange
+    | RSAClientKeyExchange
     | Finished
     | UnknownHandshake
 )
 
-_PARSERS: dict[int, type[HelloRequest | ClientHello | ServerHello | Certificate | ServerKeyExchange
-                          | CertificateRequest | ServerHelloDone | ClientKeyExchange | Finished]] = {
+_Parsed = type[HelloRequest | ClientHello | ServerHello | Certificate | ServerKeyExchange | DHEServerKeyExchange
+               | CertificateRequest | ServerHelloDone | ClientKeyExchange | DHEClientKeyExchange
+               | RSAClientKeyExchange | Finished]
+
+_PARSERS: dict[int, _Parsed] = {
     cls.msg_type: cls
     for cls in (
         HelloRequest,
@@ -324,15 +427,34 @@ _PARSERS: dict[int, type[HelloRequest | ClientHello | ServerHello | Certificate 
 }
 
 
+#: The key-exchange messages in the form of each key exchange (ECDHE's are `_PARSERS`' own).
+_KEY_EXCHANGE_PARSERS: dict[tuple[str, int], _Parsed | None] = {
+    ("DHE", HandshakeType.SERVER_KEY_EXCHANGE): DHEServerKeyExchange,
+    ("DHE", HandshakeType.CLIENT_KEY_EXCHANGE): DHEClientKeyExchange,
+    ("RSA", HandshakeType.SERVER_KEY_EXCHANGE): None,  # static RSA has none: kept as unknown
+    ("RSA", HandshakeType.CLIENT_KEY_EXCHANGE): RSAClientKeyExchange,
+}
+
+
 def max_body_lengths(certificate: int) -> dict[int, int]:
     """The largest body tls12 takes for each message type it parses, by type: the bound of its RFC
-    structure, or `certificate` for a Certificate. Types missing here are never expected."""
-    return {t: certificate if cls.max_length is None else cls.max_length for t, cls in _PARSERS.items()}
+    structure (the largest of its key-exchange forms), or `certificate` for a Certificate. Types
+    missing here are never expected."""
+    limits = {t: certificate if cls.max_length is None else cls.max_length for t, cls in _PARSERS.items()}
+    for (_, t), cls in _KEY_EXCHANGE_PARSERS.items():
+        if cls is not None and cls.max_length is not None:
+            limits[t] = max(limits[t], cls.max_length)
+    return limits
 
 
-def parse_handshake(msg_type: int, body: bytes) -> HandshakeMessage:
-    """Parse one handshake body; trailing bytes are a decode_error."""
-    cls = _PARSERS.get(msg_type)
+def parse_handshake(msg_type: int, body: bytes, key_exchange: str = "ECDHE") -> HandshakeMessage:
+    """Parse one handshake body; trailing bytes are a decode_error. `key_exchange` ("ECDHE", "DHE"
+    or "RSA": the negotiated suite's) says which form the key-exchange messages take."""
+    cls: _Parsed | None
+    if key_exchange == "ECDHE" or (key_exchange, msg_type) not in _KEY_EXCHANGE_PARSERS:
+        cls = _PARSERS.get(msg_type)
+    else:
+        cls = _KEY_EXCHANGE_PARSERS[key_exchange, msg_type]
     if cls is None:
         return UnknownHandshake(HandshakeType(msg_type), body)
     r = Reader(body)
