@@ -422,7 +422,7 @@ def test_supported_versions_without_tls12(server_config: ServerConfig, versions:
 
 def test_unknown_suites_groups_extensions_ignored(server_config: ServerConfig) -> None:
     hello = make_hello(
-        suites=(0x0033, 0xCCA8, 0xFFFE, SUITE, 0x5A5A),
+        suites=(0x0033, 0xC09D, 0xFFFE, SUITE, 0x5A5A),  # DHE-RSA-AES128-SHA, AES256-CCM: not ours
         extensions=[
             UnknownExtension(ExtensionType(0x3A3A), b"\xde\xad\xbe\xef"),
             SupportedGroups((NamedGroup(0x0100), NamedGroup(0x6399), NamedGroup.X448, P384)),
