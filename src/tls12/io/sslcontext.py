@@ -396,7 +396,13 @@ class SSLContext(ssl.SSLContext):
         if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
             raise _ssl_error("KEY_TYPE_UNSUPPORTED",
                              f"{type(key).__name__} keys are not supported (RSA, ECDSA and Ed25519 are)")
-        if _spki(chain[0].public_key()) != _spki(key.public_key()):
+        leaf_key = chain[0].public_key()
+        if _spki(leaf_key) != _spki(key.public_key()):
+            # OpenSSL files a key by its kind: one of another kind than the certificate's finds no
+            # certificate to go with; one of the same kind does not match it.
+            if _kind(leaf_key) != _kind(key.public_key()):
+                raise _ssl_error("NO_CERTIFICATE_ASSIGNED", "no certificate assigned: the key is of another kind "
+                                 "than the certificate's")
             raise _ssl_error("KEY_VALUES_MISMATCH", "key values mismatch")
         try:
             credential = Credential.from_chain(chain, key)
@@ -572,6 +578,13 @@ def _dh_parameters(data: bytes) -> tuple[int, int]:
     except ValueError:
         raise _ssl_error("BAD_BASE64_DECODE", "the DH parameters are damaged") from None
     return p, g
+
+
+def _kind(key: Any) -> str:
+    for kind in (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey):
+        if isinstance(key, kind):
+            return kind.__name__
+    return type(key).__name__
 
 
 def _spki(key: Any) -> bytes:
