@@ -173,7 +173,7 @@ def test_connect_keylog_that_is_a_directory(capsys: pytest.CaptureFixture[str], 
     (["--cert", "{d}/leaf.pem", "--key", "{d}/ca.der"], "--key {d}/ca.der: looks like DER (binary), not PEM"),
     (["--cert", "{d}/leaf.pem", "--key", "{d}/encrypted.key"], "--key {d}/encrypted.key: the key is encrypted"),
     (["--cert", "{d}/leaf.pem", "--key", "{d}/other.key"],
-     "--cert {d}/leaf.pem and --key {d}/other.key: private_key does not match the leaf certificate"),
+     "--cert {d}/leaf.pem and --key {d}/other.key: the private key does not match the leaf certificate"),
     (["--keylog", "{d}/no/such/dir/keys.log"], "--keylog {d}/no/such/dir/keys.log: the directory {d}/no/such/dir "
                                                 "does not exist"),
     (["--write-ca", "{d}/no/dir/ca.pem"], "--write-ca {d}/no/dir/ca.pem: the directory {d}/no/dir does not exist"),
