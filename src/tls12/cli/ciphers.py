@@ -18,7 +18,8 @@ def cipher_suites_option(text: str) -> tuple[CipherSuite, ...]:
     try:
         return select_suites(text, SPOKEN_SUITES).suites
     except ssl.SSLError as exc:
-        why = "; ".join(note.removeprefix("tls12: ") for note in getattr(exc, "__notes__", ()))
+        why = "; ".join(note.removeprefix("tls12: ").removeprefix(f"{text!r} ")
+                        for note in getattr(exc, "__notes__", ()))
         raise FileProblem(f"--ciphers {text!r}: {why or exc}") from None
     except ValueError as exc:
         raise FileProblem(f"--ciphers {text!r}: {exc}") from None
