@@ -66,7 +66,7 @@ def test_drop_in_examples(www_server: tuple[Path, int], marker: str) -> None:
 
 def test_command_line_example(www_server: tuple[Path, int]) -> None:
     workdir, port = www_server
-    (block,) = BASH_BLOCKS
+    (block,) = [b for b in BASH_BLOCKS if b.startswith("tls12 serve --www --write-ca ca.pem")]
     commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
     assert commands[0].startswith("tls12 serve --www --write-ca ca.pem")  # already running: the fixture
     for command in commands[1:]:

@@ -1,7 +1,7 @@
 """`tls12.SSLContext` against the stdlib `ssl.SSLContext`: settings, loading, errors, key log.
 
 The contract: a `tls12.SSLContext` is an `ssl.SSLContext` and behaves like one for a
-user of the stdlib `ssl` module (TLS 1.2 and ECDHE-RSA-AES256-GCM-SHA384 only); every
+user of the stdlib `ssl` module (TLS 1.2 and the suites tls12 speaks); every
 setting it cannot honour raises instead of being silently ignored. Wherever the stdlib
 has an answer for the same situation, the test computes it and compares.
 
