@@ -12,6 +12,7 @@ import re
 import shlex
 import ssl
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -423,3 +424,19 @@ def test_readme_lets_encrypt_example(files: Files, tmp_path: Path) -> None:
         # A client that takes both gets the ECDSA chain, as the README says.
         result = run_tls12("connect", f"localhost:{server.port}", "--cafile", str(files.root), "--http-get", "/")
         assert _field(result.stdout, "key") == "ecdsa-p256"
+
+
+def test_readme_two_certificates_example(files: Files, tmp_path: Path) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    (block,) = [b for b in blocks if "ecdsa/fullchain.pem" in b]
+    for kind in ("rsa", "ecdsa"):
+        (tmp_path / kind).mkdir()
+        cert, key = getattr(files, kind)
+        (tmp_path / kind / "fullchain.pem").write_bytes(cert.read_bytes())
+        (tmp_path / kind / "privkey.pem").write_bytes(key.read_bytes())
+    result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(["ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-RSA-AES256-GCM-SHA384",
+                                         "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256",
+                                         "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305"])
