@@ -11,6 +11,10 @@ What each option (`ssl.OP_*`) and protocol version does is one table, in
 `policy.py` (and in the README): settings tls12 already satisfies or that
 cannot apply to TLS 1.2 are accepted and change nothing; those that would
 change behaviour in a way tls12 cannot honour raise.
+
+Cipher strings are OpenSSL's, evaluated by OpenSSL (`ciphers.py`, which the
+command line shares); certificates are kept one per kind of key, as OpenSSL
+keeps them (`credentials.py`), and the server picks among them per handshake.
 """
 
 from __future__ import annotations
