@@ -30,6 +30,8 @@ from typing import IO
 import pytest
 
 from tls12.certs import CertificateAuthority
+from tls12.config import DEFAULT_CIPHER_SUITES
+from tls12.crypto.suites import SUITES, Authentication
 
 from helpers import STEPS
 
@@ -39,11 +41,12 @@ TIMEOUT = 15.0  # for each client process, each wait for a line, each socket ope
 
 SUITE = "ECDHE-RSA-AES256-GCM-SHA384"
 IANA_SUITE = "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
-# What tls12 negotiates by default with an RSA certificate: the first such suite of its order.
-DEFAULT_SUITE = "ECDHE-RSA-AES128-GCM-SHA256"
-DEFAULT_IANA_SUITE = "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
 GROUPS = ("x25519", "secp256r1", "secp384r1")
 HTTP_GET = b"GET / HTTP/1.0\r\n\r\n"
+#: What `tls12 serve` (an RSA certificate, its default suites, its own order) chooses for a client
+#: that offers every suite, as curl does: its first suite an RSA certificate serves.
+FIRST_RSA_SUITE = next(SUITES[s] for s in DEFAULT_CIPHER_SUITES
+                       if SUITES[s].authentication is Authentication.RSA_SIGNATURE)
 
 KEYLOG_LINE = re.compile(r"CLIENT_RANDOM ([0-9a-f]{64}) ([0-9a-f]{96})")
 
@@ -276,7 +279,7 @@ def test_serve_www_page_over_curl(serve: Callable[..., Served], tmp_path: Path, 
     page = result.stdout
     assert page.startswith(status_line + "\r\n"), page
     assert page_field(page, "Protocol") == "TLSv1.2"
-    assert DEFAULT_SUITE in page_field(page, "Cipher suite")
+    assert page_field(page, "Cipher suite") == f"{FIRST_RSA_SUITE.suite.name} ({FIRST_RSA_SUITE.openssl_name})"
     assert page_field(page, "Group") in GROUPS
     assert re.fullmatch(r"rsa_(pss_rsae|pkcs1)_sha(256|384|512)", page_field(page, "Signature scheme")), page
     assert page_field(page, "SNI") == "localhost"
@@ -284,7 +287,7 @@ def test_serve_www_page_over_curl(serve: Callable[..., Served], tmp_path: Path, 
     assert page_field(page, "ALPN") == "(none)"  # curl offers h2 and http/1.1; serve has no --alpn
     # One log line for the connection.
     line = server.proc.wait_for(r"^127\.0\.0\.1:\d+ handshake ok: ").string
-    assert f"{DEFAULT_IANA_SUITE}, " in line
+    assert f"{FIRST_RSA_SUITE.suite.name}, " in line
     assert "SNI localhost" in line
     assert "EMS yes" in line
 
@@ -297,7 +300,7 @@ def test_serve_www_page_over_openssl_s_client(serve: Callable[..., Served], tmp_
     out = result.stdout
     assert "Verification: OK" in out
     assert "Verify return code: 0 (ok)" in out
-    assert f"New, TLSv1.2, Cipher is {DEFAULT_SUITE}" in out
+    assert f"New, TLSv1.2, Cipher is {SUITE}" in out
     assert "HTTP/1.0 200 OK\r\n" in out
     assert "<h1>tls12 serve</h1>" in out
     assert page_field(out, "Protocol") == "TLSv1.2"
@@ -333,7 +336,7 @@ def test_serve_echo_messages_and_one_megabyte(serve: Callable[..., Served], pem_
     server = serve("--cert", str(pem_dir / "leaf.pem"), "--key", str(pem_dir / "leaf.key"), "--echo")
     with tls_client(server.port, pem_dir / "ca.pem") as sock:
         assert sock.version() == "TLSv1.2"
-        assert sock.cipher()[0] == DEFAULT_SUITE  # type: ignore[index]
+        assert sock.cipher()[0] == SUITE  # type: ignore[index]
         for message in [b"hello", b"x", "héllo wörld".encode(), bytes(range(256)) * 64, b"last one"]:
             sock.sendall(message)
             assert recv_exactly(sock, len(message)) == message
@@ -418,7 +421,7 @@ def test_connect_http_get_from_s_server(s_server: Callable[..., Served], pem_dir
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{server.proc.describe()}"
     out = result.stdout
     assert out.startswith("Connected: TLSv1.2\n"), out
-    assert re.search(rf"cipher suite:\s+{DEFAULT_IANA_SUITE} \({DEFAULT_SUITE}\)", out), out
+    assert re.search(rf"cipher suite:\s+{IANA_SUITE} \({SUITE}\)", out), out
     assert re.search(r"group:\s+(x25519|secp256r1|secp384r1)$", out, re.MULTILINE), out
     assert re.search(r"extended master secret: yes$", out, re.MULTILINE), out
     assert "Server certificate (verified, chain of 1)" in out
@@ -427,7 +430,7 @@ def test_connect_http_get_from_s_server(s_server: Callable[..., Served], pem_dir
     assert "CN=localhost" in subject.group(1).split(",")
     # s_server's -www page, which describes the connection from its side.
     assert "HTTP/1.0 200 ok" in out
-    assert f"New, TLSv1.2, Cipher is {DEFAULT_SUITE}" in out
+    assert f"New, TLSv1.2, Cipher is {SUITE}" in out
     assert result.stderr == ""
 
 
@@ -449,7 +452,7 @@ def test_connect_alpn_with_s_server(s_server: Callable[..., Served], pem_dir: Pa
                    "--alpn", "h2,http/1.1", "--http-get", "/")
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{server.proc.describe()}"
     assert re.search(r"ALPN:\s+http/1\.1$", result.stdout, re.MULTILINE), result.stdout
-    assert f"New, TLSv1.2, Cipher is {DEFAULT_SUITE}" in result.stdout
+    assert f"New, TLSv1.2, Cipher is {SUITE}" in result.stdout
 
 
 def test_connect_servername_against_an_ip(s_server: Callable[..., Served], pem_dir: Path, tmp_path: Path,
@@ -467,7 +470,7 @@ def test_connect_servername_against_an_ip(s_server: Callable[..., Served], pem_d
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}\n{server.proc.describe()}"
     assert re.search(r"SNI sent:\s+localhost$", result.stdout, re.MULTILINE), result.stdout
     assert re.search(r"^\s+subject:\s+.*CN=localhost", result.stdout, re.MULTILINE), result.stdout
-    assert f"New, TLSv1.2, Cipher is {DEFAULT_SUITE}" in result.stdout
+    assert f"New, TLSv1.2, Cipher is {SUITE}" in result.stdout
 
 
 # -- 5. failures ------------------------------------------------------------------------------------
@@ -507,7 +510,7 @@ def test_connect_insecure_accepts_an_unknown_ca(s_server: Callable[..., Served])
     assert result.returncode == 0, f"{result.stdout}\n{result.stderr}"
     assert result.stdout.startswith("Connected: TLSv1.2\n"), result.stdout
     assert "NOT verified" in result.stdout
-    assert f"New, TLSv1.2, Cipher is {DEFAULT_SUITE}" in result.stdout
+    assert f"New, TLSv1.2, Cipher is {SUITE}" in result.stdout
 
 
 def test_connect_to_a_closed_port_fails() -> None:

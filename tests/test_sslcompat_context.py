@@ -1,7 +1,7 @@
 """`tls12.SSLContext` against the stdlib `ssl.SSLContext`: settings, loading, errors, key log.
 
 The contract: a `tls12.SSLContext` is an `ssl.SSLContext` and behaves like one for a
-user of the stdlib `ssl` module (TLS 1.2 and ECDHE-RSA-AES256-GCM-SHA384 only); every
+user of the stdlib `ssl` module (TLS 1.2 and the suites tls12 speaks); every
 setting it cannot honour raises instead of being silently ignored. Wherever the stdlib
 has an answer for the same situation, the test computes it and compares.
 
@@ -35,6 +35,8 @@ from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsag
 import tls12
 from tls12 import NamedGroup
 from tls12.certs import CertificateAuthority, IssuedCertificate
+from tls12.config import DEFAULT_CIPHER_SUITES, SPOKEN_SUITES
+from tls12.crypto.suites import SUITES
 
 from helpers import stdlib_client_context, stdlib_server_context
 from sslcompat_support import TIMEOUT, ServeFn, connect, echo, ours_client, ours_server, peercert
@@ -344,11 +346,9 @@ REFUSED_SETTINGS: dict[str, tuple[int, Apply]] = {
     "maximum_version=MINIMUM_SUPPORTED": (
         ssl.PROTOCOL_TLS_CLIENT, _set("maximum_version", ssl.TLSVersion.MINIMUM_SUPPORTED)),
     "set_ciphers=AES128-SHA": (ssl.PROTOCOL_TLS_CLIENT, _call("set_ciphers", "AES128-SHA")),
-    "set_ciphers=ECDHE-RSA-AES128-GCM-SHA256": (
-        ssl.PROTOCOL_TLS_CLIENT, _call("set_ciphers", "ECDHE-RSA-AES128-GCM-SHA256")),
-    "set_ciphers=!ours:HIGH": (ssl.PROTOCOL_TLS_SERVER, _call("set_ciphers", f"!{SUITE}:HIGH")),
-    "set_ciphers=ECDHE-ECDSA-AES256-GCM-SHA384": (
-        ssl.PROTOCOL_TLS_CLIENT, _call("set_ciphers", "ECDHE-ECDSA-AES256-GCM-SHA384")),
+    "set_ciphers=CBC-only": (ssl.PROTOCOL_TLS_SERVER, _call("set_ciphers", "ECDHE+AES:!AESGCM")),
+    # What is left is static RSA, which only a term naming it enables.
+    "set_ciphers=HIGH-but-static-RSA": (ssl.PROTOCOL_TLS_SERVER, _call("set_ciphers", "HIGH:!kEECDH:!kDHE")),
     "set_ciphers=empty": (ssl.PROTOCOL_TLS_CLIENT, _call("set_ciphers", "")),
     "set_ciphers=nonsense": (ssl.PROTOCOL_TLS_CLIENT, _call("set_ciphers", "NO-SUCH-CIPHER")),
     "options-clear-OP_NO_RENEGOTIATION": (ssl.PROTOCOL_TLS_CLIENT, _clear_options(ssl.OP_NO_RENEGOTIATION)),
@@ -364,23 +364,38 @@ REFUSED_SETTINGS: dict[str, tuple[int, Apply]] = {
         ssl.PROTOCOL_TLS_CLIENT, _set("verify_flags", ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_CRL_CHECK_LEAF)),
     "verify_flags=ALLOW_PROXY_CERTS": (ssl.PROTOCOL_TLS_CLIENT, _set("verify_flags", ssl.VERIFY_ALLOW_PROXY_CERTS)),
     "hostname_checks_common_name=True": (ssl.PROTOCOL_TLS_CLIENT, _set("hostname_checks_common_name", True)),
-    "load_dh_params": (ssl.PROTOCOL_TLS_SERVER, lambda ctx, tmp: ctx.load_dh_params(_dh_params_file(tmp))),
+    "load_dh_params=modp_2048": (
+        ssl.PROTOCOL_TLS_SERVER, lambda ctx, tmp: ctx.load_dh_params(_dh_params_file(tmp, "modp_2048"))),
+    "load_dh_params=ffdhe6144": (
+        ssl.PROTOCOL_TLS_SERVER, lambda ctx, tmp: ctx.load_dh_params(_dh_params_file(tmp, "ffdhe6144"))),
+    "load_dh_params=not-DH": (
+        ssl.PROTOCOL_TLS_SERVER, lambda ctx, tmp: ctx.load_dh_params(_not_dh_params_file(tmp))),
     "set_npn_protocols": (ssl.PROTOCOL_TLS_CLIENT, _call("set_npn_protocols", ["http/1.1"])),
     "server-verify_mode=CERT_REQUIRED": (ssl.PROTOCOL_TLS_SERVER, _set("verify_mode", ssl.CERT_REQUIRED)),
     "server-verify_mode=CERT_OPTIONAL": (ssl.PROTOCOL_TLS_SERVER, _set("verify_mode", ssl.CERT_OPTIONAL)),
     "wrap_socket-session": (ssl.PROTOCOL_TLS_CLIENT, _wrap_socket_with_session),
     "wrap_bio-session": (ssl.PROTOCOL_TLS_CLIENT, _wrap_bio_with_session),
-    "set_ecdh_curve=secp521r1": (ssl.PROTOCOL_TLS_CLIENT, _call("set_ecdh_curve", "secp521r1")),
-    "set_ecdh_curve=X448": (ssl.PROTOCOL_TLS_SERVER, _call("set_ecdh_curve", "X448")),
+    "set_ecdh_curve=brainpoolP256r1": (ssl.PROTOCOL_TLS_SERVER, _call("set_ecdh_curve", "brainpoolP256r1")),
 }
 
-def _dh_params_file(directory: Path) -> str:
-    """RFC 7919 ffdhe2048 as PEM DH parameters, which the stdlib's load_dh_params accepts."""
-    path = str(directory / "dh.pem")
-    subprocess.run(["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048",
+
+def _dh_params_file(directory: Path, group: str) -> str:
+    """A named DH group as PEM DH parameters (OpenSSL's names: ffdhe2048, modp_2048, ...), which the
+    stdlib's load_dh_params accepts."""
+    path = str(directory / f"{group}.pem")
+    subprocess.run(["openssl", "genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", f"group:{group}",
                     "-out", path], check=True, capture_output=True, timeout=30)
     ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_dh_params(path)  # a valid file for the stdlib
     return path
+
+
+def _not_dh_params_file(directory: Path) -> str:
+    """A PEM file that holds no DH parameters: the stdlib refuses it with an SSLError."""
+    path = directory / "not-dh.pem"
+    path.write_bytes(CertificateAuthority().cert_pem())
+    with pytest.raises(ssl.SSLError):
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_dh_params(str(path))
+    return str(path)
 
 
 @pytest.mark.parametrize("name", list(REFUSED_SETTINGS))
@@ -392,7 +407,7 @@ def test_unsupported_setting_raises(name: str, tmp_path: Path) -> None:
         apply(ctx, tmp_path)
     # A refused setting leaves the context as it was.
     assert (ctx.options, ctx.verify_flags, ctx.verify_mode, ctx.minimum_version, ctx.maximum_version) == before
-    assert ctx.get_ciphers()[0]["name"] == SUITE
+    assert ctx.get_ciphers() == tls12.SSLContext(protocol).get_ciphers()
 
 
 @pytest.mark.parametrize("protocol", ["PROTOCOL_TLSv1", "PROTOCOL_TLSv1_1"])
@@ -488,6 +503,9 @@ ACCEPTED_SETTINGS: dict[str, tuple[int, Apply, Callable[[tls12.SSLContext], bool
         ssl.PROTOCOL_TLS_CLIENT, _call("set_ciphers", "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"), lambda c: True),
     "set_ciphers=HIGH:!aNULL": (ssl.PROTOCOL_TLS_SERVER, _call("set_ciphers", "HIGH:!aNULL"), lambda c: True),
     "set_ciphers=ECDHE+AESGCM": (ssl.PROTOCOL_TLS_CLIENT, _call("set_ciphers", "ECDHE+AESGCM"), lambda c: True),
+    "set_ciphers=DEFAULT": (ssl.PROTOCOL_TLS_SERVER, _call("set_ciphers", "DEFAULT"), lambda c: True),
+    "set_ciphers=!ECDHE-ECDSA-AES128-GCM-SHA256:HIGH": (
+        ssl.PROTOCOL_TLS_SERVER, _call("set_ciphers", "!ECDHE-ECDSA-AES128-GCM-SHA256:HIGH"), lambda c: True),
     "options|=OP_NO_TICKET": (
         ssl.PROTOCOL_TLS_CLIENT, _or_options(ssl.OP_NO_TICKET), lambda c: bool(c.options & ssl.OP_NO_TICKET)),
     "options|=OP_CIPHER_SERVER_PREFERENCE": (
@@ -511,7 +529,20 @@ ACCEPTED_SETTINGS: dict[str, tuple[int, Apply, Callable[[tls12.SSLContext], bool
     "set_ecdh_curve=prime256v1": (ssl.PROTOCOL_TLS_CLIENT, _call("set_ecdh_curve", "prime256v1"), lambda c: True),
     "set_ecdh_curve=secp384r1": (ssl.PROTOCOL_TLS_SERVER, _call("set_ecdh_curve", "secp384r1"), lambda c: True),
     "set_ecdh_curve=X25519": (ssl.PROTOCOL_TLS_CLIENT, _call("set_ecdh_curve", "X25519"), lambda c: True),
+    "set_ecdh_curve=secp521r1": (ssl.PROTOCOL_TLS_CLIENT, _call("set_ecdh_curve", "secp521r1"), lambda c: True),
+    "set_ecdh_curve=X448": (ssl.PROTOCOL_TLS_SERVER, _call("set_ecdh_curve", "X448"), lambda c: True),
+    "load_dh_params=ffdhe2048": (
+        ssl.PROTOCOL_TLS_SERVER, lambda ctx, tmp: ctx.load_dh_params(_dh_params_file(tmp, "ffdhe2048")),
+        lambda c: True),
+    "load_dh_params=ffdhe4096": (
+        ssl.PROTOCOL_TLS_CLIENT, lambda ctx, tmp: ctx.load_dh_params(_dh_params_file(tmp, "ffdhe4096")),
+        lambda c: True),
 }
+
+
+#: The suites tls12 speaks (OpenSSL names), and how OpenSSL spells a string it does not take as it is.
+SPOKEN = {SUITES[s].openssl_name for s in SPOKEN_SUITES}
+OPENSSL_SPELLING = {"set_ciphers=iana-name": SUITE, "set_ciphers=openssl-name": SUITE}
 
 
 @pytest.mark.parametrize("name", list(ACCEPTED_SETTINGS))
@@ -520,7 +551,16 @@ def test_supported_setting_is_accepted(name: str, tmp_path: Path) -> None:
     ctx = tls12.SSLContext(protocol)
     apply(ctx, tmp_path)
     assert holds(ctx)
-    assert [c["name"] for c in ctx.get_ciphers()] == [SUITE]
+    if name.startswith("set_ciphers="):
+        # OpenSSL's own list for the string, in its order, less what tls12 does not speak and
+        # static RSA, which none of these strings names; described as the stdlib describes them.
+        probe = ssl.SSLContext(protocol)
+        probe.set_ciphers(OPENSSL_SPELLING.get(name, name.split("=", 1)[1]))
+        expected = [c for c in probe.get_ciphers() if c["name"] in SPOKEN and c["kea"] != "kx-rsa"]
+        assert expected
+        assert ctx.get_ciphers() == expected
+    else:
+        assert ctx.get_ciphers() == tls12.SSLContext(protocol).get_ciphers()
 
 
 @pytest.mark.parametrize(
@@ -724,13 +764,14 @@ def test_cert_store_stats_and_get_ca_certs_match_stdlib(pem_dir: Path, leaf: Iss
     assert ours.get_ca_certs(True) == std.get_ca_certs(True)
 
 
-def test_get_ciphers_is_our_suite_as_stdlib_describes_it() -> None:
+def test_get_ciphers_are_our_default_suites_as_stdlib_describes_them() -> None:
     ours = tls12.SSLContext(ssl.PROTOCOL_TLS_CLIENT).get_ciphers()
-    assert [c["name"] for c in ours] == [SUITE]
+    assert [c["name"] for c in ours] == [SUITES[s].openssl_name for s in DEFAULT_CIPHER_SUITES]
+    assert SUITE in [c["name"] for c in ours]
     std = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    std.set_ciphers(SUITE)
-    (std_entry,) = [c for c in std.get_ciphers() if c["name"] == SUITE]
-    assert ours[0] == std_entry
+    std.set_ciphers("ALL")
+    std_entries = {c["name"]: c for c in std.get_ciphers()}
+    assert ours == [std_entries[c["name"]] for c in ours]
 
 
 def test_session_stats_count_connections(pem_dir: Path, serve: ServeFn) -> None:

@@ -74,7 +74,7 @@ def test_setting_and_clearing_each_option(name: str, value: int, protocol: ssl._
     else:
         ctx.options |= value
         assert ctx.options & value == value
-        assert ctx.get_ciphers()[0]["name"] == SUITE
+        assert ctx.get_ciphers() == tls12.SSLContext(protocol).get_ciphers()
     with_bit = ctx.options
     if protocol in REFUSED_WHEN_CLEARED.get(name, ()):
         with pytest.raises(ValueError, match=name):
@@ -161,21 +161,30 @@ def test_harmless_settings_still_connect(pem_dir: Path, serve: ServeFn) -> None:
 def test_hypercorn_recipe_runs_on_a_tls12_context(
     pem_dir: Path, serve: ServeFn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """hypercorn's own Config.create_ssl_context, with tls12 making the context it configures."""
-    monkeypatch.setattr(hypercorn.config, "create_default_context", tls12.create_default_context)
+    """hypercorn's own Config.create_ssl_context, with tls12 making the context it configures. The suite
+    is the one OpenSSL picks with the same recipe: hypercorn's cipher string, and `options = OP_NO_COMPRESSION`
+    clears OP_CIPHER_SERVER_PREFERENCE, so the client's order wins."""
     config = hypercorn.config.Config()
     config.certfile, config.keyfile = str(pem_dir / "leaf.pem"), str(pem_dir / "leaf.key")
+    stdlib_ctx = config.create_ssl_context()
+    assert stdlib_ctx is not None and not isinstance(stdlib_ctx, tls12.SSLContext)
+    stdlib_ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # what tls12 speaks; the rest of the recipe as it is
+    monkeypatch.setattr(hypercorn.config, "create_default_context", tls12.create_default_context)
     ctx = config.create_ssl_context()
     assert isinstance(ctx, tls12.SSLContext)
     assert ctx.options & ssl.OP_NO_COMPRESSION
-    server = serve(ctx, echo)
+    assert not ctx.options & ssl.OP_CIPHER_SERVER_PREFERENCE
     client = ssl.create_default_context(cafile=pem_dir / "ca.pem")
     client.set_alpn_protocols(["h2", "http/1.1"])
-    with connect(client, server.port) as sock:
-        assert sock.selected_alpn_protocol() == "h2"
-        assert sock.cipher() == (SUITE, "TLSv1.2", 256)
-        sock.sendall(b"ping")
-        assert sock.recv(10) == b"ping"
+    ciphers = []
+    for server_ctx in (stdlib_ctx, ctx):
+        server = serve(server_ctx, echo)
+        with connect(client, server.port) as sock:
+            assert sock.selected_alpn_protocol() == "h2"
+            ciphers.append(sock.cipher())
+            sock.sendall(b"ping")
+            assert sock.recv(10) == b"ping"
+    assert ciphers[1] == ciphers[0] == (SUITE, "TLSv1.2", 256)
 
 
 def test_readme_table_is_the_code_table() -> None:

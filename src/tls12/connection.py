@@ -281,11 +281,6 @@ class _Connection:
     # -- what was negotiated ----------------------------------------------------
 
     @property
-    def config(self) -> ClientConfig | ServerConfig:
-        """The configuration this connection runs with (for a server, before any SNI switch)."""
-        return self._config
-
-    @property
     def handshake_complete(self) -> bool:
         return self._handshake_complete
 

@@ -18,12 +18,14 @@ from cryptography import x509
 
 from ..config import ClientConfig
 from ..connection import ClientConnection
-from ..crypto.suites import SUITES
+from ..crypto.credentials import key_type_of
+from ..crypto.suites import SUITES, KeyExchange
 from ..errors import TLSError, TruncatedConnection, UnknownCA
 from ..explain import Recorder, render
 from ..explain import explain as build_explanation
 from ..io.keylog import key_log_writer
 from ..io.sync import BlockingTLS
+from .ciphers import cipher_suites_option
 from .files import FileProblem, check_writable, read_certificates
 from .http import response_framing
 from .output import add_explain_options, escaped_explanation, use_color, write_out
@@ -45,6 +47,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--cafile", metavar="PEM", help="trust these CA certificates instead of the system store")
     p.add_argument("--insecure", action="store_true", help="do not verify the certificate (testing only)")
     p.add_argument("--alpn", metavar="LIST", help="comma-separated ALPN protocols to offer, e.g. h2,http/1.1")
+    p.add_argument("--ciphers", metavar="STR",
+                   help="the suites to offer, as an OpenSSL cipher string in preference order, e.g. "
+                        "'ECDHE-ECDSA-AES128-GCM-SHA256' or 'CHACHA20' (static RSA only when named: kRSA)")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--send", metavar="TEXT",
                       help="send TEXT, print what comes back, close our side once the server is quiet, "
@@ -80,6 +85,14 @@ def describe_certificate(cert: x509.Certificate) -> list[str]:
     return lines
 
 
+def _key_kind(cert: x509.Certificate) -> str:
+    """The kind of key the server's certificate holds (which of its certificates it chose shows here)."""
+    try:
+        return str(key_type_of(cert))
+    except ValueError as exc:
+        return f"? ({exc})"
+
+
 class _Timeout(Exception):
     """The network went quiet for --timeout seconds; the message says during what."""
 
@@ -101,6 +114,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     if args.alpn:
         extra["alpn_protocols"] = tuple(p for p in args.alpn.split(",") if p)
     try:
+        if args.ciphers is not None:
+            extra["cipher_suites"] = cipher_suites_option(args.ciphers)
         if args.cafile:
             extra["trust_anchors"] = read_certificates(args.cafile, "--cafile")
         if args.keylog:
@@ -295,12 +310,14 @@ def _close_and_print(tls: BlockingTLS, out: TextIO, received: int) -> None:
 
 def _print_session(out: TextIO, conn: ClientConnection, config: ClientConfig) -> None:
     verified = "verified" if config.verify_certificates else "NOT verified (--insecure)"
+    spec = SUITES.get(conn.cipher_suite) if conn.cipher_suite is not None else None
+    none = "(none: RSA key exchange)" if spec is not None and spec.key_exchange is KeyExchange.RSA else "?"
     lines = [
         "Connected: TLSv1.2",
-        f"  cipher suite:     {conn.cipher_suite.name if conn.cipher_suite else '?'} "
-        f"({SUITES[conn.cipher_suite].openssl_name if conn.cipher_suite in SUITES else '?'})",
-        f"  group:            {conn.group.name.lower() if conn.group else '?'}",
-        f"  signature scheme: {conn.signature_scheme.name.lower() if conn.signature_scheme else '?'}",
+        f"  cipher suite:     {f'{spec.suite.name} ({spec.openssl_name})' if spec else '?'}",
+        f"  key exchange:     {spec.key_exchange.value if spec else '?'}",
+        f"  group:            {conn.group.name.lower() if conn.group else none}",
+        f"  signature scheme: {conn.signature_scheme.name.lower() if conn.signature_scheme else none}",
         f"  extended master secret: {'yes' if conn.extended_master_secret else 'no'}",
         f"  ALPN:             {conn.alpn_protocol or '(none)'}",
         f"  SNI sent:         {conn.server_name or '(none)'}",
@@ -308,5 +325,6 @@ def _print_session(out: TextIO, conn: ClientConnection, config: ClientConfig) ->
     ]
     if conn.peer_certificate_chain:
         lines += describe_certificate(conn.peer_certificate_chain[0])
+        lines.append(f"  key:      {_key_kind(conn.peer_certificate_chain[0])}")
     out.write("\n".join(lines) + "\n")
     out.flush()

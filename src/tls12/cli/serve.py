@@ -3,8 +3,13 @@
     --www    answer each HTTP request with a small page describing the connection
     --echo   send back whatever arrives
 
+--cert/--key may be given once per kind of key (RSA, ECDSA, Ed25519): the
+server then holds each chain and picks, per handshake, the one the client's
+suites and signature algorithms allow, as nginx and OpenSSL do. --ciphers takes
+an OpenSSL cipher string (evaluated as `SSLContext.set_ciphers` does).
 Without --cert it makes a throwaway CA and a certificate for localhost and
-127.0.0.1 (--write-ca saves the CA so clients can trust it). Ctrl-C stops it.
+127.0.0.1 (--key-type picks its key; --write-ca saves the CA so clients can
+trust it). Ctrl-C stops it.
 
 It is meant to survive hostile clients while serving the others: a handshake
 must finish within --handshake-timeout seconds of the connection being
@@ -27,17 +32,20 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from ..certs import CertificateAuthority
 from ..config import DEFAULT_MAX_CERTIFICATE_SIZE, ServerConfig
-from ..crypto.suites import SUITES
+from ..crypto.credentials import Credential
+from ..crypto.suites import SUITES, KeyExchange
 from ..explain import FORMATS, Recorder, explain, render, to_json
 from ..io.aio import HANDSHAKE_TIMEOUT, TLSServerProtocol, start_server
+from ..io.credentials import key_slot, server_identity
 from ..io.keylog import key_log_writer
+from .ciphers import cipher_suites_option
 from .files import FileProblem, check_writable, read_certificates, read_private_key
 from .output import escaped_explanation, printable
 
@@ -91,8 +99,17 @@ def add_parser(commands: Any) -> None:
     p = commands.add_parser("serve", help="run a TLS 1.2 server (default 127.0.0.1:4433)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=4433, help="port to listen on (0 picks a free one)")
-    p.add_argument("--cert", metavar="PEM", help="certificate chain, leaf first (default: a throwaway one)")
-    p.add_argument("--key", metavar="PEM", help="the leaf's RSA private key (default: from --cert)")
+    p.add_argument("--cert", metavar="PEM", action="append",
+                   help="certificate chain, leaf first (default: a throwaway one); once per kind of key "
+                        "(RSA, ECDSA, Ed25519) to serve each to the clients that take it")
+    p.add_argument("--key", metavar="PEM", action="append",
+                   help="the leaf's private key, RSA, ECDSA or Ed25519 (default: from --cert); with several "
+                        "--cert, one --key for each, in the same order")
+    p.add_argument("--key-type", choices=("rsa", "ecdsa", "ed25519"), default=None,
+                   help="the throwaway certificate's key (default rsa; ecdsa is P-256)")
+    p.add_argument("--ciphers", metavar="STR",
+                   help="the suites to enable, as an OpenSSL cipher string in preference order, e.g. "
+                        "'ECDHE+AESGCM' or 'ECDHE-ECDSA-CHACHA20-POLY1305:HIGH' (static RSA only when named: kRSA)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--www", action="store_true", help="answer HTTP requests with a page about the connection")
     mode.add_argument("--echo", action="store_true", help="echo what the client sends (the default)")
@@ -123,14 +140,33 @@ def add_parser(commands: Any) -> None:
     p.set_defaults(run=run)
 
 
-def connection_page(tls: TLSServerProtocol) -> str:
+def _served(conn: Any, credentials: Sequence[Credential]) -> str:
+    """Which of the server's certificates this connection was given."""
+    if len(credentials) == 1:
+        return credentials[0].description
+    credential = getattr(conn, "credential", None)  # the one the handshake chose among several
+    return credential.description if isinstance(credential, Credential) else "?"
+
+
+def negotiated(conn: Any, credentials: Sequence[Credential]) -> list[tuple[str, str]]:
+    """What the page and the log say of a connection: suite, key exchange, group, signature, certificate."""
+    spec = SUITES.get(conn.cipher_suite) if conn.cipher_suite is not None else None
+    rsa_kx = spec is not None and spec.key_exchange is KeyExchange.RSA
+    none = "(none: RSA key exchange)" if rsa_kx else "?"
+    return [
+        ("Cipher suite", f"{spec.suite.name} ({spec.openssl_name})" if spec else "?"),
+        ("Key exchange", spec.key_exchange.value if spec else "?"),
+        ("Group", conn.group.name.lower() if conn.group else none),
+        ("Signature scheme", conn.signature_scheme.name.lower() if conn.signature_scheme else none),
+        ("Certificate", _served(conn, credentials)),
+    ]
+
+
+def connection_page(tls: TLSServerProtocol, credentials: Sequence[Credential] = ()) -> str:
     conn = tls.conn
     rows = [
         ("Protocol", "TLSv1.2"),
-        ("Cipher suite", f"{conn.cipher_suite.name} ({SUITES[conn.cipher_suite].openssl_name})"
-         if conn.cipher_suite in SUITES else "?"),
-        ("Group", conn.group.name.lower() if conn.group else "?"),
-        ("Signature scheme", conn.signature_scheme.name.lower() if conn.signature_scheme else "?"),
+        *negotiated(conn, credentials),
         ("ALPN", conn.alpn_protocol or "(none)"),
         ("SNI", conn.server_name or "(none)"),
         ("Extended master secret", "yes" if conn.extended_master_secret else "no"),
@@ -147,10 +183,11 @@ def connection_page(tls: TLSServerProtocol) -> str:
 class WebApp:
     """Reads one request head, answers with the connection page, closes; logs the request line."""
 
-    def __init__(self, log: Callable[[str], None] | None = None) -> None:
+    def __init__(self, log: Callable[[str], None] | None = None, credentials: Sequence[Credential] = ()) -> None:
         self.head = bytearray()
         self.answered = False
         self.log = log
+        self.credentials = credentials
 
     def established(self, tls: TLSServerProtocol) -> None:
         pass
@@ -172,7 +209,8 @@ class WebApp:
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             self._answer(tls, "400 Bad Request", "HTTP/1.1", "bad request\n", request_line=request_line)
             return
-        self._answer(tls, "200 OK", parts[2], connection_page(tls), content_type="text/html; charset=utf-8",
+        self._answer(tls, "200 OK", parts[2], connection_page(tls, self.credentials),
+                     content_type="text/html; charset=utf-8",
                      request_line=request_line)
 
     def _answer(self, tls: TLSServerProtocol, status: str, version: str, body: str,
@@ -201,36 +239,67 @@ class EchoApp:
         pass
 
 
-def _config(args: argparse.Namespace) -> tuple[ServerConfig, str]:
+def _credentials(args: argparse.Namespace) -> list[tuple[Credential, str]]:
+    """Each --cert with its --key (matched by order; none: the key is in the --cert file), and where
+    it came from; one per kind of key."""
+    certs: list[str] = args.cert
+    keys: list[str] = args.key or []
+    if keys and len(keys) != len(certs):
+        raise FileProblem(f"{len(certs)} --cert and {len(keys)} --key: give one --key for each --cert, in the same "
+                          "order, or none when each --cert file holds its key")
+    out: list[tuple[Credential, str]] = []
+    slots: dict[str, str] = {}
+    for i, cert in enumerate(certs):
+        key_file, key_option = (keys[i], "--key") if keys else (cert, "--cert")
+        chain = read_certificates(cert, "--cert")
+        key = read_private_key(key_file, key_option)
+        files = f"--cert {cert}" + (f" and --key {key_file}" if keys else "")
+        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+            raise FileProblem(f"{key_option} {key_file}: a {type(key).__name__.removeprefix('_')}; tls12 serve "
+                              "needs an RSA, ECDSA or Ed25519 private key")
+        try:
+            credential = Credential.from_chain(chain, key)
+        except (TypeError, ValueError) as exc:
+            raise FileProblem(f"{files}: {exc}") from None
+        slot = key_slot(credential)
+        if slot in slots:
+            raise FileProblem(f"{files}: a second {slot} certificate ({slots[slot]} is one); serve one certificate "
+                              "per kind of key (RSA, ECDSA, Ed25519)")
+        slots[slot] = f"--cert {cert}"
+        out.append((credential, cert))
+    return out
+
+
+def _config(args: argparse.Namespace) -> tuple[ServerConfig, str, tuple[Credential, ...]]:
     extra: dict[str, Any] = {"max_certificate_size": args.max_certificate_size}
     if args.alpn:
         extra["alpn_protocols"] = tuple(p for p in args.alpn.split(",") if p)
+    if args.ciphers is not None:
+        extra["cipher_suites"] = cipher_suites_option(args.ciphers)
     if args.keylog:
         check_writable(args.keylog, "--keylog", create=True)
         extra["key_log"] = key_log_writer(args.keylog)
     if args.explain == "html" and not os.path.isdir(args.explain_dir):
         raise FileProblem(f"--explain-dir {args.explain_dir}: not a directory; expected one to write pages to")
     if args.cert:
-        chain = read_certificates(args.cert, "--cert")
-        key = read_private_key(args.key or args.cert, "--key" if args.key else "--cert")
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise FileProblem(f"{'--key ' + args.key if args.key else '--cert ' + args.cert}: "
-                              "not an RSA private key; tls12 serve needs an RSA key (its suite is ECDHE-RSA)")
+        loaded = _credentials(args)
+        credentials = tuple(c for c, _ in loaded)
         try:
-            config = ServerConfig(certificate_chain=chain, private_key=key, **extra)
+            config = ServerConfig(**server_identity(credentials), **extra)
         except (TypeError, ValueError) as exc:
-            files = f"--cert {args.cert}" + (f" and --key {args.key}" if args.key else "")
-            raise FileProblem(f"{files}: {exc}") from None
-        return config, f"certificate from {args.cert}"
+            raise FileProblem(f"{', '.join('--cert ' + f for _, f in loaded)}: {exc}") from None
+        about = "; ".join(f"{c.description} from {f}" for c, f in loaded)
+        return config, about, credentials
     ca = CertificateAuthority("tls12 serve throwaway CA")
-    leaf = ca.issue(("localhost", "127.0.0.1"))
+    leaf = ca.issue(("localhost", "127.0.0.1"), key_type=args.key_type or "rsa")
     if args.write_ca:
         check_writable(args.write_ca, "--write-ca")
         with open(args.write_ca, "wb") as f:
             f.write(ca.cert_pem())
     where = f", CA written to {args.write_ca}" if args.write_ca else " (use --write-ca to trust it)"
-    config = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key, **extra)
-    return config, f"throwaway certificate for localhost and 127.0.0.1{where}"
+    credential = leaf.credential()
+    config = ServerConfig(**server_identity([credential]), **extra)
+    return config, f"throwaway {credential.key_type} certificate for localhost and 127.0.0.1{where}", (credential,)
 
 
 class _Logged:
@@ -239,11 +308,13 @@ class _Logged:
     Everything per connection lives here (and so goes away with the connection)."""
 
     def __init__(self, app: WebApp | EchoApp, recorder: Recorder | None, log: _Log,
-                 explain: Callable[[Recorder, str], None] | None = None) -> None:
+                 explain: Callable[[Recorder, str], None] | None = None,
+                 credentials: Sequence[Credential] = ()) -> None:
         self.app = app
         self.recorder = recorder
         self.log = log
         self._explain = explain
+        self.credentials = credentials
 
     def explain(self, peer: str = "?") -> None:
         recorder, self.recorder = self.recorder, None
@@ -256,9 +327,12 @@ class _Logged:
 
     def established(self, tls: TLSServerProtocol) -> None:
         conn = tls.conn
+        facts = dict(negotiated(conn, self.credentials))
+        scheme = conn.signature_scheme.name.lower() if conn.signature_scheme else "-"
         self.log(f"{_peer(tls)} handshake ok: {conn.cipher_suite.name if conn.cipher_suite else '?'}, "
-                 f"{conn.group.name.lower() if conn.group else '?'}, SNI {conn.server_name or '-'}, "
-                 f"ALPN {conn.alpn_protocol or '-'}, EMS {'yes' if conn.extended_master_secret else 'no'}")
+                 f"{conn.group.name.lower() if conn.group else '-'}, {scheme}, SNI {conn.server_name or '-'}, "
+                 f"ALPN {conn.alpn_protocol or '-'}, EMS {'yes' if conn.extended_master_secret else 'no'}, "
+                 f"certificate {facts['Certificate']}")
         self.explain(_peer(tls))
         self.app.established(tls)
 
@@ -321,7 +395,8 @@ def _connection_limit(wanted: int) -> int:
     return max(1, min(wanted, fds - FD_RESERVE))
 
 
-async def _serve(args: argparse.Namespace, config: ServerConfig, about: str) -> int:
+async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
+                 credentials: Sequence[Credential] = ()) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     log = _Log()
@@ -355,7 +430,8 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str) -> 
 
     def factory() -> TLSServerProtocol:
         recorder = Recorder() if args.explain else None
-        app = _Logged(WebApp(log) if args.www else EchoApp(), recorder, log, explain_connection)
+        app = _Logged(WebApp(log, credentials) if args.www else EchoApp(), recorder, log, explain_connection,
+                      credentials)
         return TLSServerProtocol(config, app, tracer=recorder.tracer("server") if recorder else None,
                                  on_failure=on_failure, handshake_timeout=args.handshake_timeout,
                                  idle_timeout=args.idle_timeout or None)
@@ -391,8 +467,12 @@ def run(args: argparse.Namespace) -> int:
     if args.key and not args.cert:
         print("tls12 serve: --key needs --cert", file=sys.stderr)
         return 2
+    if args.key_type and args.cert:
+        print("tls12 serve: --key-type is for the throwaway certificate; --cert gives the certificate's own key",
+              file=sys.stderr)
+        return 2
     try:
-        config, about = _config(args)
+        config, about, credentials = _config(args)
     except FileProblem as exc:
         print(f"tls12 serve: {exc}", file=sys.stderr)
         return 2
@@ -400,7 +480,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"tls12 serve: cannot load the certificate or key: {exc}", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(_serve(args, config, about))
+        return asyncio.run(_serve(args, config, about, credentials))
     except OSError as exc:
         print(f"tls12 serve: {exc}", file=sys.stderr)
         return 1

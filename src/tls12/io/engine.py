@@ -186,13 +186,14 @@ class SessionInfo:
         return (spec.openssl_name, "TLSv1.2", spec.bits)
 
     def shared_ciphers(self) -> list[tuple[str, str, int]] | None:
-        """The suites both sides support; as in the ssl module, None on the client side."""
+        """The suites the client offered that this server enables, in the server's order (as the ssl
+        module lists them); None on the client side, as there."""
         engine = self._established()
         if engine is None or not isinstance(engine.conn, ServerConnection):
             return None
-        enabled = engine.conn.config.cipher_suites
-        return [(SUITES[s].openssl_name, "TLSv1.2", SUITES[s].bits)
-                for s in engine.conn.offered_cipher_suites if s in enabled]
+        offered = set(engine.conn.offered_cipher_suites)
+        enabled = self._context._server_config().cipher_suites
+        return [(SUITES[s].openssl_name, "TLSv1.2", SUITES[s].bits) for s in enabled if s in offered]
 
     def version(self) -> str | None:
         return "TLSv1.2" if self._established() is not None else None

@@ -1,7 +1,7 @@
 """What the drop-in `SSLContext` does with each OpenSSL option and protocol version a program sets.
 
 The rule: a setting whose meaning tls12 already satisfies, or that cannot apply to TLS 1.2 with
-tls12's one AEAD suite, is accepted and changes nothing; a setting that would change behaviour
+tls12's AEAD suites, is accepted and changes nothing; a setting that would change behaviour
 in a way tls12 cannot honour raises `ValueError`. Some options concern only one side (a client
 connecting to legacy servers, a server accepting client renegotiation): they are refused only on
 a context that can act on that side. The README's table "What the drop-in context accepts" is
@@ -79,11 +79,15 @@ OPTIONS: tuple[Option, ...] = (
            "encrypt-then-MAC is for CBC suites; tls12's suite is AEAD"),
     Option("OP_ENABLE_MIDDLEBOX_COMPAT", int(ssl.OP_ENABLE_MIDDLEBOX_COMPAT), "accepted", "accepted",
            "TLS 1.3 only"),
-    Option("OP_PRIORITIZE_CHACHA", 0x200000, "accepted", "accepted", "tls12 has no ChaCha20 suite"),
-    Option("OP_CIPHER_SERVER_PREFERENCE", int(ssl.OP_CIPHER_SERVER_PREFERENCE), "accepted", "accepted",
-           "with one suite, either preference picks it"),
+    Option("OP_PRIORITIZE_CHACHA", 0x200000, "accepted", "accepted",
+           "a tls12 server always prefers ChaCha20 suites when the client lists one first (the usual "
+           "mobile-client rule); cleared, it still does: the suite is one both sides enable either way"),
+    Option("OP_CIPHER_SERVER_PREFERENCE", int(ssl.OP_CIPHER_SERVER_PREFERENCE), "honoured", "honoured",
+           "set (the stdlib's default): the server's set_ciphers() order wins; cleared: the client's "
+           "(ServerConfig.prefer_client_order); no effect on a client"),
     Option("OP_TLS_ROLLBACK_BUG", 0x800000, "accepted", "accepted",
-           "concerns RSA key exchange, which tls12 does not do"),
+           "a workaround for SSL 3-era clients that put the negotiated version in the RSA premaster; "
+           "tls12 speaks only TLS 1.2, which a client puts in both places"),
     Option("OP_NO_ANTI_REPLAY", 0x1000000, "accepted", "accepted", "TLS 1.3 early data only"),
     Option("OP_NO_SSLv3", int(ssl.OP_NO_SSLv3), "accepted", "accepted",
            "clearing permits nothing: minimum_version stays TLSv1_2 (as in the stdlib)", always=True),

@@ -11,11 +11,17 @@ What each option (`ssl.OP_*`) and protocol version does is one table, in
 `policy.py` (and in the README): settings tls12 already satisfies or that
 cannot apply to TLS 1.2 are accepted and change nothing; those that would
 change behaviour in a way tls12 cannot honour raise.
+
+Cipher strings are OpenSSL's, evaluated by OpenSSL (`ciphers.py`, which the
+command line shares); certificates are kept one per kind of key, as OpenSSL
+keeps them (`credentials.py`), and the server picks among them per handshake.
 """
 
 from __future__ import annotations
 
+import base64
 import os
+import re
 import socket
 import ssl
 import sys
@@ -25,12 +31,17 @@ from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from ..config import DEFAULT_GROUPS, ClientConfig, ServerConfig
-from ..crypto.x509 import load_anchor_der, load_pem_certificates, load_trust_pem, system_trust_anchors
+from ..config import DEFAULT_CIPHER_SUITES, DEFAULT_GROUPS, SPOKEN_SUITES, ClientConfig, ServerConfig
+from ..crypto import der
+from ..crypto.credentials import Credential
+from ..crypto.dhe import FFDHE_GROUPS
+from ..crypto.x509 import MIN_RSA_BITS, load_anchor_der, load_pem_certificates, load_trust_pem, system_trust_anchors
 from ..enums import CipherSuite, NamedGroup
 from .certdict import certificate_dict
+from .ciphers import cipher_info, select_suites
+from .credentials import server_identity, with_credential
 from .keylog import key_log_writer
 from .policy import DEFAULT_OPTIONS, MAXIMUM_VERSIONS, MINIMUM_VERSIONS, check_options
 from .sslobject import SSLObject
@@ -38,35 +49,23 @@ from .sslsocket import SSLSocket
 
 __all__ = ["SSLContext", "create_default_context"]
 
-_OUR_SUITE = CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384
-_OPENSSL_NAME = "ECDHE-RSA-AES256-GCM-SHA384"
-_CIPHER_INFO = {
-    "id": 0x0300C030,
-    "name": _OPENSSL_NAME,
-    "protocol": "TLSv1.2",
-    "description": "ECDHE-RSA-AES256-GCM-SHA384    TLSv1.2 Kx=ECDH     Au=RSA   Enc=AESGCM(256)            Mac=AEAD",
-    "strength_bits": 256,
-    "alg_bits": 256,
-    "aead": True,
-    "symmetric": "aes-256-gcm",
-    "digest": None,
-    "kea": "kx-ecdhe",
-    "auth": "auth-rsa",
-}
-
 OP_NO_EXTENDED_MASTER_SECRET = 0x1
 
 _ACCEPTED_VERIFY_FLAGS = int(
     ssl.VERIFY_DEFAULT | ssl.VERIFY_X509_TRUSTED_FIRST | ssl.VERIFY_X509_STRICT | ssl.VERIFY_X509_PARTIAL_CHAIN
 )
 
+#: set_ecdh_curve() names: OpenSSL's short names, as the stdlib takes them, and a few aliases.
 _CURVES = {
     "x25519": NamedGroup.X25519,
+    "x448": NamedGroup.X448,
     "prime256v1": NamedGroup.SECP256R1,
     "secp256r1": NamedGroup.SECP256R1,
     "p-256": NamedGroup.SECP256R1,
     "secp384r1": NamedGroup.SECP384R1,
     "p-384": NamedGroup.SECP384R1,
+    "secp521r1": NamedGroup.SECP521R1,
+    "p-521": NamedGroup.SECP521R1,
 }
 
 _SUPPORTED_PROTOCOLS = (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER, ssl.PROTOCOL_TLS, ssl.PROTOCOL_TLSv1_2)
@@ -116,12 +115,15 @@ class SSLContext(ssl.SSLContext):
         # Explicitly loaded anchors, once each, by DER, in the order loaded.
         self._t_anchors: dict[bytes, x509.Certificate] = {}
         self._t_default_paths = False
-        self._t_chain: tuple[x509.Certificate, ...] = ()
-        self._t_key: rsa.RSAPrivateKey | None = None
+        # One certificate per kind of key, in the order loaded (io/credentials.py).
+        self._t_credentials: tuple[Credential, ...] = ()
+        # None: the configuration's defaults.
+        self._t_suites: tuple[CipherSuite, ...] | None = None
         self._t_verify_mode = ssl.CERT_REQUIRED if self._t_is_client_only else ssl.CERT_NONE
         self._t_check_hostname = self._t_is_client_only
         self._t_alpn: tuple[str, ...] = ()
-        self._t_groups: tuple[NamedGroup, ...] | None = None
+        self._t_curve: NamedGroup | None = None  # set_ecdh_curve()
+        self._t_dh_group: NamedGroup | None = None  # load_dh_params()
         self._t_options = DEFAULT_OPTIONS
         self._t_post_handshake_auth = False
         self._t_num_tickets = 2  # the stdlib's default, on either side
@@ -156,8 +158,8 @@ class SSLContext(ssl.SSLContext):
                 alpn_protocols=self._t_alpn,
                 extended_master_secret=not self._t_options & OP_NO_EXTENDED_MASTER_SECRET,
                 key_log=self._t_keylog,
-                groups=self._t_groups or DEFAULT_GROUPS,
-                cipher_suites=(_OUR_SUITE,),  # what set_ciphers() and get_ciphers() speak of
+                groups=self._groups(server=False),
+                cipher_suites=self._suites(),
             )
             self._t_client_config = config
         return config
@@ -165,21 +167,41 @@ class SSLContext(ssl.SSLContext):
     def _server_config(self) -> ServerConfig:
         config = self._t_server_config
         if config is None:
-            if self._t_key is None:
+            if not self._t_credentials:
                 raise _ssl_error("NO_CERTIFICATE_ASSIGNED", "no certificate assigned; call load_cert_chain() first")
             if self._t_verify_mode != ssl.CERT_NONE:
                 raise NotImplementedError("tls12 does not request client certificates (verify_mode must be CERT_NONE)")
+            suites = self._suites()
+            extra: dict[str, Any] = server_identity(self._t_credentials)
+            if not self._t_options & ssl.OP_CIPHER_SERVER_PREFERENCE and len(suites) > 1:
+                # OpenSSL servers follow the client's order unless this option is set (the stdlib sets
+                # it); with a single suite enabled there is no order to follow.
+                extra["prefer_client_order"] = True
             config = ServerConfig(
-                certificate_chain=self._t_chain,
-                private_key=self._t_key,
                 alpn_protocols=self._t_alpn,
                 extended_master_secret=not self._t_options & OP_NO_EXTENDED_MASTER_SECRET,
                 key_log=self._t_keylog,
-                groups=self._t_groups or DEFAULT_GROUPS,
-                cipher_suites=(_OUR_SUITE,),  # what set_ciphers() and get_ciphers() speak of
+                groups=self._groups(server=True),
+                cipher_suites=suites,
+                **extra,
             )
             self._t_server_config = config
         return config
+
+    def _suites(self) -> tuple[CipherSuite, ...]:
+        """The suites enabled: set_ciphers()'s selection, or the configuration's defaults."""
+        return self._t_suites if self._t_suites is not None else tuple(DEFAULT_CIPHER_SUITES)
+
+    def _groups(self, *, server: bool) -> tuple[NamedGroup, ...]:
+        """set_ecdh_curve() replaces the elliptic-curve groups and load_dh_params() (on a server) the
+        finite-field ones; each leaves the other kind as configured, as in OpenSSL."""
+        ecdhe = tuple(g for g in DEFAULT_GROUPS if g not in FFDHE_GROUPS)
+        ffdhe = tuple(g for g in DEFAULT_GROUPS if g in FFDHE_GROUPS)
+        if self._t_curve is not None:
+            ecdhe = (self._t_curve,)
+        if server and self._t_dh_group is not None:
+            ffdhe = (self._t_dh_group,)
+        return ecdhe + ffdhe
 
     def _count(self, key: str) -> None:
         with self._t_lock:
@@ -375,17 +397,45 @@ class SSLContext(ssl.SSLContext):
                 key = serialization.load_pem_private_key(key_pem, password=None)
         except (ValueError, TypeError) as exc:
             raise _ssl_error("PEM_LIB", f"could not load the private key: {exc}") from None
-        if not isinstance(key, rsa.RSAPrivateKey):
-            raise _ssl_error("KEY_TYPE_UNSUPPORTED", "tls12's suite is ECDHE_RSA: the key must be RSA")
+        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+            raise _ssl_error("KEY_TYPE_UNSUPPORTED",
+                             f"{type(key).__name__} keys are not supported (RSA, ECDSA and Ed25519 are)")
         leaf_key = chain[0].public_key()
-        if not isinstance(leaf_key, rsa.RSAPublicKey) or leaf_key.public_numbers() != key.public_key().public_numbers():
+        if _spki(leaf_key) != _spki(key.public_key()):
+            # OpenSSL files a key by its kind: one of another kind than the certificate's finds no
+            # certificate to go with; one of the same kind does not match it.
+            if _kind(leaf_key) != _kind(key.public_key()):
+                raise _ssl_error("NO_CERTIFICATE_ASSIGNED", "no certificate assigned: the key is of another kind "
+                                 "than the certificate's")
             raise _ssl_error("KEY_VALUES_MISMATCH", "key values mismatch")
-        self._t_chain = tuple(chain)
-        self._t_key = key
+        try:
+            credential = Credential.from_chain(chain, key)
+        except (TypeError, ValueError) as exc:
+            # The stdlib's reasons: an RSA key under 2048 bits (security level 2) in the leaf or above it.
+            if "too small" not in str(exc):
+                reason = "KEY_TYPE_UNSUPPORTED"
+            elif isinstance(key, rsa.RSAPrivateKey) and key.key_size < MIN_RSA_BITS:
+                reason = "EE_KEY_TOO_SMALL"
+            else:
+                reason = "CA_KEY_TOO_SMALL"
+            raise _ssl_error(reason, str(exc)) from None
+        # As OpenSSL does: another kind of key adds a certificate; the same kind replaces its own.
+        self._t_credentials = with_credential(self._t_credentials, credential)
         self._changed()
 
     def load_dh_params(self, path: str, /) -> None:
-        raise NotImplementedError("tls12 has no finite-field DHE suites")
+        """DHE groups are negotiated (RFC 7919): parameters that are one of ffdhe2048, ffdhe3072 or
+        ffdhe4096 make that the server's only finite-field group; any other group is refused."""
+        with open(path, "rb") as f:
+            p, g = _dh_parameters(f.read())
+        for name, group in FFDHE_GROUPS.items():
+            if (group.p, group.g) == (p, g):
+                self._t_dh_group = name
+                self._changed()
+                return
+        known = ", ".join(g.name.lower() for g in FFDHE_GROUPS)
+        raise ValueError(f"tls12 negotiates only the RFC 7919 groups ({known}); {os.fspath(path)!r} holds "
+                         f"another {p.bit_length()}-bit group")
 
     # -- protocol settings ------------------------------------------------------
 
@@ -421,23 +471,15 @@ class SSLContext(ssl.SSLContext):
         self._changed()
 
     def set_ciphers(self, ciphers: str, /) -> None:
-        """Accepts a cipher string that selects ECDHE-RSA-AES256-GCM-SHA384 (OpenSSL or IANA name,
-        or any OpenSSL cipher expression that includes it, evaluated by OpenSSL); refuses the rest."""
-        spec = ciphers.replace(_OUR_SUITE.name, _OPENSSL_NAME)
-        probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        try:
-            probe.set_ciphers(spec)
-        except ssl.SSLError:
-            raise _ssl_error("NO_CIPHER_MATCH", f"no cipher match: tls12 has only {_OPENSSL_NAME}") from None
-        if probe.security_level != self.security_level:
-            # tls12 enforces level 2 (RSA keys of 2048 bits or more, 128-bit groups) and no other.
-            raise ValueError(f"tls12 cannot honour security level {probe.security_level} (it enforces level 2)")
-        tls12_names = {c["name"] for c in probe.get_ciphers() if c.get("protocol") != "TLSv1.3"}
-        if _OPENSSL_NAME not in tls12_names:
-            raise _ssl_error("NO_CIPHER_MATCH", f"no cipher match: {ciphers!r} does not select {_OPENSSL_NAME}")
+        """An OpenSSL cipher string, evaluated by OpenSSL: the suites enabled are those of OpenSSL's
+        list tls12 speaks, in OpenSSL's order; static RSA only when named (io/ciphers.py). One that
+        enables none raises `ssl.SSLError("No cipher can be selected.")`, as the stdlib does."""
+        self._t_suites = select_suites(ciphers, SPOKEN_SUITES).suites
+        self._changed()
 
     def get_ciphers(self) -> list[Any]:
-        return [dict(_CIPHER_INFO)]
+        """The suites enabled, in order, as the stdlib describes them."""
+        return [cipher_info(suite) for suite in self._suites()]
 
     def set_alpn_protocols(self, alpn_protocols: Iterable[str]) -> None:
         protocols = tuple(alpn_protocols)
@@ -456,7 +498,7 @@ class SSLContext(ssl.SSLContext):
         group = _CURVES.get(key.lower())
         if group is None:
             raise ValueError(f"unknown elliptic curve name {key!r}")
-        self._t_groups = (group,)
+        self._t_curve = group
         self._changed()
 
     @property
@@ -525,6 +567,33 @@ class SSLContext(ssl.SSLContext):
 
     def __reduce__(self) -> Any:
         raise TypeError("cannot pickle 'tls12.SSLContext' object")
+
+
+_DH_PEM = re.compile(rb"-----BEGIN (X9\.42 )?DH PARAMETERS-----(.*?)-----END (X9\.42 )?DH PARAMETERS-----", re.S)
+
+
+def _dh_parameters(data: bytes) -> tuple[int, int]:
+    """(p, g) from PEM DH parameters: PKCS #3 ``SEQUENCE {p, g, ...}`` or X9.42 ``SEQUENCE {p, g, q, ...}``."""
+    found = _DH_PEM.search(data)
+    if found is None:
+        raise _ssl_error("NO_START_LINE", "no start line: expected PEM DH PARAMETERS")
+    try:
+        p, g = (int.from_bytes(der.contents(field), "big") for field in der.children(base64.b64decode(found[2]))[:2])
+    except ValueError:
+        raise _ssl_error("BAD_BASE64_DECODE", "the DH parameters are damaged") from None
+    return p, g
+
+
+def _kind(key: Any) -> str:
+    for kind in (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey):
+        if isinstance(key, kind):
+            return kind.__name__
+    return type(key).__name__
+
+
+def _spki(key: Any) -> bytes:
+    data: bytes = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return data
 
 
 def _is_ca(cert: x509.Certificate) -> bool:
