@@ -39,14 +39,15 @@ pytestmark = pytest.mark.interop
 
 TIMEOUT = 15.0  # for each client process, each wait for a line, each socket operation
 
-SUITE = "ECDHE-RSA-AES256-GCM-SHA384"
-IANA_SUITE = "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
 GROUPS = ("x25519", "secp256r1", "secp384r1")
 HTTP_GET = b"GET / HTTP/1.0\r\n\r\n"
 #: What `tls12 serve` (an RSA certificate, its default suites, its own order) chooses for a client
-#: that offers every suite, as curl does: its first suite an RSA certificate serves.
+#: that offers every suite, as curl does: its first suite an RSA certificate serves. It is also what
+#: `tls12 connect` gets from `openssl s_server` with an RSA certificate, which follows the client's order.
 FIRST_RSA_SUITE = next(SUITES[s] for s in DEFAULT_CIPHER_SUITES
                        if SUITES[s].authentication is Authentication.RSA_SIGNATURE)
+SUITE = FIRST_RSA_SUITE.openssl_name
+IANA_SUITE = FIRST_RSA_SUITE.suite.name
 
 KEYLOG_LINE = re.compile(r"CLIENT_RANDOM ([0-9a-f]{64}) ([0-9a-f]{96})")
 

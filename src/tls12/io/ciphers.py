@@ -37,6 +37,7 @@ __all__ = [
     "cipher_info",
     "is_static_rsa",
     "select_suites",
+    "stdlib_default_suites",
 ]
 
 #: OpenSSL's security level tls12 enforces (RSA keys of 2048 bits or more, groups of 112 bits or more).
@@ -99,7 +100,23 @@ def _openssl_list(spec: str) -> tuple[list[str], int]:
     """OpenSSL's TLS 1.2 cipher names for `spec` and the security level it sets; SSLError if none."""
     probe = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     probe.set_ciphers(spec)
+    return _openssl_list_of(probe)
+
+
+def _openssl_list_of(probe: ssl.SSLContext) -> tuple[list[str], int]:
     return [c["name"] for c in probe.get_ciphers() if c.get("protocol") != "TLSv1.3"], probe.security_level
+
+
+@functools.cache
+def stdlib_default_suites(spoken: tuple[CipherSuite, ...]) -> tuple[CipherSuite, ...]:
+    """The suites of `spoken` that a fresh `ssl.SSLContext` enables, in OpenSSL's order: what the
+    drop-in context starts with, so that code moving from the ssl module negotiates the same suite.
+    (The core's own defaults follow Mozilla's intermediate order instead.) The ssl module's default
+    selection names no static RSA suite."""
+    names, _ = _openssl_list_of(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT))
+    allowed = set(spoken)
+    return tuple(row.suite for name in names if (row := _BY_OPENSSL_NAME.get(name)) is not None
+                 and row.suite in allowed and row.key_exchange is not KeyExchange.RSA)
 
 
 @functools.lru_cache(maxsize=256)

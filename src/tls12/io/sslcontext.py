@@ -33,14 +33,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from ..config import DEFAULT_CIPHER_SUITES, DEFAULT_GROUPS, SPOKEN_SUITES, ClientConfig, ServerConfig
+from ..config import DEFAULT_GROUPS, SPOKEN_SUITES, ClientConfig, ServerConfig
 from ..crypto import der
 from ..crypto.credentials import Credential
 from ..crypto.dhe import FFDHE_GROUPS
 from ..crypto.x509 import MIN_RSA_BITS, load_anchor_der, load_pem_certificates, load_trust_pem, system_trust_anchors
 from ..enums import CipherSuite, NamedGroup
 from .certdict import certificate_dict
-from .ciphers import cipher_info, select_suites
+from .ciphers import cipher_info, select_suites, stdlib_default_suites
 from .credentials import server_identity, with_credential
 from .keylog import key_log_writer
 from .policy import DEFAULT_OPTIONS, MAXIMUM_VERSIONS, MINIMUM_VERSIONS, check_options
@@ -189,8 +189,8 @@ class SSLContext(ssl.SSLContext):
         return config
 
     def _suites(self) -> tuple[CipherSuite, ...]:
-        """The suites enabled: set_ciphers()'s selection, or the configuration's defaults."""
-        return self._t_suites if self._t_suites is not None else tuple(DEFAULT_CIPHER_SUITES)
+        """The suites enabled: set_ciphers()'s selection, or those the ssl module enables by default."""
+        return self._t_suites if self._t_suites is not None else stdlib_default_suites(SPOKEN_SUITES)
 
     def _groups(self, *, server: bool) -> tuple[NamedGroup, ...]:
         """set_ecdh_curve() replaces the elliptic-curve groups and load_dh_params() (on a server) the
