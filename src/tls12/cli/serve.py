@@ -39,6 +39,7 @@ from ..io.aio import HANDSHAKE_TIMEOUT, TLSServerProtocol, start_server
 from ..io.keylog import key_log_writer
 from .files import FileProblem, check_writable, read_certificates, read_private_key
 from .output import escaped_explanation, printable
+from .wirecapture import ServerCaptures
 
 if sys.platform != "win32":
     import resource
@@ -105,6 +106,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--reveal-secrets", action="store_true",
                    help="show secret values in explanations (implied by --keylog)")
     p.add_argument("--write-ca", metavar="FILE", help="write the throwaway CA certificate to FILE")
+    p.add_argument("--capture", metavar="DIR",
+                   help="write each connection to DIR as a pcapng file with its key log inside (Wireshark opens it "
+                        "decrypted)")
     p.add_argument("--handshake-timeout", type=_positive_seconds, default=HANDSHAKE_TIMEOUT, metavar="SECONDS",
                    help=f"close connections whose handshake is not done this long after they were accepted "
                         f"(default {HANDSHAKE_TIMEOUT:g})")
@@ -319,7 +323,8 @@ def _connection_limit(wanted: int) -> int:
     return max(1, min(wanted, fds - FD_RESERVE))
 
 
-async def _serve(args: argparse.Namespace, config: ServerConfig, about: str) -> int:
+async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
+                 captures: ServerCaptures | None = None) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     log = _Log()
@@ -354,9 +359,10 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str) -> 
     def factory() -> TLSServerProtocol:
         recorder = Recorder() if args.explain else None
         app = _Logged(WebApp(log) if args.www else EchoApp(), recorder, log, explain_connection)
-        return TLSServerProtocol(config, app, tracer=recorder.tracer("server") if recorder else None,
-                                 on_failure=on_failure, handshake_timeout=args.handshake_timeout,
-                                 idle_timeout=args.idle_timeout or None)
+        protocol = captures.protocol if captures else TLSServerProtocol
+        return protocol(config, app, tracer=recorder.tracer("server") if recorder else None,
+                        on_failure=on_failure, handshake_timeout=args.handshake_timeout,
+                        idle_timeout=args.idle_timeout or None)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -398,7 +404,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"tls12 serve: cannot load the certificate or key: {exc}", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(_serve(args, config, about))
+        captures = ServerCaptures(args.capture, config) if args.capture else None  # adds its own key_log
+    except (FileProblem, ValueError) as exc:  # a bad directory, or the pcap extra missing
+        print(f"tls12 serve: {exc}", file=sys.stderr)
+        return 2
+    config = captures.config if captures else config
+    try:
+        return asyncio.run(_serve(args, config, about, captures))
     except OSError as exc:
         print(f"tls12 serve: {exc}", file=sys.stderr)
         return 1
