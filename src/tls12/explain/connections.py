@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 from cryptography import x509
 
+from ..codec import Reader
 from ..crypto.suites import SUITES
 from ..enums import CipherSuite, ContentType, ExtensionType, HandshakeType
 from ..errors import TLSError
-from ..messages import ClientHello, ServerHello, ServerName, find_extension, parse_handshake
-from ..messages.extensions import UnknownExtension
+from ..messages import ClientHello, ServerName, find_extension, parse_handshake
 from ..record.layer import HEADER_LEN, HandshakeReassembler
 from .capture import C2S, S2C, Capture
 from .model import ObserverNote, Tagged
@@ -101,6 +101,29 @@ def _first_record_version(data: bytes) -> int | None:
     return None
 
 
+def _server_hello_choice(body: bytes) -> tuple[int, int] | None:
+    """The version and suite a ServerHello chose, whatever its version (RFC 5246 §7.4.1.3, RFC 8446 §4.1.3).
+
+    Read here rather than with `messages.ServerHello`, which takes TLS 1.2 hellos only: a TLS 1.3 one
+    names its version in the supported_versions extension (RFC 8446 §4.2.1)."""
+    try:
+        r = Reader(body)
+        version = r.u16()
+        r.take(32)  # random
+        r.opaque(1, max=32, what="session_id")
+        suite = r.u16()
+        r.u8()  # compression method
+        extensions = r.vec(2, max=0xFFFF, what="extensions") if r.remaining else Reader(b"")
+        while extensions.remaining:
+            ext_type = extensions.u16()
+            data = extensions.opaque(2, max=0xFFFF, what="extension_data")
+            if ext_type == ExtensionType.SUPPORTED_VERSIONS and len(data) == 2:
+                version = int.from_bytes(data, "big")
+    except TLSError:
+        return None
+    return version, suite
+
+
 def identify(tcp: TcpConnection, keylog: dict[bytes, bytes]) -> TlsConnection | None:
     """What TLS this connection speaks; None if it is not TLS at all."""
     c2s, s2c = tcp.stream(C2S), tcp.stream(S2C)
@@ -132,24 +155,15 @@ def identify(tcp: TcpConnection, keylog: dict[bytes, bytes]) -> TlsConnection | 
     sni = sni_ext.host_names[0] if sni_ext is not None and sni_ext.host_names else None
     random = hello.random
     covered = random in keylog
-    server: ServerHello | None = None
+    server = None
     for msg_type, body in _handshake_messages(s2c, HandshakeType.SERVER_HELLO) or []:
         if msg_type == HandshakeType.SERVER_HELLO:
-            try:
-                parsed = parse_handshake(msg_type, body)
-            except TLSError:
-                break
-            if isinstance(parsed, ServerHello):
-                server = parsed
+            server = _server_hello_choice(body)
     if server is None:
         return TlsConnection(tcp, "TLS", sni, None, random, covered, None)
-    version = int(server.server_version)
-    for ext in server.extensions:
-        if isinstance(ext, UnknownExtension) and ext.ext_type == ExtensionType.SUPPORTED_VERSIONS \
-                and len(ext.data) == 2:
-            version = int.from_bytes(ext.data, "big")
+    version, suite_code = server
     name = _VERSIONS.get(version, f"version {version:#06x}")
-    suite = CipherSuite(server.cipher_suite)
+    suite = CipherSuite(suite_code)
     skip = None if version == 0x0303 else f"it is {name}; tls12 explains TLS 1.2 only"
     return TlsConnection(tcp, name, sni, suite, random, covered, skip)
 
