@@ -33,6 +33,9 @@ from .tcpstream import TcpConnection
 __all__ = ["TlsConnection", "find_tls", "format_listing", "listing_json", "pick", "explain_connection"]
 
 _VERSIONS = {0x0300: "SSL 3.0", 0x0301: "TLS 1.0", 0x0302: "TLS 1.1", 0x0303: "TLS 1.2", 0x0304: "TLS 1.3"}
+#: RFC 8446 §B.4, named in the listing only (tls12 has no row for them).
+_TLS13_SUITES = {0x1301: "TLS_AES_128_GCM_SHA256", 0x1302: "TLS_AES_256_GCM_SHA384",
+                 0x1303: "TLS_CHACHA20_POLY1305_SHA256"}
 #: At most this many bytes of each direction are read to find the hellos.
 _PEEK = 1 << 18
 
@@ -59,7 +62,9 @@ class TlsConnection:
 
     @property
     def suite_name(self) -> str:
-        return self.suite.name if self.suite is not None else "-"
+        if self.suite is None:
+            return "-"
+        return _TLS13_SUITES.get(int(self.suite), self.suite.name)
 
     @property
     def suite_known(self) -> bool:
@@ -195,7 +200,7 @@ def pick(found: Sequence[TlsConnection], *, stream: int | None = None,
     if not explainable:
         return None, candidates, "no connection in this capture is one tls12 explains (TLS 1.2)"
     return None, candidates, f"{len(explainable)} TLS 1.2 connections" + (
-        f" with the endpoint {connection}" if connection else "") + ": choose one with --stream N"
+        f" with the endpoint {connection}" if connection else "") + " to choose from."
 
 
 def _matches(endpoint: Endpoint, wanted: str) -> bool:
@@ -219,7 +224,7 @@ def format_listing(found: Sequence[TlsConnection], other_tcp: int) -> str:
 def listing_json(found: Sequence[TlsConnection]) -> str:
     return json.dumps({"connections": [{
         "stream": c.index, "client": str(c.tcp.client), "server": str(c.tcp.server), "sni": c.sni,
-        "version": c.version, "cipher_suite": c.suite.name if c.suite is not None else None,
+        "version": c.version, "cipher_suite": c.suite_name if c.suite is not None else None,
         "client_random": c.client_random.hex() if c.client_random is not None else None,
         "in_key_log": c.in_key_log, "explained": c.explainable, "skip_reason": c.skip_reason,
     } for c in found]}, indent=2) + "\n"
