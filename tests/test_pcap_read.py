@@ -23,7 +23,7 @@ import pytest
 from tls12.cli.main import main
 from tls12.explain import render
 from tls12.explain.capture import Capture, parse_flows
-from tls12.explain.pcapfile import CaptureError, Limits, read_packet_file
+from tls12.explain.pcapfile import CaptureError, Endpoint, Limits, TcpSegment, read_packet_file
 from tls12.explain.replay import replay
 from tls12.explain.tcpstream import reassemble
 
@@ -304,3 +304,21 @@ def test_without_the_pcap_extra_the_message_says_how_to_get_it(tmp_path: Path) -
                           timeout=60)
     assert demo.returncode == 0, demo.stderr
     assert "Finished" in demo.stdout
+
+
+def test_segments_piling_up_behind_a_gap_are_bounded(tmp_path: Path) -> None:
+    """A hostile order: 30,000 one-byte segments, last byte first, and byte 0 never sent."""
+    client, server = Endpoint("10.0.0.1", 50000), Endpoint("10.0.0.2", 443)
+    segments = [TcpSegment(1, 1.0, client, server, 99, 0, 0x02, b"")]
+    segments += [TcpSegment(2 + i, 2.0 + i, client, server, 100 + off, 0, 0x18, b"x")
+                 for i, off in enumerate(range(30_000, 0, -1))]
+    start = time.monotonic()
+    [conn] = reassemble(segments)
+    assert time.monotonic() - start < 10
+    assert conn.pieces == []
+    [note] = [n for n in conn.notes if "are not in the capture" in n]
+    assert note.startswith("bytes 0 to 20000 of what the client (10.0.0.1:50000) sent are not in the capture")
+    assert "(10000 more bytes were captured after the gap, and 20000 segments after those were not kept)" in note
+    overlapping = [*segments[:5001], TcpSegment(9, 9.0, client, server, 100 + 25_000, 0, 0x18, b"y" * 5001)]
+    with pytest.raises(CaptureError, match="overlap too much to reassemble in bounded time"):
+        reassemble(overlapping * 3, Limits(max_overlap_steps=10_000))

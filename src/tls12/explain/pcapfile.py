@@ -73,6 +73,8 @@ class Limits:
     max_packets: int = 1_000_000
     max_streams: int = 10_000  # TCP connections in one capture
     max_stream_bytes: int = 64 * MiB  # reassembled bytes in one direction of one connection
+    max_waiting_segments: int = 10_000  # segments held behind a gap in one direction; beyond, dropped (and said)
+    max_overlap_steps: int = 20_000_000  # segment overlaps compared in all; beyond, the capture is refused
 
 
 DEFAULT_LIMITS = Limits()

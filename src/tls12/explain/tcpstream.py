@@ -70,6 +70,7 @@ class _Way:
     runs: list[tuple[int, int]] = field(default_factory=list)  # (stream offset, packet number) of delivered runs
     held: list[tuple[int, bytes, int]] = field(default_factory=list)  # out of order: (offset, bytes, packet)
     held_bytes: int = 0
+    dropped: int = 0  # segments not held: too many were waiting behind a gap already
     cut: tuple[int, int, int] | None = None  # snap length: (stream offset, missing bytes, packet) of the first cut
     retransmitted: int = 0  # segments whose bytes were all there already
     inconsistent: int = 0
@@ -128,6 +129,7 @@ class _Builder:
         self.closed = ""
         self.saw_syn = False
         self.notes: list[str] = []
+        self.steps = 0
 
     def add(self, seg: TcpSegment) -> None:
         self.packets += 1
@@ -185,6 +187,11 @@ class _Builder:
         if i > 0 and way.held[i - 1][0] + len(way.held[i - 1][1]) > start:
             i -= 1
         while i < len(way.held) and way.held[i][0] < end:
+            self.steps += 1
+            if self.steps > self.limits.max_overlap_steps:
+                raise CaptureError(
+                    f"the segments of TCP connection {self.index} ({self.first.src} and {self.first.dst}) overlap "
+                    "too much to reassemble in bounded time; this capture looks damaged or made to be hostile")
             h_off, h_data, _ = way.held[i]
             h_end = h_off + len(h_data)
             if cursor < h_off:
@@ -199,6 +206,9 @@ class _Builder:
             pieces.append((cursor, payload[cursor - start :]))
         if not pieces:
             way.retransmitted += 1
+            return
+        if start > len(way.delivered) and len(way.held) >= self.limits.max_waiting_segments:
+            way.dropped += 1  # stuck behind a gap long since: what follows it is not kept
             return
         for off, data in pieces:
             way.held_bytes += len(data)
@@ -261,10 +271,11 @@ class _Builder:
                 if way.cut is not None and way.cut[0] <= gap_start:
                     why = (f"packet {way.cut[2]} was cut short by the capture's snap length, {way.cut[1]} bytes "
                            "missing")
+                dropped = (f", and {way.dropped} segments after those were not kept" if way.dropped else "")
                 conn.notes.append(
                     f"bytes {gap_start} to {gap_end - 1} of what the {who} sent are not in the capture ({why}): "
                     f"nothing it sent from byte {gap_start} on can be read ({held} more bytes were captured "
-                    "after the gap)")
+                    f"after the gap{dropped})")
             elif way.cut is not None:
                 conn.notes.append(
                     f"packet {way.cut[2]} from the {who} was cut short by the capture's snap length ({way.cut[1]} "
