@@ -256,3 +256,65 @@ def test_a_rewritten_capture_explains_like_the_clean_one(pem_dir: Path, tmp_path
     assert clean["complete"] is True
     for key in ("steps", "after_handshake", "summary", "flights", "complete", "failure"):
         assert rewritten[key] == clean[key], key
+
+
+GO_CLIENT = """// A TLS 1.2 client on Go's crypto/tls: one GET, its keys to a key log.
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"os"
+)
+
+func main() {
+	addr, caFile, keyLog := os.Args[1], os.Args[2], os.Args[3]
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		panic(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	keys, err := os.Create(keyLog)
+	if err != nil {
+		panic(err)
+	}
+	conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: roots, ServerName: "localhost",
+		MaxVersion: tls.VersionTLS12, KeyLogWriter: keys})
+	if err != nil {
+		panic(err)
+	}
+	io.WriteString(conn, "GET /from-go HTTP/1.0\\r\\n\\r\\n")
+	body, _ := io.ReadAll(conn)
+	os.Stdout.Write(body)
+	conn.Close()
+}
+"""
+
+
+def test_go_client_to_tls12_serve(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Go 1.19's crypto/tls offers no extended master secret: the classic derivation is explained."""
+    require("go")
+    (tmp_path / "main.go").write_text(GO_CLIENT)
+    env = {"HOME": str(tmp_path), "GOCACHE": str(tmp_path / "cache"), "GOPATH": str(tmp_path / "gopath"),
+           "GOPROXY": "off", "GOFLAGS": "", "GO111MODULE": "on", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0",
+           "PATH": "/usr/bin:/bin"}
+    subprocess.run(["go", "build", "-o", str(tmp_path / "goclient"), "main.go"], cwd=tmp_path, env=env, check=True,
+                   timeout=300, capture_output=True)
+    port, cap, keys, ca = free_port(), tmp_path / "go.pcapng", tmp_path / "go.keys", tmp_path / "ca.pem"
+    server = Process([sys.executable, "-m", "tls12", "serve", "--port", str(port), "--www", "--write-ca", ca])
+    try:
+        server.wait_for("listening on", 30)
+        with Dumpcap(port, cap):
+            client = subprocess.run([str(tmp_path / "goclient"), f"127.0.0.1:{port}", str(ca), str(keys)],
+                                    capture_output=True, timeout=60, check=True)
+    finally:
+        server.stop()
+    doc = explain(capsys, cap, "--keylog", str(keys))
+    check_against_keylog_and_wire(doc, cap, keys, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
+    assert doc["summary"]["extended master secret"] == "no"
+    master = next(d for s in doc["steps"] for d in s["derivations"] if d["label"] == "master_secret")
+    assert "'master secret', client_random + server_random" in master["formula"]
+    assert app_data(doc, "client") == b"GET /from-go HTTP/1.0\r\n\r\n"
+    assert app_data(doc, "server") == client.stdout  # what the Go client read

@@ -10,6 +10,7 @@ segments flagged).
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -48,7 +49,8 @@ def check_written(path: Path, keylog_line: str) -> None:
     assert flags[:3] == ["··········S·", "·······A··S·", "·······A····"] and "·······A···F" in flags
 
 
-def test_connect_capture_is_decrypted_by_tshark_alone(pem_dir: Path, tmp_path: Path) -> None:
+def test_connect_capture_is_decrypted_by_tshark_alone(pem_dir: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
     require("openssl", "tshark")
     port = free_port()
     keys = tmp_path / "openssl.keys"
@@ -64,6 +66,11 @@ def test_connect_capture_is_decrypted_by_tshark_alone(pem_dir: Path, tmp_path: P
     line = next(x for x in keys.read_text().splitlines() if x.startswith("CLIENT_RANDOM"))
     check_written(cap, line)
     assert tshark(cap, "-Y", "http", "-T", "fields", "-e", "http.request.uri").split() == ["/"]
+    assert main(["explain", str(cap), "--explain", "json"]) == 0  # tls12 reads the block too
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["complete"] is True
+    sent = [bytes.fromhex(t["plaintext"]) for t in doc["after_handshake"] if t["kind"] == "application_data"]
+    assert sent[0].startswith(b"GET / HTTP/1.1\r\nHost: localhost\r\n") and sent[1].startswith(b"HTTP/1.0 200 ok")
     both_ways = tshark(cap, "-q", "-z", "follow,tls,ascii,0")  # the decrypted application data, both ways
     assert "GET / HTTP/1.1" in both_ways and "HTTP/1.0 200 ok" in both_ways and "s_server -accept" in both_ways
 
