@@ -71,7 +71,7 @@ class Process:
         if stdin is not None:
             assert self.proc.stdin is not None
             self.proc.stdin.write(stdin)
-            self.proc.stdin.flush()
+            self.proc.stdin.close()  # end of input, as `cmd < file` gives
 
     def _read(self) -> None:
         assert self.proc.stdout is not None

@@ -318,3 +318,21 @@ def test_go_client_to_tls12_serve(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert "'master secret', client_random + server_random" in master["formula"]
     assert app_data(doc, "client") == b"GET /from-go HTTP/1.0\r\n\r\n"
     assert app_data(doc, "server") == client.stdout  # what the Go client read
+
+
+def test_tls11_is_named_and_skipped(pem_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    port, cap = free_port(), tmp_path / "tls11.pcapng"
+    old = ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"]  # OpenSSL 3 speaks TLS 1.1 only at security level 0
+    server = s_server(pem_dir, port, tmp_path / "server.keys", *old)
+    try:
+        with Dumpcap(port, cap):
+            client = Process(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", *old], stdin=b"")
+            try:
+                client.wait(30)
+            finally:
+                client.stop()
+    finally:
+        server.stop()
+    assert main(["explain", str(cap)]) == 1
+    err = capsys.readouterr().err
+    assert "TCP stream 0 (127.0.0.1:" in err and "is not explained: it is TLS 1.1; tls12 explains TLS 1.2 only" in err

@@ -132,7 +132,7 @@ def _server_hello_choice(body: bytes) -> tuple[int, int] | None:
 def identify(tcp: TcpConnection, keylog: dict[bytes, bytes]) -> TlsConnection | None:
     """What TLS this connection speaks; None if it is not TLS at all."""
     c2s, s2c = tcp.stream(C2S), tcp.stream(S2C)
-    if len(c2s) >= 3 and c2s[0] & 0x80 and c2s[2] == HandshakeType.CLIENT_HELLO:
+    if len(c2s) >= 5 and c2s[0] & 0x80 and c2s[2] == HandshakeType.CLIENT_HELLO and c2s[3] in (0, 3):
         return TlsConnection(tcp, "SSL 2.0-format hello", None, None, None, False,
                              "the client sent an SSL 2.0-format ClientHello; tls12 explains TLS 1.2 only")
     client_msgs = _handshake_messages(c2s, HandshakeType.CLIENT_HELLO)

@@ -54,7 +54,8 @@ _MAX_OVERLAP_NOTES = 3
 def _looks_like_client_hello(data: bytes) -> bool:
     if len(data) >= 6 and data[0] == 0x16 and data[1] == 3 and data[5] == 1:
         return True  # a handshake record holding a ClientHello
-    return len(data) >= 3 and data[0] & 0x80 != 0 and data[2] == 1  # an SSL 2.0-format ClientHello
+    # An SSL 2.0-format ClientHello: a 2-byte record header, msg_type 1, version 0x0002 or 0x03xx.
+    return len(data) >= 5 and data[0] & 0x80 != 0 and data[2] == 1 and data[3] in (0, 3)
 
 
 @dataclass
