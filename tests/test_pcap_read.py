@@ -322,3 +322,14 @@ def test_segments_piling_up_behind_a_gap_are_bounded(tmp_path: Path) -> None:
     overlapping = [*segments[:5001], TcpSegment(9, 9.0, client, server, 100 + 25_000, 0, 0x18, b"y" * 5001)]
     with pytest.raises(CaptureError, match="overlap too much to reassemble in bounded time"):
         reassemble(overlapping * 3, Limits(max_overlap_steps=10_000))
+
+
+def test_a_clienthello_tls12_cannot_read_is_named_not_explained(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    flows, _ = golden()
+    hello = bytearray(flows[0][1])
+    hello[-2:] = b"\xff\xff"  # the last extension's length now runs past the message
+    cap = capture_of(tmp_path / "c.pcapng", tcp_packets([("client", bytes(hello)), *flows[1:]]))
+    assert main(["explain", str(cap)]) == 1
+    err = capsys.readouterr().err
+    assert "is not explained: its ClientHello cannot be read as a TLS 1.2 ClientHello" in err

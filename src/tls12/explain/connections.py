@@ -147,8 +147,9 @@ def identify(tcp: TcpConnection, keylog: dict[bytes, bytes]) -> TlsConnection | 
         if msg_type == HandshakeType.CLIENT_HELLO:
             try:
                 parsed = parse_handshake(msg_type, body)
-            except TLSError:
-                break
+            except TLSError as exc:
+                return TlsConnection(tcp, "TLS", None, None, None, False,
+                                     f"its ClientHello cannot be read as a TLS 1.2 ClientHello: {exc}")
             if isinstance(parsed, ClientHello):
                 hello = parsed
     if hello is None:
