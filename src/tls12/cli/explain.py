@@ -130,7 +130,8 @@ def _explain_packets(args: argparse.Namespace, keylog_text: str | None, anchors:
             write_out(listing_json(candidates), args.output)
         else:
             listing = format_listing(candidates, len(connections) - len(found) if not args.connection else 0)
-            lines = [about, *listing.splitlines(), "", why, "Choose one with --stream N (or --connection HOST:PORT)."]
+            lines = [about, *(f"  note: {n}" for n in packets.notes), *listing.splitlines(), "", why,
+                     "Choose one with --stream N (or --connection HOST:PORT)."]
             write_out("".join(printable(line, unicode=True) + "\n" for line in lines), args.output)
         # Several connections to choose from is an answer; a choice that found nothing is not.
         ambiguous = args.stream is None and sum(c.explainable for c in candidates) > 1
