@@ -46,14 +46,15 @@ def free_port() -> int:
         return port
 
 
-def wait_port(port: int, timeout: float = 20.0) -> None:
+def wait_port(port: int, timeout: float = 20.0, host: str = LOOPBACK) -> None:
     deadline = time.monotonic() + timeout
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
     while time.monotonic() < deadline:
-        with socket.socket() as s:
-            if s.connect_ex((LOOPBACK, port)) == 0:
+        with socket.socket(family) as s:
+            if s.connect_ex((host, port)) == 0:
                 return
         time.sleep(0.05)
-    raise AssertionError(f"nothing listens on {LOOPBACK}:{port} after {timeout} s")
+    raise AssertionError(f"nothing listens on {host} port {port} after {timeout} s")
 
 
 class Process:

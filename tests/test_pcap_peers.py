@@ -336,3 +336,21 @@ def test_tls11_is_named_and_skipped(pem_dir: Path, tmp_path: Path, capsys: pytes
     assert main(["explain", str(cap)]) == 1
     err = capsys.readouterr().err
     assert "TCP stream 0 (127.0.0.1:" in err and "is not explained: it is TLS 1.1; tls12 explains TLS 1.2 only" in err
+
+
+def test_over_ipv6_loopback(pem_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    require("openssl", "curl")
+    port, cap, keys, page = free_port(), tmp_path / "v6.pcapng", tmp_path / "curl.keys", tmp_path / "page"
+    server = Process(["openssl", "s_server", "-6", "-accept", f"[::1]:{port}", "-cert", pem_dir / "leaf.pem",
+                      "-key", pem_dir / "leaf.key", "-www", "-quiet", "-tls1_2"])
+    try:
+        wait_port(port, host="::1")
+        with Dumpcap(port, cap):
+            assert curl(port, keys, page, "--cacert", str(pem_dir / "ca.pem"), "--connect-to",
+                        f"localhost:{port}:[::1]:{port}") == 0
+    finally:
+        server.stop()
+    doc = explain(capsys, cap, "--keylog", str(keys))
+    check_against_keylog_and_wire(doc, cap, keys, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384")
+    assert doc["subtitle"].startswith("[::1]:")
+    assert app_data(doc, "server").split(b"\r\n\r\n", 1)[1] == page.read_bytes()
