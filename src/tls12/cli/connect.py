@@ -29,6 +29,7 @@ from .ciphers import cipher_suites_option
 from .files import FileProblem, check_writable, read_certificates
 from .http import response_framing
 from .output import add_explain_options, escaped_explanation, use_color, write_out
+from .wirecapture import ClientCapture, tapped
 
 __all__ = ["add_parser", "run"]
 
@@ -56,6 +57,8 @@ def add_parser(commands: Any) -> None:
                            "and print what follows until the server closes")
     what.add_argument("--http-get", metavar="PATH", help="send an HTTP/1.1 GET for PATH and print the response")
     p.add_argument("--keylog", metavar="FILE", help="append the NSS key log line (for Wireshark) to FILE")
+    p.add_argument("--capture", metavar="FILE.pcapng",
+                   help="write the connection to FILE.pcapng, with its key log inside: Wireshark opens it decrypted")
     add_explain_options(p, default=None,
                         secrets_help="show secret values (premaster, master secret, keys); --keylog implies it")
     p.add_argument("--timeout", type=float, default=TIMEOUT, help="seconds to wait for the network (default 10)")
@@ -123,6 +126,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             extra["key_log"] = key_log_writer(args.keylog)
         if args.output:
             check_writable(args.output, "--output")
+        capture = ClientCapture(args.capture, extra) if args.capture else None  # takes over extra["key_log"]
         config = ClientConfig(verify_certificates=not args.insecure, **extra)
     except (FileProblem, OSError, ValueError) as exc:
         print(f"tls12 connect: {exc}", file=sys.stderr)
@@ -157,7 +161,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
 
     phase = f"connecting to {host}:{port}"
     try:
-        with socket.create_connection((host, port), timeout=args.timeout) as sock:
+        with tapped(socket.create_connection((host, port), timeout=args.timeout), capture) as sock:
             tls = BlockingTLS(sock, conn)
             phase = "handshake"
             tls.handshake()

@@ -48,6 +48,7 @@ from ..io.keylog import key_log_writer
 from .ciphers import cipher_suites_option
 from .files import FileProblem, check_writable, read_certificates, read_private_key
 from .output import escaped_explanation, printable
+from .wirecapture import ServerCaptures
 
 if sys.platform != "win32":
     import resource
@@ -123,6 +124,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--reveal-secrets", action="store_true",
                    help="show secret values in explanations (implied by --keylog)")
     p.add_argument("--write-ca", metavar="FILE", help="write the throwaway CA certificate to FILE")
+    p.add_argument("--capture", metavar="DIR",
+                   help="write each connection to DIR as a pcapng file with its key log inside (Wireshark opens it "
+                        "decrypted)")
     p.add_argument("--handshake-timeout", type=_positive_seconds, default=HANDSHAKE_TIMEOUT, metavar="SECONDS",
                    help=f"close connections whose handshake is not done this long after they were accepted "
                         f"(default {HANDSHAKE_TIMEOUT:g})")
@@ -396,7 +400,7 @@ def _connection_limit(wanted: int) -> int:
 
 
 async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
-                 credentials: Sequence[Credential] = ()) -> int:
+                 credentials: Sequence[Credential] = (), captures: ServerCaptures | None = None) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     log = _Log()
@@ -432,9 +436,10 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
         recorder = Recorder() if args.explain else None
         app = _Logged(WebApp(log, credentials) if args.www else EchoApp(), recorder, log, explain_connection,
                       credentials)
-        return TLSServerProtocol(config, app, tracer=recorder.tracer("server") if recorder else None,
-                                 on_failure=on_failure, handshake_timeout=args.handshake_timeout,
-                                 idle_timeout=args.idle_timeout or None)
+        protocol = captures.protocol if captures else TLSServerProtocol
+        return protocol(config, app, tracer=recorder.tracer("server") if recorder else None,
+                        on_failure=on_failure, handshake_timeout=args.handshake_timeout,
+                        idle_timeout=args.idle_timeout or None)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -480,7 +485,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"tls12 serve: cannot load the certificate or key: {exc}", file=sys.stderr)
         return 2
     try:
-        return asyncio.run(_serve(args, config, about, credentials))
+        captures = ServerCaptures(args.capture, config) if args.capture else None  # adds its own key_log
+    except (FileProblem, ValueError) as exc:  # a bad directory, or the pcap extra missing
+        print(f"tls12 serve: {exc}", file=sys.stderr)
+        return 2
+    config = captures.config if captures else config
+    try:
+        return asyncio.run(_serve(args, config, about, credentials, captures))
     except OSError as exc:
         print(f"tls12 serve: {exc}", file=sys.stderr)
         return 1
