@@ -4,7 +4,9 @@
 Both sides use the same RSA-2048 CA-issued certificate, TLS 1.2 with
 ECDHE-RSA-AES256-GCM-SHA384, group x25519 and signature scheme
 rsa_pss_rsae_sha256 (checked on every run from what each side negotiates), and
-both clients verify the chain and the host name. Each round runs every section in
+both clients verify the chain and the host name. The ECDSA handshake row does the
+same with an ECDSA P-256 certificate from the same CA, ECDHE-ECDSA-AES256-GCM-SHA384
+and ecdsa_secp256r1_sha256. Each round runs every section in
 a new random order; within an in-process section the implementations take turns in
 short slices (a new random order each turn), so that they see the same machine.
 Ratios are taken within a round (tls12 / ssl) and reported as the median over the
@@ -15,7 +17,8 @@ Sections (``--only`` takes a comma-separated list of these):
   handshake  full handshake, client and server in memory (sans-I/O pair against two
              `ssl.SSLObject`s over `ssl.MemoryBIO`), and the crypto floor in the same run:
              one RSA-2048 PSS signature, one verification, two x25519 key exchanges
-             (generate, serialize, exchange) and a chain + host-name check
+             (generate, serialize, exchange) and a chain + host-name check; and the same
+             full handshake with an ECDSA P-256 certificate (ECDHE-ECDSA, ecdsa_secp256r1_sha256)
   bulk       16 KiB and 256 B writes client to server, in memory
   socket     the same over a socketpair, one thread per side (tls12's core with a minimal
              loop, and tls12's drop-in `SSLContext.wrap_socket`, against `ssl.SSLSocket`)
@@ -32,6 +35,7 @@ The table goes to stdout, then one line of JSON (the last line). Progress goes t
     python bench/bench.py --only handshake,bulk --rounds 11
     python bench/bench.py --only bulk --suite ECDHE-RSA-CHACHA20-POLY1305   # another suite, both sides
     python bench/bench.py --profile handshake    # cProfile of tls12's side, top entries by tottime
+    python bench/bench.py --profile handshake_ecdsa   # the same for the ECDSA P-256 handshake
     python bench/bench.py --update-readme out.txt   # README "Performance" table from a run's output
 """
 
@@ -79,7 +83,7 @@ from cryptography.x509.verification import PolicyBuilder, Store
 
 import tls12
 from tls12 import ClientConfig, ClientConnection, ServerConfig, ServerConnection
-from tls12.certs import CertificateAuthority
+from tls12.certs import CertificateAuthority, KeyType
 from tls12.config import SPOKEN_SUITES
 from tls12.crypto.suites import SUITES
 from tls12.enums import CipherSuite, NamedGroup, SignatureScheme
@@ -108,9 +112,31 @@ EXPECTED = {
     "signature_scheme": "RSA_PSS_RSAE_SHA256",
     "extended_master_secret": True,
 }
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A leaf certificate the benchmark's CA issues, and how both sides are pinned when it is served."""
+
+    stem: str  # leaf.pem and leaf.key in the PEM directory
+    key_type: KeyType
+    scheme: SignatureScheme  # the one signature scheme both servers may sign with
+    #: The groups the clients offer (the servers pick x25519): an ECDSA certificate's curve must be
+    #: among them (RFC 8422 §5.1), so with it the stdlib client keeps OpenSSL's default list (x25519
+    #: first, then secp256r1): on OpenSSL 3 the ssl module sets a single group or none.
+    client_groups: tuple[NamedGroup, ...]
+
+
+#: By key type: "rsa" is the certificate every section uses; "ecdsa" (P-256) serves the ECDSA
+#: handshake row, on the ECDHE-ECDSA counterpart of the pinned suite.
+LEAVES = {
+    "rsa": Leaf("leaf", KeyType.RSA, SignatureScheme.RSA_PSS_RSAE_SHA256, (NamedGroup.X25519,)),
+    "ecdsa": Leaf("leaf-ecdsa", KeyType.ECDSA_P256, SignatureScheme.ECDSA_SECP256R1_SHA256,
+                  (NamedGroup.X25519, NamedGroup.SECP256R1)),
+}
 SECTIONS = ("handshake", "bulk", "socket", "memory", "server", "tracer")
 PROFILE_SECTIONS = (
-    "handshake", "bulk_16k", "bulk_256", "socket_16k", "socket_256", "memory",
+    "handshake", "handshake_ecdsa", "bulk_16k", "bulk_256", "socket_16k", "socket_256", "memory",
     "server_handshakes", "server_throughput",
 )
 README_START = "<!-- bench:start -->"
@@ -157,12 +183,14 @@ def log(message: str) -> None:
 
 
 def write_pem_dir(directory: Path) -> Path:
-    """A throwaway RSA-2048 CA and a leaf for localhost / 127.0.0.1 it issued: ca.pem, leaf.pem, leaf.key."""
+    """A throwaway RSA-2048 CA and the leaves for localhost / 127.0.0.1 it issued: ca.pem, leaf.pem and
+    leaf.key (RSA-2048), leaf-ecdsa.pem and leaf-ecdsa.key (ECDSA P-256)."""
     ca = CertificateAuthority("tls12 bench CA")
-    leaf = ca.issue((SERVER_NAME, HOST))
     (directory / "ca.pem").write_bytes(ca.cert_pem())
-    (directory / "leaf.pem").write_bytes(leaf.cert_pem())
-    (directory / "leaf.key").write_bytes(leaf.key_pem())
+    for spec in LEAVES.values():
+        leaf = ca.issue((SERVER_NAME, HOST), key_type=spec.key_type)
+        (directory / f"{spec.stem}.pem").write_bytes(leaf.cert_pem())
+        (directory / f"{spec.stem}.key").write_bytes(leaf.key_pem())
     return directory
 
 
@@ -172,12 +200,33 @@ def use_suite(name: str) -> None:
     EXPECTED["cipher_suite"] = BENCH_SUITES[name].name
 
 
-def pin_stdlib(ctx: ssl.SSLContext, suite: str | None = None) -> None:
-    """TLS 1.2, the benchmark's suite, x25519 only, no session tickets (tls12 has none: same messages both ways)."""
+def suite_for(key: str, suite: str) -> str:
+    """The OpenSSL name of `suite`'s counterpart for a certificate of key type `key` (a key of LEAVES):
+    itself for "rsa"; ECDHE-RSA-X becomes ECDHE-ECDSA-X for "ecdsa"."""
+    if key == "rsa" or suite.startswith("ECDHE-ECDSA-"):
+        return suite
+    counterpart = suite.replace("ECDHE-RSA-", "ECDHE-ECDSA-", 1)
+    if counterpart == suite or counterpart not in BENCH_SUITES:
+        raise SystemExit(f"{suite} has no ECDHE-ECDSA counterpart for the ECDSA handshake row")
+    return counterpart
+
+
+def expected_for(key: str) -> dict[str, Any]:
+    """What both sides must negotiate with the certificate of key type `key` (EXPECTED for "rsa")."""
+    if key == "rsa":
+        return EXPECTED
+    return {**EXPECTED, "cipher_suite": BENCH_SUITES[suite_for(key, PINNED_SUITE[0])].name,
+            "signature_scheme": LEAVES[key].scheme.name}
+
+
+def pin_stdlib(ctx: ssl.SSLContext, suite: str | None = None, x25519_only: bool = True) -> None:
+    """TLS 1.2, the benchmark's suite, x25519 only (or OpenSSL's default groups), no session tickets
+    (tls12 has none: same messages both ways)."""
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_ciphers(suite or PINNED_SUITE[0])
-    ctx.set_ecdh_curve("X25519")
+    if x25519_only:
+        ctx.set_ecdh_curve("X25519")
     ctx.options |= ssl.OP_NO_TICKET
 
 
@@ -194,23 +243,26 @@ class Peers:
     compat_server: ssl.SSLContext
 
     @classmethod
-    def load(cls, pem: Path) -> Peers:
+    def load(cls, pem: Path, key: str = "rsa") -> Peers:
+        """Both sides on the certificate of key type `key` (a key of LEAVES), its suite and scheme pinned."""
+        spec = LEAVES[key]
+        leaf, leaf_key = pem / f"{spec.stem}.pem", pem / f"{spec.stem}.key"
         ca = x509.load_pem_x509_certificate((pem / "ca.pem").read_bytes())
-        suites = (BENCH_SUITES[PINNED_SUITE[0]],)
-        client_config = ClientConfig(trust_anchors=[ca], groups=(NamedGroup.X25519,), cipher_suites=suites)
+        suites = (BENCH_SUITES[suite_for(key, PINNED_SUITE[0])],)
+        client_config = ClientConfig(trust_anchors=[ca], groups=spec.client_groups, cipher_suites=suites)
         server_config = ServerConfig.from_pem_files(
-            pem / "leaf.pem", pem / "leaf.key", cipher_suites=suites,
-            groups=(NamedGroup.X25519,), signature_schemes=(SignatureScheme.RSA_PSS_RSAE_SHA256,),
+            leaf, leaf_key, cipher_suites=suites, groups=(NamedGroup.X25519,), signature_schemes=(spec.scheme,),
         )
         contexts: list[ssl.SSLContext] = []
         for factory in (ssl.SSLContext, tls12.SSLContext):
             client = factory(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED and check_hostname
             client.load_verify_locations(pem / "ca.pem")
             server = factory(ssl.PROTOCOL_TLS_SERVER)
-            server.load_cert_chain(pem / "leaf.pem", pem / "leaf.key")
+            server.load_cert_chain(leaf, leaf_key)
             for ctx in (client, server):
                 # The drop-in (socket and server sections only) stays on the default suite.
-                pin_stdlib(ctx, None if factory is ssl.SSLContext else DEFAULT_SUITE)
+                pin_stdlib(ctx, suite_for(key, PINNED_SUITE[0] if factory is ssl.SSLContext else DEFAULT_SUITE),
+                           x25519_only=ctx is server or spec.client_groups == (NamedGroup.X25519,))
             contexts += [client, server]
         return cls(pem, client_config, server_config, *contexts)
 
@@ -326,10 +378,10 @@ def negotiated_ssl(peers: Peers) -> dict[str, Any]:
     return found
 
 
-def check_negotiated(name: str, found: dict[str, Any]) -> None:
-    wrong = {k: found.get(k) for k, v in EXPECTED.items() if found.get(k) != v}
+def check_negotiated(name: str, found: dict[str, Any], expected: dict[str, Any] = EXPECTED) -> None:
+    wrong = {k: found.get(k) for k, v in expected.items() if found.get(k) != v}
     if wrong:
-        raise SystemExit(f"{name} did not negotiate what the benchmark requires: {wrong} (expected {EXPECTED})")
+        raise SystemExit(f"{name} did not negotiate what the benchmark requires: {wrong} (expected {expected})")
 
 
 # -- workloads: what one implementation does in one slice of a round -------------------------------
@@ -1017,7 +1069,9 @@ class Task:
     label: str = ""
 
 
-def build_groups(peers: Peers, sizes: Sizes, sections: Sequence[str], clock: str) -> list[Group]:
+def build_groups(peers: Peers, sizes: Sizes, sections: Sequence[str], clock: str,
+                 ecdsa: Peers | None = None) -> list[Group]:
+    """The in-process groups; `ecdsa` (both sides on the ECDSA certificate) adds the ECDSA handshake."""
     floor = CryptoFloor(peers.pem, clock)
     groups: list[Group] = []
     if "handshake" in sections:
@@ -1026,6 +1080,11 @@ def build_groups(peers: Peers, sizes: Sizes, sections: Sequence[str], clock: str
             "ssl": partial(handshakes_ssl, peers),
             "floor": floor.workload,
         }, sizes.handshakes, sizes.slices, rate=False))
+        if ecdsa is not None:
+            groups.append(Group("handshake_ecdsa", {
+                "tls12": partial(handshakes_tls12, ecdsa),
+                "ssl": partial(handshakes_ssl, ecdsa),
+            }, sizes.handshakes, sizes.slices, rate=False))
     if "bulk" in sections:
         for key, size, writes in (("bulk_16k", 16 * KIB, sizes.bulk_16k), ("bulk_256", 256, sizes.bulk_256)):
             groups.append(Group(key, {
@@ -1110,6 +1169,7 @@ def _ratios(samples: Samples, section: str, a: str, b: str) -> dict[str, Any]:
 
 UNITS = {
     "handshake": ("ms per handshake, client and server in memory", "lower"),
+    "handshake_ecdsa": ("ms per handshake, ECDSA P-256 certificate, client and server in memory", "lower"),
     "bulk_16k": ("MB/s, 16 KiB writes, client to server, in memory", "higher"),
     "bulk_256": ("MB/s, 256 B writes, client to server, in memory", "higher"),
     "socket_16k": ("MB/s, 16 KiB writes over a socketpair, a thread per side", "higher"),
@@ -1160,6 +1220,8 @@ def summarize(samples: Samples, sizes: Sizes, extra: dict[str, Any]) -> dict[str
         "negotiated": extra.get("negotiated", {}),
         "sections": sections,
     }
+    if "negotiated_ecdsa" in extra:
+        result["negotiated_ecdsa"] = extra["negotiated_ecdsa"]
     result["targets"] = targets(sections)
     return result
 
@@ -1242,6 +1304,11 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append(("Handshake / crypto floor", f"{h['ratio_floor']['median']:.2f}x",
                     f"{h['ssl_ratio_floor']['median']:.2f}x", _ratio_text(h["ratio_floor"]) + " (tls12)",
                     _target_text(result, "handshake_vs_floor")))
+    if "handshake_ecdsa" in s:
+        e = s["handshake_ecdsa"]
+        out.append(("Full handshake, ECDSA P-256, client+server in memory (ms)", f"{e['tls12']['median']:.3f}",
+                    f"{e['ssl']['median']:.3f}", _ratio_text(e["ratio"]),
+                    "(no target in issue 11; issue 15 sets <= 0.85x)"))
     labels = {
         "bulk_16k": "Bulk 16 KiB writes, in memory (MB/s)",
         "bulk_256": "Small records 256 B, in memory (MB/s)",
@@ -1319,6 +1386,8 @@ def print_table(result: dict[str, Any]) -> None:
           f"ratios are per round (tls12 / ssl), median [min-max]; {_conditions(result)}")
     for name, found in result["negotiated"].items():
         print(f"  negotiated ({name}): " + ", ".join(f"{k}={v}" for k, v in found.items()))
+    for name, found in result.get("negotiated_ecdsa", {}).items():
+        print(f"  negotiated ({name}, ECDSA P-256 certificate): " + ", ".join(f"{k}={v}" for k, v in found.items()))
     for i, r in enumerate(table):
         print("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))))
         if i == 0:
@@ -1330,7 +1399,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"tls12 against the stdlib `ssl` module in one process, interleaved and shuffled round by round "
         f"({_rounds(result)}; ratios are tls12 / ssl within a round, median [min-max]). "
         f"Same RSA-2048 CA-issued certificate, TLS 1.2 {result['settings'].get('suite', DEFAULT_SUITE)}, x25519, "
-        "rsa_pss_rsae_sha256; both clients verify the chain and the host name.",
+        "rsa_pss_rsae_sha256; both clients verify the chain and the host name."
+        + _ecdsa_text(result),
         "",
         f"Machine: {machine_line(result)}. tls12 at {result['machine']['tls12_revision']}, "
         f"{result['machine']['date']}; {_conditions(result)}. "
@@ -1342,6 +1412,15 @@ def markdown(result: dict[str, Any]) -> str:
     for r in rows(result):
         lines.append("| " + " | ".join(c.replace("|", "/") for c in r) + " |")
     return "\n".join(lines)
+
+
+def _ecdsa_text(result: dict[str, Any]) -> str:
+    """What the ECDSA handshake row runs, for the README's introduction (nothing if the run had no such row)."""
+    suite = result["settings"].get("suite_ecdsa")
+    if "handshake_ecdsa" not in result["sections"] or suite is None:
+        return ""
+    return (f" The ECDSA handshake row: an ECDSA P-256 certificate from the same CA on both sides, "
+            f"{suite}, x25519, ecdsa_secp256r1_sha256.")
 
 
 def update_readme(result: dict[str, Any], readme: Path) -> None:
@@ -1431,10 +1510,11 @@ def run_profile(section: str, peers: Peers, sizes: Sizes, top: int, workdir: Pat
         return {"profile": section, "entries": entries}
     profilers: list[cProfile.Profile] = []
     workload: Workload
-    if section == "handshake":
+    if section.startswith("handshake"):
         units = sizes.handshakes * 2
-        workload = handshakes_tls12(peers)
-        title += f" ({units} handshakes, client and server)"
+        ecdsa = section == "handshake_ecdsa"
+        workload = handshakes_tls12(Peers.load(peers.pem, "ecdsa") if ecdsa else peers)
+        title += f" ({units} handshakes, client and server{', ECDSA P-256 certificate' if ecdsa else ''})"
     elif section.startswith("bulk"):
         size, units = (16 * KIB, sizes.bulk_16k) if section == "bulk_16k" else (256, sizes.bulk_256)
         workload = bulk_tls12(peers, size)
@@ -1481,8 +1561,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="what --profile measures: wall-clock time (default) or each thread's CPU time "
                              "(for a busy machine; reading it costs more, which inflates small functions)")
     parser.add_argument("--suite", choices=list(BENCH_SUITES), default=DEFAULT_SUITE,
-                        help=f"the suite both implementations are pinned to (default {DEFAULT_SUITE}); another "
-                             f"one runs with --only {','.join(SUITE_SECTIONS)} (or some of them)")
+                        help=f"the suite both implementations are pinned to (default {DEFAULT_SUITE}; the ECDSA "
+                             f"handshake row takes its ECDHE-ECDSA counterpart); another one runs with --only "
+                             f"{','.join(SUITE_SECTIONS)} (or some of them)")
     parser.add_argument("--seed", type=int, help="seed for the round-by-round shuffle")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="what the in-process single-threaded sections (handshake, floor, in-memory bulk, "
@@ -1520,6 +1601,13 @@ def run_benchmark(args: argparse.Namespace, sizes: Sizes, peers: Peers, workdir:
     client, _ = tls12_pair(peers)
     extra["negotiated"]["tls12 pair"] = negotiated_tls12(client)
     extra["negotiated"]["ssl pair"] = negotiated_ssl(peers)
+    ecdsa = None
+    if "handshake" in sections:  # the ECDSA handshake row: both sides on the ECDSA certificate
+        ecdsa = Peers.load(peers.pem, "ecdsa")
+        client, _ = tls12_pair(ecdsa)
+        extra["negotiated_ecdsa"] = {"tls12 pair": negotiated_tls12(client), "ssl pair": negotiated_ssl(ecdsa)}
+        for name, found in extra["negotiated_ecdsa"].items():
+            check_negotiated(f"{name} (ECDSA)", found, expected_for("ecdsa"))
     with running_servers(peers, workdir, "server" in sections) as servers:
         for server in servers.values():
             extra["negotiated"][f"{server.name} (stdlib client)"] = probe_server(server.port, peers.ssl_client)
@@ -1536,12 +1624,14 @@ def run_benchmark(args: argparse.Namespace, sizes: Sizes, peers: Peers, workdir:
                 "trace_events_per_traced_handshake": count_trace_events(peers),
             }
         rng = random.Random(args.seed)
-        groups = build_groups(peers, sizes, sections, args.clock)
+        groups = build_groups(peers, sizes, sections, args.clock, ecdsa)
         make_tasks = build_tasks(peers, sizes, sections, servers, groups, rng, args.clock)
         samples = run_rounds(make_tasks, groups, sizes.rounds, rng, args.clock)
     result = summarize(samples, sizes, extra)
     result["settings"]["clock"] = args.clock
     result["settings"]["suite"] = PINNED_SUITE[0]
+    if ecdsa is not None:
+        result["settings"]["suite_ecdsa"] = suite_for("ecdsa", PINNED_SUITE[0])
     return result
 
 

@@ -141,3 +141,65 @@ def test_another_suite_on_both_sides() -> None:
         _positive(data["sections"][name]["ssl"])
     refused = _run("--quick", "--suite", "ECDHE-RSA-CHACHA20-POLY1305")
     assert refused.returncode != 0 and "--only handshake,bulk,tracer" in refused.stderr
+
+
+ECDSA_ROW = "Full handshake, ECDSA P-256, client+server in memory (ms)"
+
+
+def _ecdsa_negotiated(data: dict[str, Any], cipher_suite: str) -> None:
+    negotiated = data["negotiated_ecdsa"]
+    assert set(negotiated) == {"tls12 pair", "ssl pair"}
+    for found in negotiated.values():
+        assert found["version"] == "TLSv1.2"
+        assert found["cipher_suite"] == cipher_suite
+        assert found["group"] == "X25519"
+        assert found["signature_scheme"] == "ECDSA_SECP256R1_SHA256"
+        assert found["extended_master_secret"] is True
+
+
+def test_ecdsa_handshake_side_by_side(quick_run: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    """The ECDSA P-256 handshake row: both sides on the same certificate and parameters, a ratio, a table row."""
+    stdout, data = quick_run
+    entry = data["sections"]["handshake_ecdsa"]
+    for impl in ("tls12", "ssl"):
+        _positive(entry[impl])
+    _positive(entry["ratio"])
+    assert entry["ratio"]["rounds"] == [t / s for t, s in zip(entry["tls12"]["rounds"], entry["ssl"]["rounds"],
+                                                              strict=True)]
+    _ecdsa_negotiated(data, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")
+    assert data["negotiated_ecdsa"]["ssl pair"]["openssl_cipher"] == "ECDHE-ECDSA-AES256-GCM-SHA384"
+    assert data["settings"]["suite_ecdsa"] == "ECDHE-ECDSA-AES256-GCM-SHA384"
+    assert "handshake_ecdsa" not in data["targets"]  # issue 11 sets no target for it
+    row = next(line for line in stdout.splitlines() if line.startswith(ECDSA_ROW))
+    assert "(no target in issue 11; issue 15 sets <= 0.85x)" in row
+    output = tmp_path / "run.txt"
+    output.write_text(stdout, encoding="utf-8")
+    readme = tmp_path / "README.md"
+    readme.write_text((REPO / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
+    result = _run("--update-readme", str(output), "--readme", str(readme))
+    assert result.returncode == 0, result.stderr
+    table = readme.read_text(encoding="utf-8").split("<!-- bench:start -->")[1].split("<!-- bench:end -->")[0]
+    assert f"| {ECDSA_ROW} |" in table and "ecdsa_secp256r1_sha256" in table
+
+
+def test_ecdsa_handshake_with_only_handshake_and_another_suite() -> None:
+    """--only handshake runs the ECDSA row; --suite pins it to the suite's ECDSA counterpart."""
+    result = _run("--quick", "--only", "handshake", "--rounds", "1", "--suite", "ECDHE-RSA-CHACHA20-POLY1305")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(data["sections"]) == {"handshake", "handshake_ecdsa"}
+    for impl in ("tls12", "ssl"):
+        _positive(data["sections"]["handshake_ecdsa"][impl])
+    _positive(data["sections"]["handshake_ecdsa"]["ratio"])
+    _ecdsa_negotiated(data, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256")
+    assert data["settings"]["suite_ecdsa"] == "ECDHE-ECDSA-CHACHA20-POLY1305"
+    assert {found["cipher_suite"] for found in data["negotiated"].values()} == {
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"}
+
+
+def test_ecdsa_handshake_profile() -> None:
+    result = _run("--quick", "--profile", "handshake_ecdsa", "--top", "5")
+    assert result.returncode == 0, result.stderr
+    assert "tottime" in result.stdout and "ECDSA" in result.stdout
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["profile"] == "handshake_ecdsa" and len(data["entries"]) == 5
