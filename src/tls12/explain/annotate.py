@@ -269,10 +269,17 @@ def _scheme_meaning(value: int) -> str:
     if name.startswith("rsa_pss_pss"):
         return f"RSASSA-PSS with SHA-{name[-3:]}, made with an RSA-PSS key (a certificate whose key is RSASSA-PSS)"
     if name.startswith("ecdsa"):
-        return f"ECDSA on {name.split('_')[1]} with {name.split('_')[2].upper()}: needs an ECDSA certificate"
+        return f"ECDSA{_ecdsa_words(name)}: needs an ECDSA certificate"
     if name == "ed25519":
         return "Ed25519 (RFC 8032), pure: needs an Ed25519 certificate (RFC 8422 §5.1.3)"
     return "a signature scheme the client accepts"
+
+
+def _ecdsa_words(name: str) -> str:
+    """" on secp256r1 with SHA256" for ecdsa_secp256r1_sha256; " with SHA1" for ecdsa_sha1."""
+    parts = name.split("_")[1:]
+    curve = f" on {parts[0]}" if len(parts) == 2 else ""
+    return f"{curve} with {parts[-1].upper()}" if parts else ""
 
 
 def signature_how(value: int) -> str:
@@ -286,8 +293,8 @@ def signature_how(value: int) -> str:
         return (f"RSASSA-PKCS1-v1_5 with {name.split('_')[-1].upper()}: the padded hash raised to the private "
                 "exponent; verified with the certificate's RSA public key")
     if name.startswith("ecdsa"):
-        return (f"ECDSA on {name.split('_')[1]} with {name.split('_')[2].upper()}: a DER (r, s) pair; verified "
-                "with the certificate's EC public key (RFC 8422 §5.4)")
+        return (f"ECDSA{_ecdsa_words(name)}: a DER (r, s) pair; verified with the certificate's EC public key "
+                "(RFC 8422 §5.4)")
     if name == "ed25519":
         return ("Ed25519 (RFC 8032) over the signed bytes themselves (no separate hash): 64 bytes R ‖ S; verified "
                 "with the certificate's Ed25519 public key (RFC 8422 §5.1.3)")
