@@ -549,11 +549,6 @@ def _rsa_client_key_exchange(c: _Cursor) -> list[Field]:
                 "the public key in the server's certificate (RFC 5246 §7.4.7.1); only the holder of the private "
                 "key can read it, and whoever later gets that key can read every recorded connection (no forward "
                 "secrecy)"),
-        Field("server's answer to a bad one", "none: it goes on with 48 bytes of its own",
-              "a server that said \"bad padding\" would be an oracle that decrypts (Bleichenbacher, ROBOT); "
-              "so it draws client_version ‖ 46 random bytes first, uses them whenever decryption or the "
-              "version check fails, and the handshake fails later at the client's Finished, exactly as a wrong "
-              "key would (RFC 5246 §7.4.7.1)", kind="info"),
     ]
 
 
