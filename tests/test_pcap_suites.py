@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from test_pcap_peers import app_data, check_against_keylog_and_wire, curl, explain, wire
 from tls12.certs import CertificateAuthority
 from tls12.explain.annotate import dh_group_name
 
 from pcap_support import Dumpcap, Process, free_port, require, wait_port
-from test_pcap_peers import app_data, check_against_keylog_and_wire, curl, explain, wire
 
 pytestmark = pytest.mark.interop
 
