@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
 from explain_support import Flows, prf, randoms, split_records
-from test_explain_html import outside_references
-from tls12 import CipherSuite, ClientConfig, ClientConnection, ServerConfig, ServerConnection
+from test_explain_html import STEPS, load, outside_references, visible_text
+from tls12 import CipherSuite, ClientConfig, ClientConnection, ServerConfig, ServerConnection, TLSError
 from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.crypto.dhe import FFDHE_GROUPS
 from tls12.enums import NamedGroup
@@ -309,7 +310,7 @@ def test_static_rsa_shows_the_encrypted_premaster_and_the_countermeasure() -> No
     assert _hex(_fields(step6)["EncryptedPreMasterSecret"]) == encrypted.hex()
     assert _derived(live)["pre_master_secret"] == premaster.hex()
     assert any(f"client_version 0303 ‖ 46 random bytes {premaster[2:].hex()}" in n for n in step6["notes"])
-    assert any("never revealed" in n and "§7.4.7.1" in n and "decrypt_error" in n for n in step6["notes"])
+    assert any("never revealed" in n and "§7.4.7.1" in n and "bad_record_mac" in n for n in step6["notes"])
     assert "§7.4.7.1" in step6["rfc"]
     summary = live["summary"]
     assert summary["key exchange"].startswith("RSA") and "group" not in summary
@@ -350,3 +351,51 @@ def test_the_certificate_choice_is_shown_with_its_reason() -> None:
     text = render(run.replayed_events(), "text")
     assert "server chose certificate: RSA 2048 bits certificate for localhost" in text
 
+
+
+def test_a_bad_rsa_premaster_is_explained_without_revealing_it() -> None:
+    """A ClientKeyExchange damaged on the way: the server goes on, and fails at the client's Finished."""
+    ca = CertificateAuthority()
+    leaf = ca.issue(("localhost",))
+    recorder = Recorder()
+    suites = (S.TLS_RSA_WITH_AES_128_GCM_SHA256,)
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.certificate], cipher_suites=suites),
+                              server_name="localhost")
+    server = ServerConnection(ServerConfig(credentials=[leaf.credential()], cipher_suites=suites),
+                              tracer=recorder.tracer("server"))
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    flight = bytearray(client.data_to_send())
+    assert flight[0] == 22 and flight[5] == 16  # the ClientKeyExchange comes first
+    flight[5 + 4 + 2 + 100] ^= 0x01  # one bit of the encrypted premaster
+    with pytest.raises(TLSError):
+        server.receive_data(bytes(flight))
+    doc = json.loads(render(recorder.events, "json"))
+    failure = doc["failure"]
+    assert (failure["step"], failure["detected_by"], failure["alert_name"]) == ("7b", "server", "bad_record_mac")
+    finished = _step(doc, "client_finished")
+    assert any("bad premaster" in n and "never says" in n for n in finished["notes"])
+    notes = _step(doc, "client_key_exchange")["notes"]
+    assert any("never revealed" in n for n in notes)
+    # The server alone cannot know what the client encrypted: it says what it went on with, and why.
+    assert not any("what the client encrypted:" in n for n in notes)
+    assert any(n.startswith("the premaster the server went on with:") and "never says" in n for n in notes)
+    assert "bad premaster" in render(recorder.events, "text")
+
+
+@pytest.mark.parametrize("suite", [S.TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256, S.TLS_RSA_WITH_AES_256_GCM_SHA384])
+def test_the_page_of_each_kind_shows_every_step_in_chromium(suite: CipherSuite, tmp_path: Path) -> None:
+    run = _connect(suite)
+    page = tmp_path / "page.html"
+    page.write_text(render(run.replayed_events(), "html", reveal_secrets=True), encoding="utf-8")
+    dom, requests = load(tmp_path, page)
+    text = visible_text(dom)
+    steps = [s for s in STEPS if "ServerKeyExchange" not in s or suite.name.startswith("TLS_DHE")]
+    positions = [text.find(step) for step in steps]
+    assert -1 not in positions and positions == sorted(positions), steps
+    assert "✓ Handshake complete" in text and requests == []
+    if suite.name.startswith("TLS_DHE"):
+        assert "dh_Ys" in text and "ffdhe2048" in text and "ChaCha20-Poly1305 records" in text
+        assert "XOR" in text
+    else:
+        assert "EncryptedPreMasterSecret" in text and "never revealed" in text and "AES-256-GCM records" in text

@@ -423,6 +423,14 @@ def explain(events: Sequence[Tagged], *, title: str = "", subtitle: str = "") ->
         result.not_reached = [NotReached(spec.number, spec.title, spec.number in steps)
                               for spec in STEP_TABLE[cut + 1 :]]
         ordered = [s for s in ordered if s.number in keep or (s.number == "" and _extra_before(s, keep, ordered))]
+    if (failure is not None and failure.step == "7b" and suite is not None
+            and suite.key_exchange is KeyExchange.RSA and "7b" in steps):
+        steps["7b"].notes.append(
+            "with static RSA this is also how a bad premaster ends: a ClientKeyExchange the server could not "
+            "decrypt (or whose version was wrong) was replaced by the server's own 46 random bytes without a "
+            "word, so the keys differ and the client's Finished record fails to open here (bad_record_mac), the "
+            "same alert as for any other damaged record: the server does not know, and never says, which it was "
+            "(RFC 5246 §7.4.7.1)")
     result.steps = ordered
     perspective = _perspective(views)
     result.traffic = _traffic(perspective) if perspective is not None else []
@@ -696,7 +704,8 @@ def _attach_key_exchange(steps: dict[str, Step], views: dict[Side, _View], suite
     step6 = steps.get("6")
     if step6 is None:
         return
-    premaster = next((d.value for d in step6.derivations if d.label == "pre_master_secret"), None)
+    known = next((d for d in step6.derivations if d.label == "pre_master_secret"), None)
+    premaster = known.value if known is not None else None
     if suite.key_exchange is KeyExchange.DHE:
         cke = _parsed_message(step6, kx)
         if isinstance(cke, DHEClientKeyExchange):
@@ -705,19 +714,24 @@ def _attach_key_exchange(steps: dict[str, Step], views: dict[Side, _View], suite
         step6.notes.append("premaster secret: Z = Ys^x mod p (the client) = Yc^y mod p (the server), written "
                            f"big-endian with leading zero bytes stripped (RFC 5246 §8.1.2){size}")
     elif suite.key_exchange is KeyExchange.RSA:
-        if premaster is not None and len(premaster) == 48:
+        if premaster is not None and len(premaster) == 48 and known is not None and known.by == "client":
             step6.notes.append(f"what the client encrypted: client_version {premaster[:2].hex()} ‖ 46 random bytes "
                                f"{premaster[2:].hex()}, padded with PKCS#1 v1.5 (type 2) to the length of the "
                                "server's modulus and encrypted to its public key")
+        elif premaster is not None and len(premaster) == 48:
+            step6.notes.append(f"the premaster the server went on with: {premaster[:2].hex()} ‖ "
+                               f"{premaster[2:].hex()}: the client's, if it decrypted and named the right version; "
+                               "else the server's own random bytes. The server cannot tell which until the "
+                               "client's Finished, and never says")
         else:
             step6.notes.append("what the client encrypted: client_version (2 bytes) ‖ 46 random bytes, padded with "
                                "PKCS#1 v1.5 (type 2) and encrypted to the server's public key")
         step6.notes.append(
             "a bad premaster is never revealed: the server draws client_version ‖ 46 random bytes before it "
             "decrypts, and uses them instead whenever the padding, the length or the version is wrong, without "
-            "a word; the handshake then fails at the client's Finished (decrypt_error), exactly as a wrong key "
-            "would make it fail, so no answer tells a bad padding from a good one (RFC 5246 §7.4.7.1; "
-            "Bleichenbacher, ROBOT)")
+            "a word; the handshake then fails at the client's Finished (its record does not open: bad_record_mac), "
+            "exactly as a wrong key would make it fail, so no answer tells a bad padding from a good one "
+            "(RFC 5246 §7.4.7.1; Bleichenbacher, ROBOT)")
 
 
 def _with_nonces(traffic: list[TrafficItem], suite: SuiteSpec, step6: Step | None) -> list[TrafficItem]:
