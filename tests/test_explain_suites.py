@@ -10,6 +10,7 @@ premaster decrypted with the server's key.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass
@@ -181,9 +182,16 @@ def test_dhe_parameters_and_shared_secret_are_the_wires() -> None:
         premaster = next(d for d in step6["derivations"] if d["label"] == "pre_master_secret")
         assert "mod p" in premaster["formula"] and "§8.1.2" in premaster["meaning"]
         if how == "live":
-            # Z as bytes, leading zeros stripped (RFC 5246 §8.1.2), at most p's length.
+            # Z as bytes, leading zeros stripped (RFC 5246 §8.1.2), at most p's length; and it is the real one:
+            # with the session hash of the wire's messages it gives the key log's master secret (RFC 7627 §4).
             value = bytes.fromhex(premaster["value"])
             assert value[0] != 0 and len(value) <= len(p)
+            transcript = b"".join(bytes((kind,)) + len(body).to_bytes(3, "big") + body for kind, body in
+                                  [*_plain_handshake(run.flows, "client")[:1], *_plain_handshake(run.flows, "server"),
+                                   *_plain_handshake(run.flows, "client")[1:]])
+            session_hash = hashlib.sha256(transcript).digest()
+            assert derived["session_hash"] == session_hash.hex()
+            assert prf(value, b"extended master secret", session_hash, 48, "sha256") == run.master
         else:
             assert premaster["value"] is None  # an observer cannot know x or y
     # The decisions: the server named the group it chose and why; the observer said what it saw.
