@@ -685,7 +685,12 @@ def _attach_key_exchange(steps: dict[str, Step], views: dict[Side, _View], suite
         return
     kx = suite.key_exchange.value
     leaf = _leaf(steps.get("3"))
-    who = f"{key_description(leaf)} key of {leaf.subject.rfc4514_string()}" if leaf is not None else "key"
+    who = "key"
+    if leaf is not None:
+        try:  # a damaged certificate (from a capture) parses lazily: its fields may not
+            who = f"{key_description(leaf)} key of {leaf.subject.rfc4514_string()}"
+        except ValueError:
+            leaf = None
     if "3" in steps and leaf is not None:
         use = ("decrypts the premaster secret the client encrypts to it (static RSA: the key does not sign)"
                if suite.key_exchange is KeyExchange.RSA else "signs the ServerKeyExchange")

@@ -21,6 +21,7 @@ decrypt) is said in an `ObserverNote`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hmac
 from collections.abc import Callable, Sequence
@@ -277,7 +278,8 @@ class Observer:
         if not self._chain:
             self._emit(Verification("certificate chain", False, "the server sent no certificate"))
             return
-        self._certificate_decision()
+        with contextlib.suppress(ValueError):  # a damaged certificate: the chain check below says what is wrong
+            self._certificate_decision()
         if self._trust is None:
             self._emit(Verification("certificate chain", False,
                                     "not verified: tls12 explain was given no trust anchors (--cafile)"))
