@@ -90,8 +90,8 @@ def test_demo_json(tmp_path: Path) -> None:
     assert [s["number"] for s in doc["steps"]] == ["1", "2", "3", "4", "5", "6", "7a", "7b", "8a", "8b"]
     assert [f["phase"] for f in doc["flights"]] == ["handshake"] * 4 + ["application"] * 2 + ["close"] * 2
     assert list(doc) == ["schema", "title", "subtitle", "source", "traced", "complete", "secrets_revealed",
-                         "summary", "flights", "steps", "not_reached", "failure", "after_handshake",
-                         "decisions_after_handshake", "notes"]
+                         "summary", "flights", "steps", "not_reached", "failure", "record_protection",
+                         "after_handshake", "decisions_after_handshake", "notes"]
 
 
 def test_demo_html_to_standard_output() -> None:

@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from test_golden import C2S, CA_PEM, CLOCK, GROUPS, SCRIPT, SERVER_NAME, _configs
+from test_golden import C2S, CA_PEM, CLOCK, GROUPS, KINDS, S2C, SCRIPT, SERVER_NAME, _configs
 from tls12 import ClientConnection, ServerConnection
 from tls12.cli.main import main
 from tls12.explain import Explanation, Recorder, Tagged, explain, render
@@ -64,8 +64,17 @@ def _flows(name: str) -> list[Flow]:
     return parse_flows((GOLDEN / f"{name}.txt").read_text(encoding="ascii"))
 
 
+# Every golden transcript; the ones whose client can be replayed byte for byte (not static RSA, whose
+# PKCS#1 v1.5 padding is drawn by `cryptography`) are also run live.
+NAMES = [*GROUPS, *KINDS]
+LIVE_NAMES = [*GROUPS, *(name for name, kind in KINDS.items() if kind.client_reproducible)]
+
+
 def compute_keylog(name: str) -> str:
-    """The client alone replays the recorded server flows; its key log line is the connection's."""
+    """The client alone replays the recorded server flows; its key log line is the connection's. (For static
+    RSA the server alone replays the recorded client flows: it decrypts the same premaster.)"""
+    if name in KINDS and not KINDS[name].client_reproducible:
+        return _server_keylog(name)
     lines: list[str] = []
     client_config, _ = _configs(name)
     client = ClientConnection(dataclasses.replace(client_config, key_log=lines.append), server_name=SERVER_NAME)
@@ -80,6 +89,21 @@ def compute_keylog(name: str) -> str:
     return lines[0] + "\n"
 
 
+def _server_keylog(name: str) -> str:
+    lines: list[str] = []
+    _, server_config = _configs(name)
+    server = ServerConnection(dataclasses.replace(server_config, key_log=lines.append))
+    for (direction, data), step in zip(_flows(name), SCRIPT, strict=True):
+        if direction == S2C:
+            assert server.data_to_send() == data, f"{name}: the server no longer sends the recorded bytes"
+        else:
+            server.receive_data(data)
+            if step.then is not None:
+                step.then(server)
+    assert len(lines) == 1
+    return lines[0] + "\n"
+
+
 def _keylog(name: str, update: bool) -> str:
     path = GOLDEN / f"{name}.keylog"
     if update:
@@ -88,12 +112,12 @@ def _keylog(name: str, update: bool) -> str:
     return path.read_text(encoding="ascii")
 
 
-def _anchors() -> list[x509.Certificate]:
-    return x509.load_pem_x509_certificates(CA_PEM.read_bytes())
+def _anchors(name: str = "x25519") -> list[x509.Certificate]:
+    return x509.load_pem_x509_certificates((KINDS[name].ca if name in KINDS else CA_PEM).read_bytes())
 
 
 def replayed(name: str, keylog: str) -> list[Tagged]:
-    return replay(Capture(_flows(name)), keylog, trust_anchors=_anchors(), now=CLOCK)
+    return replay(Capture(_flows(name)), keylog, trust_anchors=_anchors(name), now=CLOCK)
 
 
 def _replay_explanation(name: str, keylog: str) -> Explanation:
@@ -123,12 +147,12 @@ def live_events(name: str) -> list[Tagged]:
     return recorder.events
 
 
-@pytest.mark.parametrize("name", list(GROUPS))
+@pytest.mark.parametrize("name", NAMES)
 def test_shipped_keylog_is_the_connections(name: str, request: pytest.FixtureRequest) -> None:
     assert _keylog(name, _update(request)) == compute_keylog(name)
 
 
-@pytest.mark.parametrize("name", list(GROUPS))
+@pytest.mark.parametrize("name", NAMES)
 def test_replay_text_matches_golden(name: str, request: pytest.FixtureRequest) -> None:
     exp = _replay_explanation(name, _keylog(name, _update(request)))
     _compare(EXPLAIN / f"{name}.replay.txt", render(exp, "text", reveal_secrets=True), _update(request))
@@ -142,6 +166,14 @@ def test_replay_json_matches_golden(request: pytest.FixtureRequest) -> None:
 def test_live_text_matches_golden(request: pytest.FixtureRequest) -> None:
     text = render(live_events("x25519"), "text", title=LIVE_TITLE)
     _compare(EXPLAIN / "x25519.live.txt", text, _update(request))
+
+
+@pytest.mark.parametrize("name", [name for name in LIVE_NAMES if name in KINDS])
+def test_live_text_of_each_kind_matches_golden(name: str, request: pytest.FixtureRequest) -> None:
+    """The other kinds of suite, live at both ends, secrets revealed (DHE's and ECDSA's key schedule, nonces)."""
+    text = render(live_events(name), "text", reveal_secrets=True,
+                  title=f"tls12 golden connection ({name}), traced live at both ends")
+    _compare(EXPLAIN / f"{name}.live.txt", text, _update(request))
 
 
 def test_live_json_matches_golden(request: pytest.FixtureRequest) -> None:
@@ -166,7 +198,7 @@ def test_the_cli_replays_a_golden_transcript(tmp_path: Path, request: pytest.Fix
     assert got["complete"] is True
 
 
-@pytest.mark.parametrize("name", list(GROUPS))
+@pytest.mark.parametrize("name", LIVE_NAMES)
 def test_live_and_replayed_explanations_agree(name: str, request: pytest.FixtureRequest) -> None:
     """What the two ends traced and what an observer reads off the wire are the same values."""
     live = json.loads(render(live_events(name), "json", reveal_secrets=True))
@@ -179,6 +211,8 @@ def test_live_and_replayed_explanations_agree(name: str, request: pytest.Fixture
             [(r["header"], r["seq"], r["explicit_nonce"]) for r in b["records"]], a["title"]
         expected = {c["what"]: c["expected"] for c in a["checks"] if c["expected"]}
         assert expected == {c["what"]: c["expected"] for c in b["checks"] if c["expected"]}, a["title"]
+        if a["number"] != "6":  # there the live ends also know the premaster secret
+            assert a["notes"] == b["notes"], a["title"]
     live_keys = {d["label"]: d["value"] for d in live["steps"][5]["derivations"]}
     seen_keys = {d["label"]: d["value"] for d in seen["steps"][5]["derivations"]}
     assert seen_keys.pop("pre_master_secret") is None  # an observer cannot know it
@@ -187,3 +221,6 @@ def test_live_and_replayed_explanations_agree(name: str, request: pytest.Fixture
     assert live["summary"] == seen["summary"]
     assert [(t["kind"], t["record"], t["plaintext"]) for t in live["after_handshake"]] == \
         [(t["kind"], t["record"], t["plaintext"]) for t in seen["after_handshake"]]
+    assert [(t["nonce"], t["nonce_rule"]) for t in live["after_handshake"]] == \
+        [(t["nonce"], t["nonce_rule"]) for t in seen["after_handshake"]]
+    assert live["record_protection"] == seen["record_protection"]

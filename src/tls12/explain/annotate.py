@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from ..crypto.dhe import FFDHE_GROUPS
 from ..enums import ECPointFormat, HandshakeType
 from .model import Field, FieldKind, RecordInfo
 from .names import (
@@ -42,7 +43,9 @@ __all__ = [
     "annotate_record_header",
     "certificate_details",
     "describe_suite",
+    "dh_group_name",
     "hex_value",
+    "signature_how",
 ]
 
 # Values longer than this many bytes are shortened in `Field.value` (the bytes stay in the message).
@@ -263,9 +266,39 @@ def _scheme_meaning(value: int) -> str:
         return f"RSASSA-PSS with SHA-{name[-3:]}, made with an ordinary RSA key"
     if name.startswith("rsa_pkcs1"):
         return f"RSASSA-PKCS1-v1_5 with {name.split('_')[-1].upper()} (deterministic)"
+    if name.startswith("rsa_pss_pss"):
+        return f"RSASSA-PSS with SHA-{name[-3:]}, made with an RSA-PSS key (a certificate whose key is RSASSA-PSS)"
     if name.startswith("ecdsa"):
-        return "ECDSA: needs an EC certificate, no use for ECDHE_RSA"
+        return f"ECDSA{_ecdsa_words(name)}: needs an ECDSA certificate"
+    if name == "ed25519":
+        return "Ed25519 (RFC 8032), pure: needs an Ed25519 certificate (RFC 8422 §5.1.3)"
     return "a signature scheme the client accepts"
+
+
+def _ecdsa_words(name: str) -> str:
+    """" on secp256r1 with SHA256" for ecdsa_secp256r1_sha256; " with SHA1" for ecdsa_sha1."""
+    parts = name.split("_")[1:]
+    curve = f" on {parts[0]}" if len(parts) == 2 else ""
+    return f"{curve} with {parts[-1].upper()}" if parts else ""
+
+
+def signature_how(value: int) -> str:
+    """How a signature of this scheme is made and checked, in a sentence."""
+    name = scheme_name(value)
+    if name.startswith("rsa_pss"):
+        kind = "an RSA-PSS key" if name.startswith("rsa_pss_pss") else "an ordinary RSA key"
+        return (f"RSASSA-PSS with SHA-{name[-3:]} and MGF1, salt as long as the hash, made with {kind}; "
+                "verified with the certificate's RSA public key (RFC 8446 §4.2.3)")
+    if name.startswith("rsa_pkcs1"):
+        return (f"RSASSA-PKCS1-v1_5 with {name.split('_')[-1].upper()}: the padded hash raised to the private "
+                "exponent; verified with the certificate's RSA public key")
+    if name.startswith("ecdsa"):
+        return (f"ECDSA{_ecdsa_words(name)}: a DER (r, s) pair; verified with the certificate's EC public key "
+                "(RFC 8422 §5.4)")
+    if name == "ed25519":
+        return ("Ed25519 (RFC 8032) over the signed bytes themselves (no separate hash): 64 bytes R ‖ S; verified "
+                "with the certificate's Ed25519 public key (RFC 8422 §5.1.3)")
+    return f"{name}: verified with the certificate's public key"
 
 
 def _version(raw: bytes) -> str:
@@ -451,6 +484,16 @@ def _point(c: _Cursor, name: str, meaning: str) -> Field:
     return _opaque(c, 1, name, meaning, inner=inner)
 
 
+def _signature_fields(c: _Cursor, params_end: int, params: str) -> Iterator[Field]:
+    yield c.leaf(2, "signature_algorithm", _named_u16(scheme_name),
+                 "how the server signed, from the client's signature_algorithms")
+    yield _opaque(c, 2, "signature", "the server's signature with its certificate key over client_random + "
+                                     f"server_random + {params}: proof that this key comes from the "
+                                     "certificate's owner, for this handshake")
+    yield Field("signed data", f"client_random ‖ server_random ‖ bytes 4..{params_end - 1} of this message",
+                "what the signature covers", kind="info")
+
+
 def _server_key_exchange(c: _Cursor) -> Iterator[Field]:
     yield c.leaf(1, "curve_type", lambda raw: "named_curve (3)" if raw[0] == 3 else f"{raw[0]}",
                  "3 = named_curve: a curve from the registry (explicit curves are no longer allowed, RFC 8422)")
@@ -458,19 +501,55 @@ def _server_key_exchange(c: _Cursor) -> Iterator[Field]:
                  "the group the server chose for ECDHE from the client's supported_groups")
     yield _point(c, "public", "the server's ephemeral ECDHE public key, made for this handshake and then thrown "
                               "away (forward secrecy)")
-    params_end = c.pos
-    yield c.leaf(2, "signature_algorithm", _named_u16(scheme_name),
-                 "how the server signed, from the client's signature_algorithms")
-    yield _opaque(c, 2, "signature", "the server's signature with its certificate key over client_random + "
-                                     "server_random + the three fields above: proof that this key comes from the "
-                                     "certificate's owner, for this handshake")
-    yield Field("signed data", f"client_random ‖ server_random ‖ bytes 4..{params_end - 1} of this message",
-                "what the signature covers", kind="info")
+    yield from _signature_fields(c, c.pos, "the three fields above")
+
+
+def dh_group_name(p: bytes, g: bytes) -> str:
+    """The RFC 7919 group whose prime and generator these are, or how big an unnamed one is."""
+    pi, gi = int.from_bytes(p, "big"), int.from_bytes(g, "big")
+    for code_point, group in FFDHE_GROUPS.items():
+        if group.p == pi and group.g == gi:
+            return f"{group_name(code_point)} ({code(code_point)}), RFC 7919 Appendix A"
+    return f"not an RFC 7919 group: an explicit {pi.bit_length()}-bit prime"
+
+
+def _dhe_server_key_exchange(c: _Cursor) -> Iterator[Field]:
+    start = c.pos
+    p_len = int.from_bytes(c.data[start : start + 2], "big") if c.remaining >= 2 else 0
+    p = c.data[start + 2 : start + 2 + p_len]
+    g_at = start + 2 + p_len
+    g_len = int.from_bytes(c.data[g_at : g_at + 2], "big") if c.end >= g_at + 2 else 0
+    g = c.data[g_at + 2 : g_at + 2 + g_len]
+    yield _opaque(c, 2, "dh_p", f"the prime modulus p, {len(p) * 8} bits: the group the server chose from the "
+                                "client's supported_groups (RFC 7919 §4) and sends in full (RFC 5246 §7.4.3)")
+    yield _opaque(c, 2, "dh_g", "the generator g", value=lambda raw: str(int.from_bytes(raw, "big")))
+    yield Field("group", dh_group_name(p, g), "which group p and g are; the client checks them before using them "
+                "(and refuses primes under 2048 bits)", kind="info")
+    yield _opaque(c, 2, "dh_Ys", "the server's ephemeral public value Ys = g^y mod p, for its secret y made for "
+                                 "this handshake and then thrown away (forward secrecy); the client checks "
+                                 "1 < Ys < p-1 (RFC 7919 §5.1)")
+    yield from _signature_fields(c, c.pos, "p, g and Ys")
 
 
 def _client_key_exchange(c: _Cursor) -> list[Field]:
     return [_point(c, "ecdh_Yc", "the client's ephemeral ECDHE public key; with the server's, each side computes "
                                  "the same premaster secret, which never goes on the wire")]
+
+
+def _dhe_client_key_exchange(c: _Cursor) -> list[Field]:
+    return [_opaque(c, 2, "dh_Yc", "the client's ephemeral public value Yc = g^x mod p; the server computes "
+                                   "Z = Yc^y mod p, the client Z = Ys^x mod p: the same number, the premaster "
+                                   "secret (leading zero bytes stripped, RFC 5246 §8.1.2), never on the wire")]
+
+
+def _rsa_client_key_exchange(c: _Cursor) -> list[Field]:
+    return [
+        _opaque(c, 2, "EncryptedPreMasterSecret",
+                "the premaster secret (client_version ‖ 46 random bytes, 48 in all) encrypted with PKCS#1 v1.5 to "
+                "the public key in the server's certificate (RFC 5246 §7.4.7.1); only the holder of the private "
+                "key can read it, and whoever later gets that key can read every recorded connection (no forward "
+                "secrecy)"),
+    ]
 
 
 def _finished(c: _Cursor) -> list[Field]:
@@ -506,8 +585,16 @@ _WALKERS: dict[int, Callable[[_Cursor], Iterable[Field]]] = {
 }
 
 
-def annotate_handshake(raw: bytes) -> list[Field]:
-    """The fields of one handshake message (its 4-byte header included), in wire order."""
+_KEY_EXCHANGE_WALKERS: dict[tuple[str, int], Callable[[_Cursor], Iterable[Field]]] = {
+    ("DHE", HandshakeType.SERVER_KEY_EXCHANGE): _dhe_server_key_exchange,
+    ("DHE", HandshakeType.CLIENT_KEY_EXCHANGE): _dhe_client_key_exchange,
+    ("RSA", HandshakeType.CLIENT_KEY_EXCHANGE): _rsa_client_key_exchange,
+}
+
+
+def annotate_handshake(raw: bytes, key_exchange: str = "ECDHE") -> list[Field]:
+    """The fields of one handshake message (its 4-byte header included), in wire order. `key_exchange`
+    ("ECDHE", "DHE" or "RSA", the negotiated suite's) says which form the key-exchange messages take."""
     c = _Cursor(raw)
     if len(raw) < 4:
         return c.rest_list()
@@ -518,7 +605,7 @@ def annotate_handshake(raw: bytes) -> list[Field]:
                     "handshake message starts with its type and the length of its body", [type_field, length_field],
                     kind="header")
     body = _Cursor(raw, 4, min(len(raw), 4 + size))
-    walker = _WALKERS.get(msg_type)
+    walker = _KEY_EXCHANGE_WALKERS.get((key_exchange, msg_type)) or _WALKERS.get(msg_type)
     fields = _safe(walker, body) if walker is not None and body.remaining else body.rest_list("body",
                                                                                              "the message body")
     c.pos = body.end

@@ -20,17 +20,25 @@ reached (noting those that were sent but never processed).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+
+from ..crypto.suites import SUITES, AEADKind, KeyExchange, SuiteSpec
 from ..enums import AlertDescription, AlertLevel, ContentType, HandshakeType
 from ..errors import TLSError
 from ..messages import (
     ALPN,
     Alert,
+    Certificate,
     ChangeCipherSpec,
     ClientHello,
+    DHEClientKeyExchange,
+    DHEServerKeyExchange,
     ExtendedMasterSecret,
     ServerHello,
     ServerKeyExchange,
@@ -39,7 +47,7 @@ from ..messages import (
     parse_handshake,
 )
 from ..trace import Decision, Failure, MessageTrace, RecordTrace, SecretDerived, TraceEvent, Verification
-from .annotate import annotate_change_cipher_spec, annotate_handshake
+from .annotate import annotate_change_cipher_spec, annotate_handshake, dh_group_name, hex_value, signature_how
 from .model import (
     AppData,
     Check,
@@ -63,7 +71,8 @@ from .model import (
 )
 from .names import alert_name, code, group_name, scheme_name, suite_name, version_name
 
-__all__ = ["STEP_TABLE", "StepSpec", "explain"]
+__all__ = ["STEP_TABLE", "StepSpec", "derivation_text", "explain", "key_description", "record_nonce",
+           "record_protection"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +135,28 @@ STEP_TABLE: tuple[StepSpec, ...] = (
              "a Finished from the server whose verify_data matches the handshake the client saw"),
 )
 
+# Steps 4 and 6 as the negotiated key exchange makes them (ECDHE's are in the table).
+_KX_STEP_TEXT: dict[tuple[KeyExchange, str], tuple[str, str, str]] = {
+    (KeyExchange.DHE, "4"): (
+        "RFC 5246 §7.4.3, RFC 7919 §4",
+        "The server sends finite-field Diffie-Hellman parameters: the prime p and generator g of the group it "
+        "chose, and its fresh public value Ys = g^y mod p, signed with its certificate's key so that no one in "
+        "the middle can swap them.",
+        "DH parameters of an offered RFC 7919 group (at least 2048 bits) and 1 < Ys < p-1, signed by the "
+        "certificate's key with an offered scheme"),
+    (KeyExchange.DHE, "6"): (
+        "RFC 5246 §7.4.7.2, §8.1.2",
+        "The client sends its own public value Yc = g^x mod p. Now both sides compute the same shared secret "
+        "Z = g^xy mod p, the premaster secret, and from it the master secret and the keys.",
+        "the client's DH public value, 1 < Yc < p-1"),
+    (KeyExchange.RSA, "6"): (
+        "RFC 5246 §7.4.7.1",
+        "The client makes the premaster secret itself (its version and 46 random bytes) and sends it encrypted to "
+        "the RSA key in the server's certificate; there is no ServerKeyExchange. Both sides derive the master "
+        "secret and the keys from it.",
+        "the premaster secret encrypted to the certificate's RSA key"),
+}
+
 _BY_KEY = {(spec.key, spec.sender): spec for spec in STEP_TABLE}
 _ORDER = [spec.number for spec in STEP_TABLE]
 
@@ -154,14 +185,67 @@ _DERIVATION_TEXT: dict[str, tuple[str, bool]] = {
                      "the keys depend on it, so they belong to this exact handshake", False),
     "master_secret": ("48 bytes from which every key comes; it is what the NSS key log records (the line's last "
                       "field)", True),
-    "key_block": ("the master secret expanded into key material, then cut into the four values below (AES-GCM "
+    "key_block": ("the master secret expanded into key material, then cut into the four values below (AEAD "
                   "suites have no MAC keys)", True),
-    "client_write_key": ("the AES-256 key that protects client → server records", True),
-    "server_write_key": ("the AES-256 key that protects server → client records", True),
-    "client_write_IV": ("a 4-byte salt: the first part of every client record's 12-byte GCM nonce; the other 8 "
-                        "bytes are the record's sequence number (RFC 5288)", True),
+    "client_write_key": ("the key that protects client → server records", True),
+    "server_write_key": ("the key that protects server → client records", True),
+    "client_write_IV": ("the implicit part of every client record's 12-byte nonce", True),
     "server_write_IV": ("the same for server → client records", True),
 }
+
+
+def derivation_text(label: str, suite: SuiteSpec | None) -> tuple[str, bool]:
+    """What a secret of the key schedule is, for the negotiated suite (its key exchange and its AEAD)."""
+    meaning, secret = _DERIVATION_TEXT[label]
+    if suite is None:
+        return meaning, secret
+    cipher = (f"AES-{suite.bits}-GCM" if suite.aead is AEADKind.AES_GCM else "ChaCha20-Poly1305")
+    if label == "pre_master_secret":
+        if suite.key_exchange is KeyExchange.DHE:
+            meaning = ("the Diffie-Hellman shared secret Z: the client computes Ys^x mod p, the server Yc^y mod p, "
+                       "the same number g^xy mod p, which never goes on the wire; as bytes, big-endian with its "
+                       "leading zero bytes stripped (RFC 5246 §8.1.2)")
+        elif suite.key_exchange is KeyExchange.RSA:
+            meaning = ("48 bytes the client made (client_version ‖ 46 random bytes) and sent encrypted to the "
+                       "server's RSA key in the ClientKeyExchange; the server decrypts it (RFC 5246 §7.4.7.1)")
+    elif label in ("client_write_key", "server_write_key"):
+        way = "client → server" if label.startswith("client") else "server → client"
+        meaning = f"the {cipher} key ({suite.key_len} bytes) that protects {way} records"
+    elif label == "client_write_IV":
+        if suite.aead is AEADKind.AES_GCM:
+            meaning = ("a 4-byte salt: the first part of every client record's 12-byte GCM nonce; the other 8 "
+                       "bytes are the explicit nonce the record carries, the sequence number (RFC 5288 §3)")
+        else:
+            meaning = ("a 12-byte IV: every client record's ChaCha20-Poly1305 nonce is this IV XOR the record's "
+                       "sequence number (left-padded to 12 bytes); nothing of the nonce is sent (RFC 7905 §2)")
+    return meaning, secret
+
+
+def record_protection(suite: SuiteSpec | None) -> str:
+    """How the negotiated suite protects each record after ChangeCipherSpec, in a paragraph."""
+    if suite is None:
+        return ("Application data and alerts now travel in records protected by the negotiated cipher, which "
+                "tls12 does not know. Sequence numbers count each side's records since its ChangeCipherSpec, so "
+                "its Finished was number 0.")
+    count = ("Sequence numbers count each side's records since its ChangeCipherSpec, so its Finished was number 0.")
+    if suite.aead is AEADKind.AES_GCM:
+        return (f"Application data and alerts now travel in AES-{suite.bits}-GCM records. Each record's 12-byte "
+                "nonce is the sender's 4-byte write_IV (a salt) followed by the 8-byte explicit nonce sent in the "
+                "record, which is its sequence number: under one key a nonce never repeats (RFC 5288 §3). " + count)
+    return ("Application data and alerts now travel in ChaCha20-Poly1305 records. Each record's 12-byte nonce is "
+            "the sender's 12-byte write_IV XOR its 64-bit sequence number (padded on the left with 4 zero bytes); "
+            "no nonce is sent, so a record is 16 bytes (the Poly1305 tag) longer than its plaintext (RFC 7905 §2). "
+            + count)
+
+
+def record_nonce(suite: SuiteSpec, iv: bytes, seq: int, explicit: bytes | None) -> bytes:
+    """The 12-byte AEAD nonce of record `seq`, as RFC 5288 §3 (salt ‖ explicit) or RFC 7905 §2 (IV XOR seq) says."""
+    if suite.aead is AEADKind.AES_GCM:
+        return iv + (explicit if explicit is not None else seq.to_bytes(8, "big"))
+    padded = seq.to_bytes(len(iv), "big")
+    return bytes(a ^ b for a, b in zip(iv, padded, strict=True))
+
+
 _DERIVATION_ORDER = list(_DERIVATION_TEXT)
 
 
@@ -315,10 +399,13 @@ def explain(events: Sequence[Tagged], *, title: str = "", subtitle: str = "") ->
     for view in views.values():
         result.notes += view.notes
 
-    steps, extras = _steps(views)
+    suite = _negotiated_suite(views)
+    steps, extras = _steps(views, suite)
     _attach_checks(steps, extras, views)
     _attach_decisions(steps, extras, views, result)
-    _attach_derivations(steps, views)
+    _attach_derivations(steps, views, suite)
+    _attach_key_exchange(steps, views, suite)
+    result.record_protection = record_protection(suite)
     failure = _failure(steps, views)
     result.failure = failure
 
@@ -328,7 +415,7 @@ def explain(events: Sequence[Tagged], *, title: str = "", subtitle: str = "") ->
         cut = _ORDER.index(failure.step)
         if failure.step not in steps:
             spec = STEP_TABLE[cut]
-            steps[failure.step] = _new_step(spec)
+            steps[failure.step] = _new_step(spec, suite)
             ordered = _with_extras([steps[n] for n in _ORDER if n in steps], extras)
         target = steps[failure.step]
         target.status = "failed"
@@ -336,17 +423,30 @@ def explain(events: Sequence[Tagged], *, title: str = "", subtitle: str = "") ->
         result.not_reached = [NotReached(spec.number, spec.title, spec.number in steps)
                               for spec in STEP_TABLE[cut + 1 :]]
         ordered = [s for s in ordered if s.number in keep or (s.number == "" and _extra_before(s, keep, ordered))]
+    if (failure is not None and failure.step == "7b" and suite is not None
+            and suite.key_exchange is KeyExchange.RSA and "7b" in steps):
+        steps["7b"].notes.append(
+            "with static RSA this is also how a bad premaster ends: a ClientKeyExchange the server could not "
+            "decrypt (or whose version was wrong) was replaced by the server's own 46 random bytes without a "
+            "word, so the keys differ and the client's Finished record fails to open here (bad_record_mac), the "
+            "same alert as for any other damaged record: the server does not know, and never says, which it was "
+            "(RFC 5246 §7.4.7.1)")
     result.steps = ordered
     perspective = _perspective(views)
     result.traffic = _traffic(perspective) if perspective is not None else []
+    if suite is not None:
+        result.traffic = _with_nonces(result.traffic, suite, steps.get("6"))
     result.flights = _flights(result, views)
-    result.summary = _summary(result.steps)
+    result.summary = _summary(result.steps, suite)
     result.complete = (failure is None or failure.step is None) and result.step("8b") is not None
     return result
 
 
-def _new_step(spec: StepSpec) -> Step:
-    return Step(spec.number, spec.id, spec.title, spec.message, spec.sender, spec.rfc, spec.purpose, spec.expected)
+def _new_step(spec: StepSpec, suite: SuiteSpec | None = None) -> Step:
+    rfc, purpose, expected = spec.rfc, spec.purpose, spec.expected
+    if suite is not None:
+        rfc, purpose, expected = _KX_STEP_TEXT.get((suite.key_exchange, spec.number), (rfc, purpose, expected))
+    return Step(spec.number, spec.id, spec.title, spec.message, spec.sender, rfc, purpose, expected)
 
 
 def _extra_before(step: Step, keep: list[str], ordered: list[Step]) -> bool:
@@ -361,7 +461,20 @@ def _preferred_sides(views: dict[Side, _View], sender: Role) -> list[_View]:
     return [views[s] for s in order if s in views]
 
 
-def _steps(views: dict[Side, _View]) -> tuple[dict[str, Step], list[Step]]:
+def _negotiated_suite(views: dict[Side, _View]) -> SuiteSpec | None:
+    """The suite row of the ServerHello (from whichever side saw it), which says what the key exchange is."""
+    for view in views.values():
+        for seen in view.messages:
+            if isinstance(seen.message, ServerHello):
+                return SUITES.get(seen.message.cipher_suite)
+    return None
+
+
+def _kx(suite: SuiteSpec | None) -> str:
+    return suite.key_exchange.value if suite is not None else "ECDHE"
+
+
+def _steps(views: dict[Side, _View], suite: SuiteSpec | None) -> tuple[dict[str, Step], list[Step]]:
     steps: dict[str, Step] = {}
     extras: list[Step] = []
     extra_keys: set[tuple[int | str, Role]] = set()
@@ -382,13 +495,13 @@ def _steps(views: dict[Side, _View]) -> tuple[dict[str, Step], list[Step]]:
                             "outside the usual eight steps."), name)
                 extras.append(step)
             else:
-                step = _new_step(spec)
+                step = _new_step(spec, suite)
                 steps[spec.number] = step
             step.seen = True
             step.raw = best.raw
             step.records = best.records
             step.fields = (annotate_change_cipher_spec(best.raw) if isinstance(best.message, ChangeCipherSpec)
-                           else annotate_handshake(best.raw))
+                           else annotate_handshake(best.raw, _kx(suite)))
             if any(r.protected for r in best.records) or (spec is not None and spec.key == HandshakeType.FINISHED):
                 step.notes.append("sent encrypted under the new keys; shown here decrypted")
     return steps, extras
@@ -473,7 +586,8 @@ def _attach_decisions(steps: dict[str, Step], extras: list[Step], views: dict[Si
             if event.what == "renegotiation":
                 result.traffic_decisions.append(info)
                 continue
-            number = "4" if event.what in ("group", "signature scheme") else "2"
+            number = ("4" if event.what in ("group", "signature scheme") and "4" in steps
+                      else "3" if event.what == "certificate" and "3" in steps else "2")
             if event.what == "client certificate":
                 target = next((e for e in extras if e.message == "CertificateRequest"), None)
             else:
@@ -483,7 +597,7 @@ def _attach_decisions(steps: dict[str, Step], extras: list[Step], views: dict[Si
         return
 
 
-def _attach_derivations(steps: dict[str, Step], views: dict[Side, _View]) -> None:
+def _attach_derivations(steps: dict[str, Step], views: dict[Side, _View], suite: SuiteSpec | None) -> None:
     if "6" not in steps:
         return
     derivers: tuple[Side, ...] = ("client", "server", "observer")
@@ -494,13 +608,11 @@ def _attach_derivations(steps: dict[str, Step], views: dict[Side, _View]) -> Non
         known = {s.label: s for s in view.secrets}
         derivations: list[Derivation] = []
         for label in _DERIVATION_ORDER:
-            meaning, secret = _DERIVATION_TEXT[label]
+            meaning, secret = derivation_text(label, suite)
             event = known.get(label)
             if event is None:
                 if label == "pre_master_secret" and side == "observer" and "master_secret" in known:
-                    derivations.append(Derivation(label, None, 32, "ECDH(our private key, the peer's public key)",
-                                                  meaning + ". An observer cannot compute it: that takes one of "
-                                                  "the two ephemeral private keys", secret, side))
+                    derivations.append(_unknown_premaster(suite, steps, meaning, secret))
                 continue
             source = "the key log" if side == "observer" and label == "master_secret" else ""
             derivations.append(Derivation(label, event.value, len(event.value), event.inputs, meaning, secret,
@@ -508,6 +620,144 @@ def _attach_derivations(steps: dict[str, Step], views: dict[Side, _View]) -> Non
         steps["6"].derivations = derivations
         if derivations:
             return
+
+
+def _unknown_premaster(suite: SuiteSpec | None, steps: dict[str, Step], meaning: str, secret: bool) -> Derivation:
+    """The premaster secret as an observer has it: not at all, and why."""
+    if suite is not None and suite.key_exchange is KeyExchange.DHE:
+        ske = _parsed_message(steps.get("4"), "DHE")
+        length = len(ske.dh_p) if isinstance(ske, DHEServerKeyExchange) else 256
+        return Derivation("pre_master_secret", None, length, "Z = Ys^x mod p = Yc^y mod p, leading zeros stripped",
+                          meaning + ". An observer cannot compute it: that takes x or y, the two ephemeral "
+                          "private values", secret, "observer")
+    if suite is not None and suite.key_exchange is KeyExchange.RSA:
+        return Derivation("pre_master_secret", None, 48, "RSA-decrypt(EncryptedPreMasterSecret) with the server's key",
+                          meaning + ". An observer cannot read it: that takes the server's RSA private key (and "
+                          "whoever has that key can read every recorded static-RSA connection to it)", secret,
+                          "observer")
+    return Derivation("pre_master_secret", None, 32, "ECDH(our private key, the peer's public key)",
+                      meaning + ". An observer cannot compute it: that takes one of the two ephemeral private keys",
+                      secret, "observer")
+
+
+def _parsed_message(step: Step | None, kx: str) -> object | None:
+    if step is None or len(step.raw) < 4:
+        return None
+    try:
+        return parse_handshake(step.raw[0], step.raw[4:], kx)
+    except TLSError:
+        return None
+
+
+def _leaf(step: Step | None) -> x509.Certificate | None:
+    message = _parsed_message(step, "ECDHE")
+    if not isinstance(message, Certificate) or not message.certificate_list:
+        return None
+    try:
+        return x509.load_der_x509_certificate(message.certificate_list[0])
+    except ValueError:
+        return None
+
+
+def key_description(cert: x509.Certificate) -> str:
+    """The certificate's public key in a few words: "RSA 2048 bits", "ECDSA P-256", "Ed25519"."""
+    try:
+        key = cert.public_key()
+    except ValueError:
+        return "a key tls12 cannot read"
+    if isinstance(key, rsa.RSAPublicKey):
+        return f"RSA {key.key_size} bits"
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return f"ECDSA {_CURVES.get(key.curve.name, key.curve.name)}"
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "Ed25519"
+    if isinstance(key, ed448.Ed448PublicKey):
+        return "Ed448"
+    return type(key).__name__
+
+
+_CURVES = {"secp256r1": "P-256", "secp384r1": "P-384", "secp521r1": "P-521"}
+
+
+def _attach_key_exchange(steps: dict[str, Step], views: dict[Side, _View], suite: SuiteSpec | None) -> None:
+    """What the key exchange and the server's signature did, with the values: steps 3, 4 and 6."""
+    if suite is None:
+        return
+    kx = suite.key_exchange.value
+    leaf = _leaf(steps.get("3"))
+    who = "key"
+    if leaf is not None:
+        try:  # a damaged certificate (from a capture) parses lazily: its fields may not
+            who = f"{key_description(leaf)} key of {leaf.subject.rfc4514_string()}"
+        except ValueError:
+            leaf = None
+    if "3" in steps and leaf is not None:
+        use = ("decrypts the premaster secret the client encrypts to it (static RSA: the key does not sign)"
+               if suite.key_exchange is KeyExchange.RSA else "signs the ServerKeyExchange")
+        steps["3"].notes.append(f"the leaf certificate's {who.replace(' key of ', ' key, of ')}: for "
+                                f"{suite_name(suite.suite)} it {use}")
+    ske = _parsed_message(steps.get("4"), kx)
+    if isinstance(ske, ServerKeyExchange | DHEServerKeyExchange) and "4" in steps:
+        if isinstance(ske, DHEServerKeyExchange):
+            steps["4"].notes.append(
+                f"group: {dh_group_name(ske.dh_p, ske.dh_g)}; p is {len(ske.dh_p) * 8} bits, g = "
+                f"{int.from_bytes(ske.dh_g, 'big')}, Ys = {hex_value(ske.dh_Ys)}")
+        steps["4"].notes.append(
+            f"signature: {scheme_name(ske.scheme)} ({code(ske.scheme)}) by the leaf certificate's {who}, over "
+            f"client_random ‖ server_random ‖ the {'ServerDHParams' if kx == 'DHE' else 'ServerECDHParams'} "
+            f"({len(ske.params_bytes())} bytes); {signature_how(ske.scheme)}")
+    step6 = steps.get("6")
+    if step6 is None:
+        return
+    known = next((d for d in step6.derivations if d.label == "pre_master_secret"), None)
+    premaster = known.value if known is not None else None
+    if suite.key_exchange is KeyExchange.DHE:
+        cke = _parsed_message(step6, kx)
+        if isinstance(cke, DHEClientKeyExchange):
+            step6.notes.append(f"Yc = {hex_value(cke.dh_Yc)}")
+        size = f"; here {len(premaster)} bytes" if premaster is not None else ""
+        step6.notes.append("premaster secret: Z = Ys^x mod p (the client) = Yc^y mod p (the server), written "
+                           f"big-endian with leading zero bytes stripped (RFC 5246 §8.1.2){size}")
+    elif suite.key_exchange is KeyExchange.RSA:
+        if premaster is not None and len(premaster) == 48 and known is not None and known.by == "client":
+            step6.notes.append(f"what the client encrypted: client_version {premaster[:2].hex()} ‖ 46 random bytes "
+                               f"{premaster[2:].hex()}, padded with PKCS#1 v1.5 (type 2) to the length of the "
+                               "server's modulus and encrypted to its public key")
+        elif premaster is not None and len(premaster) == 48:
+            step6.notes.append(f"the premaster the server went on with: {premaster[:2].hex()} ‖ "
+                               f"{premaster[2:].hex()}: the client's, if it decrypted and named the right version; "
+                               "else the server's own random bytes. The server cannot tell which until the "
+                               "client's Finished, and never says")
+        else:
+            step6.notes.append("what the client encrypted: client_version (2 bytes) ‖ 46 random bytes, padded with "
+                               "PKCS#1 v1.5 (type 2) and encrypted to the server's public key")
+        step6.notes.append(
+            "a bad premaster is never revealed: the server draws client_version ‖ 46 random bytes before it "
+            "decrypts, and uses them instead whenever the padding, the length or the version is wrong, without "
+            "a word; the handshake then fails at the client's Finished (its record does not open: bad_record_mac), "
+            "exactly as a wrong key would make it fail, so no answer tells a bad padding from a good one "
+            "(RFC 5246 §7.4.7.1; Bleichenbacher, ROBOT)")
+
+
+def _with_nonces(traffic: list[TrafficItem], suite: SuiteSpec, step6: Step | None) -> list[TrafficItem]:
+    """Each protected record's AEAD nonce, computed from its sender's write_IV and sequence number."""
+    ivs: dict[str, bytes] = {}
+    if step6 is not None:
+        for d in step6.derivations:
+            if d.label in ("client_write_IV", "server_write_IV") and d.value is not None:
+                ivs[d.label.split("_")[0]] = d.value
+    out: list[TrafficItem] = []
+    for item in traffic:
+        r = item.record
+        if r is None or not r.protected or r.seq is None:
+            out.append(item)
+            continue
+        rule = (f"{item.sender}_write_IV ‖ explicit nonce" if suite.aead is AEADKind.AES_GCM
+                else f"{item.sender}_write_IV XOR {r.seq.to_bytes(12, 'big').hex()} (sequence number {r.seq})")
+        iv = ivs.get(item.sender)
+        nonce = record_nonce(suite, iv, r.seq, r.explicit_nonce) if iv is not None else None
+        out.append(dataclasses.replace(item, nonce=nonce, nonce_rule=rule))
+    return out
 
 
 # -- failure ---------------------------------------------------------------------------------------
@@ -586,7 +836,8 @@ def _summary_of(step: Step) -> str:
         return (f"a chain for {fields.get('subject', '?')} (names: {fields.get('subjectAltName', '?')}), "
                 f"issued by {fields.get('issuer', '?')}")
     if step.number == "4":
-        return f"{fields.get('named_curve', '?')}, signed with {fields.get('signature_algorithm', '?')}"
+        group = fields.get("named_curve") or fields.get("group", "?")
+        return f"{group}, signed with {fields.get('signature_algorithm', '?')}"
     if step.number in ("7b", "8b"):
         return f"verify_data {fields.get('verify_data', '?')}"
     return ""
@@ -724,16 +975,23 @@ def _flights(result: Explanation, views: dict[Side, _View]) -> list[Flight]:
     return flights
 
 
-def _summary(steps: list[Step]) -> list[tuple[str, str]]:
+def _summary(steps: list[Step], suite: SuiteSpec | None) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
-    hello = _parsed(steps, "1")
-    server_hello = _parsed(steps, "2")
-    ske = _parsed(steps, "4")
+    kx = _kx(suite)
+    hello = _parsed(steps, "1", kx)
+    server_hello = _parsed(steps, "2", kx)
+    ske = _parsed(steps, "4", kx)
     if isinstance(server_hello, ServerHello):
         out.append(("version", f"{version_name(server_hello.server_version)} ({code(server_hello.server_version)})"))
         out.append(("cipher suite", f"{suite_name(server_hello.cipher_suite)} ({code(server_hello.cipher_suite)})"))
+    if suite is not None and suite.key_exchange is not KeyExchange.ECDHE:
+        out.append(("key exchange", "DHE (finite-field Diffie-Hellman)" if suite.key_exchange is KeyExchange.DHE
+                    else "RSA (the premaster encrypted to the server's key; no forward secrecy)"))
     if isinstance(ske, ServerKeyExchange):
         out.append(("group", f"{group_name(ske.named_curve)} ({code(ske.named_curve)})"))
+        out.append(("signature scheme", f"{scheme_name(ske.scheme)} ({code(ske.scheme)})"))
+    elif isinstance(ske, DHEServerKeyExchange):
+        out.append(("group", dh_group_name(ske.dh_p, ske.dh_g).split(", RFC")[0]))
         out.append(("signature scheme", f"{scheme_name(ske.scheme)} ({code(ske.scheme)})"))
     if isinstance(server_hello, ServerHello):
         ems = find_extension(server_hello.extensions, ExtendedMasterSecret) is not None
@@ -749,11 +1007,11 @@ def _summary(steps: list[Step]) -> list[tuple[str, str]]:
     return out
 
 
-def _parsed(steps: list[Step], number: str) -> object | None:
+def _parsed(steps: list[Step], number: str, kx: str = "ECDHE") -> object | None:
     for step in steps:
         if step.number == number and step.raw and len(step.raw) >= 4:
             try:
-                return parse_handshake(step.raw[0], step.raw[4:])
+                return parse_handshake(step.raw[0], step.raw[4:], kx)
             except TLSError:
                 return None
     return None

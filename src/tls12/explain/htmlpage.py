@@ -292,6 +292,7 @@ def _step_html(step: Step, exp: Explanation, ids: _Ids, reveal: bool) -> str:
             parts.append('<table class="fields"><colgroup><col class="c-name"><col class="c-value"><col class="c-mean">'
                          '</colgroup><thead><tr><th>field</th><th>value</th><th>what it is for</th>'
                          f'</tr></thead><tbody>{"".join(rows)}</tbody></table>')
+        parts += [f'<p class="note">{_e(n)}</p>' for n in step.notes if not n.startswith("sent encrypted")]
         parts.append(_decisions_html(step.decisions))
         parts.append(_checks_html(step.checks))
         parts.append(_derivations_html(step.derivations, reveal))
@@ -372,33 +373,32 @@ def _toc(exp: Explanation) -> str:
 # -- after the handshake ---------------------------------------------------------------------------
 
 
-def _traffic_html(exp: Explanation) -> str:
+def _traffic_html(exp: Explanation, reveal: bool) -> str:
     if not exp.traffic:
         return ""
     rows = []
     closes = set()
     for item in exp.traffic:
-        rows.append(_traffic_row(item))
+        rows.append(_traffic_row(item, reveal))
         if item.kind == "alert" and item.alert_description == 0:
             closes.add(item.sender)
     done = exp.step("8b") is not None and (exp.failure is None or exp.failure.step is None)
-    intro = ("<p>Application data and alerts now travel in AES-256-GCM records. Each record's 12-byte nonce is "
-             "the sender's 4-byte <code>write_IV</code> followed by the 8-byte explicit nonce sent in the record, "
-             "which is its sequence number: under one key a nonce never repeats. Sequence numbers count each side's "
-             "records since its ChangeCipherSpec, so its Finished was number 0.</p>") if done else ""
+    intro = f"<p>{_e(exp.record_protection)}</p>" if done else ""
     close = ("<p class=\"closed\">✓ Each side sent <code>close_notify</code>: the connection ended cleanly, so no "
              "one could have cut the data short unnoticed (RFC 5246 §7.2.1).</p>") if closes == {"client", "server"} \
         else ""
     decisions = _decisions_html(exp.traffic_decisions)
-    rfc = "RFC 5246 §6.2.3.3, RFC 5288 §3" if done else "RFC 5246 §7.2"
+    aead_rfc = "RFC 7905 §2" if "ChaCha20" in exp.record_protection else "RFC 5288 §3"
+    rfc = f"RFC 5246 §6.2.3.3, {aead_rfc}" if done else "RFC 5246 §7.2"
     return (f'<section class="after" id="after"><h2>{"After the handshake" if done else "Alerts"} '
             f'<span class="rfc">{rfc}</span></h2>{intro}'
             '<table class="traffic"><thead><tr><th>direction</th><th>record</th><th>sequence number · explicit '
-            f'nonce</th><th>size on the wire</th><th>content</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+            f'nonce</th><th>AEAD nonce</th><th>size on the wire</th><th>content</th></tr></thead>'
+            f'<tbody>{"".join(rows)}</tbody></table>'
             f'{decisions}{close}</section>')
 
 
-def _traffic_row(item: TrafficItem) -> str:
+def _traffic_row(item: TrafficItem, reveal: bool) -> str:
     r = item.record
     direction = "client → server" if item.sender == "client" else "server → client"
     if item.kind == "alert":
@@ -416,8 +416,16 @@ def _traffic_row(item: TrafficItem) -> str:
     nonce_size = f"{len(r.explicit_nonce)} + " if r is not None and r.explicit_nonce is not None else ""
     size = (f"{5 + r.length} = 5 + {nonce_size}{r.plaintext_length} + 16" if r is not None and r.protected
             else (f"{5 + r.length}" if r is not None else "—"))
+    if not item.nonce_rule:
+        nonce = "—"
+    elif item.nonce is not None and reveal:
+        nonce = f"<code>{_e(item.nonce.hex())}</code><br>= {_e(item.nonce_rule)}"
+    else:
+        hidden = "hidden — --reveal-secrets shows it" if item.nonce is not None else "write_IV unknown"
+        nonce = f'<span class="hidden">{hidden}</span><br>= {_e(item.nonce_rule)}'
     return (f'<tr class="{item.sender}"><td class="dir {item.sender}">{direction}</td><td>{kind}</td>'
-            f'<td><code>{_e(seq)}</code></td><td>{_e(size)}</td><td><code>{_e(content)}</code></td></tr>')
+            f'<td><code>{_e(seq)}</code></td><td>{nonce}</td><td>{_e(size)}</td><td><code>{_e(content)}</code></td>'
+            '</tr>')
 
 
 # -- the page --------------------------------------------------------------------------------------
@@ -479,7 +487,7 @@ then encrypted data. Here they are as they really happened. Each step says what 
 its value and meaning, what the receiver checked, and its bytes: hover over them.</p>
 {steps}
 {failure_after}
-{_traffic_html(exp)}
+{_traffic_html(exp, reveal_secrets)}
 {notes}
 <footer>Made by <b>tls12</b>. This page is self-contained: it loads nothing from anywhere.</footer>
 </main>

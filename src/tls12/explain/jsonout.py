@@ -48,7 +48,10 @@ were revealed.
       "after_handshake": [{"from": role, "to": role, "kind": "application_data" | "alert" | "handshake",
                            "record": record | null, "plaintext": hex | null,
                            "alert_level": int | null, "alert_description": int | null,
-                           "alert_name": str | null, "note": str}],
+                           "alert_name": str | null, "note": str,
+                           "nonce": hex | null,      # the record's AEAD nonce (shown with the secrets)
+                           "nonce_rule": str}],      # how it is made: "client_write_IV XOR <seq>", ...
+      "record_protection": str,             # the negotiated AEAD and its nonce rule, in words
       "decisions_after_handshake": [decision],
       "notes": [str]
     }
@@ -159,8 +162,10 @@ def _step(step: Step, reveal: bool) -> dict[str, Any]:
     }
 
 
-def _traffic(item: TrafficItem) -> dict[str, Any]:
+def _traffic(item: TrafficItem, reveal: bool) -> dict[str, Any]:
     return {
+        "nonce": _hex(item.nonce) if reveal else None,
+        "nonce_rule": item.nonce_rule,
         "from": item.sender,
         "to": other(item.sender),
         "kind": item.kind,
@@ -214,7 +219,8 @@ def to_json(exp: Explanation, *, reveal_secrets: bool = False) -> dict[str, Any]
             "peer_view": failure.peer_view,
             "inferred": failure.inferred,
         },
-        "after_handshake": [_traffic(t) for t in exp.traffic],
+        "record_protection": exp.record_protection,
+        "after_handshake": [_traffic(t, reveal_secrets) for t in exp.traffic],
         "decisions_after_handshake": [_decision(d) for d in exp.traffic_decisions],
         "notes": list(exp.notes),
     }

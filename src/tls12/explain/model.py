@@ -250,6 +250,10 @@ class TrafficItem:
     alert_level: int | None = None
     alert_description: int | None = None
     note: str = ""
+    #: The record's 12-byte AEAD nonce, when the write_IV is known (a secret: it shows the IV).
+    nonce: bytes | None = None
+    #: How the nonce is made, in words ("write_IV XOR seq 3", "write_IV ‖ explicit nonce").
+    nonce_rule: str = ""
 
 
 @dataclass(frozen=True)
@@ -308,6 +312,8 @@ class Explanation:
     failure: FailureInfo | None = None
     notes: list[str] = field(default_factory=list)
     complete: bool = False  # both Finished messages were verified by whoever traced them
+    #: How the negotiated suite protects records after ChangeCipherSpec (its AEAD and nonce rule).
+    record_protection: str = ""
 
     def step(self, number: str) -> Step | None:
         for step in self.steps:

@@ -6,20 +6,22 @@ handshake messages, keeps the transcript hash, and once the ClientKeyExchange
 has gone by it takes the master secret from the NSS key log (the
 ``CLIENT_RANDOM <client random> <master secret>`` line), derives the key
 block with the PRF (RFC 5246 §6.3) and opens every protected record with
-AES-GCM. It checks what an outsider can check: the ServerKeyExchange
+the suite's AEAD (AES-GCM or ChaCha20-Poly1305). It checks what an outsider can check: the ServerKeyExchange
 signature against the certificate's key, both Finished values against the
 transcript, and (given trust anchors) the certificate chain and host name.
 
 It emits the same trace events a live connection does, tagged ``observer``
 (an observer traces as a client would: "out" is client to server), so the
 same renderers explain a capture and a live connection alike. What only an
-end could know (the premaster secret, which takes an ECDHE private key) is
+end could know (the premaster secret, which takes an ephemeral private key, or
+the server's RSA key for static RSA) is
 said to be unknown; what goes wrong (no key log line, a record that does not
 decrypt) is said in an `ObserverNote`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hmac
 from collections.abc import Callable, Sequence
@@ -30,8 +32,10 @@ from cryptography.hazmat.primitives import hashes
 
 from ..crypto import prf, signatures
 from ..crypto.aead import RecordAEAD, record_aead
+from ..crypto.dhe import FFDHE_GROUPS
+from ..crypto.signatures import rsa_pss_key
 from ..crypto.suites import SUITES, SuiteSpec
-from ..crypto.x509 import TrustStore, parse_chain, rsa_public_key, verify_server_chain
+from ..crypto.x509 import TrustStore, parse_chain, server_public_key, verify_server_chain
 from ..enums import CipherSuite, ContentType, NamedGroup
 from ..errors import CertificateError, HostnameMismatch, TLSError
 from ..messages import (
@@ -41,9 +45,12 @@ from ..messages import (
     ChangeCipherSpec,
     ClientHello,
     ClientKeyExchange,
+    DHEClientKeyExchange,
+    DHEServerKeyExchange,
     ExtendedMasterSecret,
     Finished,
     HandshakeMessage,
+    RSAClientKeyExchange,
     ServerHello,
     ServerHelloDone,
     ServerKeyExchange,
@@ -53,6 +60,8 @@ from ..messages import (
 )
 from ..record.layer import HEADER_LEN, HandshakeReassembler
 from ..trace import Decision, Direction, MessageTrace, RecordTrace, SecretDerived, TraceEvent, Verification
+from .annotate import dh_group_name
+from .build import key_description
 from .capture import C2S, S2C, Capture
 from .model import AppData, ObserverNote, Role, Tagged
 
@@ -194,7 +203,8 @@ class Observer:
                 d.handshake.add(payload)
                 while (frame := d.handshake.pop()) is not None:
                     msg_type, body, raw = frame
-                    self._handshake(sender, parse_handshake(msg_type, body), raw)
+                    kx = self._suite.key_exchange.value if self._suite is not None else "ECDHE"
+                    self._handshake(sender, parse_handshake(msg_type, body, kx), raw)
             elif kind == ContentType.CHANGE_CIPHER_SPEC:
                 self._emit(MessageTrace(way, ChangeCipherSpec.parse(payload), payload))
                 d.protected = True
@@ -249,8 +259,9 @@ class Observer:
         if alpn is not None and alpn.protocols:
             self._emit(Decision("ALPN", alpn.protocols[0].decode("utf-8", "replace"), seen))
         if self._suite is None:
-            self._note(f"tls12 cannot derive keys for {CipherSuite(message.cipher_suite).name}: only "
-                       "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 is explained in full")
+            self._note(f"tls12 cannot derive keys for {CipherSuite(message.cipher_suite).name}: only the suites "
+                       "tls12 speaks (ECDHE, DHE and RSA key exchange with AES-GCM or ChaCha20-Poly1305) are "
+                       "explained in full")
 
     def _server_name(self) -> str | None:
         hello = self.client_hello
@@ -267,6 +278,8 @@ class Observer:
         if not self._chain:
             self._emit(Verification("certificate chain", False, "the server sent no certificate"))
             return
+        with contextlib.suppress(ValueError):  # a damaged certificate: the chain check below says what is wrong
+            self._certificate_decision()
         if self._trust is None:
             self._emit(Verification("certificate chain", False,
                                     "not verified: tls12 explain was given no trust anchors (--cafile)"))
@@ -289,6 +302,23 @@ class Observer:
             return
         self._path(path, name)
 
+    def _certificate_decision(self) -> None:
+        """Which certificate the server sent, and what the wire says of why (its reasons are not on it)."""
+        leaf = self._chain[0]
+        try:
+            names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+            listed = ", ".join(str(n.value) for n in names)
+        except (x509.ExtensionNotFound, ValueError):
+            listed = "no subjectAltName"
+        sni = self._server_name()
+        suite = self._suite
+        fits = (f"its {key_description(leaf)} key fits {suite.suite.name} ({suite.authentication.value})"
+                if suite is not None else f"its key is {key_description(leaf)}")
+        asked = f"the client asked for {sni!r}" if sni is not None else "the client sent no server_name"
+        self._emit(Decision("certificate", f"{key_description(leaf)} certificate for {listed}",
+                            f"seen on the wire: {fits}; {asked}, and the certificate names {listed}. Which other "
+                            "certificates the server holds, and why it preferred this one, is not on the wire"))
+
     def _path(self, path: list[x509.Certificate], name: str | None) -> None:
         for i, cert in enumerate(path):
             last = i == len(path) - 1
@@ -306,29 +336,32 @@ class Observer:
             self._emit(Verification("host name", True, "not checked: the client sent no server_name"))
 
     def _server_key_exchange(self, message: HandshakeMessage, raw: bytes) -> None:
-        assert isinstance(message, ServerKeyExchange)
-        self._emit(Decision("group", NamedGroup(message.named_curve).name, "seen in the ServerKeyExchange"))
+        assert isinstance(message, ServerKeyExchange | DHEServerKeyExchange)
+        if isinstance(message, DHEServerKeyExchange):
+            self._emit(Decision("group", _dh_group(message), "seen in the ServerKeyExchange (p and g)"))
+        else:
+            self._emit(Decision("group", NamedGroup(message.named_curve).name, "seen in the ServerKeyExchange"))
         self._emit(Decision("signature scheme", message.scheme.name, "seen in the ServerKeyExchange"))
-        if self.client_hello is None or self.server_hello is None or not self._chain:
+        if self.client_hello is None or self.server_hello is None or not self._chain or self._suite is None:
             return
-        # §7.4.3: the signature covers client_random + server_random + ServerECDHParams, as sent.
-        params = raw[4 : 4 + 4 + len(message.public)]
-        signed = self.client_hello.random + self.server_hello.random + params
+        # §7.4.3: the signature covers client_random + server_random + the params, as sent.
+        signed = self.client_hello.random + self.server_hello.random + message.params_bytes()
+        leaf = self._chain[0]
         try:
-            key = rsa_public_key(self._chain[0])
-            signatures.verify(key, message.scheme, message.signature, signed)
-        except (TLSError, KeyError) as exc:
+            key = server_public_key(leaf, self._suite.authentication)
+            signatures.verify(key, message.scheme, message.signature, signed, rsa_pss=rsa_pss_key(leaf))
+        except (TLSError, KeyError, ValueError) as exc:
             self._emit(Verification("ServerKeyExchange signature", False, str(exc) or "unsupported scheme"))
             return
         self._emit(Verification("ServerKeyExchange signature", True,
                                 f"{message.scheme.name.lower()} over client_random + server_random + params, "
-                                "with the certificate's public key"))
+                                f"with the certificate's public key ({key_description(leaf)})"))
 
     def _server_hello_done(self, message: HandshakeMessage, raw: bytes) -> None:
         self.server_done = True
 
     def _client_key_exchange(self, message: HandshakeMessage, raw: bytes) -> None:
-        assert isinstance(message, ClientKeyExchange)
+        assert isinstance(message, ClientKeyExchange | DHEClientKeyExchange | RSAClientKeyExchange)
         suite, hello, server_hello = self._suite, self.client_hello, self.server_hello
         if suite is None or hello is None or server_hello is None:
             return
@@ -388,7 +421,18 @@ class Observer:
         ServerKeyExchange: _server_key_exchange,
         ServerHelloDone: _server_hello_done,
         ClientKeyExchange: _client_key_exchange,
+        DHEServerKeyExchange: _server_key_exchange,
+        DHEClientKeyExchange: _client_key_exchange,
+        RSAClientKeyExchange: _client_key_exchange,
     }
+
+
+def _dh_group(message: DHEServerKeyExchange) -> str:
+    """The NamedGroup member's name when p and g are an RFC 7919 group's, else what they are."""
+    for group, params in FFDHE_GROUPS.items():
+        if params.p_bytes == message.dh_p and params.g_bytes == message.dh_g:
+            return group.name
+    return dh_group_name(message.dh_p, message.dh_g)
 
 
 def _digest(algorithm: hashes.HashAlgorithm, messages: Sequence[bytes]) -> bytes:

@@ -199,7 +199,8 @@ def _step_lines(s: _Style, step: Step, reveal: bool, meanings: bool) -> list[str
         return out
     out += _record_lines(s, step)
     for note in step.notes:
-        out.append(s.dim(f"    ({note})"))
+        out += [s.dim(line) for line in textwrap.wrap(f"({note})", _WIDTH - 4, initial_indent="    ",
+                                                       subsequent_indent="     ")]
     for f in step.fields:
         out += _field_lines(s, f, 4, meanings)
     for d in step.decisions:
@@ -239,23 +240,20 @@ def _failure_lines(s: _Style, exp: Explanation) -> list[str]:
     return out
 
 
-def _traffic_lines(s: _Style, exp: Explanation) -> list[str]:
+def _traffic_lines(s: _Style, exp: Explanation, reveal: bool) -> list[str]:
     if not exp.traffic and not exp.traffic_decisions:
         return []
     handshake_done = exp.step("8b") is not None and (exp.failure is None or exp.failure.step is None)
     out = [""]
     if handshake_done:
-        out.append(s.head("After the handshake") + "   " + s.dim("RFC 5246 §6.2.3.3, RFC 5288 §3"))
-        out += textwrap.wrap(
-            "Application data and alerts now travel in AES-256-GCM records. Each record's nonce is the sender's "
-            "write_IV (4 bytes) followed by the 8-byte explicit nonce, which is the record's sequence number: it "
-            "never repeats. Sequence numbers count each side's records since its ChangeCipherSpec, so its Finished "
-            "was number 0.", _WIDTH - 2, initial_indent="  ", subsequent_indent="  ")
+        rfc = "RFC 7905 §2" if "ChaCha20" in exp.record_protection else "RFC 5288 §3"
+        out.append(s.head("After the handshake") + "   " + s.dim(f"RFC 5246 §6.2.3.3, {rfc}"))
+        out += textwrap.wrap(exp.record_protection, _WIDTH - 2, initial_indent="  ", subsequent_indent="  ")
     else:
         out.append(s.head("Alerts") + "   " + s.dim("RFC 5246 §7.2"))
     closes: set[str] = set()
     for item in exp.traffic:
-        out += _traffic_item(s, item)
+        out += _traffic_item(s, item, reveal)
         if item.kind == "alert" and item.alert_description == 0:
             closes.add(item.sender)
     for d in exp.traffic_decisions:
@@ -268,9 +266,14 @@ def _traffic_lines(s: _Style, exp: Explanation) -> list[str]:
     return out
 
 
-def _traffic_item(s: _Style, item: TrafficItem) -> list[str]:
+def _traffic_item(s: _Style, item: TrafficItem, reveal: bool) -> list[str]:
     r = item.record
     where = ""
+    nonce = ""
+    if item.nonce_rule:
+        value = item.nonce.hex() if item.nonce is not None and reveal else (
+            _HIDDEN.format(n=len(item.nonce)) if item.nonce is not None else "write_IV unknown")
+        nonce = f"AEAD nonce {value} = {item.nonce_rule}"
     if r is not None and r.protected:
         if r.explicit_nonce is not None:
             where = (f"seq {r.seq}, nonce {r.explicit_nonce.hex()}, {r.length} bytes = {len(r.explicit_nonce)} + "
@@ -290,7 +293,7 @@ def _traffic_item(s: _Style, item: TrafficItem) -> list[str]:
     else:
         what = f"handshake: {item.note}"
     line = f"    {_arrow(item.sender)}   {what}"
-    return [line] + ([s.dim(f"{' ' * 8}{where}")] if where else [])
+    return [line] + ([s.dim(f"{' ' * 8}{where}")] if where else []) + ([s.dim(f"{' ' * 8}{nonce}")] if nonce else [])
 
 
 def _flight_lines(s: _Style, exp: Explanation) -> list[str]:
@@ -344,7 +347,7 @@ def render_text(exp: Explanation, *, reveal_secrets: bool = False, color: bool =
     for step in exp.steps:
         lines += _step_lines(s, step, reveal_secrets, meanings)
     lines += _failure_lines(s, exp)
-    lines += _traffic_lines(s, exp)
+    lines += _traffic_lines(s, exp, reveal_secrets)
     for note in exp.notes:
         lines.append(s.dim(f"Note: {note}"))
     return "\n".join(lines) + "\n"
