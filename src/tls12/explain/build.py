@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from ..crypto.suites import SUITES, AEADKind, KeyExchange, SuiteSpec
@@ -663,7 +664,7 @@ def key_description(cert: x509.Certificate) -> str:
     """The certificate's public key in a few words: "RSA 2048 bits", "ECDSA P-256", "Ed25519"."""
     try:
         key = cert.public_key()
-    except ValueError:
+    except (ValueError, UnsupportedAlgorithm):  # a damaged certificate from a capture
         return "a key tls12 cannot read"
     if isinstance(key, rsa.RSAPublicKey):
         return f"RSA {key.key_size} bits"
