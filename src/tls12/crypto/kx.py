@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from ..enums import NamedGroup
 from ..errors import IllegalParameter
 
-__all__ = ["ECDHE_GROUPS", "SUPPORTED_GROUPS", "EphemeralKey", "KeyShare", "curve_for"]
+__all__ = ["ECDHE_GROUPS", "EphemeralKey", "KeyShare", "curve_for"]
 
 _CURVES: dict[NamedGroup, ec.EllipticCurve] = {
     NamedGroup.SECP256R1: ec.SECP256R1(),
@@ -41,10 +41,6 @@ ECDHE_GROUPS: tuple[NamedGroup, ...] = (
     NamedGroup.X448,
     NamedGroup.SECP521R1,
 )
-
-# The groups the configuration offers and accepts today (its default). The handshake
-# step that negotiates the new groups widens this; until then the wire is unchanged.
-SUPPORTED_GROUPS: tuple[NamedGroup, ...] = (NamedGroup.X25519, NamedGroup.SECP256R1, NamedGroup.SECP384R1)
 
 
 class KeyShare(Protocol):
