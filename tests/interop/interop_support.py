@@ -934,6 +934,19 @@ class Pki:
         return ClientConfig(trust_anchors=[self.ca.certificate], **kwargs)
 
 
+@dataclass(frozen=True)
+class Leaf:
+    """A server certificate of one key type: the chain (leaf first, no root) and key, in files too."""
+
+    key_type: str
+    issued: IssuedCertificate[Any]
+    cert_pem: Path
+    key_pem: Path
+
+    def server_config(self, **kwargs: Any) -> ServerConfig:
+        return ServerConfig(credentials=[self.issued.credential()], **kwargs)
+
+
 def assert_ours(r: SessionResult, *, suite: Suite, key_type: str = "rsa", group: str | None = None,
                 ems: bool = True, alpn: str | None = None, sni: str | None = "localhost",
                 closed_first: str | None = None) -> None:
