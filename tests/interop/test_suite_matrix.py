@@ -342,7 +342,8 @@ class Served:
     port: int
     script: Callable[[], App]
     text: Callable[[], str]
-    per_connection: bool = False  # the server serves one connection: start one per suite
+    #: For a server that serves one connection: wait for it to end, its exit status.
+    finish: Callable[[], int] | None = None
 
 
 LINE = b"hello from tls12\n"
@@ -407,8 +408,7 @@ def botan_server(leaf: Leaf, count: int, tmp: Path) -> Iterator[Served]:
 def program_server(argv: list[str | Path], name: str, ready: float) -> Iterator[Served]:
     proc, port = start_peer_server(argv, name=name, ready=ready)
     with proc:
-        yield Served(port, echo_script, lambda: proc.text, per_connection=True)
-        proc.wait(30)
+        yield Served(port, echo_script, lambda: proc.text, finish=lambda: proc.wait(30))
 
 
 def one_server(peer: str, request: pytest.FixtureRequest, leaf: Leaf, suite: Suite, tmp: Path
@@ -454,9 +454,13 @@ def test_our_client(peer: str, key_type: str, suites: tuple[Suite, ...], pki: Pk
         def one(suite: Suite) -> None:
             with one_server(peer, request, leaf, suite, tmp_path) as served:
                 details = connect(served, suite)
-                hs = report_line(served.text(), "HANDSHAKE")
-                assert (hs["version"], hs["cipher"]) == ("TLSv1.2", suite.iana), served.text()
-                details["suite_ok"] = True
+                assert served.finish is not None
+                rc = served.finish()
+            assert rc == 0, served.text()
+            hs = report_line(served.text(), "HANDSHAKE")
+            assert (hs["version"], hs["cipher"]) == ("TLSv1.2", suite.iana), served.text()
+            assert report_line(served.text(), "RESULT")["received"] == str(len(LINE)), served.text()
+            details["suite_ok"] = True
 
         run_all(suites, one)
 
