@@ -154,7 +154,12 @@ def check(r: SessionResult, suite: Suite, key_type: str) -> None:
             # A server may send any (p, g): an RFC 7919 group is named, another one (OpenSSL's built-in
             # groups) is not, and our client has checked it has 2048 bits or more.
             assert r.group is None or r.group.startswith("ffdhe"), r
+        elif r.role == "server":
+            # Our first group, x25519, is in every peer client's supported_groups.
+            assert r.group == "x25519", r
         else:
+            # The peer's server chooses among our groups: x25519 mostly, but NSS takes its ECDSA
+            # certificate's curve (secp384r1 with a P-384 key, secp521r1 with a P-521 key).
             assert r.group in ("x25519", "secp256r1", "secp384r1", "secp521r1", "x448"), r
     assert r.sent > 0 and r.received > 0, r
     assert r.clean, f"not a clean close: {r}"
