@@ -37,7 +37,17 @@ PEERS: dict[str, tuple[bool, bool]] = {  # name: (has a client for our server, h
     "chromium": (True, False),
     "tlslite": (True, True),
 }
-GROUP_ORDER = ("x25519", "secp256r1", "secp384r1")
+GROUP_ORDER = ("x25519", "secp256r1", "secp384r1", "secp521r1", "x448", "ffdhe2048", "ffdhe3072", "ffdhe4096")
+#: The suite x key-type columns: (heading, key exchange, key type), from tests/interop/test_suite_matrix.py's rows.
+SUITE_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("ECDHE_RSA<br>RSA", "ECDHE", "rsa"),
+    ("DHE_RSA<br>RSA", "DHE", "rsa"),
+    ("static RSA<br>RSA", "RSA", "rsa"),
+    ("ECDHE_ECDSA<br>P-256", "ECDHE", "ecdsa-p256"),
+    ("ECDHE_ECDSA<br>P-384", "ECDHE", "ecdsa-p384"),
+    ("ECDHE_ECDSA<br>P-521", "ECDHE", "ecdsa-p521"),
+    ("ECDHE_ECDSA<br>Ed25519", "ECDHE", "ed25519"),
+)
 NONE = "\u2013"  # an en dash: nothing to show
 
 
@@ -64,6 +74,14 @@ def cell(rows: list[dict[str, Any]]) -> str:
     return f"{mark} ({passed}/{len(rows)})"
 
 
+def suite_cell(rows: list[dict[str, Any]]) -> str:
+    """One direction of a suite x key-type cell: ✅ 3/3, ❌ 2/3, or a dash when nothing ran."""
+    if not rows:
+        return NONE
+    passed = sum(r["outcome"] == "passed" for r in rows)
+    return f"{'✅' if passed == len(rows) else '❌'} {passed}/{len(rows)}"
+
+
 def joined(values: set[str], order: tuple[str, ...] = ()) -> str:
     ranked = sorted(values, key=lambda v: (order.index(v) if v in order else len(order), v))
     return ", ".join(ranked) if ranked else NONE
@@ -87,8 +105,8 @@ def render(data: dict[str, Any], results_name: str) -> str:
         f"(`pytest tests/interop`) run {data.get('generated', '?')} on {data.get('platform', '?')}: "
         f"{total - failed} of {total} checks passed. Every row is a real peer process on 127.0.0.1 "
         "with its own default offer unless the variant says otherwise; each check is a verified handshake "
-        "(TLS 1.2, ECDHE-RSA-AES256-GCM-SHA384), application data both ways and a clean close. Groups, EMS "
-        "and ALPN list what was negotiated across the variants.",
+        "(TLS 1.2, with the suite the negotiation rules give with that peer), application data both ways "
+        "and a clean close. Groups, EMS and ALPN list what was negotiated across the variants.",
         "",
         "| Peer | Library | Version | Our server ← its client | Our client → its server | Groups | EMS | ALPN |",
         "|---|---|---|---|---|---|---|---|",
@@ -105,6 +123,32 @@ def render(data: dict[str, Any], results_name: str) -> str:
         client = cell(directions.get("client", []) + unknown) if has_server else NONE
         lines.append(f"| {info['name']} | {info['library']} | {info['version']} | {server} | {client} | "
                      f"{joined(groups, GROUP_ORDER)} | {joined(ems)} | {joined(alpn)} |")
+
+    suite_rows = [r for r in rows if r.get("matrix_kx") and r["direction"] in ("server", "client")]
+    if suite_rows:
+        lines += ["", "Every suite with every certificate key type (`tests/interop/test_suite_matrix.py`): one "
+                  "suite enabled on our side per connection, the peer with its defaults; each cell counts the "
+                  "suites (AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305; static RSA has the two AES-GCM ones) "
+                  "that passed, our server ← its client / our client → its server. The RSA root issues every "
+                  "leaf; a dash is a combination the peer does not have (tests/interop/README.md says why). "
+                  "The last column: `tls12 serve` with a Let's-Encrypt-shaped chain (ECDSA P-256 leaf, ECDSA "
+                  "intermediate, RSA root) and the suite it gave that client.", "",
+                  "| Peer | " + " | ".join(h for h, _, _ in SUITE_COLUMNS) + " | Let's Encrypt chain |",
+                  "|---|" + "---|" * (len(SUITE_COLUMNS) + 1)]
+        for peer, (has_client, has_server) in PEERS.items():
+            mine = [r for r in suite_rows if r["peer"] == peer]
+            cells = []
+            for _, kx, key_type in SUITE_COLUMNS:
+                parts = []
+                for direction, has in (("server", has_client), ("client", has_server)):
+                    got = [r for r in mine if r["direction"] == direction and r["matrix_kx"] == kx
+                           and r.get("key_type") == key_type]
+                    parts.append(suite_cell(got) if has else NONE)
+                cells.append(" / ".join(parts) if any(p != NONE for p in parts) else NONE)
+            le = [r for r in rows if r["peer"] == peer and r.get("chain") == "letsencrypt"]
+            le_cell = f"{cell(le)} {le[0]['suite'].removeprefix('TLS_')}" if le else NONE
+            name = versions.get(peer, {}).get("name", peer)
+            lines.append(f"| {name} | " + " | ".join(cells) + f" | {le_cell} |")
 
     negative = [r for r in rows if r["direction"] == "negative"]
     if negative:
@@ -127,8 +171,8 @@ def render(data: dict[str, Any], results_name: str) -> str:
             lines.append(f"| {r['variant']} | {cell([r])} | {finished} ({r.get('finished_without_keys', '?')}) |")
 
     lines += ["", "<details><summary>Every check</summary>", "",
-              "| Peer | Direction | Variant | Result | Group | EMS | ALPN | Closed first |",
-              "|---|---|---|---|---|---|---|---|"]
+              "| Peer | Direction | Variant | Result | Suite | Group | EMS | ALPN | Closed first |",
+              "|---|---|---|---|---|---|---|---|---|"]
     label = {"server": "our server ← client", "client": "our client → server", "negative": "negative",
              "wireshark": "wireshark", "?": "?"}
     order = list(label)
@@ -137,7 +181,8 @@ def render(data: dict[str, Any], results_name: str) -> str:
                                          r["variant"])):
         ems_text = NONE if r.get("ems") is None else ("yes" if r["ems"] else "no")
         lines.append(f"| {r['peer']} | {label.get(r['direction'], r['direction'])} | {r['variant']} | "
-                     f"{'pass' if r['outcome'] == 'passed' else 'FAIL'} | {r.get('group') or NONE} | {ems_text} | "
+                     f"{'pass' if r['outcome'] == 'passed' else 'FAIL'} | "
+                     f"{(r.get('suite') or NONE).removeprefix('TLS_')} | {r.get('group') or NONE} | {ems_text} | "
                      f"{r.get('alpn') or NONE} | {r.get('closed_first') or NONE} |")
     lines += ["", "</details>", "", END]
     return "\n".join(lines)

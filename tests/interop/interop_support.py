@@ -41,9 +41,97 @@ HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
 LOOPBACK = "127.0.0.1"
 
-#: The one suite tls12 has, in the names peers print it under.
-SUITE_IANA = "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"
-SUITE_OPENSSL = "ECDHE-RSA-AES256-GCM-SHA384"
+
+# -- suites: what each side's rules must give ---------------------------------------------------
+#
+# The interop tests never accept "any suite": each states the one the negotiation rules give
+# with that peer (whose order wins, what the peer offers, what the certificate can serve).
+# The table below is written out here, independently of tls12's own tables.
+
+
+@dataclass(frozen=True)
+class Suite:
+    code: int
+    iana: str
+    openssl: str
+
+    @property
+    def kx(self) -> str:
+        """ECDHE, DHE or RSA (static)."""
+        return self.iana.split("_")[1]
+
+    @property
+    def auth(self) -> str:
+        """What the server's key must be: "rsa" or "ecdsa" (ECDSA or Ed25519, RFC 8422 §5.1.3)."""
+        return "ecdsa" if "_ECDSA_" in self.iana else "rsa"
+
+    @property
+    def cipher(self) -> str:
+        """AES128-GCM, AES256-GCM or CHACHA20."""
+        return ("CHACHA20" if "CHACHA20" in self.iana else "AES128-GCM" if "AES_128" in self.iana
+                else "AES256-GCM")
+
+    @property
+    def chacha(self) -> bool:
+        return self.cipher == "CHACHA20"
+
+
+def _suite(code: int, iana: str, openssl: str) -> Suite:
+    return Suite(code, iana, openssl)
+
+
+#: tls12's default order, both roles: Mozilla's "intermediate" TLS 1.2 list (ECDSA before RSA,
+#: AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305; ECDHE, then DHE). Static RSA is never on by default.
+DEFAULT_ORDER: tuple[Suite, ...] = (
+    _suite(0xC02B, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "ECDHE-ECDSA-AES128-GCM-SHA256"),
+    _suite(0xC02F, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256"),
+    _suite(0xC02C, "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384", "ECDHE-ECDSA-AES256-GCM-SHA384"),
+    _suite(0xC030, "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "ECDHE-RSA-AES256-GCM-SHA384"),
+    _suite(0xCCA9, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-ECDSA-CHACHA20-POLY1305"),
+    _suite(0xCCA8, "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "ECDHE-RSA-CHACHA20-POLY1305"),
+    _suite(0x009E, "TLS_DHE_RSA_WITH_AES_128_GCM_SHA256", "DHE-RSA-AES128-GCM-SHA256"),
+    _suite(0x009F, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384", "DHE-RSA-AES256-GCM-SHA384"),
+    _suite(0xCCAA, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256", "DHE-RSA-CHACHA20-POLY1305"),
+)
+#: Static RSA key exchange: spoken, but only when configured by name.
+STATIC_RSA: tuple[Suite, ...] = (
+    _suite(0x009C, "TLS_RSA_WITH_AES_128_GCM_SHA256", "AES128-GCM-SHA256"),
+    _suite(0x009D, "TLS_RSA_WITH_AES_256_GCM_SHA384", "AES256-GCM-SHA384"),
+)
+ALL_SUITES: tuple[Suite, ...] = DEFAULT_ORDER + STATIC_RSA
+BY_CODE = {s.code: s for s in ALL_SUITES}
+BY_IANA = {s.iana: s for s in ALL_SUITES}
+BY_OPENSSL = {s.openssl: s for s in ALL_SUITES}
+
+#: Suites with the key exchange and authentication of ours but CBC records (RFC 5246 MAC-then-encrypt):
+#: what a peer "without our suites" has. tls12 speaks AEAD suites only.
+ECDHE_RSA_AES128_CBC_SHA256 = _suite(0xC027, "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256", "ECDHE-RSA-AES128-SHA256")
+
+
+def key_auth(key_type: str) -> str:
+    """The suites' authentication a certificate key serves: "rsa" (RSA) or "ecdsa" (ECDSA, Ed25519)."""
+    return "rsa" if key_type.startswith("rsa") else "ecdsa"
+
+
+def our_server_choice(offered: Sequence[int], key_type: str = "rsa",
+                      order: Sequence[Suite] = DEFAULT_ORDER) -> Suite:
+    """The suite our server must choose from a client's offer (ServerConfig's defaults).
+
+    Our order wins, among the suites the client offers and our certificate can serve; but when
+    the client's first TLS 1.2 suite we know is a ChaCha20-Poly1305 one, the ChaCha20 suites move
+    first (the mobile-client rule). TLS 1.3 suites, GREASE and SCSVs are no TLS 1.2 suites."""
+    known = {s.code for s in order}
+    first = next((BY_CODE[c] for c in offered if c in known), None)
+    candidates = [s for s in order if s.code in offered and s.auth == key_auth(key_type)]
+    if first is not None and first.chacha:
+        candidates = [s for s in candidates if s.chacha] + [s for s in candidates if not s.chacha]
+    assert candidates, f"no suite of ours in the offer {[hex(c) for c in offered]}"
+    return candidates[0]
+
+
+def first_of(preference: Sequence[Suite], supported: Sequence[Suite], key_type: str = "rsa") -> Suite:
+    """The first suite of `preference` that `supported` has and the certificate can serve."""
+    return next(s for s in preference if s in supported and s.auth == key_auth(key_type))
 
 BULK = 16 * 1024 * 1024
 #: Write sizes the bulk senders cycle through: tiny, around the 2^14 record limit, and large.
@@ -846,12 +934,30 @@ class Pki:
         return ClientConfig(trust_anchors=[self.ca.certificate], **kwargs)
 
 
-def assert_ours(r: SessionResult, *, group: str | None = None, ems: bool = True, alpn: str | None = None,
-                sni: str | None = "localhost", closed_first: str | None = None) -> None:
-    """Our side of a good connection: TLS 1.2, our suite, what the variant asked for, a clean close."""
+@dataclass(frozen=True)
+class Leaf:
+    """A server certificate of one key type: the chain (leaf first, no root) and key, in files too."""
+
+    key_type: str
+    issued: IssuedCertificate[Any]
+    cert_pem: Path
+    key_pem: Path
+
+    def server_config(self, **kwargs: Any) -> ServerConfig:
+        return ServerConfig(credentials=[self.issued.credential()], **kwargs)
+
+
+def assert_ours(r: SessionResult, *, suite: Suite, key_type: str = "rsa", group: str | None = None,
+                ems: bool = True, alpn: str | None = None, sni: str | None = "localhost",
+                closed_first: str | None = None) -> None:
+    """Our side of a good connection: TLS 1.2, the suite the rules give, what the variant asked for, a clean
+    close. On our server, the suite is also checked against the rule applied to what the client offered."""
     assert r.error is None, f"our {r.role} failed: {r.error}"
     assert r.handshake, "no handshake"
-    assert (r.version, r.suite) == ("TLSv1.2", SUITE_IANA)
+    assert (r.version, r.suite) == ("TLSv1.2", suite.iana)
+    if r.role == "server" and r.client_hello is not None:
+        assert our_server_choice(r.client_hello.suites, key_type) == suite, \
+            f"the rule gives {our_server_choice(r.client_hello.suites, key_type).iana} for this offer"
     if group is not None:
         assert r.group == group
     else:
@@ -904,18 +1010,18 @@ def report_line(text: str, tag: str) -> dict[str, str]:
 # `LISTENING <port>`. These run one in either role and check what every test asks of it.
 
 
-def run_peer_client(argv: Sequence[str | os.PathLike[str]], *, name: str, ems: str | None = None,
+def run_peer_client(argv: Sequence[str | os.PathLike[str]], *, name: str, suite: Suite, ems: str | None = None,
                     echo_ok: str = "true") -> tuple[dict[str, str], dict[str, str]]:
-    """Run the peer's client to completion: exit status 0, TLS 1.2 with our suite, the echo came back
+    """Run the peer's client to completion: exit status 0, TLS 1.2 with `suite`, the echo came back
     (its RESULT line says `echo_ok`); with `ems`, the extended master secret as the peer reports it.
     Returns its HANDSHAKE and RESULT lines."""
     rc, text = run(argv, name=name, timeout=90)
     assert rc == 0, text
     hs, result = report_line(text, "HANDSHAKE"), report_line(text, "RESULT")
     if ems is None:
-        assert (hs["version"], hs["cipher"]) == ("TLSv1.2", SUITE_IANA), text
+        assert (hs["version"], hs["cipher"]) == ("TLSv1.2", suite.iana), text
     else:
-        assert (hs["version"], hs["cipher"], hs["ems"]) == ("TLSv1.2", SUITE_IANA, ems), text
+        assert (hs["version"], hs["cipher"], hs["ems"]) == ("TLSv1.2", suite.iana, ems), text
     assert result["echo_ok"] == echo_ok, text
     return hs, result
 
@@ -931,15 +1037,15 @@ def start_peer_server(argv: Sequence[str | os.PathLike[str]], *, name: str, read
     return proc, port
 
 
-def finish_peer_server(proc: Proc, *, ems: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
-    """Wait for the peer's server to exit 0 after TLS 1.2 with our suite and SNI "localhost" (and, with
+def finish_peer_server(proc: Proc, *, suite: Suite, ems: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """Wait for the peer's server to exit 0 after TLS 1.2 with `suite` and SNI "localhost" (and, with
     `ems`, the extended master secret as it reports it). Returns its HANDSHAKE and RESULT lines."""
     rc = proc.wait(30)
     assert rc == 0, proc.text
     hs = report_line(proc.text, "HANDSHAKE")
     if ems is None:
-        assert (hs["version"], hs["cipher"], hs["sni"]) == ("TLSv1.2", SUITE_IANA, "localhost"), proc.text
+        assert (hs["version"], hs["cipher"], hs["sni"]) == ("TLSv1.2", suite.iana, "localhost"), proc.text
     else:
-        assert (hs["version"], hs["cipher"], hs["sni"], hs["ems"]) == ("TLSv1.2", SUITE_IANA, "localhost", ems), \
+        assert (hs["version"], hs["cipher"], hs["sni"], hs["ems"]) == ("TLSv1.2", suite.iana, "localhost", ems), \
             proc.text
     return hs, report_line(proc.text, "RESULT")

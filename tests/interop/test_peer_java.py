@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from interop_support import (
     BULK,
+    BY_IANA,
     ClientScript,
     EchoApp,
     Matrix,
@@ -30,6 +31,12 @@ pytestmark = pytest.mark.interop
 
 MESSAGE = "hello from Java SSLSocket\n"
 GROUPS = ("x25519", "secp256r1", "secp384r1")
+# JSSE lists AES-256-GCM first (TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384), no ChaCha20 first: our
+# server's order wins, and our first suite an RSA key serves is ECDHE-RSA-AES128-GCM-SHA256.
+AS_CLIENT = BY_IANA["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"]
+# A JSSE server chooses by its own order (SunJSSE's servers honour the local suite order by default),
+# which puts AES-256-GCM first: TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384 is its first an RSA key serves.
+AS_SERVER = BY_IANA["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"]
 
 
 def java(classes: Path, group: str | None) -> list[str | Path]:
@@ -41,7 +48,7 @@ def java(classes: Path, group: str | None) -> list[str | Path]:
 def java_client(classes: Path, pki: Pki, port: int, *extra: str,
                 group: str | None = None) -> tuple[dict[str, str], dict[str, str]]:
     return run_peer_client([*java(classes, group), "client", "-port", str(port), "-ca", pki.ca_pem,
-                            "-sni", "localhost", *extra], name="TlsPeer client")
+                            "-sni", "localhost", *extra], name="TlsPeer client", suite=AS_CLIENT)
 
 
 def java_server(classes: Path, pki: Pki, *extra: str, group: str | None = None) -> tuple[Proc, int]:
@@ -62,7 +69,7 @@ def test_client_default_offer(java_classes: Path, pki: Pki, matrix: Matrix, clos
                     "-close", "peer" if closed_first == "us" else "us")
         (r,) = server.wait_results()
     matrix.ours(row, r)
-    assert_ours(r, closed_first=closed_first)
+    assert_ours(r, suite=AS_CLIENT, closed_first=closed_first)
     assert r.client_hello is not None and 0x0304 in r.client_hello.versions
 
 
@@ -73,7 +80,7 @@ def test_client_group(java_classes: Path, pki: Pki, matrix: Matrix, group: str) 
         java_client(java_classes, pki, server.port, "-send", MESSAGE, group=group)
         (r,) = server.wait_results()
     matrix.ours(row, r)
-    assert_ours(r, group=group)
+    assert_ours(r, suite=AS_CLIENT, group=group)
 
 
 @pytest.mark.parametrize(("ours", "expected"), [(("h2", "http/1.1"), "h2"), (("http/1.1",), "http/1.1")])
@@ -84,7 +91,7 @@ def test_client_alpn(java_classes: Path, pki: Pki, matrix: Matrix, ours: tuple[s
         (r,) = server.wait_results()
     matrix.ours(row, r)
     assert hs["alpn"] == expected
-    assert_ours(r, alpn=expected)
+    assert_ours(r, suite=AS_CLIENT, alpn=expected)
 
 
 def test_client_bulk(java_classes: Path, pki: Pki, matrix: Matrix) -> None:
@@ -94,7 +101,7 @@ def test_client_bulk(java_classes: Path, pki: Pki, matrix: Matrix) -> None:
         _, result = java_client(java_classes, pki, server.port, "-bulk", str(BULK))
         (r,) = server.wait_results()
     matrix.ours(row, r)
-    assert_ours(r)
+    assert_ours(r, suite=AS_CLIENT)
     assert int(result["sent"]) == int(result["received"]) == r.received == r.sent == BULK
     assert r.received_sha256 == result["sent_sha256"]
 
@@ -110,9 +117,9 @@ def test_server_default(java_classes: Path, pki: Pki, matrix: Matrix, closed_fir
                              *(["-close-after", str(len(line))] if closed_first == "peer" else []))
     with proc:
         r = run_client(port, ClientScript(line, close=closed_first), config=pki.client_config())
-        _, result = finish_peer_server(proc)
+        _, result = finish_peer_server(proc, suite=AS_SERVER)
     matrix.ours(row, r)
-    assert_ours(r, group="x25519", closed_first=closed_first)
+    assert_ours(r, suite=AS_SERVER, group="x25519", closed_first=closed_first)
     assert r.received_head == line
     assert result["closed_first"] == ("us" if closed_first == "peer" else "peer")
 
@@ -123,9 +130,9 @@ def test_server_group(java_classes: Path, pki: Pki, matrix: Matrix, group: str) 
     proc, port = java_server(java_classes, pki, group=group)
     with proc:
         r = run_client(port, ClientScript(b"hello\n"), config=pki.client_config())
-        finish_peer_server(proc)
+        finish_peer_server(proc, suite=AS_SERVER)
     matrix.ours(row, r)
-    assert_ours(r, group=group)
+    assert_ours(r, suite=AS_SERVER, group=group)
 
 
 @pytest.mark.parametrize(("offer", "expected"), [(("h2", "http/1.1"), "http/1.1"), (("h2",), "h2")])
@@ -135,10 +142,10 @@ def test_server_alpn(java_classes: Path, pki: Pki, matrix: Matrix, offer: tuple[
     proc, port = java_server(java_classes, pki, "-alpn", "http/1.1,h2")
     with proc:
         r = run_client(port, ClientScript(b"hello\n"), config=pki.client_config(alpn_protocols=offer))
-        hs, _ = finish_peer_server(proc)
+        hs, _ = finish_peer_server(proc, suite=AS_SERVER)
     matrix.ours(row, r)
     assert hs["alpn"] == expected
-    assert_ours(r, alpn=expected)
+    assert_ours(r, suite=AS_SERVER, alpn=expected)
 
 
 def test_server_bulk(java_classes: Path, pki: Pki, matrix: Matrix) -> None:
@@ -147,8 +154,8 @@ def test_server_bulk(java_classes: Path, pki: Pki, matrix: Matrix) -> None:
     proc, port = java_server(java_classes, pki)
     with proc:
         r = run_client(port, ClientScript(bulk=BULK), config=pki.client_config(), timeout=120)
-        _, result = finish_peer_server(proc)
+        _, result = finish_peer_server(proc, suite=AS_SERVER)
     matrix.ours(row, r)
-    assert_ours(r)
+    assert_ours(r, suite=AS_SERVER)
     assert r.sent == r.received == int(result["received"]) == BULK
     assert r.sent_sha256 == r.received_sha256 == result["received_sha256"]

@@ -19,8 +19,11 @@ from pathlib import Path
 
 import pytest
 from interop_support import (
+    ALL_SUITES,
+    BY_CODE,
     LOOPBACK,
     ClientScript,
+    Leaf,
     Matrix,
     Pki,
     Proc,
@@ -34,6 +37,8 @@ from interop_support import (
     run_client,
     wait_listening,
 )
+
+from tls12.enums import CipherSuite
 
 PEER = "tshark"
 pytestmark = pytest.mark.interop
@@ -177,3 +182,51 @@ def test_wireshark_decrypts_our_client(pki: Pki, matrix: Matrix, tmp_path: Path)
     matrix.ours(row, r)
     assert r.received_head == reversed_line
     check_decryption(cap, key_log, empty, r, port, line, reversed_line, row.details)
+
+
+def test_wireshark_decrypts_every_suite(pki: Pki, leaves: dict[str, Leaf], matrix: Matrix, tmp_path: Path) -> None:
+    """Every suite tls12 speaks, in one capture: our client (one suite enabled per connection, writing the
+    key log) -> one openssl s_server with an RSA and an ECDSA P-256 certificate. tshark must name each
+    connection's suite, decrypt both Finished messages and the application data of each, and nothing
+    without the key log."""
+    require_tool("openssl")
+    key_log, empty = tmp_path / "suites.keylog", tmp_path / "empty.keylog"
+    empty.write_text("")
+    rsa, ecdsa = leaves["rsa"], leaves["ecdsa-p256"]
+    port = free_port()
+    lines = {s.code: f"wireshark sees {s.openssl}\n".encode() for s in ALL_SUITES}
+    with Capture(port, tmp_path / "suites.pcapng") as cap, \
+            Proc(["openssl", "s_server", "-accept", f"{LOOPBACK}:{port}", "-cert", rsa.cert_pem, "-key", rsa.key_pem,
+                  "-dcert", ecdsa.cert_pem, "-dkey", ecdsa.key_pem, "-rev", "-naccept", str(len(ALL_SUITES))],
+                 name="s_server", limit=120) as server:
+        wait_listening(port, 15, server)
+        results = []
+        for suite in ALL_SUITES:
+            config = pki.client_config(cipher_suites=[CipherSuite(suite.code)], key_log=key_log_writer(key_log))
+            r = run_client(port, ClientScript(lines[suite.code], expect=len(lines[suite.code])), config=config)
+            assert r.error is None and r.suite == suite.iana and r.clean, r
+            results.append(r)
+        server.wait(15)
+    assert len(key_log.read_text().splitlines()) == len(ALL_SUITES)
+    # Stream i is the i-th connection: its suite from the ServerHello (in the clear).
+    hello = cap.read(empty, "-Y", "tls.handshake.type == 2", "-T", "fields", "-e", "tcp.stream",
+                     "-e", "tls.handshake.ciphersuite")
+    suite_of = {int(f[0]): int(f[1], 16) for f in (line.split() for line in hello.splitlines())
+                if len(f) == 2 and f[0].isdigit()}
+    assert sorted(suite_of.values()) == sorted(s.code for s in ALL_SUITES), suite_of
+    finished = cap.finished(key_log)
+    per_stream: dict[int, int] = {}
+    for line in finished:
+        per_stream[int(line.split()[0])] = per_stream.get(int(line.split()[0]), 0) + 1
+    assert cap.finished(empty) == [], "Finished messages visible without the key log"
+    for stream, code in sorted(suite_of.items()):
+        suite = BY_CODE[code]
+        row = matrix.row("wireshark", f"{suite.openssl}: our client -> openssl s_server, decrypted with our key log")
+        row.details.update({"matrix_suite": suite.openssl, "matrix_kx": suite.kx, "matrix_auth": suite.auth,
+                            "matrix_cipher": suite.cipher, "key_type": "rsa" if suite.auth == "rsa" else "ecdsa-p256"})
+        row.details.update(results[stream].summary())
+        assert per_stream.get(stream) == 2, f"{suite.openssl}: decrypted Finished messages {per_stream}"
+        data = cap.read(key_log, "-q", "-z", f"follow,tls,ascii,{stream}")
+        assert lines[code].decode().strip() in data, f"{suite.openssl}: {data}"
+        assert lines[code].decode().strip() not in cap.read(empty, "-q", "-z", f"follow,tls,ascii,{stream}")
+        row.details.update({"finished_decrypted": 2, "finished_without_keys": 0, "application_data_decrypted": True})

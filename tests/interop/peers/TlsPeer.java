@@ -46,7 +46,16 @@ public class TlsPeer {
     static PrivateKey readKey(String path) throws Exception {
         String pem = Files.readString(Path.of(path), StandardCharsets.US_ASCII);
         String b64 = pem.replaceAll("-----(BEGIN|END) PRIVATE KEY-----", "").replaceAll("\\s", "");
-        return KeyFactory.getInstance("RSA").generatePrivate(new PKCS8EncodedKeySpec(Base64.getDecoder().decode(b64)));
+        PKCS8EncodedKeySpec spec = new PKCS8EncodedKeySpec(Base64.getDecoder().decode(b64));
+        // PKCS#8 names its algorithm: RSA, EC (P-256/384/521) or Ed25519; try each factory in turn.
+        for (String alg : new String[] {"RSA", "EC", "Ed25519"}) {
+            try {
+                return KeyFactory.getInstance(alg).generatePrivate(spec);
+            } catch (java.security.spec.InvalidKeySpecException e) {
+                // not this algorithm
+            }
+        }
+        throw new InvalidKeyException("no RSA, EC or Ed25519 key in " + path);
     }
 
     static String describe(SSLSocket s) {
