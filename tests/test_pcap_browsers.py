@@ -60,6 +60,23 @@ def check_group_and_ems(doc: dict[str, Any], cap: Path, stream: int | None = Non
     assert ("'extended master secret', session_hash" if ems else "'master secret', client_random") in master["formula"]
 
 
+def check_session_ticket(doc: dict[str, Any], cap: Path, stream: int | None = None) -> None:
+    """OpenSSL hands out a session ticket: the ServerHello's extension promises it (not "asks for" it), and the
+    NewSessionTicket step shows the wire's ticket."""
+    ticket = wire(cap, "tls.handshake.session_ticket", 4, stream=stream)
+    step = next((s for s in doc["steps"] if s["title"] == "NewSessionTicket (server)"), None)
+    assert (step is not None) == bool(ticket)
+    if step is None:
+        return
+    hello = next(s for s in doc["steps"] if s["title"] == "ServerHello")
+    extensions = next(f for f in hello["fields"] if f["name"] == "extensions")["children"]
+    promise = next(f["meaning"] for f in extensions if f["name"] == "session_ticket (0x0023)")
+    assert "NewSessionTicket" in promise and "asks" not in promise
+    shown = next(f["value"] for f in step["fields"] if f["name"] == "ticket")
+    prefix, size = re.fullmatch(r"([0-9a-f]+)… \((\d+) bytes\)", shown).groups()  # type: ignore[union-attr]
+    assert ticket[0].startswith(prefix) and len(ticket[0]) == 2 * int(size)
+
+
 def nss_home(home: Path, ca: Path) -> Path:
     """$HOME with .pki/nssdb trusting the CA: where Chromium on Linux looks for the trust it adds."""
     require("certutil")
@@ -115,6 +132,7 @@ def test_chromium_to_openssl_s_server(pem_dir: Path, tmp_path: Path, capsys: pyt
     random = check_against_keylog_and_wire(doc, cap, client_keys, suite, stream=page)
     assert keylog_lines(server_keys)[random] == keylog_lines(client_keys)[random]  # both ends logged one secret
     check_group_and_ems(doc, cap, stream=page)
+    check_session_ticket(doc, cap, stream=page)
     assert field(doc, "ClientHello", "random") == random
     assert served_suite(response) == suite  # the page decrypted from the capture
     # Every other connection that carried a request was the favicon's, and is explained in full too.
@@ -186,3 +204,4 @@ def test_java_client_to_openssl_s_server(pem_dir: Path, tmp_path: Path, capsys: 
     assert response.startswith(b"HTTP/1.0 200 ok\r\n")
     check_against_keylog_and_wire(doc, cap, keys, served_suite(client.stdout))
     check_group_and_ems(doc, cap)
+    check_session_ticket(doc, cap)

@@ -208,6 +208,8 @@ _SERVER_EXTENSION_MEANINGS: dict[int, str] = {
     11: "the point formats the server accepts: uncompressed",
     16: "the one application protocol the server picked from the client's list",
     23: "the server agrees: the master secret will be the extended one (RFC 7627)",
+    35: "the server will hand the client a ticket in a NewSessionTicket message before its ChangeCipherSpec "
+        "(RFC 5077 §3.2); tls12 does not resume",
     0xFF01: "the server has the secure-renegotiation fix (RFC 5746); empty in a first handshake",
 }
 
