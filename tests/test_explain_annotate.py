@@ -274,3 +274,17 @@ def test_a_server_hellos_session_ticket_extension_promises_a_ticket() -> None:
     assert meanings["ClientHello"].startswith("asks for a session ticket")
     assert "asks" not in meanings["ServerHello"]
     assert "NewSessionTicket" in meanings["ServerHello"]
+
+
+def test_a_server_hellos_point_formats_are_described_as_listed() -> None:
+    """OpenSSL's ServerHello lists all three point formats (as the Chromium and Java captures show): the meaning
+    must not say the server accepts only uncompressed points."""
+    formats = UnknownExtension(ExtensionType.EC_POINT_FORMATS, bytes([3, 0, 1, 2]))
+    hello = ServerHello(ProtocolVersion.TLS1_2, bytes(32), b"", CipherSuite(0xC02F), 0, (formats,))
+    raw = encode_handshake(hello)
+    fields = annotate_handshake(raw)
+    assert_tiles(fields, 0, len(raw))
+    (field,) = fields_named(fields, "ec_point_formats (0x000B)")
+    assert field.value == "uncompressed, ansix962_compressed_prime, ansix962_compressed_char2"
+    assert "accepts: uncompressed" not in field.meaning
+    assert field.meaning.startswith("the point formats the server can parse")

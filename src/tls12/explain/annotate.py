@@ -205,7 +205,7 @@ _EXTENSION_MEANINGS: dict[int, str] = {
 
 _SERVER_EXTENSION_MEANINGS: dict[int, str] = {
     0: "empty: the server acknowledges it used the name the client sent",
-    11: "the point formats the server accepts: uncompressed",
+    11: "the point formats the server can parse; uncompressed is the only one still allowed (RFC 8422 §5.1.2)",
     16: "the one application protocol the server picked from the client's list",
     23: "the server agrees: the master secret will be the extended one (RFC 7627)",
     35: "the server will hand the client a ticket in a NewSessionTicket message before its ChangeCipherSpec "
