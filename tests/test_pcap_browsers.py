@@ -205,3 +205,9 @@ def test_java_client_to_openssl_s_server(pem_dir: Path, tmp_path: Path, capsys: 
     check_against_keylog_and_wire(doc, cap, keys, served_suite(client.stdout))
     check_group_and_ems(doc, cap)
     check_session_ticket(doc, cap)
+    # OpenSSL's explicit GCM nonces count up from a random start, not from the sequence number (RFC 5288 §3
+    # allows either): the record-protection paragraph must not say they are the sequence number.
+    records = [t["record"] for t in doc["after_handshake"] if t["from"] == "server"]
+    assert records and all(int(r["explicit_nonce"], 16) != r["seq"] for r in records)
+    assert "which is its sequence number" not in doc["record_protection"]
+    assert "explicit nonce" in doc["record_protection"]

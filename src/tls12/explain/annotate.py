@@ -640,8 +640,9 @@ def annotate_record_header(record: RecordInfo) -> tuple[bytes, list[Field]]:
     ]
     if record.explicit_nonce is not None:
         fields.append(c.leaf(len(record.explicit_nonce), "explicit nonce", hex_value,
-                             "8 bytes sent with each protected record: the sequence number (RFC 5288); with the "
-                             "4-byte write_IV it makes the 12-byte AES-GCM nonce"))
+                             "8 bytes sent with each protected record, chosen by the sender so that they never "
+                             "repeat, usually the sequence number (RFC 5288 §3); with the 4-byte write_IV they make "
+                             "the 12-byte AES-GCM nonce"))
     return raw, fields
 
 
