@@ -72,6 +72,8 @@ def check_session_ticket(doc: dict[str, Any], cap: Path, stream: int | None = No
     extensions = next(f for f in hello["fields"] if f["name"] == "extensions")["children"]
     promise = next(f["meaning"] for f in extensions if f["name"] == "session_ticket (0x0023)")
     assert "NewSessionTicket" in promise and "asks" not in promise
+    session_id = next(f for f in hello["fields"] if f["name"] == "session_id")  # empty: the ticket resumes it
+    assert "not be resumed" not in session_id["value"] + session_id["meaning"]
     shown = next(f["value"] for f in step["fields"] if f["name"] == "ticket")
     prefix, size = re.fullmatch(r"([0-9a-f]+)… \((\d+) bytes\)", shown).groups()  # type: ignore[union-attr]
     assert ticket[0].startswith(prefix) and len(ticket[0]) == 2 * int(size)

@@ -435,8 +435,9 @@ def _server_hello(c: _Cursor) -> Iterator[Field]:
     yield c.leaf(2, "server_version", _version, "the version the server chose")
     yield c.leaf(32, "random", hex_value,
                  "32 fresh random bytes from the server; with the client's they make this connection's keys unique")
-    yield _opaque(c, 1, "session_id", "an id to resume this session later; empty: it will not be resumed",
-                  value=lambda raw: raw.hex() if raw else "(empty: the session will not be resumed)")
+    yield _opaque(c, 1, "session_id", "an id under which the server keeps this session, to resume it later; empty: "
+                  "the server keeps it under no id (a session ticket, RFC 5077, can still resume it)",
+                  value=lambda raw: raw.hex() if raw else "(empty: the server keeps no session id)")
     yield c.leaf(2, "cipher_suite", _named_u16(suite_name), "the one suite the server chose from the client's list")
     yield c.leaf(1, "compression_method", lambda raw: "null (0)" if raw[0] == 0 else str(raw[0]),
                  "null: no compression")
