@@ -257,3 +257,34 @@ def test_server_key_exchange_points_are_split(ca: CertificateAuthority) -> None:
         half = (size - 1) // 2
         assert value_bytes(raw, fields, "x") == public[1 : 1 + half]
         assert value_bytes(raw, fields, "y") == public[1 + half :]
+
+
+def test_a_server_hellos_session_ticket_extension_promises_a_ticket() -> None:
+    """In a ClientHello the empty session_ticket extension asks for a ticket; in a ServerHello (OpenSSL's, as
+    Chromium and Java captures show) it says the server will send one: NewSessionTicket (RFC 5077 §3.2)."""
+    ticket = UnknownExtension(ExtensionType.SESSION_TICKET, b"")
+    meanings = {}
+    for hello in (ClientHello(ProtocolVersion.TLS1_2, bytes(32), b"", (CipherSuite(0xC02F),), b"\x00", (ticket,)),
+                  ServerHello(ProtocolVersion.TLS1_2, bytes(32), b"", CipherSuite(0xC02F), 0, (ticket,))):
+        raw = encode_handshake(hello)
+        fields = annotate_handshake(raw)
+        assert_tiles(fields, 0, len(raw))
+        (field,) = fields_named(fields, "session_ticket (0x0023)")
+        meanings[type(hello).__name__] = field.meaning
+    assert meanings["ClientHello"].startswith("asks for a session ticket")
+    assert "asks" not in meanings["ServerHello"]
+    assert "NewSessionTicket" in meanings["ServerHello"]
+
+
+def test_a_server_hellos_point_formats_are_described_as_listed() -> None:
+    """OpenSSL's ServerHello lists all three point formats (as the Chromium and Java captures show): the meaning
+    must not say the server accepts only uncompressed points."""
+    formats = UnknownExtension(ExtensionType.EC_POINT_FORMATS, bytes([3, 0, 1, 2]))
+    hello = ServerHello(ProtocolVersion.TLS1_2, bytes(32), b"", CipherSuite(0xC02F), 0, (formats,))
+    raw = encode_handshake(hello)
+    fields = annotate_handshake(raw)
+    assert_tiles(fields, 0, len(raw))
+    (field,) = fields_named(fields, "ec_point_formats (0x000B)")
+    assert field.value == "uncompressed, ansix962_compressed_prime, ansix962_compressed_char2"
+    assert "accepts: uncompressed" not in field.meaning
+    assert field.meaning.startswith("the point formats the server can parse")

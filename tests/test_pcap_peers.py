@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import warnings
@@ -80,10 +81,12 @@ def keylog_lines(path: Path) -> dict[str, str]:
     return out
 
 
-def wire(cap: Path, field: str, handshake_type: int) -> list[str]:
+def wire(cap: Path, field: str, handshake_type: int, *, stream: int | None = None) -> list[str]:
+    """A field of the handshake messages of a type as tshark reads them (in TCP stream `stream` only, if given)."""
     require("tshark")
-    result = subprocess.run(["tshark", "-n", "-r", str(cap), "-Y", f"tls.handshake.type == {handshake_type}", "-T",
-                             "fields", "-e", field], capture_output=True, text=True, timeout=60, check=True)
+    where = f"tls.handshake.type == {handshake_type}" + (f" && tcp.stream == {stream}" if stream is not None else "")
+    result = subprocess.run(["tshark", "-n", "-r", str(cap), "-Y", where, "-T", "fields", "-e", field],
+                            capture_output=True, text=True, timeout=60, check=True)
     return [line.strip().replace(":", "") for line in result.stdout.splitlines() if line.strip()]
 
 
@@ -98,17 +101,19 @@ def app_data(doc: dict[str, Any], sender: str) -> bytes:
                     if t["kind"] == "application_data" and t["from"] == sender)
 
 
-def check_against_keylog_and_wire(doc: dict[str, Any], cap: Path, keys: Path, suite: str) -> str:
-    """The explanation's client random, master secret and suite are the key log's and the wire's."""
+def check_against_keylog_and_wire(doc: dict[str, Any], cap: Path, keys: Path, suite: str, *,
+                                  stream: int | None = None) -> str:
+    """The explanation's client random, master secret and suite are the key log's and the wire's (of TCP stream
+    `stream`, when the capture holds several connections)."""
     assert doc["complete"] is True, doc["notes"]
     checks = {c["what"]: c["status"] for s in doc["steps"] for c in s["checks"]}
     assert checks["client Finished"] == checks["server Finished"] == "ok"
     random = field(doc, "ClientHello", "random")
-    assert wire(cap, "tls.handshake.random", 1) == [random]
+    assert wire(cap, "tls.handshake.random", 1, stream=stream) == [random]
     master = next(d["value"] for s in doc["steps"] for d in s["derivations"] if d["label"] == "master_secret")
     assert keylog_lines(keys)[random] == master
     assert doc["summary"]["cipher suite"].startswith(suite + " ")
-    assert [int(v, 16) for v in wire(cap, "tls.handshake.ciphersuite", 2)] == [
+    assert [int(v, 16) for v in wire(cap, "tls.handshake.ciphersuite", 2, stream=stream)] == [
         int(doc["summary"]["cipher suite"].split("(")[1].rstrip(")"), 16)]
     return random
 

@@ -205,9 +205,11 @@ _EXTENSION_MEANINGS: dict[int, str] = {
 
 _SERVER_EXTENSION_MEANINGS: dict[int, str] = {
     0: "empty: the server acknowledges it used the name the client sent",
-    11: "the point formats the server accepts: uncompressed",
+    11: "the point formats the server can parse; uncompressed is the only one still allowed (RFC 8422 §5.1.2)",
     16: "the one application protocol the server picked from the client's list",
     23: "the server agrees: the master secret will be the extended one (RFC 7627)",
+    35: "the server will hand the client a ticket in a NewSessionTicket message before its ChangeCipherSpec "
+        "(RFC 5077 §3.2); tls12 does not resume",
     0xFF01: "the server has the secure-renegotiation fix (RFC 5746); empty in a first handshake",
 }
 
@@ -433,8 +435,9 @@ def _server_hello(c: _Cursor) -> Iterator[Field]:
     yield c.leaf(2, "server_version", _version, "the version the server chose")
     yield c.leaf(32, "random", hex_value,
                  "32 fresh random bytes from the server; with the client's they make this connection's keys unique")
-    yield _opaque(c, 1, "session_id", "an id to resume this session later; empty: it will not be resumed",
-                  value=lambda raw: raw.hex() if raw else "(empty: the session will not be resumed)")
+    yield _opaque(c, 1, "session_id", "an id under which the server keeps this session, to resume it later; empty: "
+                  "the server keeps it under no id (a session ticket, RFC 5077, can still resume it)",
+                  value=lambda raw: raw.hex() if raw else "(empty: the server keeps no session id)")
     yield c.leaf(2, "cipher_suite", _named_u16(suite_name), "the one suite the server chose from the client's list")
     yield c.leaf(1, "compression_method", lambda raw: "null (0)" if raw[0] == 0 else str(raw[0]),
                  "null: no compression")
@@ -638,8 +641,9 @@ def annotate_record_header(record: RecordInfo) -> tuple[bytes, list[Field]]:
     ]
     if record.explicit_nonce is not None:
         fields.append(c.leaf(len(record.explicit_nonce), "explicit nonce", hex_value,
-                             "8 bytes sent with each protected record: the sequence number (RFC 5288); with the "
-                             "4-byte write_IV it makes the 12-byte AES-GCM nonce"))
+                             "8 bytes sent with each protected record, chosen by the sender so that they never "
+                             "repeat, usually the sequence number (RFC 5288 §3); with the 4-byte write_IV they make "
+                             "the 12-byte AES-GCM nonce"))
     return raw, fields
 
 

@@ -215,7 +215,7 @@ def derivation_text(label: str, suite: SuiteSpec | None) -> tuple[str, bool]:
     elif label == "client_write_IV":
         if suite.aead is AEADKind.AES_GCM:
             meaning = ("a 4-byte salt: the first part of every client record's 12-byte GCM nonce; the other 8 "
-                       "bytes are the explicit nonce the record carries, the sequence number (RFC 5288 §3)")
+                       "bytes are the explicit nonce the record carries, usually its sequence number (RFC 5288 §3)")
         else:
             meaning = ("a 12-byte IV: every client record's ChaCha20-Poly1305 nonce is this IV XOR the record's "
                        "sequence number (left-padded to 12 bytes); nothing of the nonce is sent (RFC 7905 §2)")
@@ -232,7 +232,8 @@ def record_protection(suite: SuiteSpec | None) -> str:
     if suite.aead is AEADKind.AES_GCM:
         return (f"Application data and alerts now travel in AES-{suite.bits}-GCM records. Each record's 12-byte "
                 "nonce is the sender's 4-byte write_IV (a salt) followed by the 8-byte explicit nonce sent in the "
-                "record, which is its sequence number: under one key a nonce never repeats (RFC 5288 §3). " + count)
+                "record. The sender chooses the explicit nonce; it must never repeat under one key, and most "
+                "senders (tls12 among them) use the record's sequence number (RFC 5288 §3). " + count)
     return ("Application data and alerts now travel in ChaCha20-Poly1305 records. Each record's 12-byte nonce is "
             "the sender's 12-byte write_IV XOR its 64-bit sequence number (padded on the left with 4 zero bytes); "
             "no nonce is sent, so a record is 16 bytes (the Poly1305 tag) longer than its plaintext (RFC 7905 §2). "
