@@ -65,7 +65,6 @@ __all__ = [
     "load_trust_file",
     "load_trust_pem",
     "parse_chain",
-    "rsa_public_key",
     "serial_number",
     "server_public_key",
     "system_trust_anchors",
@@ -376,13 +375,6 @@ def _key_name(key: object) -> str:
     if isinstance(key, ed25519.Ed25519PublicKey):
         return "an Ed25519 key"
     return f"a {type(key).__name__}"
-
-
-def rsa_public_key(cert: x509.Certificate) -> rsa.RSAPublicKey:
-    """The leaf's RSA key, refusing keys that cannot sign for an ECDHE_RSA suite."""
-    key = server_public_key(cert, Authentication.RSA_SIGNATURE)
-    assert isinstance(key, rsa.RSAPublicKey)
-    return key
 
 
 @lru_cache(maxsize=256)
