@@ -14,7 +14,25 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from tls12 import ClientConnection, ServerConnection
+
 Flows = list[tuple[str, bytes]]  # ("client" | "server", bytes)
+
+
+def pump(client: ClientConnection, server: ServerConnection) -> Flows:
+    """Shuttle bytes between two connections in memory until both go quiet, keeping every flight."""
+    flows: Flows = []
+    for _ in range(20):
+        moved = False
+        for sender, conn, peer in (("client", client, server), ("server", server, client)):
+            data = conn.data_to_send()
+            if data:
+                flows.append((sender, data))
+                peer.receive_data(data)
+                moved = True
+        if not moved:
+            break
+    return flows
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
-from explain_support import Flows, prf, randoms, split_records
+from explain_support import Flows, prf, pump, randoms, split_records
 from test_explain_html import STEPS, load, outside_references, visible_text
 from tls12 import CipherSuite, ClientConfig, ClientConnection, ServerConfig, ServerConnection, TLSError
 from tls12.certs import CertificateAuthority, IssuedCertificate
@@ -60,21 +60,6 @@ class Run:
         return bytes.fromhex(self.keylog.split()[2])
 
 
-def _pump(client: ClientConnection, server: ServerConnection) -> Flows:
-    flows: Flows = []
-    for _ in range(20):
-        moved = False
-        for sender, conn, peer in (("client", client, server), ("server", server, client)):
-            data = conn.data_to_send()
-            if data:
-                flows.append((sender, data))
-                peer.receive_data(data)
-                moved = True
-        if not moved:
-            break
-    return flows
-
-
 def _connect(suite: CipherSuite, key_type: str = "rsa", *, extra: tuple[IssuedCertificate, ...] = (),
              client_suites: tuple[CipherSuite, ...] | None = None) -> Run:
     ca = CertificateAuthority(key_type="rsa")
@@ -88,13 +73,13 @@ def _connect(suite: CipherSuite, key_type: str = "rsa", *, extra: tuple[IssuedCe
     server = ServerConnection(ServerConfig(credentials=[leaf.credential(), *(e.credential() for e in extra)],
                                            cipher_suites=server_suites),
                               tracer=recorder.tracer("server"))
-    flows = _pump(client, server)
+    flows = pump(client, server)
     client.send_application_data(b"ping")
     server.send_application_data(b"pong")
-    flows += _pump(client, server)
+    flows += pump(client, server)
     client.send_application_data(b"ping again")
     client.close()
-    flows += _pump(client, server)
+    flows += pump(client, server)
     assert client.closed and server.closed and client.failure is None and server.failure is None
     assert client.cipher_suite == suite
     return Run(recorder.events, flows, keylog[0], ca, leaf)

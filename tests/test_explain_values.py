@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from explain_support import Flows, handshake_messages, open_all, randoms, read_flows_file
+from explain_support import Flows, handshake_messages, open_all, pump, randoms, read_flows_file
 from tls12 import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.cli.main import main
@@ -45,22 +45,6 @@ def _leaf(step: dict[str, Any], name: str) -> str:
 
 def _derived(doc: dict[str, Any]) -> dict[str, str | None]:
     return {d["label"]: d["value"] for d in _step(doc, "client_key_exchange")["derivations"]}
-
-
-def _pump(client: ClientConnection, server: ServerConnection) -> Flows:
-    """Shuttle bytes until both go quiet, keeping every flight."""
-    flows: Flows = []
-    for _ in range(20):
-        moved = False
-        for sender, conn, peer in (("client", client, server), ("server", server, client)):
-            data = conn.data_to_send()
-            if data:
-                flows.append((sender, data))
-                peer.receive_data(data)
-                moved = True
-        if not moved:
-            break
-    return flows
 
 
 def _assert_values_are_the_wire(doc: dict[str, Any], flows: Flows, keylog_line: str) -> None:
@@ -117,11 +101,11 @@ def test_a_live_connection_shows_the_wire_values(ca: CertificateAuthority, leaf:
                               server_name="localhost", tracer=recorder.tracer("client"))
     server = ServerConnection(ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key),
                               tracer=recorder.tracer("server"))
-    flows = _pump(client, server)
+    flows = pump(client, server)
     client.send_application_data(b"ping")
     server.send_application_data(b"pong")
     client.close()
-    flows += _pump(client, server)
+    flows += pump(client, server)
     assert client.closed and server.closed
     doc = json.loads(render(recorder.events, "json", reveal_secrets=True))
     assert doc["complete"] is True
@@ -147,7 +131,7 @@ def test_secrets_are_hidden_unless_asked(ca: CertificateAuthority, leaf: IssuedC
                               server_name="localhost", tracer=recorder.tracer("client"))
     server = ServerConnection(ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key),
                               tracer=recorder.tracer("server"))
-    _pump(client, server)
+    pump(client, server)
     master = keylog[0].split()[2]
     secrets = [e.event.value.hex() for e in recorder.events
                if isinstance(e.event, SecretDerived) and e.event.label != "session_hash"]
