@@ -285,3 +285,24 @@ def test_certificate_verify_round_trips() -> None:
     frame = encode_handshake(verify)
     assert frame == bytes.fromhex("0f 00000c 0403 0008 3006") + bytes(6)
     assert parse_handshake(frame[0], frame[4:]) == verify
+
+
+# -- the new states accept only their own message ----------------------------------------------------------
+
+OTHER_TYPES = [0, 1, 2, 11, 12, 13, 14, 15, 16, 20]  # HelloRequest .. Finished
+
+
+@pytest.mark.parametrize("msg_type", [t for t in OTHER_TYPES if t != 11])
+def test_expect_client_certificate_accepts_only_certificate(msg_type: int,
+                                                            mutual: tuple[ClientConfig, ServerConfig]) -> None:
+    """After CertificateRequest the server takes only a Certificate: any other type, whatever its
+    body, is unexpected_message on its header."""
+    error = run_rewritten(*mutual, lambda msgs, _: [bytes((msg_type,)) + b"\x00\x00\x00"])
+    assert error.alert is AlertDescription.UNEXPECTED_MESSAGE
+
+
+@pytest.mark.parametrize("msg_type", [t for t in OTHER_TYPES if t != 15])
+def test_expect_certificate_verify_accepts_only_certificate_verify(
+        msg_type: int, mutual: tuple[ClientConfig, ServerConfig]) -> None:
+    error = run_rewritten(*mutual, lambda msgs, _: [*msgs[:2], bytes((msg_type,)) + b"\x00\x00\x00"])
+    assert error.alert is AlertDescription.UNEXPECTED_MESSAGE
