@@ -7,6 +7,7 @@ client's chain can be wrong: each failure asserts the exact alert the server sen
 
 from __future__ import annotations
 
+import datetime
 import ssl
 import struct
 from collections.abc import Callable
@@ -30,6 +31,7 @@ from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.crypto import signatures
 from tls12.crypto.credentials import Credential
 from tls12.messages import CertificateVerify, encode_handshake, parse_handshake
+from tls12.trace import Decision, TraceEvent
 
 from helpers import StdlibPeer, pump, pump_stdlib, stdlib_client_context, stdlib_server_context
 
@@ -306,3 +308,27 @@ def test_expect_certificate_verify_accepts_only_certificate_verify(
         msg_type: int, mutual: tuple[ClientConfig, ServerConfig]) -> None:
     error = run_rewritten(*mutual, lambda msgs, _: [*msgs[:2], bytes((msg_type,)) + b"\x00\x00\x00"])
     assert error.alert is AlertDescription.UNEXPECTED_MESSAGE
+
+
+def test_expired_client_certificate(leaf: IssuedCertificate, ca: CertificateAuthority,
+                                    client_ca: CertificateAuthority) -> None:
+    past = client_ca.now - datetime.timedelta(days=30)
+    expired = client_ca.issue(("client.example",), key_type="ecdsa-p256", client=True,
+                              not_before=past - datetime.timedelta(days=1), not_after=past)
+    error = run_rewritten(ClientConfig(trust_anchors=[ca.certificate], client_credentials=[expired.credential()]),
+                          server_cfg(leaf, client_ca), lambda msgs, _: msgs)
+    assert error.alert is AlertDescription.CERTIFICATE_EXPIRED
+
+
+def test_traced_mutual_handshake_decides_the_client_certificate(
+        mutual: tuple[ClientConfig, ServerConfig], client_leaf: IssuedCertificate) -> None:
+    """The glass box sees both sides' decisions about the client certificate."""
+    seen: dict[str, list[TraceEvent]] = {"client": [], "server": []}
+    client = ClientConnection(mutual[0], server_name="localhost", tracer=seen["client"].append)
+    server = ServerConnection(mutual[1], tracer=seen["server"].append)
+    c_events, s_events = pump(client, server)
+    assert HandshakeComplete() in c_events and HandshakeComplete() in s_events
+    subject = client_leaf.certificate.subject.rfc4514_string()
+    for side, value in (("client", client_leaf.credential().description), ("server", subject)):
+        assert any(isinstance(e, Decision) and e.what == "client certificate" and e.value == value
+                   for e in seen[side]), side
