@@ -56,6 +56,7 @@ from tls12.handshake.base import CHANGE_CIPHER_SPEC
 from tls12.messages import (
     Certificate,
     CertificateRequest,
+    CertificateVerify,
     ClientHello,
     ClientKeyExchange,
     DHEClientKeyExchange,
@@ -129,7 +130,7 @@ KINDS = [
     "CLIENT_KEY_EXCHANGE",
     "FINISHED",
     "NEW_SESSION_TICKET",  # parsed as UnknownHandshake
-    "CERTIFICATE_VERIFY",  # parsed as UnknownHandshake
+    "CERTIFICATE_VERIFY",
     "CHANGE_CIPHER_SPEC",
 ]
 
@@ -190,8 +191,7 @@ def well_formed_message(kind: str, leaf: IssuedCertificate) -> HandshakeMessage:
     if kind == "NEW_SESSION_TICKET":  # RFC 5077 §3.3: lifetime hint, opaque ticket<0..2^16-1>
         return UnknownHandshake(HandshakeType.NEW_SESSION_TICKET, struct.pack(">IH", 7200, 6) + b"ticket")
     if kind == "CERTIFICATE_VERIFY":  # §7.4.8: DigitallySigned
-        body = struct.pack(">HH", SignatureScheme.RSA_PSS_RSAE_SHA256, 256) + b"\x5a" * 256
-        return UnknownHandshake(HandshakeType.CERTIFICATE_VERIFY, body)
+        return CertificateVerify(SignatureScheme.RSA_PSS_RSAE_SHA256, b"\x5a" * 256)
     raise AssertionError(kind)
 
 
@@ -450,7 +450,7 @@ def test_matrix_messages_are_well_formed(kind: str, leaf: IssuedCertificate) -> 
     assert int.from_bytes(frame[1:4], "big") == len(frame) - 4
     message = parse_handshake(frame[0], frame[4:])
     assert encode_handshake(message) == frame
-    assert isinstance(message, UnknownHandshake) == (kind in ("NEW_SESSION_TICKET", "CERTIFICATE_VERIFY"))
+    assert isinstance(message, UnknownHandshake) == (kind == "NEW_SESSION_TICKET")
 
 
 # -- records that are wrong whatever the handshake message --------------------------------
@@ -618,7 +618,7 @@ def test_unexpected_message_header_declaring_the_largest_body(
     side: str, state: str, client_config: ClientConfig, server_config: ServerConfig
 ) -> None:
     """Only the 4-byte header of a message no state of either side ever expects (CertificateVerify:
-    tls12 never asks for a client certificate), declaring 2^24-1 bytes: unexpected_message at once."""
+    these configurations never ask for a client certificate), declaring 2^24-1 bytes: unexpected_message at once."""
     stage = drive(side, state, client_config, server_config)
     header = bytes((HandshakeType.CERTIFICATE_VERIFY,)) + (2**24 - 1).to_bytes(3, "big")
     assert_unexpected_message(stage, stage.record((ContentType.HANDSHAKE, header)))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import InitVar, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -137,6 +137,9 @@ class _Common:
             raise ValueError("require_extended_master_secret needs extended_master_secret")
 
 
+ClientCredentialCallback = Callable[[tuple[bytes, ...], tuple[SignatureScheme, ...], bytes], Credential | None]
+
+
 @dataclass(frozen=True, kw_only=True)
 class ClientConfig(_Common):
     """How a client connects. With no trust anchors and no cafile, the system store is used."""
@@ -151,6 +154,13 @@ class ClientConfig(_Common):
     #: self-signed one does, as in OpenSSL by default; the other anchors serve as intermediates.
     partial_chain: bool = True
     trust: TrustStore = field(init=False, repr=False, compare=False)
+    #: Client certificates (chain and key) offered when a server asks for one (RFC 5246 §7.4.6):
+    #: the first whose key type, signature scheme and issuer the server's CertificateRequest
+    #: accepts is sent; none fits: an empty Certificate.
+    client_credentials: Sequence[Credential] = ()
+    #: Called instead, with (certificate_authorities DER names, the server's signature schemes,
+    #: certificate_types), when a server asks: returns the Credential to send or None (none).
+    client_credential_callback: ClientCredentialCallback | None = field(default=None, compare=False)
     #: ClientHellos built once per server name (all but the random), by the handshake.
     hello_templates: dict[str | None, Any] = field(init=False, repr=False, compare=False, default_factory=dict)
 
@@ -165,6 +175,10 @@ class ClientConfig(_Common):
                 raise ValueError(f"cafile {os.fspath(self.cafile)!r} holds no usable PEM certificate")
             anchors.extend(loaded)
         object.__setattr__(self, "trust_anchors", tuple(anchors))
+        client_credentials = tuple(self.client_credentials)
+        if not all(isinstance(c, Credential) for c in client_credentials):
+            raise TypeError("client_credentials must be crypto.credentials.Credential objects")
+        object.__setattr__(self, "client_credentials", client_credentials)
         system = self.use_system_trust
         if self.verify_certificates and (system or (system is None and not anchors)):
             anchors += system_trust_anchors()
@@ -186,6 +200,17 @@ class ServerConfig(_Common):
     private_key: PrivateKey | None = field(default=None, repr=False)
     #: Choose the suite by the client's order of preference instead of the server's.
     prefer_client_order: bool = False
+    #: Client certificates (RFC 5246 §7.4.4): "none" (never asked for), "optional" (asked for; an
+    #: empty Certificate makes an anonymous connection) or "required" (an empty one: handshake_failure).
+    client_auth: Literal["none", "optional", "required"] = "none"
+    #: The anchors a client's chain must reach (clientAuth purpose); separate from any client trust.
+    client_trust_anchors: Sequence[x509.Certificate] = ()
+    #: Name the client anchors' subjects in CertificateRequest.certificate_authorities (False: an
+    #: empty list, for stores too large to list).
+    client_ca_names: bool = True
+    client_trust: TrustStore = field(init=False, repr=False, compare=False)
+    #: The DER subjects of the client anchors, as sent in CertificateRequest.
+    client_ca_dns: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
     #: The Certificate handshake message of each credential (by `id`), encoded once for every connection.
     certificate_messages: dict[int, bytes] = field(init=False, repr=False, compare=False)
 
@@ -213,6 +238,17 @@ class ServerConfig(_Common):
         set_(self, "private_key", credentials[0].private_key)
         set_(self, "certificate_messages",
              {id(c): encode_handshake(Certificate(c.chain_der)) for c in credentials})
+        if self.client_auth not in ("none", "optional", "required"):
+            raise ValueError("client_auth must be 'none', 'optional' or 'required'")
+        client_anchors = tuple(self.client_trust_anchors)
+        if not all(isinstance(c, x509.Certificate) for c in client_anchors):
+            raise TypeError("client_trust_anchors must be cryptography x509.Certificate objects")
+        if self.client_auth != "none" and not client_anchors:
+            raise ValueError("client_auth needs client_trust_anchors")
+        set_(self, "client_trust_anchors", client_anchors)
+        set_(self, "client_trust", TrustStore(client_anchors))
+        set_(self, "client_ca_dns",
+             tuple(dict.fromkeys(c.subject.public_bytes() for c in client_anchors)) if self.client_ca_names else ())
 
     def certificate_message(self, credential: Credential) -> bytes:
         """The Certificate message of one of this configuration's credentials."""

@@ -341,7 +341,8 @@ class _Connection:
 
     @property
     def verified_certificate_chain(self) -> tuple[x509.Certificate, ...]:
-        """The path the client verified, leaf to trust anchor; empty if it did not verify."""
+        """The path this side verified for the peer's chain, leaf to trust anchor: the server's on a
+        client, the client's on a server that asked for one; empty if none was verified."""
         return self._negotiated.verified_certificate_chain
 
     @property

@@ -68,6 +68,7 @@ __all__ = [
     "serial_number",
     "server_public_key",
     "system_trust_anchors",
+    "verify_client_chain",
     "verify_server_chain",
 ]
 
@@ -513,3 +514,42 @@ def _classify(message: str, server_name: str | None) -> BadCertificate | Unknown
                              "(no trusted root issued this chain)")
         return UnknownCA(f"certificate verify failed: unable to get local issuer certificate ({detail})")
     return BadCertificate(f"certificate verify failed: {text}")
+
+
+def verify_client_chain(
+    trust: TrustStore, chain: Sequence[x509.Certificate], now: datetime.datetime
+) -> list[x509.Certificate]:
+    """Verify a client's `chain` (leaf first) for the clientAuth purpose (RFC 5280 §4.2.1.12).
+
+    Returns the path that was built, leaf first, ending with the trust anchor. The failures are
+    classified as for a server's chain; a leaf without the clientAuth purpose is unsupported_certificate."""
+    with _certificate_errors():
+        return _verify_client_chain(trust, chain, now)
+
+
+def _verify_client_chain(
+    trust: TrustStore, chain: Sequence[x509.Certificate], now: datetime.datetime
+) -> list[x509.Certificate]:
+    if not trust.anchors:
+        raise UnknownCA("no client trust anchors are configured")
+    check_key_sizes(chain)
+    leaf, intermediates = chain[0], [*chain[1:], *trust.intermediates]
+    if trust.store is None:
+        raise _not_trusted(trust, chain)
+    verifier = PolicyBuilder().store(trust.store).time(now).build_client_verifier()
+    try:
+        return list(verifier.verify(leaf, intermediates).chain)
+    except VerificationError as exc:
+        if "EKU" in str(exc) or "extended key usage" in str(exc).lower():
+            raise UnsupportedCertificate(
+                f"certificate verify failed: the client certificate is not for client authentication ({exc})"
+            ) from None
+        error = _classify(str(exc), None)
+        if isinstance(error, CertificateExpired):
+            error = _which_expired(chain, now) or error
+        elif not trust.trusts(leaf) and _self_issued(leaf):
+            error = UnknownCA(f"certificate verify failed: self-signed certificate is not trusted "
+                              f"({leaf.subject.rfc4514_string()})")
+        elif isinstance(error, UnknownCA) and any(words in str(exc) for words in _NO_PATH):
+            error = _not_trusted(trust, chain)
+        raise error from None

@@ -57,7 +57,8 @@ class Negotiated:
     alpn_protocol: bytes | None = None
     server_name: str | None = None
     peer_certificate_chain: tuple[x509.Certificate, ...] = ()
-    #: The path the client verified, leaf to trust anchor (empty when it did not verify).
+    #: The path this side verified for the peer's chain, leaf to trust anchor (empty when it did not
+    #: verify one: a client without verification, a server that got no client certificate).
     verified_certificate_chain: tuple[x509.Certificate, ...] = ()
     client_random: bytes = b""
     server_random: bytes = b""
@@ -132,25 +133,43 @@ def decide(out: Output, what: str, value: str, why: str) -> None:
 class Transcript:
     """The running hash of every handshake message, as the bytes went over the wire.
 
-    Until the suite (and so the PRF hash) is known, messages are buffered."""
+    Until the suite (and so the PRF hash) is known, messages are buffered. With `keep` (only when
+    the server asks for a client certificate) the raw messages are also kept, because the client's
+    CertificateVerify signs them with the hash of its own scheme, which need not be the PRF hash
+    (RFC 5246 §7.4.8): a few kilobytes per handshake, dropped once the signature is checked."""
 
-    __slots__ = ("_pending", "_hash")
+    __slots__ = ("_pending", "_hash", "_kept")
 
     def __init__(self) -> None:
         self._pending: list[bytes] = []
         self._hash: hashes.Hash | None = None
+        self._kept: list[bytes] | None = None
 
     def add(self, raw: bytes) -> None:
+        if self._kept is not None:
+            self._kept.append(raw)
         if self._hash is None:
             self._pending.append(raw)
         else:
             self._hash.update(raw)
 
-    def start(self, algorithm: hashes.HashAlgorithm) -> None:
+    def start(self, algorithm: hashes.HashAlgorithm, *, keep: bool = False) -> None:
         self._hash = hashes.Hash(algorithm)
+        if keep:
+            self._kept = list(self._pending)
         for raw in self._pending:
             self._hash.update(raw)
         self._pending.clear()
+
+    def messages(self) -> bytes:
+        """Every handshake message so far (only when started with `keep`)."""
+        if self._kept is None:  # pragma: no cover - programming error
+            raise RuntimeError("transcript messages not kept")
+        return b"".join(self._kept)
+
+    def release(self) -> None:
+        """Stop keeping the raw messages (CertificateVerify is checked)."""
+        self._kept = None
 
     def digest(self) -> bytes:
         if self._hash is None:  # pragma: no cover - programming error

@@ -36,6 +36,7 @@ from cryptography import x509
 
 from ..config import ClientConfig
 from ..crypto import signatures
+from ..crypto.credentials import Credential, KeyType
 from ..crypto.signatures import PublicKey, RSAPSSKey, rsa_pss_key
 from ..crypto.suites import SUITES, KeyExchange, SuiteSpec
 from ..crypto.x509 import parse_chain, server_public_key, verify_server_chain
@@ -46,6 +47,7 @@ from ..enums import (
     HandshakeType,
     NamedGroup,
     ProtocolVersion,
+    SignatureScheme,
 )
 from ..errors import (
     CertificateError,
@@ -62,6 +64,7 @@ from ..messages import (
     ALPN,
     Certificate,
     CertificateRequest,
+    CertificateVerify,
     ChangeCipherSpec,
     ClientHello,
     DHEServerKeyExchange,
@@ -249,7 +252,11 @@ class ExpectServerHello:
             decide(out, "cipher suite", message.cipher_suite.name, "chosen by the server from our offer")
             decide(out, "extended master secret", "yes" if ems else "no",
                    "the server echoed the extension" if ems else "the server did not echo the extension")
-        self.transcript.start(suite.prf_hash)
+        # A client with certificates keeps the raw messages: its CertificateVerify signs them with
+        # its scheme's hash (RFC 5246 §7.4.8), which need not be the PRF hash.
+        config = self.hello.config
+        self.transcript.start(suite.prf_hash,
+                              keep=bool(config.client_credentials) or config.client_credential_callback is not None)
         self.transcript.add(raw)
         return ExpectCertificate(self.hello, suite, self.transcript)
 
@@ -382,6 +389,47 @@ class ExpectServerKeyExchange:
 _AFTER_CERTIFICATE_REQUEST = frozenset({HandshakeType.SERVER_HELLO_DONE, HandshakeType.HELLO_REQUEST})
 _BEFORE_CERTIFICATE_REQUEST = _AFTER_CERTIFICATE_REQUEST | {HandshakeType.CERTIFICATE_REQUEST}
 
+#: ClientCertificateType (RFC 5246 §7.4.4; RFC 8422 §5.5: ecdsa_sign covers Ed25519 too).
+_CERTIFICATE_TYPES = {KeyType.RSA: 1, KeyType.RSA_PSS: 1, KeyType.ECDSA_P256: 64, KeyType.ECDSA_P384: 64,
+                      KeyType.ECDSA_P521: 64, KeyType.ED25519: 64}
+
+
+def _names_a_ca(credential: Credential, authorities: tuple[bytes, ...]) -> bool:
+    """Does the credential's chain reach one of the server's certificate_authorities (DER names)?"""
+    return any(c.issuer.public_bytes() in authorities or c.subject.public_bytes() in authorities
+               for c in credential.chain)
+
+
+def choose_client_credential(credentials: tuple[Credential, ...], request: CertificateRequest
+                             ) -> tuple[Credential, SignatureScheme] | None:
+    """The credential to answer a CertificateRequest with, and the scheme it signs with: its key
+    type among certificate_types and a scheme among supported_signature_algorithms; one whose chain
+    reaches a listed authority first (an empty list names none: any fits). None: none fits."""
+    fitting: list[tuple[Credential, SignatureScheme]] = []
+    for credential in credentials:
+        if _CERTIFICATE_TYPES[credential.key_type] not in request.certificate_types:
+            continue
+        scheme = next((s for s in credential.schemes if s in request.supported_signature_algorithms), None)
+        if scheme is not None:
+            fitting.append((credential, scheme))
+    if request.certificate_authorities:
+        for credential, scheme in fitting:
+            if _names_a_ca(credential, request.certificate_authorities):
+                return credential, scheme
+    return fitting[0] if fitting else None
+
+
+def _client_credential(config: ClientConfig, request: CertificateRequest
+                       ) -> tuple[Credential, SignatureScheme] | None:
+    """The application's callback decides if it is given; otherwise `choose_client_credential`."""
+    if config.client_credential_callback is None:
+        return choose_client_credential(tuple(config.client_credentials), request)
+    credential = config.client_credential_callback(
+        request.certificate_authorities, request.supported_signature_algorithms, request.certificate_types)
+    if credential is None:
+        return None
+    return choose_client_credential((credential,), dataclasses.replace(request, certificate_authorities=()))
+
 
 @dataclass(frozen=True, slots=True)
 class ExpectServerHelloDone:
@@ -391,6 +439,8 @@ class ExpectServerHelloDone:
     transcript: Transcript
     peer: PeerParams
     certificate_requested: bool
+    #: What answers the CertificateRequest (None: an empty Certificate).
+    client_credential: tuple[Credential, SignatureScheme] | None = None
 
     @property
     def accepts(self) -> frozenset[int]:
@@ -399,15 +449,22 @@ class ExpectServerHelloDone:
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if isinstance(message, CertificateRequest) and not self.certificate_requested:
             self.transcript.add(raw)
-            decide(out, "client certificate", "none", "the server asked for one; tls12 sends an empty list")
-            return ExpectServerHelloDone(self.hello, self.suite, self.transcript, self.peer, True)
+            chosen = _client_credential(self.hello.config, message)
+            if chosen is None:
+                decide(out, "client certificate", "none", "the server asked for one; none fits its request: "
+                       "an empty Certificate")
+            else:
+                decide(out, "client certificate", chosen[0].description,
+                       f"fits the server's certificate types and signature schemes; signs with {chosen[1].name}")
+            return ExpectServerHelloDone(self.hello, self.suite, self.transcript, self.peer, True, chosen)
         if not isinstance(message, ServerHelloDone):
             raise unexpected(self, message)
         self.transcript.add(raw)
         # 1. The server's chain, and its signature over its key exchange params, are already verified.
-        # 2. RFC 5246 §7.4.6: answer a CertificateRequest with an empty Certificate.
+        # 2. RFC 5246 §7.4.6: answer a CertificateRequest with our chain, or an empty Certificate.
         if self.certificate_requested:
-            self.transcript.add(out.send_handshake(Certificate(())))
+            chain = () if self.client_credential is None else self.client_credential[0].chain_der
+            self.transcript.add(out.send_handshake(Certificate(chain)))
         # 3. The key exchange: our ClientKeyExchange and the premaster secret (the suite's strategy).
         config = self.hello.config
         strategy = STRATEGIES[self.suite.key_exchange]
@@ -417,6 +474,14 @@ class ExpectServerHelloDone:
         # 4. Master secret (extended when negotiated: the session hash ends here) and keys.
         master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript, _premaster_how(self.peer))
         keys = derive_keys(out, self.suite, master)
+        # 4b. §7.4.8: CertificateVerify, our signature over every handshake message so far (after the
+        # master secret: the extended master secret's session hash ends at ClientKeyExchange).
+        if self.client_credential is not None:
+            credential, scheme = self.client_credential
+            signature = signatures.sign(credential.private_key, scheme, self.transcript.messages(),
+                                        rsa_pss=credential.rsa_pss)
+            self.transcript.release()
+            self.transcript.add(out.send_handshake(CertificateVerify(scheme, signature)))
         # 5. ChangeCipherSpec, then Finished: the first protected message.
         out.negotiated.client_verify_data = send_finished(out, self.suite, master, self.transcript,
                                                           keys.client_write, "client")

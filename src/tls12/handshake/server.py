@@ -3,7 +3,10 @@
     ExpectClientHello        <-  ClientHello
                                  ServerHello, Certificate,
                                  ServerKeyExchange, ServerHelloDone  ->
+                                 [CertificateRequest]                ->
+    ExpectClientCertificate  <-  Certificate        (only after a CertificateRequest)
     ExpectClientKeyExchange  <-  ClientKeyExchange
+    ExpectCertificateVerify  <-  CertificateVerify  (only after a non-empty client Certificate)
     ExpectChangeCipherSpec   <-  [ChangeCipherSpec]
     ExpectFinished           <-  Finished
                                  [ChangeCipherSpec], Finished        ->
@@ -31,6 +34,7 @@ from ..crypto.credentials import Credential, CredentialChoice, choose_credential
 from ..crypto.dhe import FFDHE_GROUPS
 from ..crypto.kx import ECDHE_GROUPS
 from ..crypto.suites import SUITES, AEADKind, KeyExchange, SuiteSpec
+from ..crypto.x509 import parse_chain, verify_client_chain
 from ..enums import (
     AlertDescription,
     AlertLevel,
@@ -39,6 +43,7 @@ from ..enums import (
     HandshakeType,
     NamedGroup,
     ProtocolVersion,
+    SignatureScheme,
 )
 from ..errors import (
     HandshakeFailure,
@@ -46,11 +51,14 @@ from ..errors import (
     InsufficientSecurity,
     NoApplicationProtocol,
     ProtocolVersionError,
+    UnsupportedCertificate,
 )
 from ..events import HandshakeComplete
 from ..messages import (
     ALPN,
     Certificate,
+    CertificateRequest,
+    CertificateVerify,
     ChangeCipherSpec,
     ClientHello,
     ClientKeyExchange,
@@ -87,7 +95,9 @@ from .base import (
 from .keyexchange import STRATEGIES, ServerOffer, is_ffdhe
 
 __all__ = [
+    "ExpectCertificateVerify",
     "ExpectChangeCipherSpec",
+    "ExpectClientCertificate",
     "ExpectClientHello",
     "ExpectClientKeyExchange",
     "ExpectFinished",
@@ -319,7 +329,9 @@ class ExpectClientHello:
         neg.server_random = server_hello.random
         spec = SUITES[suite]
         transcript = Transcript()
-        transcript.start(spec.prf_hash)
+        # The client's CertificateVerify signs the raw messages with its scheme's hash: keep them.
+        client_auth = config.client_auth != "none"
+        transcript.start(spec.prf_hash, keep=client_auth)
         transcript.add(raw)
         transcript.add(out.send_handshake(server_hello))
         transcript.add(out.send_handshake(Certificate(credential.chain_der), config.certificate_message(credential)))
@@ -334,8 +346,71 @@ class ExpectClientHello:
             signed_data = hello.random + server_hello.random + params.params_bytes()
             signature = signatures.sign(credential.private_key, scheme, signed_data, rsa_pss=credential.rsa_pss)
             transcript.add(out.send_handshake(dataclasses.replace(params, scheme=scheme, signature=signature)))
+        if client_auth:
+            # RFC 5246 §7.4.4 (RFC 8422 §5.5: ecdsa_sign covers Ed25519 too).
+            request = CertificateRequest(
+                certificate_types=bytes((_RSA_SIGN, _ECDSA_SIGN)),
+                supported_signature_algorithms=tuple(config.signature_schemes),
+                certificate_authorities=config.client_ca_dns,
+            )
+            transcript.add(out.send_handshake(request))
+            decide(out, "client certificate", config.client_auth,
+                   f"CertificateRequest naming {len(config.client_ca_dns)} certificate authorities")
         transcript.add(out.send_handshake(ServerHelloDone(), _SERVER_HELLO_DONE))
+        if client_auth:
+            return ExpectClientCertificate(spec, transcript, offer, config)
         return ExpectClientKeyExchange(spec, transcript, offer)
+
+
+#: ClientCertificateType values (RFC 5246 §7.4.4).
+_RSA_SIGN = 1
+_ECDSA_SIGN = 64
+
+
+@dataclass(frozen=True, slots=True)
+class _ClientKey:
+    """The client's verified leaf: its key, and RSASSA-PSS parameters if it has them."""
+
+    key: signatures.PublicKey
+    rsa_pss: signatures.RSAPSSKey | None
+    #: The schemes the CertificateRequest offered: CertificateVerify must use one.
+    offered: tuple[SignatureScheme, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectClientCertificate:
+    """After a CertificateRequest the client answers with a Certificate, possibly empty (§7.4.6)."""
+
+    expects: ClassVar[str] = "the client's Certificate"
+    accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.CERTIFICATE})
+    suite: SuiteSpec
+    transcript: Transcript
+    offer: ServerOffer
+    config: ServerConfig
+
+    def handle(self, message: Message, raw: bytes, out: Output) -> State:
+        if not isinstance(message, Certificate):
+            raise unexpected(self, message)
+        if not message.certificate_list:
+            if self.config.client_auth == "required":
+                raise HandshakeFailure("the client sent no certificate and one is required")
+            decide(out, "client certificate", "(none)", "the client sent none; client_auth is optional: anonymous")
+            self.transcript.add(raw)
+            self.transcript.release()
+            return ExpectClientKeyExchange(self.suite, self.transcript, self.offer)
+        chain = parse_chain(message.certificate_list)
+        out.negotiated.peer_certificate_chain = tuple(chain)
+        path = verify_client_chain(self.config.client_trust, chain, self.config.provider.now())
+        out.negotiated.verified_certificate_chain = tuple(path)
+        leaf = chain[0]
+        key = leaf.public_key()
+        if not isinstance(key, signatures.PublicKey):
+            raise UnsupportedCertificate(f"client certificate key {type(key).__name__} cannot sign")
+        decide(out, "client certificate", leaf.subject.rfc4514_string(), "verified against the client trust anchors")
+        self.transcript.add(raw)
+        return ExpectClientKeyExchange(self.suite, self.transcript, self.offer,
+                                       _ClientKey(key, signatures.rsa_pss_key(leaf),
+                                                  tuple(self.config.signature_schemes)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,6 +420,8 @@ class ExpectClientKeyExchange:
     suite: SuiteSpec
     transcript: Transcript
     offer: ServerOffer
+    #: The client's certificate key, when it sent one: CertificateVerify comes next.
+    client_key: _ClientKey | None = None
 
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if not isinstance(message, ClientKeyExchange | DHEClientKeyExchange | RSAClientKeyExchange):
@@ -353,7 +430,36 @@ class ExpectClientKeyExchange:
         self.transcript.add(raw)
         master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript, self.offer.describe())
         keys = derive_keys(out, self.suite, master)
+        if self.client_key is not None:
+            return ExpectCertificateVerify(self.suite, self.transcript, master, keys, self.client_key)
         return ExpectChangeCipherSpec(self.suite, self.transcript, master, keys)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectCertificateVerify:
+    """§7.4.8: the client proves it holds its certificate's key, by signing every handshake message
+    so far with a scheme the CertificateRequest offered."""
+
+    expects: ClassVar[str] = "the client's CertificateVerify"
+    accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.CERTIFICATE_VERIFY})
+    suite: SuiteSpec
+    transcript: Transcript
+    master_secret: bytes
+    keys: TrafficKeys
+    client_key: _ClientKey
+
+    def handle(self, message: Message, raw: bytes, out: Output) -> State:
+        if not isinstance(message, CertificateVerify):
+            raise unexpected(self, message)
+        if message.scheme not in self.client_key.offered:
+            raise IllegalParameter(f"CertificateVerify uses {message.scheme.name.lower()}, which was not offered")
+        signatures.verify(self.client_key.key, message.scheme, message.signature, self.transcript.messages(),
+                          rsa_pss=self.client_key.rsa_pss)
+        decide(out, "client CertificateVerify", message.scheme.name.lower(),
+               "the client's signature over the handshake messages verifies with its certificate's key")
+        self.transcript.release()
+        self.transcript.add(raw)
+        return ExpectChangeCipherSpec(self.suite, self.transcript, self.master_secret, self.keys)
 
 
 @dataclass(frozen=True, slots=True)

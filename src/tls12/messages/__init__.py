@@ -16,6 +16,7 @@ from .extensions import (
 from .handshake import (
     Certificate,
     CertificateRequest,
+    CertificateVerify,
     ClientHello,
     ClientKeyExchange,
     DHEClientKeyExchange,
@@ -39,6 +40,7 @@ __all__ = [
     "Alert",
     "Certificate",
     "CertificateRequest",
+    "CertificateVerify",
     "ChangeCipherSpec",
     "ClientHello",
     "ClientKeyExchange",

@@ -37,6 +37,7 @@ __all__ = [
     "Certificate",
     "KEY_EXCHANGES",
     "CertificateRequest",
+    "CertificateVerify",
     "ClientHello",
     "ClientKeyExchange",
     "DHEClientKeyExchange",
@@ -296,6 +297,27 @@ class CertificateRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class CertificateVerify:
+    """§7.4.8: the client's signature over every handshake message before this one."""
+
+    msg_type: ClassVar[HandshakeType] = HandshakeType.CERTIFICATE_VERIFY
+    #: SignatureAndHashAlgorithm, then signature<0..2^16-1>.
+    max_length: ClassVar[int | None] = 2 + 2 + _SIGNATURE_MAX
+    scheme: SignatureScheme
+    signature: bytes
+
+    @classmethod
+    def parse(cls, r: Reader) -> CertificateVerify:
+        scheme = r.u16()
+        signature = r.opaque(2, max=_SIGNATURE_MAX, what="signature")
+        return cls(scheme=SignatureScheme(scheme), signature=signature)
+
+    def write(self, w: Writer) -> None:
+        w.u16(self.scheme)
+        w.opaque(2, self.signature, max=_SIGNATURE_MAX)
+
+
+@dataclass(frozen=True, slots=True)
 class ServerHelloDone:
     """§7.4.5: empty."""
 
@@ -399,6 +421,7 @@ HandshakeMessage = (
     | ServerKeyExchange
     | DHEServerKeyExchange
     | CertificateRequest
+    | CertificateVerify
     | ServerHelloDone
     | ClientKeyExchange
     | DHEClientKeyExchange
@@ -408,8 +431,8 @@ HandshakeMessage = (
 )
 
 _Parsed = type[HelloRequest | ClientHello | ServerHello | Certificate | ServerKeyExchange | DHEServerKeyExchange
-               | CertificateRequest | ServerHelloDone | ClientKeyExchange | DHEClientKeyExchange
-               | RSAClientKeyExchange | Finished]
+               | CertificateRequest | CertificateVerify | ServerHelloDone | ClientKeyExchange
+               | DHEClientKeyExchange | RSAClientKeyExchange | Finished]
 
 _PARSERS: dict[int, _Parsed] = {
     cls.msg_type: cls
@@ -420,6 +443,7 @@ _PARSERS: dict[int, _Parsed] = {
         Certificate,
         ServerKeyExchange,
         CertificateRequest,
+        CertificateVerify,
         ServerHelloDone,
         ClientKeyExchange,
         Finished,
