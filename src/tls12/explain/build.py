@@ -520,7 +520,8 @@ def _first_from(views: dict[Side, _View], key: tuple[int | str, Role], sender: R
 _EXTRA_RFC = {"CertificateRequest": "RFC 5246 §7.4.4", "Certificate": "RFC 5246 §7.4.6",
               "HelloRequest": "RFC 5246 §7.4.1.1", "NewSessionTicket": "RFC 5077 §3.3"}
 _EXTRA_PURPOSE = {
-    "CertificateRequest": "The server asks the client for a certificate (optional; tls12 answers with none).",
+    "CertificateRequest": ("The server asks the client for a certificate (mutual TLS): the kinds of key, the "
+                           "signature schemes and the CAs it accepts."),
     "Certificate": "The client's certificate chain, sent because the server asked (tls12 sends an empty one).",
     "NewSessionTicket": "The server hands the client a ticket (its session state, encrypted with a key only the "
                         "server knows) to resume this session later without a full handshake. tls12 never asks "
