@@ -65,6 +65,7 @@ from tls12.messages import (
     Finished,
     HandshakeMessage,
     HelloRequest,
+    NewSessionTicket,
     RenegotiationInfo,
     RSAClientKeyExchange,
     ServerHello,
@@ -129,7 +130,7 @@ KINDS = [
     "SERVER_HELLO_DONE",
     "CLIENT_KEY_EXCHANGE",
     "FINISHED",
-    "NEW_SESSION_TICKET",  # parsed as UnknownHandshake
+    "NEW_SESSION_TICKET",
     "CERTIFICATE_VERIFY",
     "CHANGE_CIPHER_SPEC",
 ]
@@ -189,7 +190,7 @@ def well_formed_message(kind: str, leaf: IssuedCertificate) -> HandshakeMessage:
     if kind == "FINISHED":
         return Finished(b"\x33" * 12)
     if kind == "NEW_SESSION_TICKET":  # RFC 5077 §3.3: lifetime hint, opaque ticket<0..2^16-1>
-        return UnknownHandshake(HandshakeType.NEW_SESSION_TICKET, struct.pack(">IH", 7200, 6) + b"ticket")
+        return NewSessionTicket(7200, b"ticket")
     if kind == "CERTIFICATE_VERIFY":  # §7.4.8: DigitallySigned
         return CertificateVerify(SignatureScheme.RSA_PSS_RSAE_SHA256, b"\x5a" * 256)
     raise AssertionError(kind)
@@ -450,7 +451,7 @@ def test_matrix_messages_are_well_formed(kind: str, leaf: IssuedCertificate) -> 
     assert int.from_bytes(frame[1:4], "big") == len(frame) - 4
     message = parse_handshake(frame[0], frame[4:])
     assert encode_handshake(message) == frame
-    assert isinstance(message, UnknownHandshake) == (kind == "NEW_SESSION_TICKET")
+    assert not isinstance(message, UnknownHandshake)
 
 
 # -- records that are wrong whatever the handshake message --------------------------------
