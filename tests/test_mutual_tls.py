@@ -97,6 +97,23 @@ def test_certificate_request_contents(leaf: IssuedCertificate, ca: CertificateAu
     assert seen[0][0] == ()
 
 
+def test_client_ca_names_that_overflow_a_certificate_request_are_refused_at_configuration(
+        leaf: IssuedCertificate) -> None:
+    """certificate_authorities holds at most 2^16-1 bytes (RFC 5246 §7.4.4): a store whose names do not
+    fit is a ValueError when the configuration is made, not a failure in every handshake; without
+    the names it is a valid configuration."""
+    anchors = [CertificateAuthority(f"{i:04d} " + "x" * 59, key_type="ed25519").certificate for i in range(700)]
+    assert sum(2 + len(a.subject.public_bytes()) for a in anchors) > 0xFFFF
+    with pytest.raises(ValueError, match="client_ca_names=False"):
+        ServerConfig(credentials=[leaf.credential()], client_auth="required", client_trust_anchors=anchors)
+    config = ServerConfig(credentials=[leaf.credential()], client_auth="required", client_trust_anchors=anchors,
+                          client_ca_names=False)
+    assert config.client_ca_dns == ()
+    fits = anchors[:100]
+    assert len(ServerConfig(credentials=[leaf.credential()], client_auth="required",
+                            client_trust_anchors=fits).client_ca_dns) == 100
+
+
 def test_prefers_the_credential_the_server_names(leaf: IssuedCertificate, ca: CertificateAuthority,
                                                  client_ca: CertificateAuthority,
                                                  client_leaf: IssuedCertificate) -> None:

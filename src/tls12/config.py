@@ -68,6 +68,8 @@ DEFAULT_SIGNATURE_SCHEMES: tuple[SignatureScheme, ...] = SCHEMES
 KeyLogCallback = Callable[[str], None]
 
 _DEFAULT_PROVIDER = DefaultProvider()
+#: CertificateRequest.certificate_authorities<0..2^16-1> (RFC 5246 §7.4.4), each name 2 + its DER.
+_MAX_CA_NAMES = 0xFFFF
 
 
 def _choices(name: str, values: Sequence[int], supported: Sequence[int], enum: type) -> tuple[int, ...]:
@@ -247,8 +249,12 @@ class ServerConfig(_Common):
             raise ValueError("client_auth needs client_trust_anchors")
         set_(self, "client_trust_anchors", client_anchors)
         set_(self, "client_trust", TrustStore(client_anchors))
-        set_(self, "client_ca_dns",
-             tuple(dict.fromkeys(c.subject.public_bytes() for c in client_anchors)) if self.client_ca_names else ())
+        names = tuple(dict.fromkeys(c.subject.public_bytes() for c in client_anchors)) if self.client_ca_names else ()
+        names_size = sum(2 + len(n) for n in names)
+        if names_size > _MAX_CA_NAMES:
+            raise ValueError(f"the client CAs' names take {names_size} bytes, more than a CertificateRequest "
+                             f"holds ({_MAX_CA_NAMES}): pass client_ca_names=False to send none")
+        set_(self, "client_ca_dns", names)
 
     def certificate_message(self, credential: Credential) -> bytes:
         """The Certificate message of one of this configuration's credentials."""
