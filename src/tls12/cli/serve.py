@@ -35,8 +35,6 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-
 from ..certs import CertificateAuthority
 from ..config import DEFAULT_MAX_CERTIFICATE_SIZE, ServerConfig
 from ..crypto.credentials import Credential
@@ -46,7 +44,7 @@ from ..io.aio import HANDSHAKE_TIMEOUT, TLSServerProtocol, start_server
 from ..io.credentials import key_slot, server_identity
 from ..io.keylog import key_log_writer
 from .ciphers import cipher_suites_option
-from .files import FileProblem, check_writable, read_certificates, read_private_key
+from .files import FileProblem, check_writable, read_credential
 from .output import escaped_explanation, printable
 from .wirecapture import ServerCaptures
 
@@ -254,17 +252,8 @@ def _credentials(args: argparse.Namespace) -> list[tuple[Credential, str]]:
     out: list[tuple[Credential, str]] = []
     slots: dict[str, str] = {}
     for i, cert in enumerate(certs):
-        key_file, key_option = (keys[i], "--key") if keys else (cert, "--cert")
-        chain = read_certificates(cert, "--cert")
-        key = read_private_key(key_file, key_option)
-        files = f"--cert {cert}" + (f" and --key {key_file}" if keys else "")
-        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
-            raise FileProblem(f"{key_option} {key_file}: a {type(key).__name__.removeprefix('_')}; tls12 serve "
-                              "needs an RSA, ECDSA or Ed25519 private key")
-        try:
-            credential = Credential.from_chain(chain, key)
-        except (TypeError, ValueError) as exc:
-            raise FileProblem(f"{files}: {exc}") from None
+        credential = read_credential(cert, keys[i] if keys else None, command="tls12 serve")
+        files = f"--cert {cert}" + (f" and --key {keys[i]}" if keys else "")
         slot = key_slot(credential)
         if slot in slots:
             raise FileProblem(f"{files}: a second {slot} certificate ({slots[slot]} is one); serve one certificate "
