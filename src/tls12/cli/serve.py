@@ -211,7 +211,7 @@ def client_certificate(conn: Any, client_auth: str) -> list[tuple[str, str]]:
     ]
 
 
-def client_log(conn: Any, client_auth: str) -> str:
+def client_log(conn: Any) -> str:
     """How the log names the client: by its certificate, or "no client certificate"."""
     chain = conn.peer_certificate_chain
     if not chain:
@@ -436,7 +436,7 @@ class _Logged:
                  f"{conn.group.name.lower() if conn.group else '-'}, {scheme}, SNI {conn.server_name or '-'}, "
                  f"ALPN {conn.alpn_protocol or '-'}, EMS {'yes' if conn.extended_master_secret else 'no'}, "
                  f"certificate {facts['Certificate']}"
-                 + (f", {client_log(conn, self.client_auth)}" if self.client_auth != "none" else ""))
+                 + (f", {client_log(conn)}" if self.client_auth != "none" else ""))
         self.explain(_peer(tls))
         self.app.established(tls)
 
