@@ -45,7 +45,7 @@ def test_the_readme_starts_with_the_two_commands() -> None:
 
 
 def test_sans_io_example(tmp_path: Path) -> None:
-    (block,) = [b for b in PYTHON_BLOCKS if "ClientConnection(" in b]
+    (block,) = [b for b in PYTHON_BLOCKS if "ClientConnection(" in b and "asyncio" not in b]
     result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
@@ -56,7 +56,7 @@ def test_sans_io_example(tmp_path: Path) -> None:
 @pytest.mark.parametrize("marker", ["urllib.request", "asyncio.run"])
 def test_drop_in_examples(www_server: tuple[Path, int], marker: str) -> None:
     workdir, port = www_server
-    (block,) = [b for b in PYTHON_BLOCKS if marker in b]
+    (block,) = [b for b in PYTHON_BLOCKS if marker in b and "create_default_context" in b]
     assert "4433" in block
     result = subprocess.run([sys.executable, "-c", block.replace("4433", str(port))], cwd=workdir,
                             capture_output=True, text=True, timeout=60, check=False)
@@ -82,3 +82,63 @@ def test_command_line_example(www_server: tuple[Path, int]) -> None:
         result = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == 0, (command, result.stderr)
         assert "Extended master secret: yes" in result.stdout, command
+
+
+def _start_serve(argv: list[str], workdir: Path) -> tuple[subprocess.Popen[str], int, int]:
+    """`tls12 serve ARGV` on a free port instead of the one it names (or 4433): the process, the port
+    the README gives it and the one it listens on."""
+    port = 4433
+    if "--port" in argv:
+        i = argv.index("--port")
+        port = int(argv[i + 1])
+        del argv[i:i + 2]
+    proc = subprocess.Popen([sys.executable, "-m", "tls12", *argv[1:], "--port", "0"], cwd=workdir,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    match = re.search(r"listening on 127\.0\.0\.1:(\d+)", first)
+    if not match:
+        proc.terminate()
+        proc.wait(timeout=10)
+        raise AssertionError(first)
+    return proc, port, int(match.group(1))
+
+
+def test_mutual_tls_command_line_example(tmp_path: Path) -> None:
+    (block,) = [b for b in BASH_BLOCKS if b.startswith("tls12 serve --www --write-client-cert")]
+    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    ports: dict[str, str] = {}
+    servers: list[subprocess.Popen[str]] = []
+    outputs: list[str] = []
+    try:
+        for command in commands:
+            argv = shlex.split(command.removesuffix("&"))
+            if command.endswith("&"):
+                proc, named, port = _start_serve(argv, tmp_path)
+                servers.append(proc)
+                ports[str(named)] = str(port)
+                continue
+            argv = [re.sub(r"443\d", lambda m: ports[m.group(0)], arg) for arg in argv]
+            if argv[0] == "tls12":
+                argv = [sys.executable, "-m", "tls12", *argv[1:]]
+            result = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+            assert result.returncode == 0, (command, result.stderr)
+            outputs.append(result.stdout)
+    finally:
+        for proc in servers:
+            proc.terminate()
+            proc.wait(timeout=10)
+    assert len(servers) == 2 and len(outputs) == 4, commands
+    *with_certificate, anonymous = outputs
+    for out in with_certificate:
+        assert "Client certificate:     CN=tls12-client,O=tls12 throwaway" in out, out
+        assert "Client verified:        yes (clientAuth)" in out, out
+    assert "Client certificate:     no client certificate (asked for, optional)" in anonymous, anonymous
+
+
+def test_mutual_tls_asyncio_example(tmp_path: Path) -> None:
+    (block,) = [b for b in PYTHON_BLOCKS if "client_auth=" in b]
+    result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "hello CN=alice.example,O=tls12 throwaway\npeer sent fatal alert handshake_failure\n"
