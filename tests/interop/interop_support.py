@@ -942,7 +942,8 @@ class Pki:
 
 @dataclass(frozen=True)
 class Leaf:
-    """A server certificate of one key type: the chain (leaf first, no root) and key, in files too."""
+    """A certificate of one key type (a server's, or a client's in `ClientPki`): the chain (leaf first, no root)
+    and key, in files too."""
 
     key_type: str
     issued: IssuedCertificate[Any]
