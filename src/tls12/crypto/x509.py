@@ -497,10 +497,15 @@ def _which_expired(chain: Sequence[x509.Certificate], now: datetime.datetime) ->
     return None
 
 
-def _classify(message: str, server_name: str | None) -> BadCertificate | UnknownCA | CertificateExpired:
+def _readable(message: str) -> str:
+    """cryptography's verification message without its prefix, and with the subject for the certificate's repr
+    it appends (the subject is all a reader needs)."""
     text = message.removeprefix("validation failed: ")
-    # cryptography appends the certificate's repr; the subject is all a reader needs.
-    text = re.sub(r" \(encountered processing <Certificate\(subject=<Name\((.*?)\)>.*\)$", r" (\1)", text)
+    return re.sub(r" \(encountered processing <Certificate\(subject=<Name\((.*?)\)>.*\)$", r" (\1)", text)
+
+
+def _classify(message: str, server_name: str | None) -> BadCertificate | UnknownCA | CertificateExpired:
+    text = _readable(message)
     if "not valid at validation time" in text:
         return CertificateExpired(f"certificate verify failed: {text}")
     if "no matching subjectAltName" in text:
@@ -542,8 +547,8 @@ def _verify_client_chain(
     except VerificationError as exc:
         if "EKU" in str(exc) or "extended key usage" in str(exc).lower():
             raise UnsupportedCertificate(
-                f"certificate verify failed: the client certificate is not for client authentication ({exc})"
-            ) from None
+                f"certificate verify failed: the client certificate is not for client authentication "
+                f"({_readable(str(exc))})") from None
         error = _classify(str(exc), None)
         if isinstance(error, CertificateExpired):
             error = _which_expired(chain, now) or error
