@@ -35,6 +35,7 @@ __all__ = [
     "TruncatedConnection",
     "UnexpectedMessage",
     "UnknownCA",
+    "UnsuitablePurpose",
     "UnsupportedCertificate",
     "UnsupportedExtension",
     "alert_for",
@@ -159,6 +160,11 @@ class CertificateExpired(CertificateError):
 
 class UnsupportedCertificate(CertificateError):
     """The certificate's key cannot be used with the negotiated suite."""
+
+
+class UnsuitablePurpose(UnsupportedCertificate):
+    """The leaf's extended key usage does not allow what it is used for (RFC 5280 §4.2.1.12): a
+    client certificate without clientAuth. OpenSSL tells this one apart (X509_V_ERR_INVALID_PURPOSE)."""
 
 
 # THE table. Anything not listed (and not a subclass of something listed)

@@ -52,7 +52,14 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from ..errors import BadCertificate, CertificateExpired, HostnameMismatch, UnknownCA, UnsupportedCertificate
+from ..errors import (
+    BadCertificate,
+    CertificateExpired,
+    HostnameMismatch,
+    UnknownCA,
+    UnsuitablePurpose,
+    UnsupportedCertificate,
+)
 from .signatures import PublicKey, is_rsa_pss_certificate
 from .suites import Authentication
 
@@ -541,7 +548,7 @@ def _verify_client_chain(
         return list(verifier.verify(leaf, intermediates).chain)
     except VerificationError as exc:
         if "EKU" in str(exc) or "extended key usage" in str(exc).lower():
-            raise UnsupportedCertificate(
+            raise UnsuitablePurpose(
                 f"certificate verify failed: the client certificate is not for client authentication ({exc})"
             ) from None
         error = _classify(str(exc), None)
