@@ -10,18 +10,33 @@ asyncio streams, http.server with urllib and http.client, requests and httpx).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
+import http.client
+import http.server
 import ssl
+import subprocess
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import requests
+import requests.adapters
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 import tls12
 import tls12.sslcompat
+from tls12 import ServerConfig, ServerConnection, SignatureScheme
 from tls12.certs import CertificateAuthority, IssuedCertificate
+
+from sslcompat_support import TIMEOUT, ServeFn, connect, echo, https_server
 
 HOST = "127.0.0.1"
 
@@ -39,6 +54,7 @@ class Clients:
 
     directory: Path
     issued: dict[str, IssuedCertificate]
+    ca_certificate: x509.Certificate
 
     @property
     def ca(self) -> Path:
@@ -71,7 +87,7 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Clients:
     for name, cert in issued.items():
         (directory / f"{name}.pem").write_bytes(cert.cert_pem())
         (directory / f"{name}.key").write_bytes(cert.key_pem())
-    return Clients(directory, issued)
+    return Clients(directory, issued, client_ca.certificate)
 
 
 def context_class(impl: str) -> type[ssl.SSLContext]:
@@ -281,3 +297,278 @@ def test_no_client_trust_anchors_as_the_stdlib(server_impl: str, client_impl: st
     elif mode == "CERT_OPTIONAL":
         assert got.ok and got.server.getpeercert() is None
         got.exchange()
+
+
+# -- several certificates on a client; the store of a server ----------------------------------------
+
+
+def test_client_offers_each_kind_of_key_and_the_core_picks(pem_dir: Path, ca: CertificateAuthority,
+                                                           clients: Clients) -> None:
+    """RSA and ECDSA loaded on one client context: the server's CertificateRequest decides which is sent."""
+    ctx = client_context("tls12", pem_dir, clients, "rsa", "ecdsa")
+    rsa_only = (SignatureScheme.RSA_PSS_RSAE_SHA256, SignatureScheme.RSA_PKCS1_SHA256)
+    ecdsa_only = (SignatureScheme.ECDSA_SECP256R1_SHA256,)
+    for key_type, schemes, expected in (("rsa", rsa_only, "rsa"), ("ecdsa-p256", ecdsa_only, "ecdsa")):
+        server_leaf = ca.issue(("localhost",), key_type=key_type)
+        server = ServerConnection(ServerConfig(
+            certificate_chain=server_leaf.chain, private_key=server_leaf.private_key, signature_schemes=schemes,
+            client_auth="required", client_trust_anchors=[clients.ca_certificate]))
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        obj = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        for _ in range(10):
+            with contextlib.suppress(ssl.SSLWantReadError):
+                obj.do_handshake()
+            if data := outgoing.read():
+                server.receive_data(data)
+            incoming.write(server.data_to_send())
+            if server.handshake_complete:
+                break
+        assert server.handshake_complete
+        assert server.peer_certificate_chain[0] == clients.issued[expected].certificate
+
+
+@pytest.mark.parametrize("client_impl", ["tls12", "stdlib"])
+def test_a_second_certificate_of_one_kind_replaces_the_first(client_impl: str, pem_dir: Path,
+                                                             clients: Clients) -> None:
+    """As in OpenSSL: a second ECDSA certificate takes the first one's place."""
+    got = handshake(server_context("stdlib", pem_dir, ssl.CERT_REQUIRED, clients.ca),
+                    client_context(client_impl, pem_dir, clients, "ecdsa", "ecdsa-2"))
+    assert got.ok
+    assert got.server.getpeercert(True) == clients.der("ecdsa-2")[0]
+
+
+def test_loading_the_same_client_certificate_again_keeps_the_configuration(pem_dir: Path, clients: Clients) -> None:
+    """urllib3 calls load_cert_chain() for every connection it opens."""
+    ctx = client_context("tls12", pem_dir, clients, "ecdsa")
+    assert isinstance(ctx, tls12.SSLContext)
+    config = ctx._client_config()
+    ctx.load_cert_chain(*clients.files("ecdsa"))
+    assert ctx._client_config() is config
+    ctx.load_cert_chain(*clients.files("rsa"))
+    assert ctx._client_config() is not config
+    assert [c.chain[0] for c in ctx._client_config().client_credentials] == [
+        clients.issued["ecdsa"].certificate, clients.issued["rsa"].certificate]
+
+
+def test_create_default_context_for_client_auth_as_the_stdlib(pem_dir: Path, clients: Clients) -> None:
+    made = [tls12.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=clients.ca),
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=clients.ca)]
+    assert isinstance(made[0], tls12.SSLContext)
+    assert [(c.protocol, c.verify_mode, c.check_hostname) for c in made] == [
+        (ssl.PROTOCOL_TLS_SERVER, ssl.CERT_NONE, False)] * 2  # the CA is loaded, but nothing is asked
+    outcomes = []
+    for ctx in made:
+        ctx.load_cert_chain(pem_dir / "leaf.pem", pem_dir / "leaf.key")
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        outcomes.append(handshake(ctx, client_context("tls12", pem_dir, clients, "ecdsa")))
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        outcomes.append(handshake(ctx, client_context("tls12", pem_dir, clients, "ecdsa")))
+    assert [o.ok for o in outcomes] == [True] * 4
+    assert [o.server.getpeercert(True) for o in outcomes] == [None, clients.der("ecdsa")[0]] * 2
+
+
+def _capath(clients: Clients, directory: Path) -> Path:
+    """The client CA in a directory under its OpenSSL subject hash, as OpenSSL looks a capath up."""
+    subject_hash = subprocess.run(["openssl", "x509", "-hash", "-noout", "-in", str(clients.ca)], check=True,
+                                  capture_output=True, text=True, timeout=30).stdout.strip()
+    (directory / f"{subject_hash}.0").write_bytes(clients.ca.read_bytes())
+    return directory
+
+
+@pytest.mark.parametrize("source", ["cafile", "capath", "cadata-pem", "cadata-der", "default-certs"])
+@pytest.mark.parametrize("server_impl", ["tls12", "stdlib"])
+def test_each_way_of_loading_the_client_trust_store(server_impl: str, source: str, pem_dir: Path,
+                                                    clients: Clients, tmp_path: Path) -> None:
+    """load_verify_locations() in each form, and load_default_certs(): the system's roots issued no
+    certificate of ours, so a client certificate is then from an unknown CA, as in OpenSSL."""
+    ctx = server_context(server_impl, pem_dir, ssl.CERT_REQUIRED)
+    if source == "cafile":
+        ctx.load_verify_locations(cafile=clients.ca)
+    elif source == "capath":
+        ctx.load_verify_locations(capath=_capath(clients, tmp_path))
+    elif source == "cadata-pem":
+        ctx.load_verify_locations(cadata=clients.ca.read_text())
+    elif source == "cadata-der":
+        ctx.load_verify_locations(cadata=ssl.PEM_cert_to_DER_cert(clients.ca.read_text()))
+    else:
+        ctx.load_default_certs(ssl.Purpose.CLIENT_AUTH)
+    got = handshake(ctx, client_context("tls12", pem_dir, clients, "ecdsa"))
+    if source == "default-certs":
+        assert getattr(got.server_error, "verify_code", None) == 20
+        assert got.client_error is not None and got.client_error.reason == "TLSV1_ALERT_UNKNOWN_CA"
+    else:
+        assert got.ok
+        assert got.server.getpeercert(True) == clients.der("ecdsa")[0]
+
+
+# -- over sockets on 127.0.0.1 ----------------------------------------------------------------------
+
+
+def whoami(sock: ssl.SSLSocket) -> tuple[Any, bytes | None, bytes]:
+    """A server handler: the client's certificate as getpeercert() has it, then an echo."""
+    return sock.getpeercert(), sock.getpeercert(True), echo(sock)
+
+
+@pytest.mark.parametrize(("server_impl", "client_impl"), PAIRS)
+def test_sockets(server_impl: str, client_impl: str, pem_dir: Path, clients: Clients, serve: ServeFn) -> None:
+    server = serve(server_context(server_impl, pem_dir, ssl.CERT_REQUIRED, clients.ca), whoami)
+    with connect(client_context(client_impl, pem_dir, clients, "ed25519"), server.port) as sock:
+        sock.sendall(b"ping")
+        assert sock.recv(4) == b"ping"
+    peercert, der, echoed = server.result()
+    assert peercert == ssl._ssl._test_decode_cert(str(clients.files("ed25519")[0]))  # type: ignore[attr-defined]
+    assert der == clients.der("ed25519")[0]
+    assert echoed == b"ping"
+
+
+@pytest.mark.parametrize("client_impl", ["tls12", "stdlib"])
+@pytest.mark.parametrize("cert", [None, "stranger"])
+def test_sockets_refused(client_impl: str, cert: str | None, pem_dir: Path, clients: Clients,
+                         serve: ServeFn) -> None:
+    """A tls12 server refuses the client, and the client reads why (the server's own failure and
+    the client's are those of the in-memory tests; over a socket the alert arrives, not a reset)."""
+    server = serve(server_context("tls12", pem_dir, ssl.CERT_REQUIRED, clients.ca), whoami)
+    with pytest.raises(ssl.SSLError) as info:
+        connect(client_context(client_impl, pem_dir, clients, *([cert] if cert else [])), server.port)
+    refused = server.error()
+    if cert is None:
+        assert info.value.reason == "SSLV3_ALERT_HANDSHAKE_FAILURE"
+        assert isinstance(refused, ssl.SSLError) and refused.reason == "PEER_DID_NOT_RETURN_A_CERTIFICATE"
+    else:
+        assert info.value.reason == "TLSV1_ALERT_UNKNOWN_CA"
+        assert isinstance(refused, ssl.SSLCertVerificationError) and refused.verify_code == 20
+
+
+# -- asyncio streams ----------------------------------------------------------------------------------
+
+
+async def _asyncio_round(server_ctx: ssl.SSLContext, client_ctx: ssl.SSLContext) -> list[Any]:
+    """start_server() and open_connection() with these contexts: one line echoed; what the server's
+    get_extra_info('peercert') said."""
+    seen: list[Any] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(writer.get_extra_info("peercert"))
+        writer.write(await reader.readline())
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+
+    async with asyncio.timeout(3 * TIMEOUT):
+        server = await asyncio.start_server(handle, HOST, 0, ssl=server_ctx)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            reader, writer = await asyncio.open_connection(HOST, port, ssl=client_ctx, server_hostname="localhost")
+            writer.write(b"who am I\n")
+            assert await reader.readline() == b"who am I\n"
+            writer.close()
+            await writer.wait_closed()
+            server.close()
+            await server.wait_closed()
+    return seen
+
+
+@pytest.mark.parametrize(("server_impl", "client_impl"), [*PAIRS, ("stdlib", "stdlib")])
+def test_asyncio_streams(server_impl: str, client_impl: str, pem_dir: Path, clients: Clients) -> None:
+    seen = asyncio.run(_asyncio_round(server_context(server_impl, pem_dir, ssl.CERT_REQUIRED, clients.ca),
+                                      client_context(client_impl, pem_dir, clients, "ecdsa")))
+    assert seen == [ssl._ssl._test_decode_cert(str(clients.files("ecdsa")[0]))]  # type: ignore[attr-defined]
+
+
+def test_asyncio_client_without_a_certificate_is_refused(pem_dir: Path, clients: Clients) -> None:
+    """asyncio closes the transport of a failed server handshake without sending what the TLS object
+    queued (the ssl module's alert too), so the client sees the connection end during its handshake,
+    which asyncio reports as ConnectionResetError: the same with either server context."""
+    for server_impl in ("stdlib", "tls12"):
+        with pytest.raises(ConnectionResetError):
+            asyncio.run(_asyncio_round(server_context(server_impl, pem_dir, ssl.CERT_REQUIRED, clients.ca),
+                                       client_context("tls12", pem_dir, clients)))
+
+
+# -- http.server, urllib, http.client, requests, httpx ---------------------------------------------
+
+
+class WhoAmI(http.server.BaseHTTPRequestHandler):
+    """Answers with the common name of the client's certificate."""
+
+    protocol_version = "HTTP/1.1"
+    timeout = TIMEOUT
+
+    def do_GET(self) -> None:
+        cert = self.connection.getpeercert()  # type: ignore[attr-defined]
+        names = dict(pair for rdn in cert["subject"] for pair in rdn) if cert else {}
+        body = names.get("commonName", "nobody").encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def mtls_https(pem_dir: Path, clients: Clients) -> Iterator[int]:
+    """http.server requiring client certificates of the client CA, on tls12."""
+    with https_server(server_context("tls12", pem_dir, ssl.CERT_REQUIRED, clients.ca), WhoAmI) as port:
+        yield port
+
+
+@pytest.mark.parametrize("server_impl", ["tls12", "stdlib"])
+def test_urllib_and_http_client_with_a_client_certificate(server_impl: str, pem_dir: Path, clients: Clients) -> None:
+    ctx = client_context("tls12", pem_dir, clients, "rsa")
+    with https_server(server_context(server_impl, pem_dir, ssl.CERT_REQUIRED, clients.ca), WhoAmI) as port:
+        with urllib.request.urlopen(f"https://localhost:{port}/", context=ctx, timeout=TIMEOUT) as response:
+            assert response.read() == b"bob.example"
+        conn = http.client.HTTPSConnection("localhost", port, context=ctx, timeout=TIMEOUT)
+        try:
+            conn.request("GET", "/")
+            assert conn.getresponse().read() == b"bob.example"
+        finally:
+            conn.close()
+
+
+def test_urllib_without_a_client_certificate_is_refused(mtls_https: int, pem_dir: Path, clients: Clients) -> None:
+    with pytest.raises(urllib.error.URLError) as info:
+        urllib.request.urlopen(f"https://localhost:{mtls_https}/", context=client_context("tls12", pem_dir, clients),
+                               timeout=TIMEOUT)
+    assert isinstance(info.value.reason, ssl.SSLError)
+    assert info.value.reason.reason == "SSLV3_ALERT_HANDSHAKE_FAILURE"
+
+
+class ContextAdapter(requests.adapters.HTTPAdapter):
+    """requests with one SSLContext for every connection (urllib3's `ssl_context`)."""
+
+    def __init__(self, ctx: ssl.SSLContext) -> None:
+        self._ctx = ctx
+        super().__init__()
+
+    def init_poolmanager(self, *args: object, **kwargs: object) -> None:
+        kwargs["ssl_context"] = self._ctx
+        super().init_poolmanager(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_requests_cert_argument_on_a_tls12_context(mtls_https: int, pem_dir: Path, clients: Clients) -> None:
+    """requests' cert=(certfile, keyfile) reaches the context as urllib3's load_cert_chain() call, once
+    per connection: the same certificate each time keeps the configuration."""
+    ctx = client_context("tls12", pem_dir, clients)
+    assert isinstance(ctx, tls12.SSLContext)
+    with requests.Session() as session:
+        session.mount("https://", ContextAdapter(ctx))
+        url = f"https://localhost:{mtls_https}/"
+        first = session.get(url, cert=tuple(map(str, clients.files("ecdsa"))), verify=str(pem_dir / "ca.pem"),
+                            timeout=TIMEOUT)
+        assert first.text == "alice.example"
+        config = ctx._client_config()
+        again = session.get(url, cert=tuple(map(str, clients.files("ecdsa"))), verify=str(pem_dir / "ca.pem"),
+                            timeout=TIMEOUT)
+        assert again.text == "alice.example"
+        assert ctx._client_config() is config
+
+
+def test_httpx_with_load_cert_chain(mtls_https: int, pem_dir: Path, clients: Clients) -> None:
+    ctx = client_context("tls12", pem_dir, clients, "ed25519")
+    with httpx.Client(verify=ctx, timeout=TIMEOUT) as client:
+        assert client.get(f"https://localhost:{mtls_https}/").text == "carol.example"

@@ -291,8 +291,9 @@ class SSLContext(ssl.SSLContext):
         mode = ssl.VerifyMode(value)
         if mode == ssl.CERT_NONE and self._t_check_hostname:
             raise ValueError("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.")
-        self._t_verify_mode = mode
-        self._changed()
+        if mode != self._t_verify_mode:
+            self._t_verify_mode = mode
+            self._changed()
 
     @property
     def check_hostname(self) -> bool:
@@ -304,8 +305,9 @@ class SSLContext(ssl.SSLContext):
         if value and self._t_verify_mode == ssl.CERT_NONE:
             # As the stdlib does: checking names implies verifying the chain.
             self.verify_mode = ssl.CERT_REQUIRED
-        self._t_check_hostname = value
-        self._changed()
+        if value != self._t_check_hostname:
+            self._t_check_hostname = value
+            self._changed()
 
     @property
     def hostname_checks_common_name(self) -> bool:
@@ -518,8 +520,10 @@ class SSLContext(ssl.SSLContext):
             raw = p.encode("ascii") if isinstance(p, str) else bytes(p)
             if not 1 <= len(raw) <= 255:
                 raise ValueError("ALPN protocols must be 1 to 255 in length")
-        self._t_alpn = tuple(p if isinstance(p, str) else bytes(p).decode("ascii") for p in protocols)
-        self._changed()
+        alpn = tuple(p if isinstance(p, str) else bytes(p).decode("ascii") for p in protocols)
+        if alpn != self._t_alpn:  # urllib3 sets the same list again for every connection
+            self._t_alpn = alpn
+            self._changed()
 
     def set_npn_protocols(self, npn_protocols: Iterable[str]) -> None:
         raise NotImplementedError("NPN is obsolete; use set_alpn_protocols()")
