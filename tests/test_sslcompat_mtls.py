@@ -29,7 +29,9 @@ import pytest
 import requests
 import requests.adapters
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 import tls12
 import tls12.sslcompat
@@ -55,6 +57,7 @@ class Clients:
     directory: Path
     issued: dict[str, IssuedCertificate]
     ca_certificate: x509.Certificate
+    ca_key: Any
 
     @property
     def ca(self) -> Path:
@@ -87,7 +90,7 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Clients:
     for name, cert in issued.items():
         (directory / f"{name}.pem").write_bytes(cert.cert_pem())
         (directory / f"{name}.key").write_bytes(cert.key_pem())
-    return Clients(directory, issued, client_ca.certificate)
+    return Clients(directory, issued, client_ca.certificate, client_ca.private_key)
 
 
 def context_class(impl: str) -> type[ssl.SSLContext]:
@@ -397,7 +400,7 @@ def test_each_way_of_loading_the_client_trust_store(server_impl: str, source: st
         assert getattr(got.server_error, "verify_code", None) == 20
         assert got.client_error is not None and got.client_error.reason == "TLSV1_ALERT_UNKNOWN_CA"
     else:
-        assert got.ok
+        assert got.ok, (got.server_error, got.client_error)
         assert got.server.getpeercert(True) == clients.der("ecdsa")[0]
 
 
@@ -572,3 +575,46 @@ def test_httpx_with_load_cert_chain(mtls_https: int, pem_dir: Path, clients: Cli
     ctx = client_context("tls12", pem_dir, clients, "ed25519")
     with httpx.Client(verify=ctx, timeout=TIMEOUT) as client:
         assert client.get(f"https://localhost:{mtls_https}/").text == "carol.example"
+
+
+def test_client_identity_fields_as_the_stdlib(pem_dir: Path, clients: Clients, tmp_path: Path) -> None:
+    """What servers read a client's identity from: an e-mail address in the subject and the
+    subjectAltName (rfc822Name), an organizational unit, a SPIFFE-style URI."""
+    ca_key = clients.ca_key
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "tls12 throwaway"),
+            x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "billing"),
+            x509.NameAttribute(NameOID.COMMON_NAME, "erin"),
+            x509.NameAttribute(NameOID.EMAIL_ADDRESS, "erin@example.com"),
+        ]))
+        .issuer_name(clients.ca_certificate.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .add_extension(x509.SubjectAlternativeName([
+            x509.RFC822Name("erin@example.com"),
+            x509.UniformResourceIdentifier("spiffe://example.com/billing/erin"),
+        ]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    certfile, keyfile = tmp_path / "erin.pem", tmp_path / "erin.key"
+    certfile.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    keyfile.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()))
+    seen = []
+    for server_impl, client_impl in [*PAIRS, ("stdlib", "stdlib")]:
+        client_ctx = client_context(client_impl, pem_dir, clients)
+        client_ctx.load_cert_chain(certfile, keyfile)
+        got = handshake(server_context(server_impl, pem_dir, ssl.CERT_REQUIRED, clients.ca), client_ctx)
+        assert got.ok, (got.server_error, got.client_error)
+        seen.append(got.server.getpeercert())
+    assert seen == [ssl._ssl._test_decode_cert(str(certfile))] * 4  # type: ignore[attr-defined]
+    assert ("email", "erin@example.com") in seen[0]["subjectAltName"]
