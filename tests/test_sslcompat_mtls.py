@@ -85,6 +85,13 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Clients:
                                    not_before=past - datetime.timedelta(days=1), not_after=past),
         "server-purpose": client_ca.issue(("alice.example",), key_type="ecdsa-p256"),  # serverAuth only
     }
+    # A chain that carries its own untrusted root; a self-signed certificate.
+    chained = stranger.issue(("mallory.example",), key_type="ecdsa-p256", client=True)
+    issued["stranger-with-root"] = IssuedCertificate(chained.certificate, chained.private_key,
+                                                     (*chained.chain, stranger.certificate), chained.key_type)
+    self_signed = CertificateAuthority("mallory.example", key_type="ecdsa-p256")
+    issued["self-signed"] = IssuedCertificate(self_signed.certificate, self_signed.private_key,
+                                              (self_signed.certificate,), self_signed.key_type)
     directory = tmp_path_factory.mktemp("clients")
     (directory / "client-ca.pem").write_bytes(client_ca.cert_pem())
     for name, cert in issued.items():
@@ -243,6 +250,8 @@ def test_policy_as_the_stdlib(server_impl: str, client_impl: str, mode: str, cer
 #: cert: (verify_code, verify_message, the alert's reason on the client), as OpenSSL has them.
 REFUSED = {
     "stranger": (20, "unable to get local issuer certificate", "TLSV1_ALERT_UNKNOWN_CA"),
+    "stranger-with-root": (19, "self-signed certificate in certificate chain", "TLSV1_ALERT_UNKNOWN_CA"),
+    "self-signed": (18, "self-signed certificate", "TLSV1_ALERT_UNKNOWN_CA"),
     "expired": (10, "certificate has expired", "SSLV3_ALERT_CERTIFICATE_EXPIRED"),
     "server-purpose": (26, "unsuitable certificate purpose", "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE"),
 }
@@ -618,3 +627,27 @@ def test_client_identity_fields_as_the_stdlib(pem_dir: Path, clients: Clients, t
         seen.append(got.server.getpeercert())
     assert seen == [ssl._ssl._test_decode_cert(str(certfile))] * 4  # type: ignore[attr-defined]
     assert ("email", "erin@example.com") in seen[0]["subjectAltName"]
+
+
+@pytest.mark.parametrize(("chain", "code"), [("self-signed", 18), ("root-sent", 19)])
+def test_untrusted_self_signed_server_chain_as_the_stdlib(chain: str, code: int, pem_dir: Path,
+                                                          tmp_path: Path) -> None:
+    """The same verify codes on a client, for the server's chain: a self-signed server certificate
+    (18), a chain that carries its own untrusted root (19)."""
+    if chain == "self-signed":
+        root = CertificateAuthority("localhost")
+        issued = IssuedCertificate(root.certificate, root.private_key, (root.certificate,), root.key_type)
+    else:
+        root = CertificateAuthority("untrusted root")
+        leaf = root.issue(("localhost",))
+        issued = IssuedCertificate(leaf.certificate, leaf.private_key, (*leaf.chain, root.certificate), leaf.key_type)
+    (tmp_path / "leaf.pem").write_bytes(issued.cert_pem())
+    (tmp_path / "leaf.key").write_bytes(issued.key_pem())
+    errors = []
+    for client_impl in ("stdlib", "tls12"):
+        client_ctx = context_class(client_impl)(ssl.PROTOCOL_TLS_CLIENT)
+        client_ctx.load_verify_locations(pem_dir / "ca.pem")
+        got = handshake(server_context("stdlib", tmp_path, ssl.CERT_NONE), client_ctx)
+        errors.append(got.client_error)
+    assert isinstance(errors[0], ssl.SSLCertVerificationError) and errors[0].verify_code == code
+    assert shape(errors[1]) == shape(errors[0])

@@ -30,6 +30,8 @@ __all__ = [
     "NoApplicationProtocol",
     "ProtocolVersionError",
     "RecordOverflow",
+    "SelfSignedLeaf",
+    "SelfSignedRoot",
     "SequenceExhausted",
     "TLSError",
     "TruncatedConnection",
@@ -152,6 +154,14 @@ class HostnameMismatch(BadCertificate):
 
 class UnknownCA(CertificateError):
     """No chain from the certificate to a trust anchor was found."""
+
+
+class SelfSignedLeaf(UnknownCA):
+    """The certificate is self-signed and not trusted (OpenSSL's X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)."""
+
+
+class SelfSignedRoot(UnknownCA):
+    """The chain ends at a self-signed root that is not trusted (X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN)."""
 
 
 class CertificateExpired(CertificateError):

@@ -56,6 +56,8 @@ from ..errors import (
     BadCertificate,
     CertificateExpired,
     HostnameMismatch,
+    SelfSignedLeaf,
+    SelfSignedRoot,
     UnknownCA,
     UnsuitablePurpose,
     UnsupportedCertificate,
@@ -455,8 +457,8 @@ def _verify_server_chain(
             error = _which_expired(chain, now) or error
         elif not trusted_leaf and _self_issued(leaf):
             # Whatever rule the verifier tripped over first, this is what went wrong.
-            error = UnknownCA(f"certificate verify failed: self-signed certificate is not trusted "
-                              f"({leaf.subject.rfc4514_string()})")
+            error = SelfSignedLeaf(f"certificate verify failed: self-signed certificate is not trusted "
+                                   f"({leaf.subject.rfc4514_string()})")
         elif isinstance(error, UnknownCA) and any(words in str(exc) for words in _NO_PATH):
             error = _not_trusted(trust, chain)
         raise error from None
@@ -480,8 +482,8 @@ def _not_trusted(trust: TrustStore, chain: Sequence[x509.Certificate]) -> Unknow
         seen.add(_der(parent))
     subject = top.subject.rfc4514_string()
     if _self_issued(top):
-        return UnknownCA(f"certificate verify failed: self-signed certificate in certificate chain: "
-                         f"the chain ends at '{subject}', which is not a trusted root")
+        return SelfSignedRoot(f"certificate verify failed: self-signed certificate in certificate chain: "
+                              f"the chain ends at '{subject}', which is not a trusted root")
     reason = (f"unable to get local issuer certificate: no trusted certificate issued '{subject}' "
               f"(its issuer is '{top.issuer.rfc4514_string()}')")
     if trust.trusts(top):
@@ -555,8 +557,8 @@ def _verify_client_chain(
         if isinstance(error, CertificateExpired):
             error = _which_expired(chain, now) or error
         elif not trust.trusts(leaf) and _self_issued(leaf):
-            error = UnknownCA(f"certificate verify failed: self-signed certificate is not trusted "
-                              f"({leaf.subject.rfc4514_string()})")
+            error = SelfSignedLeaf(f"certificate verify failed: self-signed certificate is not trusted "
+                                   f"({leaf.subject.rfc4514_string()})")
         elif isinstance(error, UnknownCA) and any(words in str(exc) for words in _NO_PATH):
             error = _not_trusted(trust, chain)
         raise error from None

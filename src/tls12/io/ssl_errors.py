@@ -19,6 +19,8 @@ from ..errors import (
     CertificateExpired,
     HostnameMismatch,
     LocalProtocolError,
+    SelfSignedLeaf,
+    SelfSignedRoot,
     TLSError,
     TruncatedConnection,
     UnknownCA,
@@ -86,6 +88,8 @@ def want_write() -> SSLWantWriteError:
 # OpenSSL's X509_V_ERR codes for the verification failures tls12 distinguishes.
 _X509_V_ERR_CERT_NOT_YET_VALID = 9
 _X509_V_ERR_CERT_HAS_EXPIRED = 10
+_X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT = 18
+_X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN = 19
 _X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20
 _X509_V_ERR_INVALID_PURPOSE = 26
 _X509_V_ERR_HOSTNAME_MISMATCH = 62
@@ -95,6 +99,10 @@ _X509_V_ERR_APPLICATION_VERIFICATION = 50
 def _verify_details(exc: CertificateError, server_hostname: str | None) -> tuple[int, str]:
     if isinstance(exc, HostnameMismatch):
         return _X509_V_ERR_HOSTNAME_MISMATCH, f"Hostname mismatch, certificate is not valid for '{server_hostname}'."
+    if isinstance(exc, SelfSignedLeaf):
+        return _X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT, "self-signed certificate"
+    if isinstance(exc, SelfSignedRoot):
+        return _X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN, "self-signed certificate in certificate chain"
     if isinstance(exc, UnknownCA):
         return _X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY, "unable to get local issuer certificate"
     if isinstance(exc, CertificateExpired):
