@@ -85,6 +85,9 @@ def clients(tmp_path_factory: pytest.TempPathFactory) -> Clients:
                                    not_before=past - datetime.timedelta(days=1), not_after=past),
         "server-purpose": client_ca.issue(("alice.example",), key_type="ecdsa-p256"),  # serverAuth only
     }
+    # Through an intermediate CA (the chain sent carries it).
+    issued["via-intermediate"] = client_ca.intermediate("tls12 client issuing CA", key_type="ecdsa").issue(
+        ("frank.example",), key_type="ecdsa-p256", client=True)
     # A chain that carries its own untrusted root; a self-signed certificate.
     chained = stranger.issue(("mallory.example",), key_type="ecdsa-p256", client=True)
     issued["stranger-with-root"] = IssuedCertificate(chained.certificate, chained.private_key,
@@ -651,3 +654,19 @@ def test_untrusted_self_signed_server_chain_as_the_stdlib(chain: str, code: int,
         errors.append(got.client_error)
     assert isinstance(errors[0], ssl.SSLCertVerificationError) and errors[0].verify_code == code
     assert shape(errors[1]) == shape(errors[0])
+
+
+@pytest.mark.parametrize(("server_impl", "client_impl"), PAIRS)
+def test_client_chain_through_an_intermediate(server_impl: str, client_impl: str, pem_dir: Path,
+                                              clients: Clients) -> None:
+    got = handshake(server_context(server_impl, pem_dir, ssl.CERT_REQUIRED, clients.ca),
+                    client_context(client_impl, pem_dir, clients, "via-intermediate"))
+    want = reference(pem_dir, clients, ssl.CERT_REQUIRED, "via-intermediate")
+    assert got.ok and want.ok
+    assert got.server.getpeercert() == want.server.getpeercert()
+    if server_impl == "tls12":
+        sent = clients.der("via-intermediate")
+        assert len(sent) == 2
+        assert got.server.get_unverified_chain() == sent  # type: ignore[attr-defined]
+        assert got.server.get_verified_chain() == [  # type: ignore[attr-defined]
+            *sent, ssl.PEM_cert_to_DER_cert(clients.ca.read_text())]
