@@ -37,6 +37,7 @@ import tls12
 import tls12.sslcompat
 from tls12 import ServerConfig, ServerConnection, SignatureScheme
 from tls12.certs import CertificateAuthority, IssuedCertificate
+from tls12.crypto.credentials import PrivateKey
 
 from sslcompat_support import TIMEOUT, ServeFn, connect, echo, https_server
 
@@ -57,7 +58,7 @@ class Clients:
     directory: Path
     issued: dict[str, IssuedCertificate]
     ca_certificate: x509.Certificate
-    ca_key: Any
+    ca_key: PrivateKey
 
     @property
     def ca(self) -> Path:
@@ -240,11 +241,14 @@ def test_policy_as_the_stdlib(server_impl: str, client_impl: str, mode: str, cer
         assert got.server.getpeercert(True) == clients.der(cert)[0]
     else:
         assert peercert is None  # CERT_NONE asks for none; a client without one sends none
-    if server_impl == "tls12":  # (the stdlib has these from Python 3.13)
+    if server_impl == "tls12":
         chain = clients.der(cert) if sent else []
         assert got.server.get_unverified_chain() == chain  # type: ignore[attr-defined]
         assert got.server.get_verified_chain() == (  # type: ignore[attr-defined]
             [*chain, ssl.PEM_cert_to_DER_cert(clients.ca.read_text())] if sent else [])
+        if hasattr(want.server, "get_verified_chain"):  # the stdlib's, from Python 3.13
+            assert got.server.get_unverified_chain() == want.server.get_unverified_chain()
+            assert got.server.get_verified_chain() == want.server.get_verified_chain()
     got.exchange()
 
 
