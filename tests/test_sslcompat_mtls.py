@@ -38,6 +38,7 @@ import tls12.sslcompat
 from tls12 import ServerConfig, ServerConnection, SignatureScheme
 from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.crypto.credentials import PrivateKey
+from tls12.io.ssl_errors import alert_reason
 
 from sslcompat_support import TIMEOUT, ServeFn, connect, echo, https_server
 
@@ -674,3 +675,14 @@ def test_client_chain_through_an_intermediate(server_impl: str, client_impl: str
         assert got.server.get_unverified_chain() == sent  # type: ignore[attr-defined]
         assert got.server.get_verified_chain() == [  # type: ignore[attr-defined]
             *sent, ssl.PEM_cert_to_DER_cert(clients.ca.read_text())]
+
+
+def test_alert_reasons_are_the_ssl_modules() -> None:
+    """Every alert's reason is the name the ssl module gives OpenSSL's error for it (its table of
+    (library, reason code) -> name; an alert is reason 1000 + its description in the SSL library)."""
+    names = ssl._ssl.err_codes_to_names  # type: ignore[attr-defined]
+    lib_ssl = 20
+    known = {code - 1000: name for (lib, code), name in names.items() if lib == lib_ssl and 1000 <= code < 1256}
+    assert len(known) >= 30
+    for description, name in known.items():
+        assert alert_reason(tls12.AlertDescription(description)) == name
