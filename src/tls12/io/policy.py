@@ -194,8 +194,9 @@ SETTINGS: tuple[Setting, ...] = (
             "all three on either side. On a server, the client certificate policy, as in the stdlib: `CERT_NONE` "
             "asks for none, `CERT_OPTIONAL` asks and takes a client without one, `CERT_REQUIRED` refuses that "
             "client (`PEER_DID_NOT_RETURN_A_CERTIFICATE`); a client chain that does not verify raises "
-            "`SSLCertVerificationError` with OpenSSL's `verify_code` (20 unknown CA, 10 expired, 26 not for "
-            "clientAuth), and the client gets the alert as the stdlib's reason (`TLSV1_ALERT_UNKNOWN_CA`, ...)",
+            "`SSLCertVerificationError` with OpenSSL's `verify_code` (20 unknown CA, 18 and 19 an untrusted "
+            "self-signed certificate or root, 10 expired, 26 not for clientAuth), and the client gets the alert as "
+            "the stdlib's reason (`TLSV1_ALERT_UNKNOWN_CA`, ...)",
             ""),
     Setting("`load_verify_locations()`, `load_default_certs()`",
             "`cafile`, `capath` (every file in it), `cadata` (PEM or DER), and the system's roots: a client's "
