@@ -30,6 +30,7 @@ from tls12 import (
 from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.crypto import signatures
 from tls12.crypto.credentials import Credential
+from tls12.errors import UnsuitablePurpose
 from tls12.messages import CertificateVerify, encode_handshake, parse_handshake
 from tls12.trace import Decision, TraceEvent, Tracer, Verification
 
@@ -289,6 +290,23 @@ def test_client_certificate_without_client_auth_purpose(leaf: IssuedCertificate,
                                        client_credentials=[server_purpose.credential()]),
                           server_cfg(leaf, client_ca), lambda msgs, _: msgs)
     assert error.alert is AlertDescription.UNSUPPORTED_CERTIFICATE
+    assert isinstance(error, UnsuitablePurpose)  # the drop-in layer reports it as OpenSSL does
+
+
+@pytest.mark.parametrize("policy", ["optional", "required"])
+def test_no_client_trust_anchors_refuses_every_client_certificate(
+        policy: str, leaf: IssuedCertificate, ca: CertificateAuthority, client_ca: CertificateAuthority,
+        client_leaf: IssuedCertificate) -> None:
+    """As in OpenSSL: asking for a client certificate with nothing to verify it against is a valid
+    configuration; any certificate sent is an unknown CA, and "optional" still takes a client without one."""
+    config = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key,
+                          client_auth=policy)  # type: ignore[arg-type]
+    error = run_rewritten(ClientConfig(trust_anchors=[ca.certificate], client_credentials=[client_leaf.credential()]),
+                          config, lambda msgs, _: msgs)
+    assert error.alert is AlertDescription.UNKNOWN_CA
+    if policy == "optional":
+        _, server = connect(ClientConfig(trust_anchors=[ca.certificate]), config)
+        assert server.peer_certificate_chain == ()
 
 
 def test_client_chain_to_another_ca(leaf: IssuedCertificate, ca: CertificateAuthority,

@@ -206,6 +206,8 @@ class ServerConfig(_Common):
     #: empty Certificate makes an anonymous connection) or "required" (an empty one: handshake_failure).
     client_auth: Literal["none", "optional", "required"] = "none"
     #: The anchors a client's chain must reach (clientAuth purpose); separate from any client trust.
+    #: None, as in OpenSSL: every client certificate is refused (unknown_ca), and "optional" still
+    #: accepts a client that sends none.
     client_trust_anchors: Sequence[x509.Certificate] = ()
     #: Name the client anchors' subjects in CertificateRequest.certificate_authorities (False: an
     #: empty list, for stores too large to list).
@@ -245,8 +247,6 @@ class ServerConfig(_Common):
         client_anchors = tuple(self.client_trust_anchors)
         if not all(isinstance(c, x509.Certificate) for c in client_anchors):
             raise TypeError("client_trust_anchors must be cryptography x509.Certificate objects")
-        if self.client_auth != "none" and not client_anchors:
-            raise ValueError("client_auth needs client_trust_anchors")
         set_(self, "client_trust_anchors", client_anchors)
         set_(self, "client_trust", TrustStore(client_anchors))
         names = tuple(dict.fromkeys(c.subject.public_bytes() for c in client_anchors)) if self.client_ca_names else ()

@@ -52,7 +52,16 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from ..errors import BadCertificate, CertificateExpired, HostnameMismatch, UnknownCA, UnsupportedCertificate
+from ..errors import (
+    BadCertificate,
+    CertificateExpired,
+    HostnameMismatch,
+    SelfSignedLeaf,
+    SelfSignedRoot,
+    UnknownCA,
+    UnsuitablePurpose,
+    UnsupportedCertificate,
+)
 from .signatures import PublicKey, is_rsa_pss_certificate
 from .suites import Authentication
 
@@ -448,8 +457,8 @@ def _verify_server_chain(
             error = _which_expired(chain, now) or error
         elif not trusted_leaf and _self_issued(leaf):
             # Whatever rule the verifier tripped over first, this is what went wrong.
-            error = UnknownCA(f"certificate verify failed: self-signed certificate is not trusted "
-                              f"({leaf.subject.rfc4514_string()})")
+            error = SelfSignedLeaf(f"certificate verify failed: self-signed certificate is not trusted "
+                                   f"({leaf.subject.rfc4514_string()})")
         elif isinstance(error, UnknownCA) and any(words in str(exc) for words in _NO_PATH):
             error = _not_trusted(trust, chain)
         raise error from None
@@ -473,8 +482,8 @@ def _not_trusted(trust: TrustStore, chain: Sequence[x509.Certificate]) -> Unknow
         seen.add(_der(parent))
     subject = top.subject.rfc4514_string()
     if _self_issued(top):
-        return UnknownCA(f"certificate verify failed: self-signed certificate in certificate chain: "
-                         f"the chain ends at '{subject}', which is not a trusted root")
+        return SelfSignedRoot(f"certificate verify failed: self-signed certificate in certificate chain: "
+                              f"the chain ends at '{subject}', which is not a trusted root")
     reason = (f"unable to get local issuer certificate: no trusted certificate issued '{subject}' "
               f"(its issuer is '{top.issuer.rfc4514_string()}')")
     if trust.trusts(top):
@@ -546,15 +555,15 @@ def _verify_client_chain(
         return list(verifier.verify(leaf, intermediates).chain)
     except VerificationError as exc:
         if "EKU" in str(exc) or "extended key usage" in str(exc).lower():
-            raise UnsupportedCertificate(
+            raise UnsuitablePurpose(
                 f"certificate verify failed: the client certificate is not for client authentication "
                 f"({_readable(str(exc))})") from None
         error = _classify(str(exc), None)
         if isinstance(error, CertificateExpired):
             error = _which_expired(chain, now) or error
         elif not trust.trusts(leaf) and _self_issued(leaf):
-            error = UnknownCA(f"certificate verify failed: self-signed certificate is not trusted "
-                              f"({leaf.subject.rfc4514_string()})")
+            error = SelfSignedLeaf(f"certificate verify failed: self-signed certificate is not trusted "
+                                   f"({leaf.subject.rfc4514_string()})")
         elif isinstance(error, UnknownCA) and any(words in str(exc) for words in _NO_PATH):
             error = _not_trusted(trust, chain)
         raise error from None

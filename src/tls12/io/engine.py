@@ -16,11 +16,12 @@ from cryptography.hazmat.primitives import serialization
 
 from ..connection import ClientConnection, ServerConnection
 from ..crypto.suites import SUITES
-from ..errors import TLSError
+from ..errors import HandshakeFailure, TLSError
 from ..events import ApplicationDataReceived, ConnectionClosed
+from ..handshake.server import ExpectClientCertificate
 from .certdict import certificate_dict
 from .settings import ContextSettings
-from .ssl_errors import SSLError, to_ssl_error
+from .ssl_errors import SSLError, missing_client_certificate, to_ssl_error
 
 __all__ = ["Engine", "SessionInfo"]
 
@@ -112,6 +113,8 @@ class Engine:
             raise self.error(failure) from failure
 
     def error(self, exc: TLSError) -> SSLError:
+        if _missing_client_certificate(self.conn, exc):
+            return missing_client_certificate(exc)
         return to_ssl_error(exc, self.server_hostname)
 
     def outgoing(self) -> bytes:
@@ -133,6 +136,14 @@ class Engine:
             self.conn.send_application_data(data)
         except TLSError as exc:
             raise self.error(exc) from exc
+
+
+def _missing_client_certificate(conn: ClientConnection | ServerConnection, exc: TLSError) -> bool:
+    """A server that requires a client certificate fails with handshake_failure on an empty
+    Certificate, the one failure of the state that waits for it that is not about a chain it got;
+    the ssl module names it apart (PEER_DID_NOT_RETURN_A_CERTIFICATE)."""
+    return (isinstance(conn, ServerConnection) and isinstance(exc, HandshakeFailure)
+            and isinstance(conn._state, ExpectClientCertificate))
 
 
 class SessionInfo:
@@ -209,6 +220,9 @@ class SessionInfo:
         return None
 
     def getpeercert(self, binary_form: bool = False) -> Any:
+        """As in the ssl module: None without a peer certificate (a server that asked for none, or
+        got none); {} for a client's unverified one (CERT_NONE); a server only ever holds a verified
+        one, as the handshake fails otherwise."""
         engine = self._require_handshake()
         chain = engine.conn.peer_certificate_chain
         if not chain:
