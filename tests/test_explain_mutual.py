@@ -269,7 +269,7 @@ class Case:
 CASES = {
     "no_certificate": Case("5b", "handshake_failure", "HandshakeFailure", "none", check="client certificate"),
     "unknown_ca": Case("5b", "unknown_ca", "UnknownCA", "stranger", check="client certificate chain"),
-    "not_for_clients": Case("5b", "unsupported_certificate", "UnsupportedCertificate", "server's",
+    "not_for_clients": Case("5b", "unsupported_certificate", "UnsuitablePurpose", "server's",
                             check="client certificate chain"),
     "bad_signature": Case("6b", "decrypt_error", "DecryptError", tamper=rewrite_verify(_flip_last_byte),
                           check="client CertificateVerify"),
