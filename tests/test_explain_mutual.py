@@ -267,7 +267,7 @@ class Case:
 
 
 CASES = {
-    "no_certificate": Case("5b", "handshake_failure", "HandshakeFailure", "none", check="client certificate"),
+    "no_certificate": Case("5b", "handshake_failure", "NoClientCertificate", "none", check="client certificate"),
     "unknown_ca": Case("5b", "unknown_ca", "UnknownCA", "stranger", check="client certificate chain"),
     "not_for_clients": Case("5b", "unsupported_certificate", "UnsuitablePurpose", "server's",
                             check="client certificate chain"),

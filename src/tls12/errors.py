@@ -30,6 +30,7 @@ __all__ = [
     "NoApplicationProtocol",
     "ProtocolVersionError",
     "RecordOverflow",
+    "NoClientCertificate",
     "SelfSignedLeaf",
     "SelfSignedRoot",
     "SequenceExhausted",
@@ -170,6 +171,11 @@ class CertificateExpired(CertificateError):
 
 class UnsupportedCertificate(CertificateError):
     """The certificate's key cannot be used with the negotiated suite."""
+
+
+class NoClientCertificate(HandshakeFailure):
+    """A server requires a client certificate and the client sent an empty Certificate (RFC 5246
+    §7.4.6: handshake_failure). OpenSSL tells this one apart (PEER_DID_NOT_RETURN_A_CERTIFICATE)."""
 
 
 class UnsuitablePurpose(UnsupportedCertificate):

@@ -54,6 +54,7 @@ from ..errors import (
     IllegalParameter,
     InsufficientSecurity,
     NoApplicationProtocol,
+    NoClientCertificate,
     ProtocolVersionError,
     UnsupportedCertificate,
 )
@@ -413,7 +414,7 @@ class ExpectClientCertificate:
                 if out.tracer is not None:
                     out.tracer(Verification("client certificate", False, "the client sent an empty Certificate and "
                                             "client_auth is required (RFC 5246 §7.4.6: handshake_failure)"))
-                raise HandshakeFailure("the client sent no certificate and one is required")
+                raise NoClientCertificate("the client sent no certificate and one is required")
             decide(out, "client certificate", "(none)", "the client sent none; client_auth is optional: anonymous")
             self.transcript.add(raw)
             self.transcript.release()

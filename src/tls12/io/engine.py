@@ -16,9 +16,8 @@ from cryptography.hazmat.primitives import serialization
 
 from ..connection import ClientConnection, ServerConnection
 from ..crypto.suites import SUITES
-from ..errors import HandshakeFailure, TLSError
+from ..errors import NoClientCertificate, TLSError
 from ..events import ApplicationDataReceived, ConnectionClosed
-from ..handshake.server import ExpectClientCertificate
 from .certdict import certificate_dict
 from .settings import ContextSettings
 from .ssl_errors import SSLError, missing_client_certificate, to_ssl_error
@@ -113,7 +112,7 @@ class Engine:
             raise self.error(failure) from failure
 
     def error(self, exc: TLSError) -> SSLError:
-        if _missing_client_certificate(self.conn, exc):
+        if isinstance(exc, NoClientCertificate):
             return missing_client_certificate(exc)
         return to_ssl_error(exc, self.server_hostname)
 
@@ -136,14 +135,6 @@ class Engine:
             self.conn.send_application_data(data)
         except TLSError as exc:
             raise self.error(exc) from exc
-
-
-def _missing_client_certificate(conn: ClientConnection | ServerConnection, exc: TLSError) -> bool:
-    """A server that requires a client certificate fails with handshake_failure on an empty
-    Certificate, the one failure of the state that waits for it that is not about a chain it got;
-    the ssl module names it apart (PEER_DID_NOT_RETURN_A_CERTIFICATE)."""
-    return (isinstance(conn, ServerConnection) and isinstance(exc, HandshakeFailure)
-            and isinstance(conn._state, ExpectClientCertificate))
 
 
 class SessionInfo:
