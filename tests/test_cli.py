@@ -95,6 +95,28 @@ def test_demo_json(tmp_path: Path) -> None:
                          "after_handshake", "decisions_after_handshake", "notes"]
 
 
+def test_demo_with_a_client_certificate_is_mutual_tls(tmp_path: Path) -> None:
+    """`tls12 demo --client-cert`: the server requires a client certificate; both ends explain it."""
+    out = tmp_path / "demo.json"
+    assert main(["demo", "--client-cert", "--explain", "json", "--output", str(out)]) == 0
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["complete"] is True and "Mutual TLS: the server requires a client certificate" in doc["subtitle"]
+    # The unnumbered step between 7b and 8a: the server's NewSessionTicket (the client asks for a ticket).
+    assert [s["number"] for s in doc["steps"]] == \
+        ["1", "2", "3", "4", "4b", "5", "5b", "6", "6b", "7a", "7b", "", "8a", "8b"]
+    assert doc["summary"]["client certificate"] == "CN=client.localhost,O=tls12 throwaway (ECDSA P-256)"
+    steps = {s["number"]: s for s in doc["steps"]}
+    assert [(d["by"], d["what"]) for d in steps["5b"]["decisions"]] == \
+        [("client", "client certificate"), ("server", "client certificate")]
+    checks = {(c["by"], c["what"]): c["status"] for s in doc["steps"] for c in s["checks"]}
+    assert checks[("server", "client certificate chain")] == checks[("server", "client CertificateVerify")] == "ok"
+    text_out = tmp_path / "demo.txt"
+    assert main(["demo", "--client-cert", "--output", str(text_out)]) == 0
+    text = text_out.read_text(encoding="utf-8")
+    for heading in ("Step 4b  CertificateRequest", "Step 5b  Certificate (client)", "Step 6b  CertificateVerify"):
+        assert re.search(rf"^{re.escape(heading)}   (client → server|server → client)   RFC 5246 §", text, re.M)
+
+
 def test_demo_html_to_standard_output() -> None:
     result = subprocess.run([sys.executable, "-m", "tls12", "demo", "--explain", "html"], capture_output=True,
                             text=True, timeout=60, check=False)

@@ -21,7 +21,7 @@ from tls12 import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.enums import CipherSuite, ExtensionType, NamedGroup, ProtocolVersion, SignatureScheme
 from tls12.explain import Recorder
-from tls12.explain.annotate import annotate_change_cipher_spec, annotate_handshake
+from tls12.explain.annotate import annotate_change_cipher_spec, annotate_handshake, distinguished_name
 from tls12.explain.model import Field
 from tls12.messages import (
     ALPN,
@@ -230,9 +230,10 @@ def test_any_client_hello_is_annotated_byte_for_byte(suites: list[int], session_
 @settings(max_examples=150, deadline=None)
 @given(st.binary(max_size=300))
 def test_junk_never_breaks_the_walker(data: bytes) -> None:
-    for msg_type in (1, 2, 11, 12, 13, 16, 20, 99):
+    for msg_type in (1, 2, 11, 12, 13, 15, 16, 20, 99):
         raw = bytes((msg_type,)) + len(data).to_bytes(3, "big") + data
         assert_tiles(annotate_handshake(raw), 0, len(raw))
+        assert_tiles(annotate_handshake(raw, from_client=True), 0, len(raw))
     assert_tiles(annotate_handshake(data), 0, len(data))  # even a wrong header
 
 
@@ -288,3 +289,47 @@ def test_a_server_hellos_point_formats_are_described_as_listed() -> None:
     assert field.value == "uncompressed, ansix962_compressed_prime, ansix962_compressed_char2"
     assert "accepts: uncompressed" not in field.meaning
     assert field.meaning.startswith("the point formats the server can parse")
+
+
+def test_mutual_tls_messages_are_annotated_byte_for_byte(ca: CertificateAuthority, leaf: IssuedCertificate) -> None:
+    """CertificateRequest (its CA names decoded, escapes and all), the client's Certificate and CertificateVerify."""
+    client_ca = CertificateAuthority("tls12 client CA, with a comma")
+    other_ca = CertificateAuthority("#another")
+    mine = client_ca.issue(("client.example",), key_type="ecdsa-p256", client=True)
+    recorder = Recorder()
+    client = ClientConnection(ClientConfig(trust_anchors=[ca.certificate], client_credentials=[mine.credential()]),
+                              server_name="localhost", tracer=recorder.tracer("client"))
+    server = ServerConnection(ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key,
+                                           client_auth="required",
+                                           client_trust_anchors=[client_ca.certificate, other_ca.certificate]))
+    pump(client, server)
+    assert server.handshake_complete
+    by_type = {type(m.message).__name__ + m.direction: m for m in traced_messages(recorder.events)}  # type: ignore[arg-type]
+    for name in ("CertificateRequestin", "Certificateout", "CertificateVerifyout"):
+        _check_message(by_type[name])
+    request = annotate_handshake(by_type["CertificateRequestin"].raw)
+    names = [f.value for f in fields_named(request, "DistinguishedName")]
+    assert names == [client_ca.certificate.subject.rfc4514_string(), other_ca.certificate.subject.rfc4514_string()]
+    assert names[0].startswith("CN=tls12 client CA\\, with a comma,") and names[1].startswith("CN=\\#another,")
+    assert [f.value for f in fields_named(request, "certificate_type")] == ["rsa_sign (1)", "ecdsa_sign (64)"]
+    ours = annotate_handshake(by_type["Certificateout"].raw, from_client=True)
+    (leaf_field,) = fields_named(ours, "certificate[0]")
+    assert leaf_field.meaning.startswith("the client's own certificate")
+    verify = by_type["CertificateVerifyout"]
+    fields = annotate_handshake(verify.raw)
+    assert value_bytes(verify.raw, fields, "signature")[2:] == verify.message.signature  # type: ignore[attr-defined]
+    assert [f.value for f in fields_named(fields, "signature_algorithm")] == ["ecdsa_secp256r1_sha256 (0x0403)"]
+
+
+def test_an_empty_client_certificate_says_so() -> None:
+    fields = annotate_handshake(encode_handshake(Certificate(())), from_client=True)
+    (chain,) = fields_named(fields, "certificate_list")
+    assert chain.value == "0 certificates (empty)" and "handshake_failure" in chain.meaning
+
+
+def test_a_name_that_is_not_der_is_shown_in_hex() -> None:
+    assert distinguished_name(b"\x30\x03\x02\x01\x01") == "(not a DER name: 3003020101)"
+    assert distinguished_name(b"\x30\x00") == "(an empty name)"
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COUNTRY_NAME, "DE"),
+                      x509.NameAttribute(x509.NameOID.COMMON_NAME, " spaced ")])
+    assert distinguished_name(name.public_bytes()) == name.rfc4514_string() == "CN=\\ spaced\\ ,C=DE"

@@ -9,7 +9,9 @@ The connections recorded in tests/data/golden/<group>.txt are deterministic
   golden clock, secrets revealed;
 * ``tests/data/explain/x25519.live.txt`` and ``.json``: the same connection run
   live with both ends traced (text as `tls12 demo` prints it, secrets hidden;
-  JSON with secrets revealed).
+  JSON with secrets revealed);
+* for the mutual-TLS transcript, also the live JSON and HTML and the replayed
+  JSON (its failures are in test_explain_mutual.py).
 
 The key logs are computed, not recorded: the client alone, with its
 deterministic provider, replays the recorded server flows and logs its master
@@ -26,11 +28,12 @@ import dataclasses
 import difflib
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
 
-from test_golden import C2S, CA_PEM, CLOCK, GROUPS, KINDS, S2C, SCRIPT, SERVER_NAME, _configs
+from test_golden import C2S, CA_PEM, CLIENT_CA_PEM, CLOCK, GROUPS, KINDS, S2C, SCRIPT, SERVER_NAME, _configs
 from tls12 import ClientConnection, ServerConnection
 from tls12.cli.main import main
 from tls12.explain import Explanation, Recorder, Tagged, explain, render
@@ -116,8 +119,16 @@ def _anchors(name: str = "x25519") -> list[x509.Certificate]:
     return x509.load_pem_x509_certificates((KINDS[name].ca if name in KINDS else CA_PEM).read_bytes())
 
 
+def _client_anchors(name: str) -> list[x509.Certificate] | None:
+    """The client CA, for a mutual-TLS transcript (None: the client sends no certificate)."""
+    if name in KINDS and KINDS[name].client_scheme is not None:
+        return x509.load_pem_x509_certificates(CLIENT_CA_PEM.read_bytes())
+    return None
+
+
 def replayed(name: str, keylog: str) -> list[Tagged]:
-    return replay(Capture(_flows(name)), keylog, trust_anchors=_anchors(name), now=CLOCK)
+    return replay(Capture(_flows(name)), keylog, trust_anchors=_anchors(name), now=CLOCK,
+                  client_trust_anchors=_client_anchors(name))
 
 
 def _replay_explanation(name: str, keylog: str) -> Explanation:
@@ -181,6 +192,19 @@ def test_live_json_matches_golden(request: pytest.FixtureRequest) -> None:
     _compare(EXPLAIN / "x25519.live.json", text, _update(request))
 
 
+@pytest.mark.parametrize("fmt", ["json", "html"])
+def test_live_mutual_tls_matches_golden(fmt: str, request: pytest.FixtureRequest) -> None:
+    """Mutual TLS, live at both ends, as JSON and as the HTML page (secrets revealed)."""
+    title = "tls12 golden connection (mutual_tls), traced live at both ends"
+    text = render(live_events("mutual_tls"), fmt, reveal_secrets=True, title=title)  # type: ignore[arg-type]
+    _compare(EXPLAIN / f"mutual_tls.live.{fmt}", text, _update(request))
+
+
+def test_replayed_mutual_tls_json_matches_golden(request: pytest.FixtureRequest) -> None:
+    exp = _replay_explanation("mutual_tls", _keylog("mutual_tls", _update(request)))
+    _compare(EXPLAIN / "mutual_tls.replay.json", render(exp, "json", reveal_secrets=True), _update(request))
+
+
 def test_the_cli_replays_a_golden_transcript(tmp_path: Path, request: pytest.FixtureRequest,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     """`tls12 explain FILE --keylog K --cafile CA --explain json` gives the golden steps (the CLI verifies the
@@ -198,6 +222,11 @@ def test_the_cli_replays_a_golden_transcript(tmp_path: Path, request: pytest.Fix
     assert got["complete"] is True
 
 
+def _step(doc: dict[str, Any], number: str) -> dict[str, Any]:
+    step: dict[str, Any] = next(s for s in doc["steps"] if s["number"] == number)
+    return step
+
+
 @pytest.mark.parametrize("name", LIVE_NAMES)
 def test_live_and_replayed_explanations_agree(name: str, request: pytest.FixtureRequest) -> None:
     """What the two ends traced and what an observer reads off the wire are the same values."""
@@ -213,8 +242,8 @@ def test_live_and_replayed_explanations_agree(name: str, request: pytest.Fixture
         assert expected == {c["what"]: c["expected"] for c in b["checks"] if c["expected"]}, a["title"]
         if a["number"] != "6":  # there the live ends also know the premaster secret
             assert a["notes"] == b["notes"], a["title"]
-    live_keys = {d["label"]: d["value"] for d in live["steps"][5]["derivations"]}
-    seen_keys = {d["label"]: d["value"] for d in seen["steps"][5]["derivations"]}
+    live_keys = {d["label"]: d["value"] for d in _step(live, "6")["derivations"]}
+    seen_keys = {d["label"]: d["value"] for d in _step(seen, "6")["derivations"]}
     assert seen_keys.pop("pre_master_secret") is None  # an observer cannot know it
     assert live_keys.pop("pre_master_secret")
     assert live_keys == seen_keys

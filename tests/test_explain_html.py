@@ -121,6 +121,22 @@ def test_the_page_shows_every_step_in_chromium(tmp_path: Path, demo_page: Path) 
     assert requests == [], f"the page loaded {requests}"
 
 
+def test_a_mutual_tls_page_shows_its_three_steps_in_chromium(tmp_path: Path) -> None:
+    """`tls12 demo --client-cert --explain html`: the steps mutual TLS adds, in their places, and a word on them."""
+    page = tmp_path / "mutual.html"
+    assert main(["demo", "--client-cert", "--explain", "html", "--output", str(page)]) == 0
+    dom, requests = load(tmp_path, page)
+    text = visible_text(dom)
+    steps = [*STEPS[:4], "Step 4b · CertificateRequest", STEPS[4], "Step 5b · Certificate (client)", STEPS[5],
+             "Step 6b · CertificateVerify", *STEPS[6:]]
+    positions = [text.find(step) for step in steps]
+    assert -1 not in positions, [s for s, p in zip(steps, positions, strict=True) if p < 0]
+    assert positions == sorted(positions)
+    assert "This one is mutual TLS" in text and "✓ Handshake complete" in text
+    assert "server checked client CertificateVerify" in text
+    assert requests == [], f"the page loaded {requests}"
+
+
 def test_the_page_refers_to_nothing_outside(demo_page: Path) -> None:
     source = demo_page.read_text(encoding="utf-8")
     assert outside_references(source) == []

@@ -29,6 +29,7 @@ from tls12 import trace as trace_module
 from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.explain import Recorder
 from tls12.handshake import client as client_module
+from tls12.handshake import server as server_module
 from tls12.messages import ClientHello, encode_handshake
 from tls12.record.layer import RecordLayer
 from tls12.trace import Tracer
@@ -45,6 +46,9 @@ HOOKS: list[tuple[Any, str]] = [
     (RecordLayer, "peek"),
     (client_module, "_trace_chain"),
     (client_module, "_trace_chain_failure"),
+    (client_module, "_client_credential_why"),
+    (server_module, "_client_auth_why"),
+    (server_module, "_trace_client_chain"),
 ]
 
 TracerFor = Callable[[str], Tracer | None]
@@ -190,9 +194,23 @@ def server_against_openssl(ca: CertificateAuthority, leaf: IssuedCertificate, tr
     assert peer.obj.read() == b"hi"
 
 
+def mutual_tls(ca: CertificateAuthority, leaf: IssuedCertificate, tracer: TracerFor, pem_dir: Path) -> None:
+    """A client certificate asked for, chosen, verified, and its CertificateVerify checked; then one from a CA
+    the server does not trust, and none where one is required."""
+    client_ca = CertificateAuthority("client CA")
+    mine = client_ca.issue(("client.example",), key_type="ecdsa-p256", client=True)
+    stranger = CertificateAuthority("a stranger").issue(("client.example",), key_type="ecdsa-p256", client=True)
+    server = {"client_auth": "required", "client_trust_anchors": [client_ca.certificate]}
+    for credentials, ok in (([mine.credential()], True), ([stranger.credential()], False), ([], False)):
+        client, server_conn = _pair(ca, leaf, tracer, client={"client_credentials": credentials}, server=server)
+        _shuttle(client, server_conn)
+        assert (server_conn.failure is None) is ok, server_conn.failure
+        assert client.handshake_complete is ok and server_conn.handshake_complete is ok
+
+
 Scenario = Callable[[CertificateAuthority, IssuedCertificate, TracerFor, Path], None]
 SCENARIOS: list[Scenario] = [full_connection, unknown_ca, wrong_name, no_common_group, verification_off,
-                             peer_vanishes_and_forges, server_against_openssl]
+                             peer_vanishes_and_forges, server_against_openssl, mutual_tls]
 
 
 def _no_tracer(_: str) -> Tracer | None:

@@ -15,10 +15,14 @@ Our client talks to our server in memory with fixed inputs only:
 Besides the three ECDHE_RSA transcripts (one per group), one transcript per other kind of suite
 (`KINDS`): ECDHE_ECDSA over a P-256 certificate (tests/data/ecdsa-ca.pem, server-ecdsa.pem and
 .key; ECDSA signatures use RFC 6979 nonces, so they are reproducible), DHE_RSA over ffdhe2048, and
-static RSA. Static RSA's ClientKeyExchange is PKCS#1 v1.5 encryption, whose padding bytes
-`cryptography` draws itself: the client's third flight cannot be reproduced, so for it the
-recording pins the server (fed the recorded client flights, it answers byte for byte), the first
-two flights, and the premaster inside the client's ClientKeyExchange.
+static RSA; and one mutual-TLS handshake (ECDHE_RSA over x25519, the server requiring a client
+certificate: an ECDSA P-256 one from tests/data/client-ca.pem, client.pem and .key, which signs its
+CertificateVerify with ecdsa_secp256r1_sha256).
+
+Static RSA's ClientKeyExchange is PKCS#1 v1.5 encryption, whose padding bytes `cryptography` draws
+itself: the client's third flight cannot be reproduced, so for it the recording pins the server
+(fed the recorded client flights, it answers byte for byte), the first two flights, and the
+premaster inside the client's ClientKeyExchange.
 
 The exchange is: the handshake, b"ping" from the client, b"pong" from the
 server, then close_notify both ways. Every flight (all bytes one side sends
@@ -70,6 +74,7 @@ from tls12 import (
     SignatureScheme,
 )
 from tls12.certs import CertificateAuthority
+from tls12.crypto.credentials import Credential
 from tls12.events import Event
 from tls12.messages import RSAClientKeyExchange, parse_handshake
 
@@ -80,6 +85,7 @@ GOLDEN = DATA / "golden"
 CA_PEM, SERVER_PEM, SERVER_KEY = DATA / "ca.pem", DATA / "server.pem", DATA / "server.key"
 ECDSA_CA_PEM, ECDSA_SERVER_PEM = DATA / "ecdsa-ca.pem", DATA / "server-ecdsa.pem"
 ECDSA_SERVER_KEY = DATA / "server-ecdsa.key"
+CLIENT_CA_PEM, CLIENT_PEM, CLIENT_KEY = DATA / "client-ca.pem", DATA / "client.pem", DATA / "client.key"
 
 GROUPS = {"x25519": NamedGroup.X25519, "secp256r1": NamedGroup.SECP256R1, "secp384r1": NamedGroup.SECP384R1}
 
@@ -96,6 +102,8 @@ class Kind:
     key: Path = SERVER_KEY
     #: False: the client's ClientKeyExchange is randomised outside the provider (static RSA).
     client_reproducible: bool = True
+    #: Mutual TLS: the scheme the client's certificate (CLIENT_PEM) signs with; the server requires it.
+    client_scheme: SignatureScheme | None = None
 
 
 KINDS = {
@@ -104,6 +112,8 @@ KINDS = {
     "dhe_rsa": Kind(CipherSuite.TLS_DHE_RSA_WITH_AES_128_GCM_SHA256, NamedGroup.FFDHE2048,
                     SignatureScheme.RSA_PKCS1_SHA256),
     "static_rsa": Kind(CipherSuite.TLS_RSA_WITH_AES_128_GCM_SHA256, None, None, client_reproducible=False),
+    "mutual_tls": Kind(CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, NamedGroup.X25519,
+                       SignatureScheme.RSA_PKCS1_SHA256, client_scheme=SignatureScheme.ECDSA_SECP256R1_SHA256),
 }
 SERVER_NAME = "localhost"
 PING, PONG = b"ping", b"pong"
@@ -147,6 +157,21 @@ def _clock() -> float:
     return CLOCK.timestamp()
 
 
+def _create_client_inputs() -> None:
+    """A client CA and an ECDSA P-256 client certificate for the mutual-TLS transcript (run once)."""
+    ca = CertificateAuthority("tls12 golden client CA", now=datetime.datetime(2025, 12, 1, tzinfo=datetime.UTC))
+    leaf = ca.issue(("client.example",), key_type="ecdsa", client=True,
+                    not_after=datetime.datetime(2035, 11, 1, tzinfo=datetime.UTC))
+    CLIENT_CA_PEM.write_bytes(ca.cert_pem())
+    CLIENT_PEM.write_bytes(leaf.cert_pem())
+    CLIENT_KEY.write_bytes(leaf.key_pem())
+
+
+def client_credential() -> Credential:
+    """The golden client certificate and its key."""
+    return Credential.from_pem(CLIENT_PEM.read_bytes(), CLIENT_KEY.read_bytes())
+
+
 def _configs(name: str) -> tuple[ClientConfig, ServerConfig]:
     """Fresh configs (and so fresh providers, whose output depends on how often they were called)."""
     if name in KINDS:
@@ -155,13 +180,19 @@ def _configs(name: str) -> tuple[ClientConfig, ServerConfig]:
             trust_anchors=x509.load_pem_x509_certificates(kind.ca.read_bytes()),
             cipher_suites=(kind.suite,),
             provider=DeterministicProvider(seed=f"tls12 golden client {name}".encode(), now=CLOCK),
+            client_credentials=[client_credential()] if kind.client_scheme is not None else [],
             clock=_clock,
         )
         extra: dict[str, object] = {}
         if kind.group is not None:
             extra["groups"] = (kind.group,)
-        if kind.scheme is not None:
-            extra["signature_schemes"] = (kind.scheme,)
+        # The CertificateRequest offers the server's schemes: the client's must be among them.
+        schemes = tuple(scheme for scheme in (kind.scheme, kind.client_scheme) if scheme is not None)
+        if schemes:
+            extra["signature_schemes"] = schemes
+        if kind.client_scheme is not None:
+            extra["client_auth"] = "required"
+            extra["client_trust_anchors"] = x509.load_pem_x509_certificates(CLIENT_CA_PEM.read_bytes())
         server = ServerConfig.from_pem_files(
             kind.cert, kind.key, cipher_suites=(kind.suite,),
             provider=DeterministicProvider(seed=f"tls12 golden server {name}".encode(), now=CLOCK), **extra,
@@ -281,12 +312,23 @@ def _records(data: bytes) -> list[bytes]:
     return out
 
 
+def _what(name: str, step: Step) -> str:
+    """What a flow carries: in mutual TLS, the server asks for a certificate and the client answers."""
+    if name not in KINDS or KINDS[name].client_scheme is None:
+        return step.what
+    return step.what.replace("ServerHelloDone", "CertificateRequest, ServerHelloDone").replace(
+        "ClientKeyExchange,", "Certificate, ClientKeyExchange, CertificateVerify,")
+
+
 def _format(name: str, flows: list[Flow]) -> str:
     if name in KINDS:
         kind = KINDS[name]
         what = (f"{kind.suite.name}, group {kind.group.name.lower() if kind.group else '-'}, "
                 f"signature {kind.scheme.name.lower() if kind.scheme else '-'},")
         files = f"tests/data/{kind.ca.name}, {kind.cert.name} + {kind.key.name}."
+        if kind.client_scheme is not None:
+            what += " client certificate required,"
+            files = files[:-1] + f"; client: {CLIENT_CA_PEM.name}, {CLIENT_PEM.name} + {CLIENT_KEY.name}."
     else:
         what = f"ECDHE-RSA-AES128-GCM-SHA256 over {name}, RSA_PKCS1_SHA256,"
         files = "tests/data/{ca,server}.pem + server.key."
@@ -297,7 +339,7 @@ def _format(name: str, flows: list[Flow]) -> str:
         "# Lines starting with '#' are ignored when the file is read.",
     ]
     for n, ((direction, data), step) in enumerate(zip(flows, SCRIPT, strict=True), 1):
-        lines += ["", f">>> Flow {n} ({direction})", f"# {step.what}"]
+        lines += ["", f">>> Flow {n} ({direction})", f"# {_what(name, step)}"]
         for record in _records(data):
             kind = _CONTENT_TYPES.get(record[0], f"type {record[0]}")
             lines.append(f"# record: {kind}, version {record[1:3].hex()}, {len(record) - 5} bytes")
@@ -360,6 +402,8 @@ def pem_inputs(request: pytest.FixtureRequest) -> None:
         _create_pem_inputs()
     if _update(request) and not all(p.exists() for p in (ECDSA_CA_PEM, ECDSA_SERVER_PEM, ECDSA_SERVER_KEY)):
         _create_ecdsa_inputs()
+    if _update(request) and not all(p.exists() for p in (CLIENT_CA_PEM, CLIENT_PEM, CLIENT_KEY)):
+        _create_client_inputs()
 
 
 def _reproducible_flows(name: str) -> int:
@@ -430,6 +474,11 @@ def test_golden_inputs() -> None:
     ecdsa_ca = x509.load_pem_x509_certificate(ECDSA_CA_PEM.read_bytes())
     [ecdsa_leaf] = x509.load_pem_x509_certificates(ECDSA_SERVER_PEM.read_bytes())
     assert ecdsa_leaf.issuer == ecdsa_ca.subject
+    client_ca = x509.load_pem_x509_certificate(CLIENT_CA_PEM.read_bytes())
+    credential = client_credential()  # loads the key and checks it matches the leaf
+    assert credential.leaf.issuer == client_ca.subject and credential.key_type == "ecdsa-p256"
+    for cert in (client_ca, credential.leaf):
+        assert cert.not_valid_before_utc <= CLOCK <= cert.not_valid_after_utc
     assert ecdsa_leaf.public_key().public_bytes(serialization.Encoding.DER,
                                                 serialization.PublicFormat.SubjectPublicKeyInfo) == \
         _configs("ecdhe_ecdsa_p256")[1].credentials[0].leaf.public_key().public_bytes(

@@ -30,8 +30,9 @@ from tls12 import (
 from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.crypto import signatures
 from tls12.crypto.credentials import Credential
+from tls12.errors import UnsuitablePurpose
 from tls12.messages import CertificateVerify, encode_handshake, parse_handshake
-from tls12.trace import Decision, TraceEvent
+from tls12.trace import Decision, TraceEvent, Tracer, Verification
 
 from helpers import StdlibPeer, pump, pump_stdlib, stdlib_client_context, stdlib_server_context
 
@@ -95,6 +96,23 @@ def test_certificate_request_contents(leaf: IssuedCertificate, ca: CertificateAu
     connect(ClientConfig(trust_anchors=[ca.certificate], client_credential_callback=callback),
             server_cfg(leaf, client_ca, client_ca_names=False))
     assert seen[0][0] == ()
+
+
+def test_client_ca_names_that_overflow_a_certificate_request_are_refused_at_configuration(
+        leaf: IssuedCertificate) -> None:
+    """certificate_authorities holds at most 2^16-1 bytes (RFC 5246 §7.4.4): a store whose names do not
+    fit is a ValueError when the configuration is made, not a failure in every handshake; without
+    the names it is a valid configuration."""
+    anchors = [CertificateAuthority(f"{i:04d} " + "x" * 59, key_type="ed25519").certificate for i in range(700)]
+    assert sum(2 + len(a.subject.public_bytes()) for a in anchors) > 0xFFFF
+    with pytest.raises(ValueError, match="client_ca_names=False"):
+        ServerConfig(credentials=[leaf.credential()], client_auth="required", client_trust_anchors=anchors)
+    config = ServerConfig(credentials=[leaf.credential()], client_auth="required", client_trust_anchors=anchors,
+                          client_ca_names=False)
+    assert config.client_ca_dns == ()
+    fits = anchors[:100]
+    assert len(ServerConfig(credentials=[leaf.credential()], client_auth="required",
+                            client_trust_anchors=fits).client_ca_dns) == 100
 
 
 def test_prefers_the_credential_the_server_names(leaf: IssuedCertificate, ca: CertificateAuthority,
@@ -172,11 +190,12 @@ def messages(data: bytes) -> list[bytes]:
 Rewrite = Callable[[list[bytes], bytes], list[bytes]]
 
 
-def run_rewritten(client_config: ClientConfig, server_config: ServerConfig, rewrite: Rewrite) -> TLSError:
+def run_rewritten(client_config: ClientConfig, server_config: ServerConfig, rewrite: Rewrite,
+                  server_tracer: Tracer | None = None) -> TLSError:
     """Run the handshake up to the client's second flight, rewrite its handshake messages
     (`rewrite(messages, transcript_before_them)`) and deliver it: the server's error."""
     client = ClientConnection(client_config, server_name="localhost")
-    server = ServerConnection(server_config)
+    server = ServerConnection(server_config, tracer=server_tracer)
     hello = client.data_to_send()
     server.receive_data(hello)
     first = server.data_to_send()
@@ -271,6 +290,23 @@ def test_client_certificate_without_client_auth_purpose(leaf: IssuedCertificate,
                                        client_credentials=[server_purpose.credential()]),
                           server_cfg(leaf, client_ca), lambda msgs, _: msgs)
     assert error.alert is AlertDescription.UNSUPPORTED_CERTIFICATE
+    assert isinstance(error, UnsuitablePurpose)  # the drop-in layer reports it as OpenSSL does
+
+
+@pytest.mark.parametrize("policy", ["optional", "required"])
+def test_no_client_trust_anchors_refuses_every_client_certificate(
+        policy: str, leaf: IssuedCertificate, ca: CertificateAuthority, client_ca: CertificateAuthority,
+        client_leaf: IssuedCertificate) -> None:
+    """As in OpenSSL: asking for a client certificate with nothing to verify it against is a valid
+    configuration; any certificate sent is an unknown CA, and "optional" still takes a client without one."""
+    config = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key,
+                          client_auth=policy)  # type: ignore[arg-type]
+    error = run_rewritten(ClientConfig(trust_anchors=[ca.certificate], client_credentials=[client_leaf.credential()]),
+                          config, lambda msgs, _: msgs)
+    assert error.alert is AlertDescription.UNKNOWN_CA
+    if policy == "optional":
+        _, server = connect(ClientConfig(trust_anchors=[ca.certificate]), config)
+        assert server.peer_certificate_chain == ()
 
 
 def test_client_chain_to_another_ca(leaf: IssuedCertificate, ca: CertificateAuthority,
@@ -332,3 +368,46 @@ def test_traced_mutual_handshake_decides_the_client_certificate(
     for side, value in (("client", client_leaf.credential().description), ("server", subject)):
         assert any(isinstance(e, Decision) and e.what == "client certificate" and e.value == value
                    for e in seen[side]), side
+
+
+def test_traced_server_checks_the_client_chain_and_certificate_verify(
+        mutual: tuple[ClientConfig, ServerConfig], client_leaf: IssuedCertificate) -> None:
+    """The server traces each certificate of the client's verified path, the chain, and CertificateVerify."""
+    seen: list[TraceEvent] = []
+    client = ClientConnection(mutual[0], server_name="localhost")
+    server = ServerConnection(mutual[1], tracer=seen.append)
+    pump(client, server)
+    checks = {e.what: e for e in seen if isinstance(e, Verification)}
+    assert checks["client certificate[0]"].subject == client_leaf.certificate.subject.rfc4514_string()
+    assert checks["client certificate[1]"].ok and checks["client certificate chain"].ok
+    assert checks["client CertificateVerify"].ok
+    assert checks["client CertificateVerify"].detail.startswith("ecdsa_secp256r1_sha256 over the ")
+    policy = next(e for e in seen if isinstance(e, Decision) and e.what == "client authentication")
+    assert policy.value == "required" and "names the 1 CA" in policy.why
+
+
+@pytest.mark.parametrize(("case", "alert"), [("stranger", AlertDescription.UNKNOWN_CA),
+                                             ("none", AlertDescription.HANDSHAKE_FAILURE),
+                                             ("bad signature", AlertDescription.DECRYPT_ERROR),
+                                             ("scheme not offered", AlertDescription.ILLEGAL_PARAMETER)])
+def test_traced_server_says_why_it_refused(case: str, alert: AlertDescription, leaf: IssuedCertificate,
+                                           ca: CertificateAuthority, client_ca: CertificateAuthority,
+                                           client_leaf: IssuedCertificate) -> None:
+    """Each refusal of the client's authentication is a failed check in the server's trace, before its alert."""
+    seen: list[TraceEvent] = []
+    credentials = {"stranger": [CertificateAuthority("x").issue(("c",), key_type="ecdsa-p256", client=True)
+                                .credential()], "none": []}.get(case, [client_leaf.credential()])
+    server_config = server_cfg(leaf, client_ca, signature_schemes=[P256, SignatureScheme.RSA_PSS_RSAE_SHA256])
+    client_config = ClientConfig(trust_anchors=[ca.certificate], client_credentials=credentials)
+    key = client_leaf.private_key
+    rewrites: dict[str, Rewrite] = {
+        "bad signature": replace_verify(lambda t: CertificateVerify(P256, signatures.sign(key, P256, t + b"x"))),
+        "scheme not offered": replace_verify(lambda t: CertificateVerify(
+            SignatureScheme.ECDSA_SECP384R1_SHA384, signatures.sign(key, SignatureScheme.ECDSA_SECP384R1_SHA384, t))),
+    }
+    error = run_rewritten(client_config, server_config, rewrites.get(case, lambda msgs, _: msgs), seen.append)
+    assert error.alert is alert
+    failed = [e for e in seen if isinstance(e, Verification) and not e.ok]
+    assert len(failed) == 1
+    assert failed[0].what == ("client CertificateVerify" if case in rewrites else
+                              "client certificate chain" if case == "stranger" else "client certificate")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tls12.certs import CertificateAuthority
 from tls12.config import DEFAULT_CIPHER_SUITES
 from tls12.crypto.suites import SUITES, Authentication
 
@@ -45,7 +47,7 @@ def test_the_readme_starts_with_the_two_commands() -> None:
 
 
 def test_sans_io_example(tmp_path: Path) -> None:
-    (block,) = [b for b in PYTHON_BLOCKS if "ClientConnection(" in b]
+    (block,) = [b for b in PYTHON_BLOCKS if "ClientConnection(" in b and "asyncio" not in b]
     result = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True, text=True,
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
@@ -56,8 +58,7 @@ def test_sans_io_example(tmp_path: Path) -> None:
 @pytest.mark.parametrize("marker", ["urllib.request", "asyncio.run"])
 def test_drop_in_examples(www_server: tuple[Path, int], marker: str) -> None:
     workdir, port = www_server
-    (block,) = [b for b in PYTHON_BLOCKS if marker in b]
-    assert "4433" in block
+    (block,) = [b for b in PYTHON_BLOCKS if marker in b and "4433" in b]
     result = subprocess.run([sys.executable, "-c", block.replace("4433", str(port))], cwd=workdir,
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
@@ -68,6 +69,24 @@ def test_drop_in_examples(www_server: tuple[Path, int], marker: str) -> None:
         first = next(SUITES[s] for s in DEFAULT_CIPHER_SUITES
                      if SUITES[s].authentication is Authentication.RSA_SIGNATURE)
         assert str((first.openssl_name, "TLSv1.2", first.bits)) in result.stdout
+
+
+def test_mutual_tls_example(tmp_path: Path) -> None:
+    """The asyncio mutual-TLS example, with the certificates it names made by a throwaway CA."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        free_tcp_port = probe.getsockname()[1]
+    (block,) = [b for b in PYTHON_BLOCKS if "CERT_REQUIRED" in b]
+    ca, client_ca = CertificateAuthority(), CertificateAuthority("tls12 client CA")
+    server, client = ca.issue(("localhost",)), client_ca.issue(("client.example",), key_type="ecdsa", client=True)
+    for name, data in {"ca.pem": ca.cert_pem(), "client-ca.pem": client_ca.cert_pem(),
+                       "server.pem": server.cert_pem(), "server.key": server.key_pem(),
+                       "client.pem": client.cert_pem(), "client.key": client.key_pem()}.items():
+        (tmp_path / name).write_bytes(data)
+    assert "8443" in block
+    result = subprocess.run([sys.executable, "-c", block.replace("8443", str(free_tcp_port))], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hello, client.example"
 
 
 def test_command_line_example(www_server: tuple[Path, int]) -> None:
@@ -82,3 +101,55 @@ def test_command_line_example(www_server: tuple[Path, int]) -> None:
         result = subprocess.run(argv, cwd=workdir, capture_output=True, text=True, timeout=60, check=False)
         assert result.returncode == 0, (command, result.stderr)
         assert "Extended master secret: yes" in result.stdout, command
+
+
+def _start_serve(argv: list[str], workdir: Path) -> tuple[subprocess.Popen[str], int, int]:
+    """`tls12 serve ARGV` on a free port instead of the one it names (or 4433): the process, the port
+    the README gives it and the one it listens on."""
+    port = 4433
+    if "--port" in argv:
+        i = argv.index("--port")
+        port = int(argv[i + 1])
+        del argv[i:i + 2]
+    proc = subprocess.Popen([sys.executable, "-m", "tls12", *argv[1:], "--port", "0"], cwd=workdir,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    match = re.search(r"listening on 127\.0\.0\.1:(\d+)", first)
+    if not match:
+        proc.terminate()
+        proc.wait(timeout=10)
+        raise AssertionError(first)
+    return proc, port, int(match.group(1))
+
+
+def test_mutual_tls_command_line_example(tmp_path: Path) -> None:
+    (block,) = [b for b in BASH_BLOCKS if b.startswith("tls12 serve --www --write-client-cert")]
+    commands = [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+    ports: dict[str, str] = {}
+    servers: list[subprocess.Popen[str]] = []
+    outputs: list[str] = []
+    try:
+        for command in commands:
+            argv = shlex.split(command.removesuffix("&"))
+            if command.endswith("&"):
+                proc, named, port = _start_serve(argv, tmp_path)
+                servers.append(proc)
+                ports[str(named)] = str(port)
+                continue
+            argv = [re.sub(r"443\d", lambda m: ports[m.group(0)], arg) for arg in argv]
+            if argv[0] == "tls12":
+                argv = [sys.executable, "-m", "tls12", *argv[1:]]
+            result = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)
+            assert result.returncode == 0, (command, result.stderr)
+            outputs.append(result.stdout)
+    finally:
+        for proc in servers:
+            proc.terminate()
+            proc.wait(timeout=10)
+    assert len(servers) == 2 and len(outputs) == 4, commands
+    *with_certificate, anonymous = outputs
+    for out in with_certificate:
+        assert "Client certificate:     CN=tls12-client,O=tls12 throwaway" in out, out
+        assert "Client verified:        yes (clientAuth)" in out, out
+    assert "Client certificate:     no client certificate (asked for, optional)" in anonymous, anonymous

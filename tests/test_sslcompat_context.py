@@ -371,8 +371,6 @@ REFUSED_SETTINGS: dict[str, tuple[int, Apply]] = {
     "load_dh_params=not-DH": (
         ssl.PROTOCOL_TLS_SERVER, lambda ctx, tmp: ctx.load_dh_params(_not_dh_params_file(tmp))),
     "set_npn_protocols": (ssl.PROTOCOL_TLS_CLIENT, _call("set_npn_protocols", ["http/1.1"])),
-    "server-verify_mode=CERT_REQUIRED": (ssl.PROTOCOL_TLS_SERVER, _set("verify_mode", ssl.CERT_REQUIRED)),
-    "server-verify_mode=CERT_OPTIONAL": (ssl.PROTOCOL_TLS_SERVER, _set("verify_mode", ssl.CERT_OPTIONAL)),
     "wrap_socket-session": (ssl.PROTOCOL_TLS_CLIENT, _wrap_socket_with_session),
     "wrap_bio-session": (ssl.PROTOCOL_TLS_CLIENT, _wrap_bio_with_session),
     "set_ecdh_curve=brainpoolP256r1": (ssl.PROTOCOL_TLS_SERVER, _call("set_ecdh_curve", "brainpoolP256r1")),

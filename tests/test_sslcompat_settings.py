@@ -17,7 +17,7 @@ import hypercorn.config
 import pytest
 
 import tls12
-from tls12.io.policy import OPTIONS
+from tls12.io.policy import OPTIONS, SETTINGS
 
 from sslcompat_support import ServeFn, connect, echo
 
@@ -197,3 +197,10 @@ def test_readme_table_is_the_code_table() -> None:
         assert rows[o.name] == expected
     for name in REFUSED_WHEN_SET:
         assert "refused" in rows[name].split("|")[2], name
+
+
+def test_readme_settings_table_is_the_code_table() -> None:
+    text = README.read_text(encoding="utf-8")
+    section = text.split("#### What the drop-in context accepts", 1)[1].split("\n#", 1)[0]
+    table = section.split("| Setting | Accepted | Refused |\n|---|---|---|\n", 1)[1].split("\n\n", 1)[0]
+    assert table.strip().splitlines() == [s.row() for s in SETTINGS]

@@ -839,3 +839,80 @@ def test_state_matrix_per_key_exchange(
             wire = stage.record((ContentType.HANDSHAKE, encode_handshake(kx_message(kx, kind, leaf))))
         assert_unexpected_message(stage, wire)
     assert peer.failure is None or expect == "unexpected"
+
+
+# -- the same matrix where the server asks for a client certificate ----------------------------
+
+# The server's states when client_auth="required" and the client sends a certificate, in order, with
+# the message each waits for (the client's flight: Certificate, ClientKeyExchange, CertificateVerify,
+# ChangeCipherSpec, Finished).
+MTLS_SERVER_STATES: list[tuple[str, str]] = [
+    ("ExpectClientCertificate", "CERTIFICATE"),
+    ("ExpectClientKeyExchange", "CLIENT_KEY_EXCHANGE"),
+    ("ExpectCertificateVerify", "CERTIFICATE_VERIFY"),
+    ("ExpectChangeCipherSpec", "CHANGE_CIPHER_SPEC"),
+    ("ExpectFinished", "FINISHED"),
+]
+
+MTLS_MATRIX = [
+    pytest.param(state, expected, kind, id=f"mtls-server-{state}-{kind}")
+    for state, expected in MTLS_SERVER_STATES
+    for kind in KINDS
+]
+
+
+@pytest.fixture(scope="module")
+def mtls_client(ca: CertificateAuthority) -> IssuedCertificate:
+    return ca.issue(("client.example",), key_type="ecdsa-p256", client=True)
+
+
+def mtls_stage(state: str, ca: CertificateAuthority, leaf: IssuedCertificate, client_leaf: IssuedCertificate) -> Stage:
+    """A server asking for a client certificate, driven to `state` of MTLS_SERVER_STATES."""
+    client_config = ClientConfig(trust_anchors=[ca.certificate], client_credentials=[client_leaf.credential()])
+    client = ClientConnection(client_config, server_name="localhost")
+    server = ServerConnection(ServerConfig(credentials=[leaf.credential()], client_auth="required",
+                                           client_trust_anchors=[ca.certificate]))
+    assert _feed(server, client, split_records(client.data_to_send())) == []
+    flight = split_records(server.data_to_send())
+    assert [kind_of(r) for r in flight] == ["SERVER_HELLO", "CERTIFICATE", "SERVER_KEY_EXCHANGE",
+                                            "CERTIFICATE_REQUEST", "SERVER_HELLO_DONE"]
+    assert _feed(client, server, flight) == []
+    answer = split_records(client.data_to_send())
+    assert [kind_of(r) for r in answer[:4]] == [e for _, e in MTLS_SERVER_STATES[:4]]
+    assert [t for t, _ in answer[4:]] == [ContentType.HANDSHAKE]  # the Finished, sealed
+    # The Finished as plaintext: it is sealed again when delivered (`record_for`).
+    answer[4] = (ContentType.HANDSHAKE, encode_handshake(Finished(client.client_finished)))
+    step = [s for s, _ in MTLS_SERVER_STATES].index(state)
+    assert _feed(server, client, answer[:step]) == []
+    assert type(server._state) is getattr(server_states, state)
+    return Stage(client, server, "server", state, answer[step:])
+
+
+@pytest.mark.parametrize(("state", "expected", "kind"), MTLS_MATRIX)
+def test_state_matrix_mutual_tls(*, state: str, expected: str, kind: str, ca: CertificateAuthority,
+                                 leaf: IssuedCertificate, mtls_client: IssuedCertificate) -> None:
+    """Each state a client certificate adds takes its one message; every other type is
+    unexpected_message, even a well-formed one (a second Certificate, a CertificateVerify before the
+    key exchange), and the failure sticks."""
+    stage = mtls_stage(state, ca, leaf, mtls_client)
+    if kind == expected:
+        real = stage.held.pop(0)
+        assert kind_of(real) == kind
+        assert stage.deliver(real) == ([HandshakeComplete()] if kind == "FINISHED" else [])
+        stage.finish()
+        assert stage.server.peer_certificate_chain == mtls_client.chain
+    else:
+        assert_unexpected_message(stage, stage.record(well_formed(kind, leaf)))
+
+
+@pytest.mark.parametrize("state", [s for s, _ in MTLS_SERVER_STATES if s != "ExpectChangeCipherSpec"])
+@pytest.mark.parametrize("body", GARBAGE_BODIES, ids=len)
+def test_mutual_tls_state_refuses_by_type_before_parsing(
+    state: str, body: bytes, ca: CertificateAuthority, leaf: IssuedCertificate, mtls_client: IssuedCertificate
+) -> None:
+    """A Finished header (a type none of these states but ExpectFinished takes) with any body, or a
+    ClientKeyExchange one in ExpectFinished: unexpected_message from the header alone."""
+    stage = mtls_stage(state, ca, leaf, mtls_client)
+    msg_type = HandshakeType.CLIENT_KEY_EXCHANGE if state == "ExpectFinished" else HandshakeType.FINISHED
+    record = (ContentType.HANDSHAKE, bytes((msg_type,)) + len(body).to_bytes(3, "big") + body)
+    assert_unexpected_message(stage, stage.record(record))

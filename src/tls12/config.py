@@ -71,6 +71,8 @@ DEFAULT_SIGNATURE_SCHEMES: tuple[SignatureScheme, ...] = SCHEMES
 KeyLogCallback = Callable[[str], None]
 
 _DEFAULT_PROVIDER = DefaultProvider()
+#: CertificateRequest.certificate_authorities<0..2^16-1> (RFC 5246 §7.4.4), each name 2 + its DER.
+_MAX_CA_NAMES = 0xFFFF
 
 
 def _choices(name: str, values: Sequence[int], supported: Sequence[int], enum: type) -> tuple[int, ...]:
@@ -227,6 +229,8 @@ class ServerConfig(_Common):
     #: empty Certificate makes an anonymous connection) or "required" (an empty one: handshake_failure).
     client_auth: Literal["none", "optional", "required"] = "none"
     #: The anchors a client's chain must reach (clientAuth purpose); separate from any client trust.
+    #: None, as in OpenSSL: every client certificate is refused (unknown_ca), and "optional" still
+    #: accepts a client that sends none.
     client_trust_anchors: Sequence[x509.Certificate] = ()
     #: Name the client anchors' subjects in CertificateRequest.certificate_authorities (False: an
     #: empty list, for stores too large to list).
@@ -277,12 +281,14 @@ class ServerConfig(_Common):
         client_anchors = tuple(self.client_trust_anchors)
         if not all(isinstance(c, x509.Certificate) for c in client_anchors):
             raise TypeError("client_trust_anchors must be cryptography x509.Certificate objects")
-        if self.client_auth != "none" and not client_anchors:
-            raise ValueError("client_auth needs client_trust_anchors")
         set_(self, "client_trust_anchors", client_anchors)
         set_(self, "client_trust", TrustStore(client_anchors))
-        set_(self, "client_ca_dns",
-             tuple(dict.fromkeys(c.subject.public_bytes() for c in client_anchors)) if self.client_ca_names else ())
+        names = tuple(dict.fromkeys(c.subject.public_bytes() for c in client_anchors)) if self.client_ca_names else ()
+        names_size = sum(2 + len(n) for n in names)
+        if names_size > _MAX_CA_NAMES:
+            raise ValueError(f"the client CAs' names take {names_size} bytes, more than a CertificateRequest "
+                             f"holds ({_MAX_CA_NAMES}): pass client_ca_names=False to send none")
+        set_(self, "client_ca_dns", names)
         if not 1 <= self.session_lifetime <= 0xFFFFFFFF:
             raise ValueError("session_lifetime must be 1 to 2^32-1 seconds")
         set_(self, "session_policy", _policy(b"tls12 server session policy 1", self.client_auth.encode("ascii"),

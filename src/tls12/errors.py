@@ -30,11 +30,15 @@ __all__ = [
     "NoApplicationProtocol",
     "ProtocolVersionError",
     "RecordOverflow",
+    "NoClientCertificate",
+    "SelfSignedLeaf",
+    "SelfSignedRoot",
     "SequenceExhausted",
     "TLSError",
     "TruncatedConnection",
     "UnexpectedMessage",
     "UnknownCA",
+    "UnsuitablePurpose",
     "UnsupportedCertificate",
     "UnsupportedExtension",
     "alert_for",
@@ -153,12 +157,30 @@ class UnknownCA(CertificateError):
     """No chain from the certificate to a trust anchor was found."""
 
 
+class SelfSignedLeaf(UnknownCA):
+    """The certificate is self-signed and not trusted (OpenSSL's X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)."""
+
+
+class SelfSignedRoot(UnknownCA):
+    """The chain ends at a self-signed root that is not trusted (X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN)."""
+
+
 class CertificateExpired(CertificateError):
     """A certificate in the chain is outside its validity period."""
 
 
 class UnsupportedCertificate(CertificateError):
     """The certificate's key cannot be used with the negotiated suite."""
+
+
+class NoClientCertificate(HandshakeFailure):
+    """A server requires a client certificate and the client sent an empty Certificate (RFC 5246
+    §7.4.6: handshake_failure). OpenSSL tells this one apart (PEER_DID_NOT_RETURN_A_CERTIFICATE)."""
+
+
+class UnsuitablePurpose(UnsupportedCertificate):
+    """The leaf's extended key usage does not allow what it is used for (RFC 5280 §4.2.1.12): a
+    client certificate without clientAuth. OpenSSL tells this one apart (X509_V_ERR_INVALID_PURPOSE)."""
 
 
 # THE table. Anything not listed (and not a subclass of something listed)

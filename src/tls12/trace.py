@@ -15,10 +15,14 @@ The events, in the order a handshake produces them:
 - `MessageTrace`: one protocol message in or out (handshake message,
   ChangeCipherSpec or alert): the parsed message and its exact wire bytes.
 - `Decision`: a negotiation choice (suite, group, signature scheme, EMS, SNI,
-  ALPN, renegotiation) with the reason.
+  ALPN, renegotiation; in mutual TLS the server's client authentication
+  policy and the client certificate, chosen by the client and taken by the
+  server) with the reason.
 - `Verification`: a check and its verdict: each certificate of the chain,
   the host name, the ServerKeyExchange signature, each Finished (with the
-  expected and received values).
+  expected and received values); in mutual TLS each certificate of the
+  client's chain ("client certificate[i]", "client certificate chain") and
+  its CertificateVerify ("client CertificateVerify").
 - `SecretDerived`: a secret and how it was computed.
 - `Failure`: the handshake or connection failed: in which state, what was
   expected, what arrived, and the alert sent or received.

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
-from interop_support import PEERS, Leaf, Matrix, Pki, Row, require_tool, run
+from interop_support import PEERS, ClientPki, Leaf, Matrix, Pki, Row, require_tool, run
 
 from tls12.certs import CertificateAuthority
 
@@ -179,6 +179,22 @@ def go_peer(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def botan_peer(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """botanpeer.cpp built once per session with g++ against Debian's libbotan-2-dev: the botan command-line
+    tool can neither send nor verify a client certificate (see test_mutual_tls_interop.py)."""
+    require_tool("g++")
+    include = Path("/usr/include/botan-2")
+    if not include.is_dir():
+        pytest.fail(f"{include} missing: libbotan-2-dev is not installed (.ci/install-peers installs it)",
+                    pytrace=False)
+    binary = tmp_path_factory.mktemp("botan-build") / "botanpeer"
+    rc, text = run(["g++", "-std=c++17", "-O1", "-Wall", "-Wextra", f"-I{include}", PEERS / "botanpeer.cpp",
+                    "-o", binary, "-lbotan-2"], name="g++", timeout=300)
+    assert rc == 0, f"g++ failed:\n{text}"
+    return binary
+
+
+@pytest.fixture(scope="session")
 def nss_client_db(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Path:
     """An NSS database that trusts our CA (for tstclnt, and as Chromium's $HOME/.pki/nssdb)."""
     require_tool("certutil")
@@ -243,3 +259,72 @@ def letsencrypt_chain(pki: Pki) -> Leaf:
     cert.write_bytes(issued.cert_pem())
     key.write_bytes(issued.key_pem())
     return Leaf("ecdsa-p256", issued, cert, key)
+
+
+#: The key types of the mutual-TLS client certificates.
+CLIENT_KEY_TYPES = ("rsa", "ecdsa-p256", "ed25519")
+
+
+@pytest.fixture(scope="session")
+def client_pki(pki: Pki) -> ClientPki:
+    """Client certificates under a client CA of their own (files client-<key type>.pem/.key, client-ca.pem),
+    and a stranger's (stranger.pem/.key) from a CA that nothing here trusts."""
+    ca = CertificateAuthority("tls12 interop client CA")
+    (pki.dir / "client-ca.pem").write_bytes(ca.cert_pem())
+
+    def write(name: str, issued: Any) -> Leaf:
+        cert, key = pki.dir / f"{name}.pem", pki.dir / f"{name}.key"
+        cert.write_bytes(issued.cert_pem())
+        key.write_bytes(issued.key_pem())
+        return Leaf(str(issued.key_type), issued, cert, key)
+
+    leaves = {kt: write(f"client-{kt}", ca.issue((f"{kt}.client.example",), key_type=kt, client=True))
+              for kt in CLIENT_KEY_TYPES}
+    stranger = CertificateAuthority("another client CA").issue(("stranger.client.example",), key_type="ecdsa-p256",
+                                                                client=True)
+    return ClientPki(pki.dir, ca, leaves, write("stranger", stranger))
+
+
+def _p12(name: str, leaf: Leaf) -> bytes:
+    return pkcs12.serialize_key_and_certificates(name.encode(), leaf.issued.private_key, leaf.issued.certificate,
+                                                 None, BestAvailableEncryption(b"interop"))
+
+
+@pytest.fixture(scope="session")
+def nss_mtls_client_db(tmp_path_factory: pytest.TempPathFactory, pki: Pki, client_pki: ClientPki) -> Path:
+    """An NSS database for tstclnt with client certificates: trusts the interop CA, and holds each client
+    leaf with its key under the nickname client-<key type> (and the stranger's as "stranger")."""
+    require_tool("certutil", "pk12util")
+    db = tmp_path_factory.mktemp("nss-mtls-client")
+    for argv in (["certutil", "-d", f"sql:{db}", "-N", "--empty-password"],
+                 ["certutil", "-d", f"sql:{db}", "-A", "-n", "interop-ca", "-t", "CT,C,", "-i", pki.ca_pem]):
+        rc, text = run(argv, name="certutil", timeout=30)
+        assert rc == 0, text
+    p12 = db / "client.p12"
+    for name, leaf in [*((f"client-{kt}", leaf) for kt, leaf in client_pki.leaves.items()),
+                       ("stranger", client_pki.stranger)]:
+        if leaf.key_type == "ed25519":
+            continue  # NSS has no Ed25519 in TLS
+        p12.write_bytes(_p12(name, leaf))
+        rc, text = run(["pk12util", "-i", p12, "-d", f"sql:{db}", "-W", "interop"], name="pk12util", timeout=30)
+        assert rc == 0, text
+    p12.unlink()
+    return db
+
+
+@pytest.fixture(scope="session")
+def nss_mtls_server_db(tmp_path_factory: pytest.TempPathFactory, pki: Pki, client_pki: ClientPki) -> Path:
+    """An NSS database for selfserv asking for client certificates: our leaf and key as "server", and the
+    client CA trusted to issue client certificates (trust flags T)."""
+    require_tool("certutil", "pk12util")
+    db = tmp_path_factory.mktemp("nss-mtls-server")
+    p12 = db / "server.p12"
+    p12.write_bytes(pkcs12.serialize_key_and_certificates(b"server", pki.leaf.private_key, pki.leaf.certificate,
+                                                          [pki.ca.certificate], BestAvailableEncryption(b"interop")))
+    for argv in (["certutil", "-d", f"sql:{db}", "-N", "--empty-password"],
+                 ["pk12util", "-i", p12, "-d", f"sql:{db}", "-W", "interop"],
+                 ["certutil", "-d", f"sql:{db}", "-A", "-n", "client-ca", "-t", "T,,", "-i", client_pki.ca_pem]):
+        rc, text = run(argv, name=str(argv[0]), timeout=30)
+        assert rc == 0, text
+    p12.unlink()
+    return db

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from tls12 import ClientConfig, ClientConnection, ServerConfig, ServerConnection
 from tls12.certs import CertificateAuthority, IssuedCertificate
@@ -404,6 +405,9 @@ class SessionResult:
     group: str | None = None
     signature_scheme: str | None = None
     ems: bool | None = None
+    #: The peer's chain as it sent it, and the path this side verified for it (leaf to trust anchor).
+    peer_chain: tuple[x509.Certificate, ...] = ()
+    verified_chain: tuple[x509.Certificate, ...] = ()
     alpn: str | None = None
     server_name: str | None = None
     offered_suites: tuple[int, ...] = ()
@@ -587,6 +591,8 @@ def run_session(sock: socket.socket, conn: ClientConnection | ServerConnection, 
         result.ems = conn.extended_master_secret
         result.alpn = conn.alpn_protocol
         result.server_name = conn.server_name
+        result.peer_chain = conn.peer_certificate_chain
+        result.verified_chain = conn.verified_certificate_chain
 
     try:
         while True:
@@ -936,7 +942,8 @@ class Pki:
 
 @dataclass(frozen=True)
 class Leaf:
-    """A server certificate of one key type: the chain (leaf first, no root) and key, in files too."""
+    """A certificate of one key type (a server's, or a client's in `ClientPki`): the chain (leaf first, no root)
+    and key, in files too."""
 
     key_type: str
     issued: IssuedCertificate[Any]
@@ -945,6 +952,43 @@ class Leaf:
 
     def server_config(self, **kwargs: Any) -> ServerConfig:
         return ServerConfig(credentials=[self.issued.credential()], **kwargs)
+
+
+@dataclass(frozen=True)
+class ClientPki:
+    """Client certificates (clientAuth) from a CA of their own, apart from the servers' interop CA: a leaf
+    of each key type, and a stranger's from a CA nobody here trusts. A leaf's first name is its CN."""
+
+    dir: Path
+    ca: CertificateAuthority
+    leaves: dict[str, Leaf]  # by key type: rsa, ecdsa-p256, ed25519
+    stranger: Leaf  # ECDSA P-256, from "another client CA"
+
+    @property
+    def ca_pem(self) -> Path:
+        return self.dir / "client-ca.pem"
+
+    def server_config(self, pki: Pki, policy: str = "required", **kwargs: Any) -> ServerConfig:
+        """Our server (the interop leaf) asking for a client certificate and trusting this CA for it."""
+        return pki.server_config(client_auth=policy, client_trust_anchors=[self.ca.certificate], **kwargs)
+
+    def client_config(self, pki: Pki, *leaves: Leaf, **kwargs: Any) -> ClientConfig:
+        """Our client trusting the interop CA and holding these client certificates."""
+        return pki.client_config(client_credentials=[leaf.issued.credential() for leaf in leaves], **kwargs)
+
+
+def common_name(leaf: Leaf) -> str:
+    (cn,) = leaf.issued.certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return str(cn.value)
+
+
+def assert_client_verified(r: SessionResult, client: Leaf, client_pki: ClientPki) -> None:
+    """Our server verified the peer client's certificate: the chain it sent is `client`'s, and the path
+    runs from that leaf to the client CA."""
+    assert r.error is None and r.handshake, f"our server failed: {r.error}"
+    assert r.peer_chain == client.issued.chain, [c.subject.rfc4514_string() for c in r.peer_chain]
+    assert r.verified_chain == (client.issued.certificate, client_pki.ca.certificate), \
+        [c.subject.rfc4514_string() for c in r.verified_chain]
 
 
 def assert_ours(r: SessionResult, *, suite: Suite, key_type: str = "rsa", group: str | None = None,

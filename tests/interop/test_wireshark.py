@@ -3,7 +3,8 @@
 tshark captures the connection, then reads the capture twice: with our NSS key log
 it must show both Finished messages (they are only recognisable once decrypted, and
 with the extended master secret they also prove the session hash) and the application
-data both ways; with an empty key log it must show neither.
+data both ways; with an empty key log it must show neither. A mutual-TLS connection also shows the client's
+Certificate and CertificateVerify.
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from interop_support import (
     ALL_SUITES,
     BY_CODE,
     LOOPBACK,
+    ClientPki,
     ClientScript,
     Leaf,
     Matrix,
     Pki,
     Proc,
     SessionResult,
+    assert_client_verified,
+    common_name,
     drive_stdin_client,
     echo_server_app,
     free_port,
@@ -230,3 +234,46 @@ def test_wireshark_decrypts_every_suite(pki: Pki, leaves: dict[str, Leaf], matri
         assert lines[code].decode().strip() in data, f"{suite.openssl}: {data}"
         assert lines[code].decode().strip() not in cap.read(empty, "-q", "-z", f"follow,tls,ascii,{stream}")
         row.details.update({"finished_decrypted": 2, "finished_without_keys": 0, "application_data_decrypted": True})
+
+
+def test_wireshark_decrypts_mutual_tls(pki: Pki, client_pki: ClientPki, matrix: Matrix, tmp_path: Path) -> None:
+    """openssl s_client with an ECDSA client certificate -> our server requiring one (writing the key log).
+
+    tshark decrypts the connection with our key log only, and shows our CertificateRequest naming the client
+    CA, then the client's Certificate (its leaf) and CertificateVerify (ecdsa_secp256r1_sha256, 0x0403), both
+    from the client's port. In TLS 1.2 those two travel before ChangeCipherSpec, in the clear: tshark shows
+    them without the key log too (TLS 1.2 does not hide who the client is)."""
+    require_tool("openssl")
+    row = matrix.row("wireshark", "mutual TLS, our server (peer: openssl s_client -cert), decrypted with our key log")
+    key_log, empty = tmp_path / "mtls.keylog", tmp_path / "empty.keylog"
+    empty.write_text("")
+    message = b"wireshark sees this request from a client with a certificate\n"
+    leaf = client_pki.leaves["ecdsa-p256"]
+    config = client_pki.server_config(pki, key_log=key_log_writer(key_log))
+    with our_server(config, echo_server_app("peer", message)) as server, \
+            Capture(server.port, tmp_path / "mtls.pcapng") as cap:
+        rc, text = drive_stdin_client(
+            ["openssl", "s_client", "-connect", f"{LOOPBACK}:{server.port}", "-servername", "localhost",
+             "-CAfile", str(pki.ca_pem), "-verify_return_error", "-cert", leaf.cert_pem, "-key", leaf.key_pem],
+            name="s_client", message=message, closed_first="peer")
+        (r,) = server.wait_results()
+    assert rc == 0, text
+    matrix.ours(row, r)
+    assert_client_verified(r, leaf, client_pki)
+    check_decryption(cap, key_log, empty, r, server.port, message, message, row.details)
+
+    def handshake(msg_type: int, *fields: str, keys: Path = key_log) -> list[list[str]]:
+        out = cap.read(keys, "-Y", f"tls.handshake.type == {msg_type}", "-T", "fields", "-E", "occurrence=a",
+                       "-e", "tcp.srcport", *(a for f in fields for a in ("-e", f)))
+        return [line.split("\t") for line in out.splitlines() if re.match(r"\d+\t", line)]
+
+    (request,) = handshake(13, "x509sat.uTF8String")
+    assert int(request[0]) == server.port and "tls12 interop client CA" in request[1].split(","), request
+    certificates = handshake(11, "x509sat.uTF8String")
+    (client_certificate,) = [c for c in certificates if int(c[0]) != server.port]
+    assert common_name(leaf) in client_certificate[1].split(","), certificates
+    (verify,) = handshake(15, "tls.handshake.sig_hash_alg")
+    assert int(verify[0]) == int(client_certificate[0]) and int(verify[1], 16) == 0x0403, verify
+    assert handshake(11, "x509sat.uTF8String", keys=empty) == certificates
+    assert handshake(15, "tls.handshake.sig_hash_alg", keys=empty) == [verify]
+    row.details.update({"client_certificate": common_name(leaf), "certificate_verify_scheme": "0x0403"})

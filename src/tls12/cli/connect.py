@@ -4,6 +4,12 @@ It verifies the server's chain and name by default (the system trust store,
 or --cafile), prints what was negotiated and the certificate, optionally
 sends text or an HTTP GET and prints the answer, and exits non-zero with
 the reason when anything fails.
+
+With --cert (and --key, unless the key is in the --cert file, as openssl and
+curl allow) it answers a server's CertificateRequest with that certificate,
+when it fits what the server asks for (RFC 5246 §7.4.6); it prints whether
+the server asked and what was sent, and when the server refuses the
+connection over its client certificate, says so and what to do.
 """
 
 from __future__ import annotations
@@ -14,11 +20,8 @@ import socket
 import sys
 from typing import Any, TextIO
 
-from cryptography import x509
-
 from ..config import ClientConfig
 from ..connection import ClientConnection
-from ..crypto.credentials import key_type_of
 from ..crypto.suites import SUITES, KeyExchange
 from ..errors import TLSError, TruncatedConnection, UnknownCA
 from ..explain import Recorder, render
@@ -26,8 +29,10 @@ from ..explain import explain as build_explanation
 from ..io.keylog import key_log_writer
 from ..io.sync import BlockingTLS
 from .ciphers import cipher_suites_option
-from .files import FileProblem, check_writable, read_certificates
+from .clientcert import ClientCertificate
+from .files import FileProblem, check_writable, read_certificates, read_credential
 from .http import response_framing
+from .identity import describe_certificate, is_for_client_auth, key_kind
 from .output import add_explain_options, escaped_explanation, use_color, write_out
 from .wirecapture import ClientCapture, tapped
 
@@ -56,6 +61,10 @@ def add_parser(commands: Any) -> None:
                       help="send TEXT, print what comes back, close our side once the server is quiet, "
                            "and print what follows until the server closes")
     what.add_argument("--http-get", metavar="PATH", help="send an HTTP/1.1 GET for PATH and print the response")
+    p.add_argument("--cert", metavar="PEM",
+                   help="a client certificate chain, leaf first, sent when the server asks for one (the file may "
+                        "hold the key too)")
+    p.add_argument("--key", metavar="PEM", help="the client certificate's private key (default: from --cert)")
     p.add_argument("--keylog", metavar="FILE", help="append the NSS key log line (for Wireshark) to FILE")
     p.add_argument("--capture", metavar="FILE.pcapng",
                    help="write the connection to FILE.pcapng, with its key log inside: Wireshark opens it decrypted")
@@ -70,30 +79,6 @@ def split_target(target: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit():
         raise ValueError(f"expected HOST:PORT, got {target!r}")
     return host.strip("[]"), int(port)
-
-
-def describe_certificate(cert: x509.Certificate) -> list[str]:
-    lines = [
-        f"  subject:  {cert.subject.rfc4514_string()}",
-        f"  issuer:   {cert.issuer.rfc4514_string()}",
-        f"  validity: {cert.not_valid_before_utc:%Y-%m-%d %H:%M} to {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC",
-    ]
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        names = [str(v) for v in san.get_values_for_type(x509.DNSName)]
-        names += [str(v) for v in san.get_values_for_type(x509.IPAddress)]
-        lines.append(f"  names:    {', '.join(names)}")
-    except x509.ExtensionNotFound:
-        pass
-    return lines
-
-
-def _key_kind(cert: x509.Certificate) -> str:
-    """The kind of key the server's certificate holds (which of its certificates it chose shows here)."""
-    try:
-        return str(key_type_of(cert))
-    except ValueError as exc:
-        return f"? ({exc})"
 
 
 class _Timeout(Exception):
@@ -112,6 +97,9 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except ValueError as exc:
         print(f"tls12 connect: {exc}", file=sys.stderr)
         return 2
+    if args.key and not args.cert:
+        print("tls12 connect: --key needs --cert (the client certificate it is the key of)", file=sys.stderr)
+        return 2
     server_name = args.servername or host
     extra: dict[str, Any] = {}
     if args.alpn:
@@ -126,11 +114,17 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             extra["key_log"] = key_log_writer(args.keylog)
         if args.output:
             check_writable(args.output, "--output")
+        client_certificate = ClientCertificate(
+            read_credential(args.cert, args.key, command="tls12 connect") if args.cert else None)
+        extra["client_credential_callback"] = client_certificate
         capture = ClientCapture(args.capture, extra) if args.capture else None  # takes over extra["key_log"]
         config = ClientConfig(verify_certificates=not args.insecure, **extra)
     except (FileProblem, OSError, ValueError) as exc:
         print(f"tls12 connect: {exc}", file=sys.stderr)
         return 2
+    if client_certificate.credential is not None and not is_for_client_auth(client_certificate.credential.leaf):
+        print(f"tls12 connect: warning: --cert {args.cert} is not for client authentication (its extended key "
+              "usage lacks clientAuth): servers that check (most do) will refuse it", file=sys.stderr)
     recorder = Recorder() if args.explain else None
     conn = ClientConnection(config, server_name=server_name,
                             tracer=recorder.tracer("client") if recorder else None)
@@ -169,6 +163,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
             if at_handshake:
                 explain()
             _print_session(out, conn, config)
+            client_certificate.print(out)
             if args.http_get is not None:
                 warning = _http_get(tls, args.http_get, server_name, out)
                 if warning:
@@ -184,7 +179,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
         print(f"tls12 connect: {what}: {exc}", file=sys.stderr)
         if exc.alert is not None:
             print(f"tls12 connect: sent alert {exc.alert.name.lower()}", file=sys.stderr)
-        if isinstance(exc, UnknownCA):
+        refused = client_certificate.refusal(exc, args.cert)
+        if refused:
+            print(f"tls12 connect: {refused}", file=sys.stderr)
+        elif isinstance(exc, UnknownCA):
             print("tls12 connect: hint: " + (
                 f"no CA certificate in {args.cafile} issued the server's chain; give the right one with --cafile"
                 if args.cafile else
@@ -205,7 +203,10 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     except OSError as exc:
         reason = exc.strerror or str(exc) or type(exc).__name__
         if phase == "handshake":
-            return fail(f"{host}:{port}: the connection broke during the handshake: {reason}")
+            maybe = (" (after the server asked for a client certificate: it may have refused "
+                     + ("the one sent)" if client_certificate.sent else "to go on without one)")
+                     if client_certificate.requested else "")
+            return fail(f"{host}:{port}: the connection broke during the handshake{maybe}: {reason}")
         return fail(f"{host}:{port}: {reason}")
     explain()
     return 0
@@ -329,6 +330,6 @@ def _print_session(out: TextIO, conn: ClientConnection, config: ClientConfig) ->
     ]
     if conn.peer_certificate_chain:
         lines += describe_certificate(conn.peer_certificate_chain[0])
-        lines.append(f"  key:      {_key_kind(conn.peer_certificate_chain[0])}")
+        lines.append(f"  key:      {key_kind(conn.peer_certificate_chain[0])}")
     out.write("\n".join(lines) + "\n")
     out.flush()

@@ -6,11 +6,14 @@ message goes each way, and both ends close with close_notify. Both ends are
 traced, so the explanation shows what each one sent, chose, checked and
 derived. ``--keylog`` writes the connection's NSS key log line and
 ``--capture`` the bytes both ways, which ``tls12 explain`` replays offline.
+With ``--client-cert`` the handshake is mutual TLS: a second throwaway CA
+issues the client a certificate, and the server requires it.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import socket
 import sys
 import threading
@@ -28,9 +31,10 @@ from .output import add_explain_options, use_color, write_out
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
 
-__all__ = ["CLIENT_MESSAGE", "SERVER_MESSAGE", "add_parser", "run"]
+__all__ = ["CLIENT_MESSAGE", "CLIENT_NAME", "SERVER_MESSAGE", "add_parser", "run"]
 
 CLIENT_MESSAGE = b"hello from the tls12 client"
+CLIENT_NAME = "client.localhost"  # the name on the demo's client certificate (--client-cert)
 SERVER_MESSAGE = b"hello back from the tls12 server"
 _TIMEOUT = 10.0
 
@@ -42,6 +46,9 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--keylog", metavar="FILE", help="append the NSS key log line (for Wireshark) to FILE")
     p.add_argument("--capture", metavar="FILE",
                    help="write the bytes both ways to FILE (flows format), for: tls12 explain FILE --keylog ...")
+    p.add_argument("--client-cert", action="store_true",
+                   help="mutual TLS: the server requires a client certificate, which a second throwaway CA issues "
+                        "to the client")
     p.set_defaults(run=run)
 
 
@@ -87,6 +94,16 @@ def run(args: argparse.Namespace) -> int:
     leaf = ca.issue(("localhost", "127.0.0.1"))
     server_config = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key)
     client_config = ClientConfig(trust_anchors=[ca.certificate], key_log=keylog_lines.append)
+    mutual = ""
+    if args.client_cert:
+        client_ca = CertificateAuthority("tls12 demo client CA")
+        issued = client_ca.issue((CLIENT_NAME,), key_type="ecdsa-p256", client=True)
+        server_config = dataclasses.replace(server_config, client_auth="required",
+                                            client_trust_anchors=[client_ca.certificate])
+        client_config = dataclasses.replace(client_config, client_credentials=[issued.credential()])
+        mutual = (f"\nMutual TLS: the server requires a client certificate; another throwaway CA "
+                  f"({client_ca.certificate.subject.rfc4514_string()}) issued one for {CLIENT_NAME} (ECDSA P-256), "
+                  "which the client presents and the server verifies.")
     recorder = Recorder()
     flows = FlowRecorder()
     server_result: dict[str, object] = {}
@@ -127,7 +144,7 @@ def run(args: argparse.Namespace) -> int:
     exp = explain(recorder.events, title=f"tls12 demo: our client and our server over {host}:{port}", subtitle=(
         f"A throwaway CA ({issuer}) issued the server's certificate for localhost and 127.0.0.1;\n"
         f"the client trusts that CA only. The client sends {CLIENT_MESSAGE.decode()!r}, the server answers "
-        f"{SERVER_MESSAGE.decode()!r}, then both close."))
+        f"{SERVER_MESSAGE.decode()!r}, then both close.{mutual}"))
     fmt = args.explain
     text = render(exp, fmt, reveal_secrets=args.reveal_secrets or bool(args.keylog),
                   color=use_color(fmt, args.output))

@@ -12,9 +12,12 @@ import os
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-__all__ = ["FileProblem", "check_writable", "read_certificates", "read_private_key"]
+from ..crypto.credentials import Credential
+
+__all__ = ["FileProblem", "check_writable", "read_certificates", "read_credential", "read_private_key"]
 
 _CERT = b"-----BEGIN CERTIFICATE-----"
 
@@ -91,6 +94,22 @@ def read_private_key(path: str, option: str) -> PrivateKeyTypes:
         raise FileProblem(f"{what}: the key is encrypted; give an unencrypted one") from None
     except (ValueError, UnsupportedAlgorithm):
         raise FileProblem(f"{what}: the private key in it is damaged or of a kind tls12 cannot use") from None
+
+
+def read_credential(cert: str, key: str | None, *, command: str) -> Credential:
+    """The chain in `cert` (leaf first) and the leaf's key from `key` (None: from `cert` too, as
+    openssl and curl read it), as a `Credential`; or a `FileProblem` naming the files and the fault."""
+    key_file, key_option = (key, "--key") if key is not None else (cert, "--cert")
+    chain = read_certificates(cert, "--cert")
+    private_key = read_private_key(key_file, key_option)
+    files = f"--cert {cert}" + (f" and --key {key}" if key is not None else "")
+    if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+        raise FileProblem(f"{key_option} {key_file}: a {type(private_key).__name__.removeprefix('_')}; {command} "
+                          "needs an RSA, ECDSA or Ed25519 private key")
+    try:
+        return Credential.from_chain(chain, private_key)
+    except (TypeError, ValueError) as exc:
+        raise FileProblem(f"{files}: {exc}") from None
 
 
 def check_writable(path: str, option: str, *, create: bool = False) -> None:

@@ -11,6 +11,15 @@ Without --cert it makes a throwaway CA and a certificate for localhost and
 127.0.0.1 (--key-type picks its key; --write-ca saves the CA so clients can
 trust it). Ctrl-C stops it.
 
+Client certificates (RFC 5246 §7.4.4): --verify-client CAFILE requires one
+that a CA in CAFILE issued for client authentication, --optional only asks for
+one (a client without one gets in anonymously; one that sends a certificate
+that does not verify is refused all the same). --write-client-cert FILE has the
+throwaway CA issue a client certificate too and write it with its key to FILE;
+the server then trusts that CA for client certificates (as well as CAFILE), so
+the certificate it wrote is the one it requires. The log names each client by
+its certificate (or "no client certificate"), and the --www page shows it.
+
 It is meant to survive hostile clients while serving the others: a handshake
 must finish within --handshake-timeout seconds of the connection being
 accepted (however slowly the client keeps sending), an established connection
@@ -35,18 +44,20 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography import x509
 
 from ..certs import CertificateAuthority
 from ..config import DEFAULT_MAX_CERTIFICATE_SIZE, ServerConfig
 from ..crypto.credentials import Credential
 from ..crypto.suites import SUITES, KeyExchange
+from ..errors import CertificateError, HandshakeFailure, TLSError
 from ..explain import FORMATS, Recorder, explain, render, to_json
 from ..io.aio import HANDSHAKE_TIMEOUT, TLSServerProtocol, start_server
 from ..io.credentials import key_slot, server_identity
 from ..io.keylog import key_log_writer
 from .ciphers import cipher_suites_option
-from .files import FileProblem, check_writable, read_certificates, read_private_key
+from .files import FileProblem, check_writable, read_certificates, read_credential
+from .identity import alt_names, identity, key_kind
 from .output import escaped_explanation, printable
 from .wirecapture import ServerCaptures
 
@@ -56,6 +67,8 @@ if sys.platform != "win32":
 __all__ = ["add_parser", "run"]
 
 MAX_REQUEST_HEAD = 16 * 1024
+#: The name (subject CN and subjectAltName) of the client certificate --write-client-cert writes.
+CLIENT_NAME = "tls12-client"
 IDLE_TIMEOUT = 300.0
 MAX_CONNECTIONS = 1000
 #: File descriptors kept free of connections (stdio, the listening socket, the event loop, files).
@@ -124,6 +137,18 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--reveal-secrets", action="store_true",
                    help="show secret values in explanations (implied by --keylog)")
     p.add_argument("--write-ca", metavar="FILE", help="write the throwaway CA certificate to FILE")
+    p.add_argument("--verify-client", metavar="CAFILE",
+                   help="require a client certificate issued by a CA in CAFILE (PEM) for client authentication "
+                        "(extended key usage clientAuth); --optional only asks for one")
+    p.add_argument("--optional", action="store_true",
+                   help="with --verify-client or --write-client-cert: ask for a client certificate but let clients "
+                        "without one in (one that is sent must still verify)")
+    p.add_argument("--write-client-cert", metavar="FILE",
+                   help="have the throwaway CA also issue a client certificate (clientAuth, for "
+                        f"{CLIENT_NAME}, with the --key-type key) and write it, then its key, to FILE as PEM (one "
+                        "file: give it as --cert, and as --key where one is needed, to tls12 connect, curl or "
+                        "openssl s_client); the server then requires client certificates from the throwaway CA "
+                        "(besides --verify-client's CAFILE; --optional only asks)")
     p.add_argument("--capture", metavar="DIR",
                    help="write each connection to DIR as a pcapng file with its key log inside (Wireshark opens it "
                         "decrypted)")
@@ -166,7 +191,52 @@ def negotiated(conn: Any, credentials: Sequence[Credential]) -> list[tuple[str, 
     ]
 
 
-def connection_page(tls: TLSServerProtocol, credentials: Sequence[Credential] = ()) -> str:
+def client_certificate(conn: Any, client_auth: str) -> list[tuple[str, str]]:
+    """What the page says of the client's certificate: who it names, who issued it, its key, and
+    the path it was verified along (the handshake fails on one that does not verify)."""
+    chain = conn.peer_certificate_chain
+    if not chain:
+        asked = "not asked for" if client_auth == "none" else f"asked for, {client_auth}"
+        return [("Client certificate", f"no client certificate ({asked})")]
+    leaf = chain[0]
+    path = conn.verified_certificate_chain
+    verified = (f"yes (clientAuth), path of {len(path)} certificates to {path[-1].subject.rfc4514_string()}"
+                if path else "no")
+    return [
+        ("Client certificate", leaf.subject.rfc4514_string() or "(empty subject)"),
+        ("Client issuer", leaf.issuer.rfc4514_string()),
+        ("Client names", ", ".join(alt_names(leaf)) or "(none)"),
+        ("Client key", key_kind(leaf)),
+        ("Client verified", verified),
+    ]
+
+
+def client_log(conn: Any) -> str:
+    """How the log names the client: by its certificate, or "no client certificate"."""
+    chain = conn.peer_certificate_chain
+    if not chain:
+        return "no client certificate"
+    return f"client {identity(chain[0])}"
+
+
+def failure_reason(conn: Any, exc: Exception, client_auth: str) -> str:
+    """A failed connection's reason as the log gives it; one about the client's certificate says
+    so, with the alert that told the client.
+
+    Once the ServerHello is out (the server random is set), the only certificate the server
+    checks is the client's, and the only handshake_failure left is a required certificate that
+    did not come."""
+    if client_auth == "none" or not isinstance(exc, TLSError) or not conn.server_random or conn.handshake_complete:
+        return str(exc)
+    alert = exc.alert.name.lower() if exc.alert is not None else "no alert"
+    if isinstance(exc, CertificateError):
+        return f"client certificate refused ({alert} sent): {exc}"
+    if isinstance(exc, HandshakeFailure) and not conn.peer_certificate_chain:
+        return f"no client certificate ({alert} sent): {exc}"
+    return str(exc)
+
+
+def connection_page(tls: TLSServerProtocol, credentials: Sequence[Credential] = (), client_auth: str = "none") -> str:
     conn = tls.conn
     rows = [
         ("Protocol", "TLSv1.2"),
@@ -175,6 +245,7 @@ def connection_page(tls: TLSServerProtocol, credentials: Sequence[Credential] = 
         ("SNI", conn.server_name or "(none)"),
         ("Extended master secret", "yes" if conn.extended_master_secret else "no"),
         ("Client random", conn.client_random.hex()),
+        *client_certificate(conn, client_auth),
     ]
     width = max(len(k) for k, _ in rows)
     body = "\n".join(f"{k + ':':<{width + 1}} {html.escape(v)}" for k, v in rows)
@@ -187,11 +258,13 @@ def connection_page(tls: TLSServerProtocol, credentials: Sequence[Credential] = 
 class WebApp:
     """Reads one request head, answers with the connection page, closes; logs the request line."""
 
-    def __init__(self, log: Callable[[str], None] | None = None, credentials: Sequence[Credential] = ()) -> None:
+    def __init__(self, log: Callable[[str], None] | None = None, credentials: Sequence[Credential] = (),
+                 client_auth: str = "none") -> None:
         self.head = bytearray()
         self.answered = False
         self.log = log
         self.credentials = credentials
+        self.client_auth = client_auth
 
     def established(self, tls: TLSServerProtocol) -> None:
         pass
@@ -213,7 +286,7 @@ class WebApp:
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             self._answer(tls, "400 Bad Request", "HTTP/1.1", "bad request\n", request_line=request_line)
             return
-        self._answer(tls, "200 OK", parts[2], connection_page(tls, self.credentials),
+        self._answer(tls, "200 OK", parts[2], connection_page(tls, self.credentials, self.client_auth),
                      content_type="text/html; charset=utf-8",
                      request_line=request_line)
 
@@ -254,17 +327,8 @@ def _credentials(args: argparse.Namespace) -> list[tuple[Credential, str]]:
     out: list[tuple[Credential, str]] = []
     slots: dict[str, str] = {}
     for i, cert in enumerate(certs):
-        key_file, key_option = (keys[i], "--key") if keys else (cert, "--cert")
-        chain = read_certificates(cert, "--cert")
-        key = read_private_key(key_file, key_option)
-        files = f"--cert {cert}" + (f" and --key {key_file}" if keys else "")
-        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
-            raise FileProblem(f"{key_option} {key_file}: a {type(key).__name__.removeprefix('_')}; tls12 serve "
-                              "needs an RSA, ECDSA or Ed25519 private key")
-        try:
-            credential = Credential.from_chain(chain, key)
-        except (TypeError, ValueError) as exc:
-            raise FileProblem(f"{files}: {exc}") from None
+        credential = read_credential(cert, keys[i] if keys else None, command="tls12 serve")
+        files = f"--cert {cert}" + (f" and --key {keys[i]}" if keys else "")
         slot = key_slot(credential)
         if slot in slots:
             raise FileProblem(f"{files}: a second {slot} certificate ({slots[slot]} is one); serve one certificate "
@@ -285,25 +349,59 @@ def _config(args: argparse.Namespace) -> tuple[ServerConfig, str, tuple[Credenti
         extra["key_log"] = key_log_writer(args.keylog)
     if args.explain == "html" and not os.path.isdir(args.explain_dir):
         raise FileProblem(f"--explain-dir {args.explain_dir}: not a directory; expected one to write pages to")
+    client_anchors: list[x509.Certificate] = []
+    if args.verify_client:
+        client_anchors += read_certificates(args.verify_client, "--verify-client")
     if args.cert:
         loaded = _credentials(args)
         credentials = tuple(c for c, _ in loaded)
+        client, asks = _client_auth(args, client_anchors)
         try:
-            config = ServerConfig(**server_identity(credentials), **extra)
+            config = ServerConfig(**server_identity(credentials), **client, **extra)
         except (TypeError, ValueError) as exc:
             raise FileProblem(f"{', '.join('--cert ' + f for _, f in loaded)}: {exc}") from None
         about = "; ".join(f"{c.description} from {f}" for c, f in loaded)
-        return config, about, credentials
+        return config, about + asks, credentials
+    for path, option in ((args.write_ca, "--write-ca"), (args.write_client_cert, "--write-client-cert")):
+        if path:
+            check_writable(path, option)
     ca = CertificateAuthority("tls12 serve throwaway CA")
-    leaf = ca.issue(("localhost", "127.0.0.1"), key_type=args.key_type or "rsa")
+    key_type = args.key_type or "rsa"
+    leaf = ca.issue(("localhost", "127.0.0.1"), key_type=key_type)
     if args.write_ca:
-        check_writable(args.write_ca, "--write-ca")
         with open(args.write_ca, "wb") as f:
             f.write(ca.cert_pem())
     where = f", CA written to {args.write_ca}" if args.write_ca else " (use --write-ca to trust it)"
+    if args.write_client_cert:
+        client_leaf = ca.issue((CLIENT_NAME,), key_type=key_type, client=True)
+        _write_private(args.write_client_cert, client_leaf.cert_pem() + client_leaf.key_pem())
+        client_anchors.append(ca.certificate)
+        where += f", client certificate for {CLIENT_NAME} written to {args.write_client_cert}"
+    client, asks = _client_auth(args, client_anchors)
     credential = leaf.credential()
-    config = ServerConfig(**server_identity([credential]), **extra)
-    return config, f"throwaway {credential.key_type} certificate for localhost and 127.0.0.1{where}", (credential,)
+    config = ServerConfig(**server_identity([credential]), **client, **extra)
+    return (config, f"throwaway {credential.key_type} certificate for localhost and 127.0.0.1{where}{asks}",
+            (credential,))
+
+
+def _client_auth(args: argparse.Namespace, anchors: Sequence[x509.Certificate]) -> tuple[dict[str, Any], str]:
+    """The ServerConfig arguments that ask for client certificates issued by `anchors` (none: no
+    asking), and what the first log line says of it."""
+    if not anchors:
+        return {}, ""
+    policy = "optional" if args.optional else "required"
+    issuers = "; ".join(dict.fromkeys(a.subject.rfc4514_string() for a in anchors))
+    return ({"client_auth": policy, "client_trust_anchors": list(anchors)},
+            f"; client certificate {policy}, issued by: {issuers}")
+
+
+def _write_private(path: str, data: bytes) -> None:
+    """Write a file that holds a private key: readable by its owner only."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        if hasattr(os, "fchmod"):
+            os.fchmod(f.fileno(), 0o600)  # O_CREAT's mode applies only to a new file
+        f.write(data)
 
 
 class _Logged:
@@ -313,12 +411,13 @@ class _Logged:
 
     def __init__(self, app: WebApp | EchoApp, recorder: Recorder | None, log: _Log,
                  explain: Callable[[Recorder, str], None] | None = None,
-                 credentials: Sequence[Credential] = ()) -> None:
+                 credentials: Sequence[Credential] = (), client_auth: str = "none") -> None:
         self.app = app
         self.recorder = recorder
         self.log = log
         self._explain = explain
         self.credentials = credentials
+        self.client_auth = client_auth
 
     def explain(self, peer: str = "?") -> None:
         recorder, self.recorder = self.recorder, None
@@ -336,7 +435,8 @@ class _Logged:
         self.log(f"{_peer(tls)} handshake ok: {conn.cipher_suite.name if conn.cipher_suite else '?'}, "
                  f"{conn.group.name.lower() if conn.group else '-'}, {scheme}, SNI {conn.server_name or '-'}, "
                  f"ALPN {conn.alpn_protocol or '-'}, EMS {'yes' if conn.extended_master_secret else 'no'}, "
-                 f"certificate {facts['Certificate']}")
+                 f"certificate {facts['Certificate']}"
+                 + (f", {client_log(conn)}" if self.client_auth != "none" else ""))
         self.explain(_peer(tls))
         self.app.established(tls)
 
@@ -406,7 +506,7 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
     log = _Log()
 
     def on_failure(tls: TLSServerProtocol, exc: Exception) -> None:
-        log(f"{_peer(tls)} failed: {exc}")
+        log(f"{_peer(tls)} failed: {failure_reason(tls.conn, exc, config.client_auth)}")
         if isinstance(tls.app, _Logged):
             tls.app.explain(_peer(tls))
 
@@ -434,8 +534,8 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
 
     def factory() -> TLSServerProtocol:
         recorder = Recorder() if args.explain else None
-        app = _Logged(WebApp(log, credentials) if args.www else EchoApp(), recorder, log, explain_connection,
-                      credentials)
+        app = _Logged(WebApp(log, credentials, config.client_auth) if args.www else EchoApp(), recorder, log,
+                      explain_connection, credentials, config.client_auth)
         protocol = captures.protocol if captures else TLSServerProtocol
         return protocol(config, app, tracer=recorder.tracer("server") if recorder else None,
                         on_failure=on_failure, handshake_timeout=args.handshake_timeout,
@@ -475,6 +575,14 @@ def run(args: argparse.Namespace) -> int:
     if args.key_type and args.cert:
         print("tls12 serve: --key-type is for the throwaway certificate; --cert gives the certificate's own key",
               file=sys.stderr)
+        return 2
+    if args.write_client_cert and args.cert:
+        print("tls12 serve: --write-client-cert is for the throwaway CA; with --cert, issue client certificates "
+              "with your own CA and give its certificate to --verify-client", file=sys.stderr)
+        return 2
+    if args.optional and not (args.verify_client or args.write_client_cert):
+        print("tls12 serve: --optional goes with --verify-client CAFILE (or --write-client-cert FILE): it makes "
+              "the client certificate they require optional", file=sys.stderr)
         return 2
     try:
         config, about, credentials = _config(args)

@@ -52,7 +52,16 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from ..errors import BadCertificate, CertificateExpired, HostnameMismatch, UnknownCA, UnsupportedCertificate
+from ..errors import (
+    BadCertificate,
+    CertificateExpired,
+    HostnameMismatch,
+    SelfSignedLeaf,
+    SelfSignedRoot,
+    UnknownCA,
+    UnsuitablePurpose,
+    UnsupportedCertificate,
+)
 from .signatures import PublicKey, is_rsa_pss_certificate
 from .suites import Authentication
 
@@ -458,8 +467,8 @@ def _verify_server_chain(
             error = _which_expired(chain, now) or error
         elif not trusted_leaf and _self_issued(leaf):
             # Whatever rule the verifier tripped over first, this is what went wrong.
-            error = UnknownCA(f"certificate verify failed: self-signed certificate is not trusted "
-                              f"({leaf.subject.rfc4514_string()})")
+            error = SelfSignedLeaf(f"certificate verify failed: self-signed certificate is not trusted "
+                                   f"({leaf.subject.rfc4514_string()})")
         elif isinstance(error, UnknownCA) and any(words in str(exc) for words in _NO_PATH):
             error = _not_trusted(trust, chain)
         raise error from None
@@ -483,8 +492,8 @@ def _not_trusted(trust: TrustStore, chain: Sequence[x509.Certificate]) -> Unknow
         seen.add(_der(parent))
     subject = top.subject.rfc4514_string()
     if _self_issued(top):
-        return UnknownCA(f"certificate verify failed: self-signed certificate in certificate chain: "
-                         f"the chain ends at '{subject}', which is not a trusted root")
+        return SelfSignedRoot(f"certificate verify failed: self-signed certificate in certificate chain: "
+                              f"the chain ends at '{subject}', which is not a trusted root")
     reason = (f"unable to get local issuer certificate: no trusted certificate issued '{subject}' "
               f"(its issuer is '{top.issuer.rfc4514_string()}')")
     if trust.trusts(top):
@@ -507,10 +516,15 @@ def _which_expired(chain: Sequence[x509.Certificate], now: datetime.datetime) ->
     return None
 
 
-def _classify(message: str, server_name: str | None) -> BadCertificate | UnknownCA | CertificateExpired:
+def _readable(message: str) -> str:
+    """cryptography's verification message without its prefix, and with the subject for the certificate's repr
+    it appends (the subject is all a reader needs)."""
     text = message.removeprefix("validation failed: ")
-    # cryptography appends the certificate's repr; the subject is all a reader needs.
-    text = re.sub(r" \(encountered processing <Certificate\(subject=<Name\((.*?)\)>.*\)$", r" (\1)", text)
+    return re.sub(r" \(encountered processing <Certificate\(subject=<Name\((.*?)\)>.*\)$", r" (\1)", text)
+
+
+def _classify(message: str, server_name: str | None) -> BadCertificate | UnknownCA | CertificateExpired:
+    text = _readable(message)
     if "not valid at validation time" in text:
         return CertificateExpired(f"certificate verify failed: {text}")
     if "no matching subjectAltName" in text:
@@ -551,15 +565,15 @@ def _verify_client_chain(
         return list(verifier.verify(leaf, intermediates).chain)
     except VerificationError as exc:
         if "EKU" in str(exc) or "extended key usage" in str(exc).lower():
-            raise UnsupportedCertificate(
-                f"certificate verify failed: the client certificate is not for client authentication ({exc})"
-            ) from None
+            raise UnsuitablePurpose(
+                f"certificate verify failed: the client certificate is not for client authentication "
+                f"({_readable(str(exc))})") from None
         error = _classify(str(exc), None)
         if isinstance(error, CertificateExpired):
             error = _which_expired(chain, now) or error
         elif not trust.trusts(leaf) and _self_issued(leaf):
-            error = UnknownCA(f"certificate verify failed: self-signed certificate is not trusted "
-                              f"({leaf.subject.rfc4514_string()})")
+            error = SelfSignedLeaf(f"certificate verify failed: self-signed certificate is not trusted "
+                                   f"({leaf.subject.rfc4514_string()})")
         elif isinstance(error, UnknownCA) and any(words in str(exc) for words in _NO_PATH):
             error = _not_trusted(trust, chain)
         raise error from None

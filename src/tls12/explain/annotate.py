@@ -22,6 +22,8 @@ from collections.abc import Callable, Iterable, Iterator
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from ..crypto.der import children as der_children
+from ..crypto.der import contents as der_contents
 from ..crypto.dhe import FFDHE_GROUPS
 from ..enums import ECPointFormat, HandshakeType
 from .model import Field, FieldKind, RecordInfo
@@ -44,6 +46,7 @@ __all__ = [
     "certificate_details",
     "describe_suite",
     "dh_group_name",
+    "distinguished_name",
     "hex_value",
     "signature_how",
 ]
@@ -446,15 +449,24 @@ def _server_hello(c: _Cursor) -> Iterator[Field]:
 
 
 def _certificate(c: _Cursor) -> list[Field]:
+    return _certificate_list(c, from_client=False)
+
+
+def _client_certificate(c: _Cursor) -> list[Field]:
+    return _certificate_list(c, from_client=True)
+
+
+def _certificate_list(c: _Cursor, *, from_client: bool) -> list[Field]:
     length_field, size = _length(c, 3, "certificate_list")
     body = c.sub(size)
     children = [length_field]
     index = 0
+    sender = "client" if from_client else "server"
     try:
         while body.remaining:
             cert_length, n = _length(body, 3, f"certificate[{index}]")
             start, der = body.take(n)
-            role = "the server's own certificate (the leaf)" if index == 0 else "a CA certificate above the leaf"
+            role = f"the {sender}'s own certificate (the leaf)" if index == 0 else "a CA certificate above the leaf"
             details = certificate_details(der)
             subject = next((f.value for f in details if f.name == "subject"), f"{n} bytes")
             der_fields = _der_certificate(der, start)
@@ -465,10 +477,17 @@ def _certificate(c: _Cursor) -> list[Field]:
         body.pos = children[-1].end or body.pos  # back to the end of the last whole certificate
         children += body.rest_list()
     c.pos = body.end
-    return [_group("certificate_list", f"{index} certificate{'s' if index != 1 else ''}",
-                   "the sender's chain, leaf first, each certificate signed by the next; the receiver checks that it "
-                   "leads to a root it trusts (and, for a server, that it names the server)", children,
-                   expand=True)]
+    if not from_client:
+        meaning = ("the sender's chain, leaf first, each certificate signed by the next; the receiver checks that it "
+                   "leads to a root it trusts (and, for a server, that it names the server)")
+    elif index:
+        meaning = ("the client's chain, leaf first, each certificate signed by the next; the server checks that it "
+                   "leads to a CA it trusts for clients and that the leaf is for client authentication")
+    else:
+        meaning = ("empty: the client sends no certificate, because none it holds fits the request (or it has "
+                   "none); a server that requires one refuses with handshake_failure (RFC 5246 §7.4.6)")
+    value = f"{index} certificate{'s' if index != 1 else ''}" + ("" if index or not from_client else " (empty)")
+    return [_group("certificate_list", value, meaning, children, expand=True)]
 
 
 def _point(c: _Cursor, name: str, meaning: str) -> Field:
@@ -561,13 +580,122 @@ def _finished(c: _Cursor) -> list[Field]:
                    "same handshake and hold the same keys")]
 
 
+#: ClientCertificateType (RFC 5246 §7.4.4, RFC 8422 §5.5): name, meaning.
+_CERTIFICATE_TYPES: dict[int, tuple[str, str]] = {
+    1: ("rsa_sign", "a certificate with an RSA key, which signs the CertificateVerify"),
+    2: ("dss_sign", "a certificate with a DSA key (obsolete; tls12 has none)"),
+    3: ("rsa_fixed_dh", "a certificate with fixed Diffie-Hellman parameters (obsolete; tls12 has none)"),
+    4: ("dss_fixed_dh", "a certificate with fixed Diffie-Hellman parameters (obsolete; tls12 has none)"),
+    64: ("ecdsa_sign", "a certificate with an ECDSA key, or an Ed25519 key (RFC 8422 §5.5), which signs the "
+                       "CertificateVerify"),
+    65: ("rsa_fixed_ecdh", "fixed ECDH (RFC 8422 §5.5 deprecates it; tls12 has none)"),
+    66: ("ecdsa_fixed_ecdh", "fixed ECDH (RFC 8422 §5.5 deprecates it; tls12 has none)"),
+}
+
+
+def _certificate_type(raw: bytes) -> str:
+    name = _CERTIFICATE_TYPES.get(raw[0], ("unknown", ""))[0]
+    return f"{name} ({raw[0]})"
+
+
 def _certificate_request(c: _Cursor) -> Iterator[Field]:
-    types = {1: "rsa_sign", 2: "dss_sign", 64: "ecdsa_sign"}
-    yield _opaque(c, 1, "certificate_types", "the kinds of client certificate the server accepts",
-                  value=lambda raw: ", ".join(f"{types.get(b, 'unknown')} ({b})" for b in raw))
-    yield _u16_list("supported_signature_algorithms", "scheme", scheme_name, "schemes the server accepts",
-                    _scheme_meaning, c)
-    yield _opaque(c, 2, "certificate_authorities", "the CAs whose certificates the server accepts")
+    def types(body: _Cursor) -> list[Field]:
+        return [body.leaf(1, "certificate_type", _certificate_type,
+                          _CERTIFICATE_TYPES.get(body.data[body.pos], ("", "a type tls12 does not know"))[1])
+                for _ in range(body.remaining)]
+
+    yield _opaque(c, 1, "certificate_types", "the kinds of key a client certificate may have for this server",
+                  value=lambda raw: ", ".join(_certificate_type(bytes((b,))) for b in raw) or "(empty)", inner=types)
+    yield _u16_list("supported_signature_algorithms", "scheme", scheme_name,
+                    "the signature schemes the server accepts: the client's CertificateVerify must use one of them "
+                    "(RFC 5246 §7.4.4, §7.4.8)", _scheme_meaning, c)
+    yield _authorities(c)
+
+
+def _authorities(c: _Cursor) -> Field:
+    """certificate_authorities: DistinguishedName certificate_authorities<0..2^16-1>, each opaque<1..2^16-1>."""
+    length_field, size = _length(c, 2, "certificate_authorities")
+    body = c.sub(size)
+    children = [length_field]
+    names: list[str] = []
+    try:
+        while body.remaining:
+            item = _opaque(body, 2, "DistinguishedName",
+                           "a CA the server accepts client certificates from: the DER X.501 name of its subject, "
+                           "which the client looks for among the issuers of its chains", value=distinguished_name)
+            names.append(item.value)
+            children.append(item)
+    except _Malformed:
+        children += body.rest_list()
+    c.pos = body.end
+    value = "; ".join(names) if names else "(empty: the server names no CA, any issuer may do)"
+    return _group("certificate_authorities", value,
+                  "the CAs whose client certificates the server accepts, by name (RFC 5246 §7.4.4)", children)
+
+
+def distinguished_name(der: bytes) -> str:
+    """A DER X.501 Name (RFC 5280 §4.1.2.4) as an RFC 4514 string, as a certificate's subject is shown: most
+    specific attribute first ("CN=client CA,O=example"). What cannot be read is shown in hex."""
+    try:
+        rdns = [[_attribute(atv) for atv in der_children(rdn)] for rdn in der_children(der)]
+    except (ValueError, UnicodeDecodeError):
+        return f"(not a DER name: {hex_value(der)})"
+    return ",".join("+".join(rdn) for rdn in reversed(rdns)) or "(an empty name)"
+
+
+# RFC 4514 §3 short names, and the other ones cryptography shows for certificate subjects.
+_DN_NAMES = {"2.5.4.3": "CN", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.6": "C",
+             "2.5.4.9": "STREET", "0.9.2342.19200300.100.1.25": "DC", "0.9.2342.19200300.100.1.1": "UID"}
+# DirectoryString and the other string types a name attribute may have: tag -> codec.
+_DN_STRINGS = {0x0C: "utf-8", 0x13: "ascii", 0x16: "ascii", 0x14: "latin-1", 0x1E: "utf-16-be", 0x1C: "utf-32-be"}
+
+
+def _attribute(atv: bytes) -> str:
+    """AttributeTypeAndValue ::= SEQUENCE { type OBJECT IDENTIFIER, value ANY }, as type=value."""
+    oid_element, value_element = der_children(atv)
+    if oid_element[0] != 0x06:
+        raise ValueError("not an OBJECT IDENTIFIER")
+    oid = _oid(der_contents(oid_element))
+    name = _DN_NAMES.get(oid, oid)
+    codec = _DN_STRINGS.get(value_element[0])
+    if codec is None:
+        return f"{name}=#{value_element.hex()}"  # RFC 4514 §2.4: not a string: its DER in hex
+    return f"{name}={_escape(der_contents(value_element).decode(codec))}"
+
+
+def _oid(body: bytes) -> str:
+    arcs: list[int] = []
+    value = 0
+    for byte in body:
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            arcs.append(value)
+            value = 0
+    if not arcs or body[-1] & 0x80:
+        raise ValueError("truncated OBJECT IDENTIFIER")
+    first = min(arcs[0] // 40, 2)
+    return ".".join(str(a) for a in (first, arcs[0] - 40 * first, *arcs[1:]))
+
+
+def _escape(value: str) -> str:
+    """RFC 4514 §2.4: special characters escaped, a leading '#' or space and a trailing space too."""
+    out = "".join("\\" + ch if ch in '"+,;<>\\' else ("\\00" if ch == "\0" else ch) for ch in value)
+    if out.startswith(("#", " ")):
+        out = "\\" + out
+    if out.endswith(" ") and not out.endswith("\\ "):
+        out = out[:-1] + "\\ "
+    return out
+
+
+def _certificate_verify(c: _Cursor) -> Iterator[Field]:
+    yield c.leaf(2, "signature_algorithm", _named_u16(scheme_name),
+                 "the scheme the client signed with: one the CertificateRequest listed, that fits its certificate's "
+                 "key")
+    yield _opaque(c, 2, "signature", "the client's signature with the private key of its certificate over every "
+                                     "handshake message before this one: proof that it holds that key, made for this "
+                                     "handshake (RFC 5246 §7.4.8)")
+    yield Field("signed data", "every handshake message from ClientHello up to ClientKeyExchange, as sent",
+                "what the signature covers: the same bytes the Finished hashes so far", kind="info")
 
 
 def _new_session_ticket(c: _Cursor) -> Iterator[Field]:
@@ -584,6 +712,7 @@ _WALKERS: dict[int, Callable[[_Cursor], Iterable[Field]]] = {
     HandshakeType.SERVER_KEY_EXCHANGE: _server_key_exchange,
     HandshakeType.CERTIFICATE_REQUEST: _certificate_request,
     HandshakeType.CLIENT_KEY_EXCHANGE: _client_key_exchange,
+    HandshakeType.CERTIFICATE_VERIFY: _certificate_verify,
     HandshakeType.FINISHED: _finished,
 }
 
@@ -595,9 +724,10 @@ _KEY_EXCHANGE_WALKERS: dict[tuple[str, int], Callable[[_Cursor], Iterable[Field]
 }
 
 
-def annotate_handshake(raw: bytes, key_exchange: str = "ECDHE") -> list[Field]:
+def annotate_handshake(raw: bytes, key_exchange: str = "ECDHE", *, from_client: bool = False) -> list[Field]:
     """The fields of one handshake message (its 4-byte header included), in wire order. `key_exchange`
-    ("ECDHE", "DHE" or "RSA", the negotiated suite's) says which form the key-exchange messages take."""
+    ("ECDHE", "DHE" or "RSA", the negotiated suite's) says which form the key-exchange messages take;
+    `from_client`, whose a Certificate is."""
     c = _Cursor(raw)
     if len(raw) < 4:
         return c.rest_list()
@@ -609,6 +739,8 @@ def annotate_handshake(raw: bytes, key_exchange: str = "ECDHE") -> list[Field]:
                     kind="header")
     body = _Cursor(raw, 4, min(len(raw), 4 + size))
     walker = _KEY_EXCHANGE_WALKERS.get((key_exchange, msg_type)) or _WALKERS.get(msg_type)
+    if from_client and msg_type == HandshakeType.CERTIFICATE:
+        walker = _client_certificate
     fields = _safe(walker, body) if walker is not None and body.remaining else body.rest_list("body",
                                                                                              "the message body")
     c.pos = body.end

@@ -16,10 +16,17 @@ carried them; then the streams are merged step by step:
 
 The explanation stops at the failed step: later steps are listed as not
 reached (noting those that were sent but never processed).
+
+Mutual TLS adds three steps to the eight: 4b CertificateRequest, 5b the
+client's Certificate and 6b its CertificateVerify. For 6b the messages it
+signs are listed from the steps before it, and their hash is computed with
+the scheme's hash, so the explanation shows what was signed even where no
+side traced it. The three are never "not reached" without a CertificateRequest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -27,6 +34,7 @@ from typing import Literal
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from ..crypto.suites import SUITES, AEADKind, KeyExchange, SuiteSpec
@@ -36,6 +44,8 @@ from ..messages import (
     ALPN,
     Alert,
     Certificate,
+    CertificateRequest,
+    CertificateVerify,
     ChangeCipherSpec,
     ClientHello,
     DHEClientKeyExchange,
@@ -87,6 +97,8 @@ class StepSpec:
     rfc: str
     purpose: str
     expected: str
+    #: Only in mutual TLS (after a CertificateRequest): not listed as "not reached" otherwise.
+    optional: bool = False
 
 
 STEP_TABLE: tuple[StepSpec, ...] = (
@@ -107,15 +119,34 @@ STEP_TABLE: tuple[StepSpec, ...] = (
              "The server sends a fresh ECDHE public key, signed with its certificate's key so that no one in the "
              "middle can swap it.",
              "ECDHE parameters on an offered group, signed by the certificate's key with an offered scheme"),
+    StepSpec(HandshakeType.CERTIFICATE_REQUEST, "server", "4b", "certificate_request", "CertificateRequest",
+             "CertificateRequest", "RFC 5246 §7.4.4",
+             "The server asks the client to prove who it is too (mutual TLS): the kinds of key, the signature "
+             "schemes and the CAs it accepts for a client certificate.",
+             "a CertificateRequest listing certificate types, signature schemes and the CAs the server accepts",
+             optional=True),
     StepSpec(HandshakeType.SERVER_HELLO_DONE, "server", "5", "server_hello_done", "ServerHelloDone",
              "ServerHelloDone", "RFC 5246 §7.4.5",
              "The server has said everything it had to say; now it is the client's turn.",
              "ServerHelloDone"),
+    StepSpec(HandshakeType.CERTIFICATE, "client", "5b", "client_certificate", "Certificate (client)", "Certificate",
+             "RFC 5246 §7.4.6",
+             "The client answers the CertificateRequest with its certificate chain: who it is, vouched for by a CA "
+             "the server trusts for clients. With no certificate that fits, the list is empty.",
+             "a client certificate chain that leads to a CA the server trusts for clients, its leaf for client "
+             "authentication (or an empty one, where a certificate is not required)", optional=True),
     StepSpec(HandshakeType.CLIENT_KEY_EXCHANGE, "client", "6", "client_key_exchange", "ClientKeyExchange",
              "ClientKeyExchange", "RFC 5246 §7.4.7, RFC 8422 §5.7",
              "The client sends its own ECDHE public key. Now both sides compute the same premaster secret, and "
              "from it the master secret and the keys.",
              "the client's ECDHE public key, a valid point on the chosen group"),
+    StepSpec(HandshakeType.CERTIFICATE_VERIFY, "client", "6b", "certificate_verify", "CertificateVerify",
+             "CertificateVerify", "RFC 5246 §7.4.8",
+             "The client proves it holds the private key of its certificate: it signs every handshake message so "
+             "far, which fit this handshake and no other, and the server checks the signature with the "
+             "certificate's public key.",
+             "a signature over the handshake messages so far, with a scheme the CertificateRequest offered, made by "
+             "the key of the client's certificate", optional=True),
     StepSpec("ccs", "client", "7a", "client_change_cipher_spec", "ChangeCipherSpec (client)", "ChangeCipherSpec",
              "RFC 5246 §7.1",
              "The client switches on encryption: every record it sends from now on is protected with the new keys.",
@@ -160,6 +191,8 @@ _KX_STEP_TEXT: dict[tuple[KeyExchange, str], tuple[str, str, str]] = {
 
 _BY_KEY = {(spec.key, spec.sender): spec for spec in STEP_TABLE}
 _ORDER = [spec.number for spec in STEP_TABLE]
+_OPTIONAL = {spec.number for spec in STEP_TABLE if spec.optional}
+_MANDATORY = [n for n in _ORDER if n not in _OPTIONAL]
 
 # The state a side was in when it failed -> the step it was waiting for.
 _STATE_STEP: dict[tuple[Role, str], str] = {
@@ -170,7 +203,9 @@ _STATE_STEP: dict[tuple[Role, str], str] = {
     ("client", "ExpectChangeCipherSpec"): "8a",
     ("client", "ExpectFinished"): "8b",
     ("server", "ExpectClientHello"): "1",
+    ("server", "ExpectClientCertificate"): "5b",
     ("server", "ExpectClientKeyExchange"): "6",
+    ("server", "ExpectCertificateVerify"): "6b",
     ("server", "ExpectChangeCipherSpec"): "7a",
     ("server", "ExpectFinished"): "7b",
 }
@@ -407,6 +442,7 @@ def explain(events: Sequence[Tagged], *, title: str = "", subtitle: str = "") ->
     _attach_decisions(steps, extras, views, result)
     _attach_derivations(steps, views, suite)
     _attach_key_exchange(steps, views, suite)
+    _attach_client_auth(steps, suite)
     result.record_protection = record_protection(suite)
     failure = _failure(steps, views)
     result.failure = failure
@@ -423,7 +459,7 @@ def explain(events: Sequence[Tagged], *, title: str = "", subtitle: str = "") ->
         target.status = "failed"
         keep = _ORDER[: cut + 1]
         result.not_reached = [NotReached(spec.number, spec.title, spec.number in steps)
-                              for spec in STEP_TABLE[cut + 1 :]]
+                              for spec in STEP_TABLE[cut + 1 :] if _would_come(spec, steps)]
         ordered = [s for s in ordered if s.number in keep or (s.number == "" and _extra_before(s, keep, ordered))]
     if (failure is not None and failure.step == "7b" and suite is not None
             and suite.key_exchange is KeyExchange.RSA and "7b" in steps):
@@ -442,6 +478,22 @@ def explain(events: Sequence[Tagged], *, title: str = "", subtitle: str = "") ->
     result.summary = _summary(result.steps, suite)
     result.complete = (failure is None or failure.step is None) and result.step("8b") is not None
     return result
+
+
+def _would_come(spec: StepSpec, steps: dict[str, Step]) -> bool:
+    """Whether a step would have come had the handshake gone on: a mutual-TLS step only after a
+    CertificateRequest, and a CertificateVerify only after a client Certificate that is not empty."""
+    if spec.number in steps or not spec.optional:
+        return True
+    if "4b" not in steps:
+        return False
+    return spec.number != "6b" or "5b" not in steps or bool(_client_chain(steps))
+
+
+def _client_chain(steps: dict[str, Step]) -> list[bytes]:
+    """The client's certificate_list (DER), from step 5b; empty if it sent none (or it cannot be read)."""
+    message = _parsed_message(steps.get("5b"), "ECDHE")
+    return list(message.certificate_list) if isinstance(message, Certificate) else []
 
 
 def _new_step(spec: StepSpec, suite: SuiteSpec | None = None) -> Step:
@@ -503,7 +555,7 @@ def _steps(views: dict[Side, _View], suite: SuiteSpec | None) -> tuple[dict[str,
             step.raw = best.raw
             step.records = best.records
             step.fields = (annotate_change_cipher_spec(best.raw) if isinstance(best.message, ChangeCipherSpec)
-                           else annotate_handshake(best.raw, _kx(suite)))
+                           else annotate_handshake(best.raw, _kx(suite), from_client=seen.sender == "client"))
             if any(r.protected for r in best.records) or (spec is not None and spec.key == HandshakeType.FINISHED):
                 step.notes.append("sent encrypted under the new keys; shown here decrypted")
     return steps, extras
@@ -517,17 +569,13 @@ def _first_from(views: dict[Side, _View], key: tuple[int | str, Role], sender: R
     return None
 
 
-_EXTRA_RFC = {"CertificateRequest": "RFC 5246 §7.4.4", "Certificate": "RFC 5246 §7.4.6",
-              "HelloRequest": "RFC 5246 §7.4.1.1", "NewSessionTicket": "RFC 5077 §3.3"}
+_EXTRA_RFC = {"HelloRequest": "RFC 5246 §7.4.1.1", "NewSessionTicket": "RFC 5077 §3.3"}
 _EXTRA_PURPOSE = {
-    "CertificateRequest": ("The server asks the client for a certificate (mutual TLS): the kinds of key, the "
-                           "signature schemes and the CAs it accepts."),
-    "Certificate": "The client's certificate chain, sent because the server asked (tls12 sends an empty one).",
     "NewSessionTicket": "The server hands the client a ticket (its session state, encrypted with a key only the "
                         "server knows) to resume this session later without a full handshake. tls12 never asks "
                         "for one.",
 }
-_EXTRA_AFTER = {"CertificateRequest": "4", "Certificate": "5", "NewSessionTicket": "7b"}
+_EXTRA_AFTER = {"NewSessionTicket": "7b"}
 
 
 def _with_extras(ordered: list[Step], extras: list[Step]) -> list[Step]:
@@ -545,7 +593,10 @@ def _with_extras(ordered: list[Step], extras: list[Step]) -> list[Step]:
 def _check_step(what: str) -> str | None:
     if what.startswith("certificate[") or what in ("certificate chain", "host name"):
         return "3"
-    return {"ServerKeyExchange signature": "4", "client Finished": "7b", "server Finished": "8b"}.get(what)
+    if what.startswith("client certificate"):
+        return "5b"
+    return {"ServerKeyExchange signature": "4", "client CertificateVerify": "6b", "client Finished": "7b",
+            "server Finished": "8b"}.get(what)
 
 
 def _status(event: Verification) -> Literal["ok", "failed", "skipped"]:
@@ -589,15 +640,27 @@ def _attach_decisions(steps: dict[str, Step], extras: list[Step], views: dict[Si
             if event.what == "renegotiation":
                 result.traffic_decisions.append(info)
                 continue
-            number = ("4" if event.what in ("group", "signature scheme") and "4" in steps
-                      else "3" if event.what == "certificate" and "3" in steps else "2")
-            if event.what == "client certificate":
-                target = next((e for e in extras if e.message == "CertificateRequest"), None)
-            else:
-                target = steps.get(number) or steps.get("2")
+            target = _decision_step(event.what, steps)
             if target is not None:
                 target.decisions.append(info)
-        return
+        break
+    # The client chooses its own certificate: its reasons go with its Certificate, whoever else was traced.
+    client = views.get("client")
+    if client is not None and side != "client" and "5b" in steps:
+        own = [DecisionInfo("client", e.what, e.value, e.why) for e in client.decisions
+               if e.what == "client certificate"]
+        steps["5b"].decisions[:0] = own
+
+
+def _decision_step(what: str, steps: dict[str, Step]) -> Step | None:
+    """The step a decision belongs to (the ServerHello's when its own step is missing)."""
+    if what == "client authentication":
+        return steps.get("4b")
+    if what == "client certificate":
+        return steps.get("5b")
+    number = ("4" if what in ("group", "signature scheme") and "4" in steps
+              else "3" if what == "certificate" and "3" in steps else "2")
+    return steps.get(number) or steps.get("2")
 
 
 def _attach_derivations(steps: dict[str, Step], views: dict[Side, _View], suite: SuiteSpec | None) -> None:
@@ -742,6 +805,98 @@ def _attach_key_exchange(steps: dict[str, Step], views: dict[Side, _View], suite
             "(RFC 5246 §7.4.7.1; Bleichenbacher, ROBOT)")
 
 
+def _attach_client_auth(steps: dict[str, Step], suite: SuiteSpec | None) -> None:
+    """Mutual TLS, with the values: what the client's Certificate is for (5b), and what its CertificateVerify
+    signs, with which hash and by which key (6b)."""
+    if "4b" in steps and steps["4b"].seen:
+        steps["4b"].notes.append("the client answers after ServerHelloDone: its Certificate (step 5b), then, if that "
+                                 "is not empty, a CertificateVerify (step 6b) proving it holds the certificate's key")
+    chain = _client_chain(steps)
+    leaf = _certificate_of(chain[0]) if chain else None
+    who = "key"
+    if leaf is not None:
+        try:
+            who = f"{key_description(leaf)} key of {leaf.subject.rfc4514_string()}"
+        except ValueError:
+            leaf = None
+    step5 = steps.get("5b")
+    if step5 is not None and step5.seen:
+        if not chain:
+            step5.notes.append("an empty Certificate: no CertificateVerify follows (RFC 5246 §7.4.8), and the client "
+                               "stays anonymous if the server lets it")
+        elif leaf is not None:
+            step5.notes.append(f"the leaf certificate's {who.replace(' key of ', ' key, of ')}: it signs the "
+                               "CertificateVerify (step 6b), which proves the client holds it")
+            step5.notes.append(_named_by_request(steps.get("4b"), chain))
+    step6 = steps.get("6b")
+    verify = _parsed_message(step6, "ECDHE")
+    if step6 is None or not isinstance(verify, CertificateVerify):
+        return
+    covered = [steps[n] for n in _ORDER[: _ORDER.index("6b")]
+               if n in steps and steps[n].raw and isinstance(STEP_TABLE[_ORDER.index(n)].key, int)]
+    signed = b"".join(step.raw for step in covered)
+    whose = {"3": "the server's ", "5b": "the client's "}
+    listed = ", ".join(f"{whose.get(step.number, '')}{step.message} ({len(step.raw)} bytes)" for step in covered)
+    step6.notes.append(f"signed: the {len(covered)} handshake messages before it, as they went over the wire, in "
+                       f"order: {listed}; {len(signed)} bytes in all (RFC 5246 §7.4.8)")
+    scheme = scheme_name(verify.scheme)
+    algorithm = _scheme_hash(scheme)
+    by = f"by the client leaf certificate's {who}"
+    if algorithm is None:
+        step6.notes.append(f"{scheme} ({code(verify.scheme)}) {by}; {signature_how(verify.scheme)}")
+        return
+    digest = hashes.Hash(algorithm)
+    digest.update(signed)
+    value = digest.finalize()
+    prf = suite.prf_hash.name.upper().replace("SHA", "SHA-") if suite is not None else None
+    hash_name = algorithm.name.upper().replace("SHA", "SHA-")
+    same = ("here the suite's PRF hash too, though it need not be" if prf == hash_name else
+            f"not the suite's PRF hash, {prf}: the scheme brings its own, so both sides keep the handshake "
+            "messages themselves until the signature is checked" if prf else "the scheme's own hash")
+    step6.notes.append(f"{scheme} ({code(verify.scheme)}) {by}: {hash_name} of those bytes is "
+                       f"{value.hex()} ({same}); {signature_how(verify.scheme)}")
+    session = next((d for d in steps["6"].derivations if d.label == "session_hash"), None) if "6" in steps else None
+    if session is not None and session.value == value:
+        step6.notes.append("the same bytes as the extended master secret's session_hash, hashed the same way: the "
+                           "same value")
+
+
+def _certificate_of(der: bytes) -> x509.Certificate | None:
+    try:
+        return x509.load_der_x509_certificate(der)
+    except ValueError:
+        return None
+
+
+def _named_by_request(request_step: Step | None, chain: list[bytes]) -> str:
+    """Whether the client's chain reaches a CA the CertificateRequest names."""
+    request = _parsed_message(request_step, "ECDHE")
+    if not isinstance(request, CertificateRequest):
+        return "the CertificateRequest was not seen: which CAs the server named is unknown"
+    if not request.certificate_authorities:
+        return "the CertificateRequest named no CA: the server takes whichever issuer it trusts"
+    for der in chain:
+        cert = _certificate_of(der)
+        if cert is None:
+            continue
+        for name in (cert.issuer, cert.subject):
+            with contextlib.suppress(ValueError):
+                if name.public_bytes() in request.certificate_authorities:
+                    return f"its chain reaches {name.rfc4514_string()}, a CA the CertificateRequest names"
+    count = len(request.certificate_authorities)
+    return (f"its chain reaches none of the {count} CA{'s' if count != 1 else ''} the CertificateRequest names: "
+            "the server will not find a path to a CA it trusts for clients, unless it trusts more than it names")
+
+
+def _scheme_hash(name: str) -> hashes.HashAlgorithm | None:
+    """The hash a signature scheme signs with (RFC 8446 §4.2.3); None for EdDSA, which signs the data itself."""
+    for suffix, algorithm in (("sha1", hashes.SHA1()), ("sha256", hashes.SHA256()), ("sha384", hashes.SHA384()),
+                              ("sha512", hashes.SHA512())):
+        if name.endswith(suffix):
+            return algorithm
+    return None
+
+
 def _with_nonces(traffic: list[TrafficItem], suite: SuiteSpec, step6: Step | None) -> list[TrafficItem]:
     """Each protected record's AEAD nonce, computed from its sender's write_IV and sequence number."""
     ivs: dict[str, bytes] = {}
@@ -775,6 +930,8 @@ def _failure(steps: dict[str, Step], views: dict[Side, _View]) -> FailureInfo | 
         side, event = detected[0]
         role = role_of(side)
         step = _STATE_STEP.get((role, event.state))
+        if step == "5" and event.received == "CertificateRequest":
+            step = "4b"  # the state that takes ServerHelloDone takes one CertificateRequest first
         peer_view = ""
         for other_side, other_event in received:
             if role_of(other_side) != role:
@@ -841,6 +998,15 @@ def _summary_of(step: Step) -> str:
     if step.number == "4":
         group = fields.get("named_curve") or fields.get("group", "?")
         return f"{group}, signed with {fields.get('signature_algorithm', '?')}"
+    if step.number == "4b":
+        return (f"certificate types {fields.get('certificate_types', '?')}; CAs "
+                f"{fields.get('certificate_authorities', '?')}")
+    if step.number == "5b":
+        if fields.get("certificate_list", "").startswith("0 "):
+            return "an empty certificate_list: no client certificate"
+        return f"a chain for {fields.get('subject', '?')}, issued by {fields.get('issuer', '?')}"
+    if step.number == "6b":
+        return f"signed with {fields.get('signature_algorithm', '?')}"
     if step.number in ("7b", "8b"):
         return f"verify_data {fields.get('verify_data', '?')}"
     return ""
@@ -863,7 +1029,7 @@ def _failure_info(steps: dict[str, Step], step: str | None, detector: Role, even
 def _alert_step(alert: int, alerter: Role, steps: dict[str, Step], receiver: Role, waiting: str | None) -> str | None:
     """The step an alert most likely refuses: one of the last messages the alerter received."""
     seen = [n for n in _ORDER if n in steps and steps[n].seen]
-    if len(seen) == len(_ORDER) and waiting is None:
+    if all(n in seen for n in _MANDATORY) and waiting is None:
         return None
     peer = other(alerter)
     run: list[str] = []
@@ -875,19 +1041,37 @@ def _alert_step(alert: int, alerter: Role, steps: dict[str, Step], receiver: Rol
         run.insert(0, number)
     if not run:
         return waiting or "1"
-    if alert in _CERTIFICATE_ALERTS and "3" in run:
-        return "3"
-    if alert == AlertDescription.DECRYPT_ERROR:
-        for candidate in ("4", "7b", "8b"):
+    if alert in _CERTIFICATE_ALERTS:
+        for candidate in ("3", "5b"):
             if candidate in run:
+                return candidate
+    if alert == AlertDescription.DECRYPT_ERROR:
+        # A signature an observer found good is not what the alert refuses.
+        for candidate in ("4", "6b", "7b", "8b"):
+            if candidate in run and not (candidate == "6b" and _verified(steps[candidate])):
                 return candidate
     if alert == AlertDescription.BAD_RECORD_MAC:
         for candidate in ("7b", "8b"):
             if candidate in run:
                 return candidate
-    if alert == AlertDescription.ILLEGAL_PARAMETER and "6" in run:
-        return "6"
+    if alert == AlertDescription.ILLEGAL_PARAMETER:
+        if "6b" in run and _scheme_not_offered(steps):
+            return "6b"
+        if "6" in run:
+            return "6"
     return run[0]
+
+
+def _verified(step: Step) -> bool:
+    return any(c.status == "ok" for c in step.checks) and not any(c.status == "failed" for c in step.checks)
+
+
+def _scheme_not_offered(steps: dict[str, Step]) -> bool:
+    """Whether the CertificateVerify's scheme is missing from the CertificateRequest's list (illegal_parameter)."""
+    request = _parsed_message(steps.get("4b"), "ECDHE")
+    verify = _parsed_message(steps.get("6b"), "ECDHE")
+    return (isinstance(request, CertificateRequest) and isinstance(verify, CertificateVerify)
+            and verify.scheme not in request.supported_signature_algorithms)
 
 
 # -- after the handshake, flights, summary ---------------------------------------------------------
@@ -1007,7 +1191,23 @@ def _summary(steps: list[Step], suite: SuiteSpec | None) -> list[tuple[str, str]
     if isinstance(hello, ClientHello):
         sni = find_extension(hello.extensions, ServerName)
         out.append(("server name (SNI)", sni.host_names[0] if sni is not None and sni.host_names else "(none sent)"))
+    if any(step.number == "4b" for step in steps):
+        out.append(("client certificate", _client_certificate_summary(steps)))
     return out
+
+
+def _client_certificate_summary(steps: list[Step]) -> str:
+    """Who the client said it is, in mutual TLS."""
+    message = _parsed(steps, "5b")
+    if not isinstance(message, Certificate):
+        return "asked for"
+    if not message.certificate_list:
+        return "asked for, none sent"
+    try:
+        leaf = x509.load_der_x509_certificate(message.certificate_list[0])
+        return f"{leaf.subject.rfc4514_string()} ({key_description(leaf)})"
+    except ValueError:
+        return "a certificate tls12 cannot read"
 
 
 def _parsed(steps: list[Step], number: str, kx: str = "ECDHE") -> object | None:

@@ -173,7 +173,7 @@ def _decisions_html(decisions: list[DecisionInfo]) -> str:
         return ""
     items = []
     for d in decisions:
-        who = "server" if d.by == "observer" else d.by
+        who = d.chooser
         items.append(f'<li><span class="who {who}">{who}</span> chose <b>{_e(d.what)}</b>: '
                      f'<code>{_e(decision_value(d.what, d.value))}</code> <span class="why">— {_e(d.why)}</span></li>')
     return f'<ul class="decisions">{"".join(items)}</ul>'
@@ -354,6 +354,15 @@ def _timeline_svg(flights: list[Flight]) -> str:
             f'{"".join(body)}</svg>')
 
 
+def _mutual_intro(exp: Explanation) -> str:
+    """A word on the three steps mutual TLS adds, when this handshake has them."""
+    if exp.step("4b") is None:
+        return ""
+    return ('<p class="intro">This one is mutual TLS: the server also asks who the client is. Three steps join the '
+            "eight: the server's CertificateRequest (4b), the client's Certificate (5b) and its CertificateVerify "
+            "(6b), a signature over the handshake so far that proves the client holds its certificate's key.</p>")
+
+
 def _toc(exp: Explanation) -> str:
     items = []
     for step in exp.steps:
@@ -484,7 +493,7 @@ the real one from this connection.</p></div>
 <p class="intro">People learn TLS 1.2 as eight steps: ClientHello, ServerHello, Certificate, ServerKeyExchange, \
 ServerHelloDone, ClientKeyExchange, ChangeCipherSpec and Finished — then the server's ChangeCipherSpec and Finished, \
 then encrypted data. Here they are as they really happened. Each step says what it is for, shows every field with \
-its value and meaning, what the receiver checked, and its bytes: hover over them.</p>
+its value and meaning, what the receiver checked, and its bytes: hover over them.</p>{_mutual_intro(exp)}
 {steps}
 {failure_after}
 {_traffic_html(exp, reveal_secrets)}

@@ -16,17 +16,19 @@ were revealed.
       "complete": bool,                     # the handshake finished (both Finished messages)
       "secrets_revealed": bool,
       "summary": {"version": str, "cipher suite": str, "group": str, "signature scheme": str,
-                  "extended master secret": "yes" | "no", "ALPN": str, "server name (SNI)": str},
+                  "extended master secret": "yes" | "no", "ALPN": str, "server name (SNI)": str,
+                  "client certificate": str},  # the last only in mutual TLS
                                             # only what the handshake got to
       "flights": [{"number": int, "from": role, "to": role,
                    "phase": "handshake" | "application" | "close" | "failure", "wire_bytes": int,
                    "messages": [{"label": str, "step": str | null, "protected": bool,
                                  "status": "ok" | "failed" | "unprocessed"}]}],
       "steps": [{
-          "number": "1".."8b" | "",          # "" for a message outside the eight steps
-          "id": "client_hello" | "server_hello" | "certificate" | "server_key_exchange" | "server_hello_done"
-                | "client_key_exchange" | "client_change_cipher_spec" | "client_finished"
-                | "server_change_cipher_spec" | "server_finished" | ...,
+          "number": "1".."8b" | "",          # "" for a message outside the steps; mutual TLS adds "4b", "5b", "6b"
+          "id": "client_hello" | "server_hello" | "certificate" | "server_key_exchange" | "certificate_request"
+                | "server_hello_done" | "client_certificate" | "client_key_exchange" | "certificate_verify"
+                | "client_change_cipher_spec" | "client_finished" | "server_change_cipher_spec"
+                | "server_finished" | ...,
           "title": str, "message": str, "from": role, "to": role, "rfc": str, "purpose": str,
           "status": "ok" | "failed", "seen": bool,
           "length": int, "hex": str,         # the message as the transcript hashes it (header included)

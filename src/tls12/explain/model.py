@@ -162,6 +162,14 @@ class DecisionInfo:
     value: str
     why: str
 
+    @property
+    def chooser(self) -> Role:
+        """Whose choice it is: the side that traced it; for an observer, the client for its own certificate
+        and the server for everything else (the side that chooses)."""
+        if self.by != "observer":
+            return self.by
+        return "client" if self.what == "client certificate" else "server"
+
 
 @dataclass(frozen=True)
 class Check:

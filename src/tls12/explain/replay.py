@@ -8,7 +8,11 @@ has gone by it takes the master secret from the NSS key log (the
 block with the PRF (RFC 5246 §6.3) and opens every protected record with
 the suite's AEAD (AES-GCM or ChaCha20-Poly1305). It checks what an outsider can check: the ServerKeyExchange
 signature against the certificate's key, both Finished values against the
-transcript, and (given trust anchors) the certificate chain and host name.
+transcript, and (given trust anchors) the certificate chain and host name. In
+mutual TLS it checks the client's side the same way: its chain (for client
+authentication), whether its CertificateVerify uses a scheme the
+CertificateRequest offered, and the signature itself over the handshake
+messages before it, with the client certificate's key.
 
 It emits the same trace events a live connection does, tagged ``observer``
 (an observer traces as a client would: "out" is client to server), so the
@@ -35,13 +39,15 @@ from ..crypto.aead import RecordAEAD, record_aead
 from ..crypto.dhe import FFDHE_GROUPS
 from ..crypto.signatures import rsa_pss_key
 from ..crypto.suites import SUITES, SuiteSpec
-from ..crypto.x509 import TrustStore, parse_chain, server_public_key, verify_server_chain
+from ..crypto.x509 import TrustStore, parse_chain, server_public_key, verify_client_chain, verify_server_chain
 from ..enums import CipherSuite, ContentType, NamedGroup
 from ..errors import CertificateError, HostnameMismatch, TLSError
 from ..messages import (
     ALPN,
     Alert,
     Certificate,
+    CertificateRequest,
+    CertificateVerify,
     ChangeCipherSpec,
     ClientHello,
     ClientKeyExchange,
@@ -101,10 +107,17 @@ class Observer:
     """A passive TLS 1.2 observer. Feed it records with `feed()`; `events` is the trace."""
 
     def __init__(self, keylog: dict[bytes, bytes] | None = None, *,
-                 trust_anchors: Sequence[x509.Certificate] = (), now: datetime.datetime | None = None) -> None:
+                 trust_anchors: Sequence[x509.Certificate] = (), now: datetime.datetime | None = None,
+                 client_trust_anchors: Sequence[x509.Certificate] | None = None) -> None:
         self.events: list[Tagged] = []
         self._keylog = keylog or {}
         self._trust = TrustStore(list(trust_anchors)) if trust_anchors else None
+        # A client's chain is checked against its own anchors if given, else against the same ones.
+        client_anchors = trust_anchors if client_trust_anchors is None else client_trust_anchors
+        self._client_trust = TrustStore(list(client_anchors)) if client_anchors else None
+        self._request: CertificateRequest | None = None
+        self._client_chain: list[x509.Certificate] = []
+        self._verify_seen = False
         self._now = now or datetime.datetime.now(datetime.UTC)
         self._dirs: dict[Role, _Direction] = {"client": _Direction("client"), "server": _Direction("server")}
         self._transcript: list[bytes] = []
@@ -228,6 +241,8 @@ class Observer:
     def _handshake(self, sender: Role, message: HandshakeMessage, raw: bytes) -> None:
         self._emit(MessageTrace(self._way(sender), message, raw))
         handler = self._HANDLERS.get(type(message))
+        if isinstance(message, Certificate) and sender == "client":
+            handler = Observer._client_certificate
         if isinstance(message, Finished):
             self._finished(sender, message, raw)
             return
@@ -360,6 +375,89 @@ class Observer:
     def _server_hello_done(self, message: HandshakeMessage, raw: bytes) -> None:
         self.server_done = True
 
+    # -- mutual TLS ------------------------------------------------------------------------------
+
+    def _certificate_request(self, message: HandshakeMessage, raw: bytes) -> None:
+        assert isinstance(message, CertificateRequest)
+        self._request = message
+        count = len(message.certificate_authorities)
+        names = f"naming {count} CA{'s' if count != 1 else ''}" if count else "naming no CA"
+        self._emit(Decision("client authentication", "requested",
+                            f"seen on the wire: a CertificateRequest {names}; whether the server requires a "
+                            "certificate or lets the client stay anonymous is not on the wire"))
+
+    def _client_certificate(self, message: HandshakeMessage, raw: bytes) -> None:
+        """The client's chain (RFC 5246 §7.4.6), checked for client authentication as its server would."""
+        assert isinstance(message, Certificate)
+        if not message.certificate_list:
+            self._emit(Decision("client certificate", "(none)", "seen on the wire: an empty Certificate"))
+            return
+        try:
+            self._client_chain = parse_chain(message.certificate_list)
+            subject = self._client_chain[0].subject.rfc4514_string()
+        except (CertificateError, ValueError) as exc:
+            self._client_chain = []
+            self._emit(Verification("client certificate chain", False, str(exc)))
+            return
+        self._emit(Decision("client certificate", subject,
+                            f"seen on the wire: {key_description(self._client_chain[0])}; which other certificates "
+                            "the client holds, and why it sent this one, is not on the wire"))
+        if self._client_trust is None:
+            self._emit(Verification("client certificate chain", False,
+                                    "not verified: tls12 explain was given no trust anchors (--cafile)"))
+            return
+        try:
+            path = verify_client_chain(self._client_trust, self._client_chain, self._now)
+        except CertificateError as exc:
+            self._emit(Verification("client certificate chain", False,
+                                    f"{exc} (against the trust anchors given to tls12 explain)", subject=subject))
+            return
+        for i, cert in enumerate(path):
+            last = i == len(path) - 1
+            role = "trust anchor" if last else ("client certificate" if i == 0 else "intermediate CA")
+            issuer = "itself (a given trust anchor)" if last else path[i + 1].subject.rfc4514_string()
+            self._emit(Verification(
+                f"client certificate[{i}]", True,
+                f"{role}: signature checked against {issuer}; valid {cert.not_valid_before_utc:%Y-%m-%d} to "
+                f"{cert.not_valid_after_utc:%Y-%m-%d}", subject=cert.subject.rfc4514_string()))
+        self._emit(Verification("client certificate chain", True,
+                                f"a path of {len(path)} certificate{'s' if len(path) > 1 else ''} to a trust anchor, "
+                                "the leaf for client authentication (extended key usage clientAuth)"))
+
+    def _certificate_verify(self, message: HandshakeMessage, raw: bytes) -> None:
+        """RFC 5246 §7.4.8: the client's signature over every handshake message before it, checked with the key of
+        its certificate; its scheme must be one the CertificateRequest offered."""
+        assert isinstance(message, CertificateVerify)
+        self._verify_seen = True
+        scheme = message.scheme.name.lower()
+        request = self._request
+        if request is not None and message.scheme not in request.supported_signature_algorithms:
+            self._emit(Verification("client CertificateVerify", False,
+                                    f"{scheme} is not one of the {len(request.supported_signature_algorithms)} "
+                                    "signature schemes the CertificateRequest offered (RFC 5246 §7.4.8: "
+                                    "illegal_parameter)"))
+            return
+        if not self._client_chain:
+            return
+        leaf = self._client_chain[0]
+        signed = b"".join(self._transcript)
+        key = leaf.public_key()
+        if not isinstance(key, signatures.PublicKey):
+            self._emit(Verification("client CertificateVerify", False,
+                                    f"the client certificate's {key_description(leaf)} key cannot sign"))
+            return
+        try:
+            signatures.verify(key, message.scheme, message.signature, signed, rsa_pss=rsa_pss_key(leaf))
+        except TLSError as exc:
+            self._emit(Verification("client CertificateVerify", False,
+                                    f"{exc}: checked with the public key of the client's certificate over the "
+                                    f"{len(signed)} bytes of handshake messages on the wire"))
+            return
+        self._emit(Verification("client CertificateVerify", True,
+                                f"{scheme} over the {len(signed)} bytes of handshake messages from ClientHello to "
+                                f"ClientKeyExchange, with the public key of the client's certificate "
+                                f"({key_description(leaf)})"))
+
     def _client_key_exchange(self, message: HandshakeMessage, raw: bytes) -> None:
         assert isinstance(message, ClientKeyExchange | DHEClientKeyExchange | RSAClientKeyExchange)
         suite, hello, server_hello = self._suite, self.client_hello, self.server_hello
@@ -408,7 +506,8 @@ class Observer:
             expected = prf.verify_data(self._master, label, _digest(suite.prf_hash, self._transcript),
                                        suite.verify_data_len, suite.prf_hash)
             ok = hmac.compare_digest(expected, message.verify_data)
-            upto = "ClientKeyExchange" if sender == "client" else "the client's Finished"
+            upto = (("CertificateVerify" if self._verify_seen else "ClientKeyExchange") if sender == "client"
+                    else "the client's Finished")
             self._emit(Verification(f"{sender} Finished", ok,
                                     f"PRF(master_secret, '{label.decode()}', Hash(handshake messages up to {upto}))",
                                     expected=expected, received=message.verify_data))
@@ -420,6 +519,8 @@ class Observer:
         Certificate: _certificate,
         ServerKeyExchange: _server_key_exchange,
         ServerHelloDone: _server_hello_done,
+        CertificateRequest: _certificate_request,
+        CertificateVerify: _certificate_verify,
         ClientKeyExchange: _client_key_exchange,
         DHEServerKeyExchange: _server_key_exchange,
         DHEClientKeyExchange: _client_key_exchange,
@@ -454,10 +555,12 @@ def _split(data: bytes) -> tuple[list[bytes], bytes]:
 
 
 def replay(capture: Capture, keylog: str | dict[bytes, bytes] | None = None, *,
-           trust_anchors: Sequence[x509.Certificate] = (), now: datetime.datetime | None = None) -> list[Tagged]:
-    """The trace of a recorded connection, as an observer holding the key log sees it."""
+           trust_anchors: Sequence[x509.Certificate] = (), now: datetime.datetime | None = None,
+           client_trust_anchors: Sequence[x509.Certificate] | None = None) -> list[Tagged]:
+    """The trace of a recorded connection, as an observer holding the key log sees it. The server's chain is
+    verified against `trust_anchors`, a client's (mutual TLS) against `client_trust_anchors` (default: the same)."""
     keys = parse_keylog(keylog) if isinstance(keylog, str) else keylog
-    observer = Observer(keys, trust_anchors=trust_anchors, now=now)
+    observer = Observer(keys, trust_anchors=trust_anchors, now=now, client_trust_anchors=client_trust_anchors)
     if capture.ordered:
         for direction, data in capture.flows:
             observer.feed("client" if direction == C2S else "server", data)

@@ -124,8 +124,7 @@ def _record_lines(s: _Style, step: Step) -> list[str]:
 
 
 def _decision_lines(s: _Style, d: DecisionInfo) -> list[str]:
-    who = "server" if d.by == "observer" else d.by
-    return textwrap.wrap(f"{who} chose {d.what}: {s.bold(decision_value(d.what, d.value))} — {d.why}", _WIDTH - 4,
+    return textwrap.wrap(f"{d.chooser} chose {d.what}: {s.bold(decision_value(d.what, d.value))} — {d.why}", _WIDTH - 4,
                          initial_indent="    ", subsequent_indent="        ")
 
 

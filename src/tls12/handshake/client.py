@@ -573,6 +573,49 @@ def _client_credential(config: ClientConfig, request: CertificateRequest
     return choose_client_credential((credential,), dataclasses.replace(request, certificate_authorities=()))
 
 
+_TYPE_NAMES = {1: "rsa_sign", 64: "ecdsa_sign"}
+
+
+def _credential_refusal(credential: Credential, request: CertificateRequest) -> str:
+    """Why a credential cannot answer a CertificateRequest (it is not among those that fit)."""
+    kind = _CERTIFICATE_TYPES[credential.key_type]
+    if kind not in request.certificate_types:
+        return f"the server takes no {_TYPE_NAMES[kind]} certificate"
+    return "none of its signature schemes is one the server lists"
+
+
+def _client_credential_why(config: ClientConfig, request: CertificateRequest,
+                           chosen: tuple[Credential, SignatureScheme] | None) -> str:
+    """Why this credential answers the CertificateRequest, or why none does, for the glass box."""
+    by_callback = config.client_credential_callback is not None
+    if chosen is None:
+        if by_callback:
+            return "the application's callback gave no certificate that fits the request: an empty Certificate"
+        if not config.client_credentials:
+            return "the server asked for a certificate and the client has none: an empty Certificate"
+        refusals = "; ".join(f"{c.description}: {_credential_refusal(c, request)}" for c in config.client_credentials)
+        return f"no certificate fits the server's request ({refusals}): an empty Certificate"
+    credential, scheme = chosen
+    reasons = [f"its {credential.key_type} key is a kind the server takes "
+               f"({_TYPE_NAMES[_CERTIFICATE_TYPES[credential.key_type]]})",
+               f"it signs with {scheme.name.lower()}, its first scheme the server lists"]
+    authorities = request.certificate_authorities
+    reached = next((name for c in credential.chain for name in (c.issuer, c.subject)
+                    if name.public_bytes() in authorities), None)
+    if reached is not None:
+        reasons.append(f"its chain reaches {reached.rfc4514_string()}, a CA the server names")
+    elif authorities:
+        count = f"{len(authorities)} CA{'s' if len(authorities) != 1 else ''} the server names"
+        reasons.append(f"its chain reaches none of the {count}: it goes anyway, and the server decides"
+                       if by_callback else
+                       f"no certificate that fits reaches one of the {count}: the first that fits goes anyway, and "
+                       "the server decides")
+    else:
+        reasons.append("the server names no CA, so any issuer may do")
+    head = "the application's callback chose it; " if by_callback else ""
+    return head + "; ".join(reasons)
+
+
 @dataclass(frozen=True, slots=True)
 class ExpectServerHelloDone:
     expects: ClassVar[str] = "ServerHelloDone (or one CertificateRequest)"
@@ -592,12 +635,9 @@ class ExpectServerHelloDone:
         if isinstance(message, CertificateRequest) and not self.certificate_requested:
             self.transcript.add(raw)
             chosen = _client_credential(self.hello.config, message)
-            if chosen is None:
-                decide(out, "client certificate", "none", "the server asked for one; none fits its request: "
-                       "an empty Certificate")
-            else:
-                decide(out, "client certificate", chosen[0].description,
-                       f"fits the server's certificate types and signature schemes; signs with {chosen[1].name}")
+            if out.tracer is not None:
+                decide(out, "client certificate", "none" if chosen is None else chosen[0].description,
+                       _client_credential_why(self.hello.config, message, chosen))
             return ExpectServerHelloDone(self.hello, self.suite, self.transcript, self.peer, True, chosen)
         if not isinstance(message, ServerHelloDone):
             raise unexpected(self, message)

@@ -49,6 +49,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import ClassVar
 
+from cryptography import x509
+
 from ..config import DEFAULT_SIGNATURE_SCHEMES, ServerConfig
 from ..crypto import signatures
 from ..crypto.credentials import Credential, CredentialChoice, choose_credential
@@ -68,11 +70,14 @@ from ..enums import (
     SignatureScheme,
 )
 from ..errors import (
+    CertificateError,
     DecodeError,
+    DecryptError,
     HandshakeFailure,
     IllegalParameter,
     InsufficientSecurity,
     NoApplicationProtocol,
+    NoClientCertificate,
     ProtocolVersionError,
     UnsupportedCertificate,
 )
@@ -105,6 +110,7 @@ from ..messages import (
 )
 from ..messages.handshake import MAX_TICKET
 from ..session import Session
+from ..trace import Tracer, Verification
 from .base import (
     CHANGE_CIPHER_SPEC,
     Message,
@@ -624,8 +630,8 @@ class ExpectClientHello:
                 certificate_authorities=config.client_ca_dns,
             )
             transcript.add(out.send_handshake(request))
-            decide(out, "client certificate", config.client_auth,
-                   f"CertificateRequest naming {len(config.client_ca_dns)} certificate authorities")
+            if out.tracer is not None:
+                decide(out, "client authentication", config.client_auth, _client_auth_why(config))
         transcript.add(out.send_handshake(ServerHelloDone(), _SERVER_HELLO_DONE))
         if client_auth:
             return ExpectClientCertificate(spec, transcript, offer, config, issue)
@@ -635,6 +641,18 @@ class ExpectClientHello:
 #: ClientCertificateType values (RFC 5246 §7.4.4).
 _RSA_SIGN = 1
 _ECDSA_SIGN = 64
+
+
+def _client_auth_why(config: ServerConfig) -> str:
+    """What the CertificateRequest asks and what the server does without an answer, for the glass box."""
+    if config.client_auth == "required":
+        policy = "the client must send a certificate: an empty Certificate gets handshake_failure"
+    else:
+        policy = "the client may send a certificate: with an empty Certificate the connection stays anonymous"
+    count = len(config.client_ca_dns)
+    names = (f"the CertificateRequest names the {count} CA{'s' if count != 1 else ''} the server trusts for clients"
+             if count else "the CertificateRequest names no CA (client_ca_names is off): any issuer may do")
+    return f"{policy}; {names}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -664,15 +682,26 @@ class ExpectClientCertificate:
             raise unexpected(self, message)
         if not message.certificate_list:
             if self.config.client_auth == "required":
-                raise HandshakeFailure("the client sent no certificate and one is required")
+                if out.tracer is not None:
+                    out.tracer(Verification("client certificate", False, "the client sent an empty Certificate and "
+                                            "client_auth is required (RFC 5246 §7.4.6: handshake_failure)"))
+                raise NoClientCertificate("the client sent no certificate and one is required")
             decide(out, "client certificate", "(none)", "the client sent none; client_auth is optional: anonymous")
             self.transcript.add(raw)
             self.transcript.release()
             return ExpectClientKeyExchange(self.suite, self.transcript, self.offer, self.issue)
         chain = parse_chain(message.certificate_list)
         out.negotiated.peer_certificate_chain = tuple(chain)
-        path = verify_client_chain(self.config.client_trust, chain, self.config.provider.now())
+        try:
+            path = verify_client_chain(self.config.client_trust, chain, self.config.provider.now())
+        except CertificateError as exc:
+            if out.tracer is not None:
+                out.tracer(Verification("client certificate chain", False, str(exc),
+                                        subject=chain[0].subject.rfc4514_string()))
+            raise
         out.negotiated.verified_certificate_chain = tuple(path)
+        if out.tracer is not None:
+            _trace_client_chain(out.tracer, path)
         leaf = chain[0]
         key = leaf.public_key()
         if not isinstance(key, signatures.PublicKey):
@@ -682,6 +711,22 @@ class ExpectClientCertificate:
         return ExpectClientKeyExchange(self.suite, self.transcript, self.offer, self.issue,
                                        _ClientKey(key, signatures.rsa_pss_key(leaf),
                                                   tuple(self.config.signature_schemes)))
+
+
+def _trace_client_chain(emit: Tracer, path: list[x509.Certificate]) -> None:
+    """One Verification per certificate of the client's verified path, then the chain."""
+    for i, cert in enumerate(path):
+        last = i == len(path) - 1
+        role = "trust anchor" if last else ("client certificate" if i == 0 else "intermediate CA")
+        issuer = "itself (a root among the client trust anchors)" if last else path[i + 1].subject.rfc4514_string()
+        emit(Verification(
+            f"client certificate[{i}]", True,
+            f"{role}: signature checked against {issuer}; valid {cert.not_valid_before_utc:%Y-%m-%d} to "
+            f"{cert.not_valid_after_utc:%Y-%m-%d}", subject=cert.subject.rfc4514_string()))
+    emit(Verification(
+        "client certificate chain", True,
+        f"a path of {len(path)} certificate{'s' if len(path) > 1 else ''} to a client trust anchor, the leaf "
+        "for client authentication (extended key usage clientAuth)"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -724,12 +769,28 @@ class ExpectCertificateVerify:
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if not isinstance(message, CertificateVerify):
             raise unexpected(self, message)
-        if message.scheme not in self.client_key.offered:
-            raise IllegalParameter(f"CertificateVerify uses {message.scheme.name.lower()}, which was not offered")
-        signatures.verify(self.client_key.key, message.scheme, message.signature, self.transcript.messages(),
-                          rsa_pss=self.client_key.rsa_pss)
-        decide(out, "client CertificateVerify", message.scheme.name.lower(),
-               "the client's signature over the handshake messages verifies with its certificate's key")
+        scheme = message.scheme.name.lower()
+        offered = self.client_key.offered
+        if message.scheme not in offered:
+            if out.tracer is not None:
+                out.tracer(Verification("client CertificateVerify", False,
+                                        f"{scheme} is not one of the {len(offered)} signature schemes the "
+                                        "CertificateRequest offered (RFC 5246 §7.4.8: illegal_parameter)"))
+            raise IllegalParameter(f"CertificateVerify uses {scheme}, which was not offered")
+        signed = self.transcript.messages()
+        try:
+            signatures.verify(self.client_key.key, message.scheme, message.signature, signed,
+                              rsa_pss=self.client_key.rsa_pss)
+        except (DecryptError, IllegalParameter) as exc:
+            if out.tracer is not None:
+                out.tracer(Verification("client CertificateVerify", False,
+                                        f"{exc}: checked with the public key of the client's certificate over the "
+                                        f"{len(signed)} bytes of handshake messages the server saw"))
+            raise
+        if out.tracer is not None:
+            out.tracer(Verification("client CertificateVerify", True,
+                                    f"{scheme} over the {len(signed)} bytes of handshake messages from ClientHello "
+                                    "to ClientKeyExchange, with the public key of the client's certificate"))
         self.transcript.release()
         self.transcript.add(raw)
         return ExpectChangeCipherSpec(self.suite, self.transcript, self.master_secret, self.keys, self.issue)

@@ -1,9 +1,11 @@
-"""A server's certificates as OpenSSL keeps them: one chain per kind of key.
+"""A context's certificates as OpenSSL keeps them: one chain per kind of key.
 
 OpenSSL holds one certificate (with its chain and key) per key type, and
 `SSL_CTX_use_certificate` for a key type it already holds replaces that one:
 `load_cert_chain()` with an RSA pair and then an ECDSA pair serves both (the
-handshake picks per client), and a second ECDSA pair replaces the first.
+handshake picks per client), and a second ECDSA pair replaces the first. A
+client context keeps its certificates the same way and offers them all when a
+server asks; the core sends the one the server's CertificateRequest accepts.
 OpenSSL's kinds are RSA, RSA-PSS, EC (every curve in one) and Ed25519; tls12
 keeps the same four, so a P-384 key replaces a P-256 one as it does in
 OpenSSL. `tls12 serve --cert/--key` follows the same rule but refuses a

@@ -16,11 +16,11 @@ from cryptography.hazmat.primitives import serialization
 
 from ..connection import ClientConnection, ServerConnection
 from ..crypto.suites import SUITES
-from ..errors import TLSError
+from ..errors import NoClientCertificate, TLSError
 from ..events import ApplicationDataReceived, ConnectionClosed
 from .certdict import certificate_dict
 from .settings import ContextSettings
-from .ssl_errors import SSLError, to_ssl_error
+from .ssl_errors import SSLError, missing_client_certificate, to_ssl_error
 
 __all__ = ["Engine", "SessionInfo"]
 
@@ -112,6 +112,8 @@ class Engine:
             raise self.error(failure) from failure
 
     def error(self, exc: TLSError) -> SSLError:
+        if isinstance(exc, NoClientCertificate):
+            return missing_client_certificate(exc)
         return to_ssl_error(exc, self.server_hostname)
 
     def outgoing(self) -> bytes:
@@ -209,6 +211,9 @@ class SessionInfo:
         return None
 
     def getpeercert(self, binary_form: bool = False) -> Any:
+        """As in the ssl module: None without a peer certificate (a server that asked for none, or
+        got none); {} for a client's unverified one (CERT_NONE); a server only ever holds a verified
+        one, as the handshake fails otherwise."""
         engine = self._require_handshake()
         chain = engine.conn.peer_certificate_chain
         if not chain:

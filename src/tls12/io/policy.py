@@ -1,11 +1,12 @@
-"""What the drop-in `SSLContext` does with each OpenSSL option and protocol version a program sets.
+"""What the drop-in `SSLContext` does with each OpenSSL option, protocol version and other setting a
+program sets.
 
 The rule: a setting whose meaning tls12 already satisfies, or that cannot apply to TLS 1.2 with
 tls12's AEAD suites, is accepted and changes nothing; a setting that would change behaviour
 in a way tls12 cannot honour raises `ValueError`. Some options concern only one side (a client
 connecting to legacy servers, a server accepting client renegotiation): they are refused only on
-a context that can act on that side. The README's table "What the drop-in context accepts" is
-this table, word for word (a test holds them together).
+a context that can act on that side. The README's tables "What the drop-in context accepts" are
+`OPTIONS` and `SETTINGS`, word for word (a test holds them together).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ __all__ = [
     "MINIMUM_VERSIONS",
     "OPTIONS",
     "Option",
+    "SETTINGS",
+    "Setting",
     "check_options",
 ]
 
@@ -156,3 +159,77 @@ def check_options(old: int, new: int, protocol: int) -> int:
         if not new & bits and old & bits and _refuses(option.when_cleared, may_be_client, may_be_server):
             raise ValueError(f"tls12 cannot clear {option.name}: {option.why}")
     return new | ALWAYS_SET
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A row of the README's settings table: what is accepted and what is refused (Markdown)."""
+
+    name: str
+    accepted: str
+    refused: str
+
+    def row(self) -> str:
+        return f"| {self.name} | {self.accepted} | {self.refused} |".replace("|  |", "| |")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("`minimum_version`", "`TLSv1_2`, `MINIMUM_SUPPORTED` (reads `TLSv1_2`)",
+            "`SSLv3`, `TLSv1`, `TLSv1_1` (versions tls12 cannot speak), `TLSv1_3`, `MAXIMUM_SUPPORTED` (would "
+            "demand TLS 1.3)"),
+    Setting("`maximum_version`", "`TLSv1_2`, `TLSv1_3`, `MAXIMUM_SUPPORTED`: an upper bound (reads `TLSv1_2`)",
+            "`SSLv3`, `TLSv1`, `TLSv1_1`, `MINIMUM_SUPPORTED` (would leave no version)"),
+    Setting("`verify_flags`",
+            "`VERIFY_DEFAULT`, `VERIFY_X509_TRUSTED_FIRST`, `VERIFY_X509_STRICT` (the Web PKI profile is always "
+            "applied); `VERIFY_X509_PARTIAL_CHAIN` is honoured: off (the default, as in the stdlib; from Python 3.13 "
+            "`create_default_context()` sets it, in both), a path must end at a self-signed trusted root; on, any "
+            "trusted certificate may end it. A server verifies client chains as if it were on",
+            "`VERIFY_CRL_CHECK_LEAF`, `VERIFY_CRL_CHECK_CHAIN`, `VERIFY_ALLOW_PROXY_CERTS`"),
+    Setting("`post_handshake_auth`", "`True`, `False`: TLS 1.3 only, no effect on TLS 1.2 (as in the stdlib)", ""),
+    Setting("`num_tickets`",
+            "any count on a server context: TLS 1.3 tickets only, no effect on TLS 1.2 (as in the stdlib)",
+            "on a client context (`ValueError`, as in the stdlib)"),
+    Setting("`hostname_checks_common_name`", "`False`", "`True` (names are matched against subjectAltName only)"),
+    Setting("`verify_mode`",
+            "all three on either side. On a server, the client certificate policy, as in the stdlib: `CERT_NONE` "
+            "asks for none, `CERT_OPTIONAL` asks and takes a client without one, `CERT_REQUIRED` refuses that "
+            "client (`PEER_DID_NOT_RETURN_A_CERTIFICATE`); a client chain that does not verify raises "
+            "`SSLCertVerificationError` with OpenSSL's `verify_code` (20 unknown CA, 18 and 19 an untrusted "
+            "self-signed certificate or root, 10 expired, 26 not for clientAuth), and the client gets the alert as "
+            "the stdlib's reason (`TLSV1_ALERT_UNKNOWN_CA`, ...)",
+            ""),
+    Setting("`load_verify_locations()`, `load_default_certs()`",
+            "`cafile`, `capath` (every file in it), `cadata` (PEM or DER), and the system's roots: a client's "
+            "anchors for the server's chain, a server's for the client's (with nothing loaded every client "
+            "certificate is from an unknown CA, as in OpenSSL); like the stdlib's, a server names no certificate "
+            "authorities in its CertificateRequest",
+            "a source without a certificate (`NO_CERTIFICATE_OR_CRL_FOUND`, `NOT_ENOUGH_DATA`)"),
+    Setting("`set_ciphers()`",
+            "any OpenSSL cipher string (`HIGH:!aNULL`, `ECDHE+AESGCM`, `DEFAULT`, single names; the IANA names of "
+            "tls12's suites too), evaluated by OpenSSL itself: the suites enabled are OpenSSL's list for it, in its "
+            "order, that tls12 speaks; `get_ciphers()` lists them as the stdlib does. Static RSA "
+            "(`AES128-GCM-SHA256`, `AES256-GCM-SHA384`) only when a term that selects nothing but static RSA names "
+            "it (`kRSA`, `RSA`, `AES128-GCM-SHA256`, `kRSA+AESGCM`): `DEFAULT`, `HIGH`, `ALL` and `AESGCM` include "
+            "it in OpenSSL but not here, as it has no forward secrecy and invites padding oracles",
+            "a string that enables none of tls12's suites (`ssl.SSLError(\"No cipher can be selected.\")`, as the "
+            "stdlib raises), or a `@SECLEVEL` other than 2"),
+    Setting("`set_ecdh_curve()`",
+            "`prime256v1`, `secp384r1`, `secp521r1`, `X25519`, `X448`: the only elliptic-curve group; the "
+            "finite-field (DHE) groups stay as they were",
+            "other curves"),
+    Setting("`load_dh_params()`",
+            "a file with one of the RFC 7919 groups (`openssl genpkey -genparam -algorithm DH -pkeyopt "
+            "group:ffdhe3072`): a server's only DHE group (DHE groups are negotiated through supported_groups, "
+            "RFC 7919); no effect on a client",
+            "any other group (`ValueError`: custom or `modp_*` primes, ffdhe6144/8192), a file without DH "
+            "parameters (`ssl.SSLError`)"),
+    Setting("`load_cert_chain()`",
+            "RSA (2048 bits or more), ECDSA (P-256, P-384, P-521) and Ed25519 keys. As in OpenSSL, one certificate "
+            "per kind of key (RSA, RSA-PSS, ECDSA, Ed25519): a second call with another kind adds its chain, and "
+            "the handshake picks per client; one with the same kind replaces that one. On a client, sent when a "
+            "server asks for a certificate: of several, the one whose key type and signature scheme the server's "
+            "CertificateRequest takes",
+            "other keys (`KEY_TYPE_UNSUPPORTED`), smaller RSA keys (`EE_KEY_TOO_SMALL`, `CA_KEY_TOO_SMALL`), a key "
+            "that is not the certificate's (`KEY_VALUES_MISMATCH`)"),
+    Setting("`set_npn_protocols()`, `session=`", "", "always (NPN is obsolete; no resumption)"),
+)

@@ -14,7 +14,14 @@ change behaviour in a way tls12 cannot honour raise.
 
 Cipher strings are OpenSSL's, evaluated by OpenSSL (`ciphers.py`, which the
 command line shares); certificates are kept one per kind of key, as OpenSSL
-keeps them (`credentials.py`), and the server picks among them per handshake.
+keeps them (`credentials.py`), and the core picks among them per handshake: a
+server for each client, a client for each server that asks for a certificate.
+
+Mutual TLS as under the ssl module: on a server, `verify_mode` is the client
+certificate policy (CERT_NONE asks for none, CERT_OPTIONAL asks and accepts a
+client without one, CERT_REQUIRED refuses that client), and the store that
+`load_verify_locations()`/`load_default_certs()` fill is what a client's chain
+must reach (nothing loaded: every client certificate is from an unknown CA).
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -66,6 +73,13 @@ _CURVES = {
     "p-384": NamedGroup.SECP384R1,
     "secp521r1": NamedGroup.SECP521R1,
     "p-521": NamedGroup.SECP521R1,
+}
+
+#: A server's verify_mode as the core's client certificate policy.
+_CLIENT_AUTH: dict[int, Literal["none", "optional", "required"]] = {
+    ssl.CERT_NONE: "none",
+    ssl.CERT_OPTIONAL: "optional",
+    ssl.CERT_REQUIRED: "required",
 }
 
 _SUPPORTED_PROTOCOLS = (ssl.PROTOCOL_TLS_CLIENT, ssl.PROTOCOL_TLS_SERVER, ssl.PROTOCOL_TLS, ssl.PROTOCOL_TLSv1_2)
@@ -146,11 +160,8 @@ class SSLContext(ssl.SSLContext):
     def _client_config(self) -> ClientConfig:
         config = self._t_client_config
         if config is None:
-            anchors = list(self._t_anchors.values())
-            if self._t_default_paths:
-                anchors += system_trust_anchors()
             config = ClientConfig(
-                trust_anchors=anchors,
+                trust_anchors=self._anchors(),
                 use_system_trust=False,
                 verify_certificates=self._t_verify_mode != ssl.CERT_NONE,
                 check_hostname=self._t_check_hostname,
@@ -160,24 +171,38 @@ class SSLContext(ssl.SSLContext):
                 key_log=self._t_keylog,
                 groups=self._groups(server=False),
                 cipher_suites=self._suites(),
+                # What load_cert_chain() loaded, offered when a server asks (the core picks one).
+                client_credentials=self._t_credentials,
             )
             self._t_client_config = config
         return config
+
+    def _anchors(self) -> list[x509.Certificate]:
+        """The trust store: a client's for servers, a server's for clients (load_verify_locations(),
+        and the system's after load_default_certs() or set_default_verify_paths())."""
+        anchors = list(self._t_anchors.values())
+        if self._t_default_paths:
+            anchors += system_trust_anchors()
+        return anchors
 
     def _server_config(self) -> ServerConfig:
         config = self._t_server_config
         if config is None:
             if not self._t_credentials:
                 raise _ssl_error("NO_CERTIFICATE_ASSIGNED", "no certificate assigned; call load_cert_chain() first")
-            if self._t_verify_mode != ssl.CERT_NONE:
-                raise NotImplementedError("tls12 does not request client certificates (verify_mode must be CERT_NONE)")
             suites = self._suites()
             extra: dict[str, Any] = server_identity(self._t_credentials)
             if not self._t_options & ssl.OP_CIPHER_SERVER_PREFERENCE and len(suites) > 1:
                 # OpenSSL servers follow the client's order unless this option is set (the stdlib sets
                 # it); with a single suite enabled there is no order to follow.
                 extra["prefer_client_order"] = True
+            client_auth = _CLIENT_AUTH[self._t_verify_mode]
             config = ServerConfig(
+                client_auth=client_auth,
+                client_trust_anchors=self._anchors() if client_auth != "none" else (),
+                # As OpenSSL under the ssl module: the CertificateRequest names no authorities (the
+                # store may be the system's hundreds); a client picks its certificate by key type.
+                client_ca_names=False,
                 alpn_protocols=self._t_alpn,
                 extended_master_secret=not self._t_options & OP_NO_EXTENDED_MASTER_SECRET,
                 key_log=self._t_keylog,
@@ -261,13 +286,14 @@ class SSLContext(ssl.SSLContext):
 
     @verify_mode.setter
     def verify_mode(self, value: int) -> None:
+        """On a client, whether the server's chain is verified; on a server, whether a client
+        certificate is asked for (CERT_OPTIONAL, CERT_REQUIRED) and required (CERT_REQUIRED)."""
         mode = ssl.VerifyMode(value)
         if mode == ssl.CERT_NONE and self._t_check_hostname:
             raise ValueError("Cannot set verify_mode to CERT_NONE when check_hostname is enabled.")
-        if mode != ssl.CERT_NONE and self._t_protocol == ssl.PROTOCOL_TLS_SERVER:
-            raise NotImplementedError("tls12 does not request client certificates")
-        self._t_verify_mode = mode
-        self._changed()
+        if mode != self._t_verify_mode:
+            self._t_verify_mode = mode
+            self._changed()
 
     @property
     def check_hostname(self) -> bool:
@@ -279,8 +305,9 @@ class SSLContext(ssl.SSLContext):
         if value and self._t_verify_mode == ssl.CERT_NONE:
             # As the stdlib does: checking names implies verifying the chain.
             self.verify_mode = ssl.CERT_REQUIRED
-        self._t_check_hostname = value
-        self._changed()
+        if value != self._t_check_hostname:
+            self._t_check_hostname = value
+            self._changed()
 
     @property
     def hostname_checks_common_name(self) -> bool:
@@ -371,6 +398,8 @@ class SSLContext(ssl.SSLContext):
         keyfile: Any = None,
         password: Any = None,
     ) -> None:
+        """A server's certificate, or a client's, sent when a server asks for one. One per kind of
+        key (credentials.py): several kinds are offered, and the core picks the one the peer takes."""
         with open(certfile, "rb") as f:
             cert_pem = f.read()
         chain = _load_pem_or_error(cert_pem, os.fspath(certfile))
@@ -420,8 +449,12 @@ class SSLContext(ssl.SSLContext):
                 reason = "CA_KEY_TOO_SMALL"
             raise _ssl_error(reason, str(exc)) from None
         # As OpenSSL does: another kind of key adds a certificate; the same kind replaces its own.
-        self._t_credentials = with_credential(self._t_credentials, credential)
-        self._changed()
+        # urllib3 loads a client certificate again for every connection: the same one changes nothing,
+        # and the configuration built with it is kept.
+        credentials = with_credential(self._t_credentials, credential)
+        if credentials != self._t_credentials:
+            self._t_credentials = credentials
+            self._changed()
 
     def load_dh_params(self, path: str, /) -> None:
         """DHE groups are negotiated (RFC 7919): parameters that are one of ffdhe2048, ffdhe3072 or
@@ -487,8 +520,10 @@ class SSLContext(ssl.SSLContext):
             raw = p.encode("ascii") if isinstance(p, str) else bytes(p)
             if not 1 <= len(raw) <= 255:
                 raise ValueError("ALPN protocols must be 1 to 255 in length")
-        self._t_alpn = tuple(p if isinstance(p, str) else bytes(p).decode("ascii") for p in protocols)
-        self._changed()
+        alpn = tuple(p if isinstance(p, str) else bytes(p).decode("ascii") for p in protocols)
+        if alpn != self._t_alpn:  # urllib3 sets the same list again for every connection
+            self._t_alpn = alpn
+            self._changed()
 
     def set_npn_protocols(self, npn_protocols: Iterable[str]) -> None:
         raise NotImplementedError("NPN is obsolete; use set_alpn_protocols()")

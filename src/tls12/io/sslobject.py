@@ -57,7 +57,8 @@ def new_engine(context: ContextSettings, server_side: bool, server_hostname: str
             choose = _sni_chooser(context, sslobj)
         conn: ClientConnection | ServerConnection = ServerConnection(config, config_for_name=choose)
         context._count("accept")
-        return Engine(conn, None, verified=False)
+        # A server keeps a client's chain only once it verified it: the handshake fails otherwise.
+        return Engine(conn, None, verified=True)
     if context.check_hostname and server_hostname is None:
         raise ValueError("check_hostname requires server_hostname")
     client_config = context._client_config()

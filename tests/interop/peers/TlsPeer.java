@@ -2,13 +2,19 @@
 // driven by tests/interop/test_peer_java.py. Everything stays on 127.0.0.1.
 //
 //   java TlsPeer client -port P -ca CA.pem [-sni NAME] [-alpn a,b] [-send TEXT] [-bulk N] [-close us|peer]
+//                       [-cert CLIENT.pem -key CLIENT.key]
 //   java TlsPeer server -cert CERT.pem -key KEY.pem [-alpn a,b] [-close-after N] [-suites S1,S2]
+//                       [-client-ca CA.pem]
 //
 // Groups come from -Djdk.tls.namedGroups=... on the java command line. The client
 // sends TEXT (or N bytes in mixed write sizes from a second thread), reads the echo,
 // then sends close_notify first (us) or waits for the server's (peer). The server
 // echoes one connection. Both print "HANDSHAKE ..." and "RESULT ..." lines; a failure
 // prints "FAIL ..." and exits 1.
+//
+// A client given -cert/-key holds that client certificate (JSSE's key manager sends it when it
+// fits the server's CertificateRequest); a server given -client-ca requires a client certificate
+// (setNeedClientAuth) and verifies it against that CA. HANDSHAKE reports the peer's leaf (peer=CN).
 import javax.net.ssl.*;
 import java.io.*;
 import java.net.InetAddress;
@@ -58,6 +64,38 @@ public class TlsPeer {
         throw new InvalidKeyException("no RSA, EC or Ed25519 key in " + path);
     }
 
+    static KeyManager[] keyManagers(String certPath, String keyPath) throws Exception {
+        List<X509Certificate> chain = readCerts(certPath);
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        ks.load(null, null);
+        char[] pw = "interop".toCharArray();
+        ks.setKeyEntry("key", readKey(keyPath), pw, chain.toArray(new X509Certificate[0]));
+        KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
+        kmf.init(ks, pw);
+        return kmf.getKeyManagers();
+    }
+
+    static TrustManager[] trustManagers(String caPath) throws Exception {
+        KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
+        trust.load(null, null);
+        int i = 0;
+        for (X509Certificate c : readCerts(caPath)) trust.setCertificateEntry("ca" + i++, c);
+        TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
+        tmf.init(trust);
+        return tmf.getTrustManagers();
+    }
+
+    static String peerName(SSLSession ses) {
+        try {
+            X509Certificate leaf = (X509Certificate) ses.getPeerCertificates()[0];
+            for (String part : leaf.getSubjectX500Principal().getName().split(","))
+                if (part.startsWith("CN=")) return part.substring(3).replace(' ', '_');
+            return "?";
+        } catch (SSLPeerUnverifiedException e) {
+            return "-";
+        }
+    }
+
     static String describe(SSLSocket s) {
         SSLSession ses = s.getSession();
         String sni = "-";
@@ -67,7 +105,7 @@ public class TlsPeer {
         }
         String alpn = s.getApplicationProtocol();
         return "HANDSHAKE version=" + ses.getProtocol() + " cipher=" + ses.getCipherSuite()
-                + " alpn=" + (alpn == null || alpn.isEmpty() ? "-" : alpn) + " sni=" + sni
+                + " alpn=" + (alpn == null || alpn.isEmpty() ? "-" : alpn) + " sni=" + sni + " peer=" + peerName(ses)
                 + " lib=JSSE_" + System.getProperty("java.version");
     }
 
@@ -94,14 +132,9 @@ public class TlsPeer {
     static void client() throws Exception {
         SSLSocket s = null;
         try {
-            KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
-            trust.load(null, null);
-            int i = 0;
-            for (X509Certificate c : readCerts(opt("ca", ""))) trust.setCertificateEntry("ca" + i++, c);
-            TrustManagerFactory tmf = TrustManagerFactory.getInstance(TrustManagerFactory.getDefaultAlgorithm());
-            tmf.init(trust);
+            KeyManager[] km = opt("cert", "").isEmpty() ? null : keyManagers(opt("cert", ""), opt("key", ""));
             SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(null, tmf.getTrustManagers(), null);
+            ctx.init(km, trustManagers(opt("ca", "")), null);
             s = (SSLSocket) ctx.getSocketFactory().createSocket();
             s.connect(new InetSocketAddress("127.0.0.1", Integer.parseInt(opt("port", "0"))), 10000);
             s.setSoTimeout(60000);
@@ -162,20 +195,16 @@ public class TlsPeer {
     static void server() throws Exception {
         SSLServerSocket ss;
         try {
-            List<X509Certificate> chain = readCerts(opt("cert", ""));
-            KeyStore ks = KeyStore.getInstance("PKCS12");
-            ks.load(null, null);
-            char[] pw = "interop".toCharArray();
-            ks.setKeyEntry("server", readKey(opt("key", "")), pw, chain.toArray(new X509Certificate[0]));
-            KeyManagerFactory kmf = KeyManagerFactory.getInstance(KeyManagerFactory.getDefaultAlgorithm());
-            kmf.init(ks, pw);
+            String clientCA = opt("client-ca", "");
             SSLContext ctx = SSLContext.getInstance("TLS");
-            ctx.init(kmf.getKeyManagers(), null, null);
+            ctx.init(keyManagers(opt("cert", ""), opt("key", "")), clientCA.isEmpty() ? null : trustManagers(clientCA),
+                     null);
             ss = (SSLServerSocket) ctx.getServerSocketFactory().createServerSocket(0, 5, InetAddress.getByName("127.0.0.1"));
             ss.setSoTimeout(60000);
             SSLParameters p = ss.getSSLParameters();
             if (!opt("alpn", "").isEmpty()) p.setApplicationProtocols(opt("alpn", "").split(","));
             if (!opt("suites", "").isEmpty()) p.setCipherSuites(opt("suites", "").split(","));
+            if (!clientCA.isEmpty()) p.setNeedClientAuth(true);
             ss.setSSLParameters(p);
         } catch (Exception e) {
             fail("setup", e);

@@ -2,9 +2,14 @@
 // driven by tests/interop/test_peer_go.py. Everything stays on 127.0.0.1.
 //
 //	gopeer client -port P -ca CA.pem [-sni NAME] [-alpn a,b] [-groups x25519,secp256r1,secp384r1]
-//	              [-send TEXT] [-bulk N] [-close us|peer]
+//	              [-send TEXT] [-bulk N] [-close us|peer] [-cert CLIENT.pem -key CLIENT.key]
 //	gopeer server -cert CERT.pem -key KEY.pem [-alpn a,b] [-groups ...] [-close-after N]
-//	              [-suites c02f,...] [-tls12]
+//	              [-suites c02f,...] [-tls12] [-client-ca CA.pem]
+//
+// A client given -cert/-key answers a CertificateRequest with that chain (if it fits what the
+// server asks for); a server given -client-ca requires a client certificate and verifies it
+// against that CA (RequireAndVerifyClientCert). HANDSHAKE reports the peer's leaf (peer=CN)
+// and whether crypto/tls verified a chain for it (peer_verified).
 //
 // The client sends TEXT (or N bytes in mixed write sizes), reads the echo while it
 // writes, then closes first (close_notify, then waits for the server's) or waits for
@@ -72,8 +77,13 @@ func describe(st tls.ConnectionState) string {
 	if sni == "" {
 		sni = "-"
 	}
-	return fmt.Sprintf("HANDSHAKE version=%s cipher=%s alpn=%s sni=%s lib=%s", versionNames[st.Version],
-		tls.CipherSuiteName(st.CipherSuite), alpn, sni, runtime.Version())
+	peer := "-"
+	if len(st.PeerCertificates) > 0 {
+		peer = strings.ReplaceAll(st.PeerCertificates[0].Subject.CommonName, " ", "_")
+	}
+	return fmt.Sprintf("HANDSHAKE version=%s cipher=%s alpn=%s sni=%s peer=%s peer_verified=%t lib=%s",
+		versionNames[st.Version], tls.CipherSuiteName(st.CipherSuite), alpn, sni, peer, len(st.VerifiedChains) > 0,
+		runtime.Version())
 }
 
 // counter hashes and counts a byte stream.
@@ -97,8 +107,9 @@ func main() {
 	port := fs.Int("port", 0, "server port (client)")
 	ca := fs.String("ca", "", "CA certificate PEM (client)")
 	sni := fs.String("sni", "localhost", "server name (client)")
-	cert := fs.String("cert", "", "certificate chain PEM (server)")
-	key := fs.String("key", "", "private key PEM (server)")
+	cert := fs.String("cert", "", "certificate chain PEM (server; client: its client certificate)")
+	key := fs.String("key", "", "private key PEM (server; client: its client key)")
+	clientCA := fs.String("client-ca", "", "server: require a client certificate from this CA (PEM)")
 	alpn := fs.String("alpn", "", "ALPN protocols, comma-separated")
 	grp := fs.String("groups", "", "ECDHE groups, comma-separated")
 	send := fs.String("send", "", "text to send (client)")
@@ -123,6 +134,13 @@ func main() {
 			fail("no certificate in %s", *ca)
 		}
 		cfg := &tls.Config{RootCAs: pool, ServerName: *sni, NextProtos: split(*alpn), CurvePreferences: groups(*grp)}
+		if *cert != "" {
+			pair, err := tls.LoadX509KeyPair(*cert, *key)
+			if err != nil {
+				fail("%v", err)
+			}
+			cfg.Certificates = []tls.Certificate{pair}
+		}
 		d := &net.Dialer{Timeout: 10 * time.Second, Deadline: deadline}
 		conn, err := tls.DialWithDialer(d, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)), cfg)
 		if err != nil {
@@ -146,6 +164,17 @@ func main() {
 		}
 		if *tls12 {
 			cfg.MaxVersion = tls.VersionTLS12
+		}
+		if *clientCA != "" {
+			pem, err := os.ReadFile(*clientCA)
+			if err != nil {
+				fail("%v", err)
+			}
+			cfg.ClientCAs = x509.NewCertPool()
+			if !cfg.ClientCAs.AppendCertsFromPEM(pem) {
+				fail("no certificate in %s", *clientCA)
+			}
+			cfg.ClientAuth = tls.RequireAndVerifyClientCert
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
