@@ -19,6 +19,10 @@ does not read what it is sent stops being read (so --echo buffers a bounded
 amount per client), and beyond --max-connections open connections new ones
 are dropped as they arrive. The file descriptor limit is raised to the hard
 limit, and --max-connections is kept below it.
+
+--workers N runs N processes on the one port (cli/workers.py: SO_REUSEPORT
+where it spreads connections, one shared socket otherwise); a worker that dies
+is restarted, and every log line of a worker starts with its pid.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from .ciphers import cipher_suites_option
 from .files import FileProblem, check_writable, read_certificates, read_private_key
 from .output import escaped_explanation, printable
 from .wirecapture import ServerCaptures
+from .workers import WorkerContext, listen, run_workers
 
 if sys.platform != "win32":
     import resource
@@ -141,6 +146,9 @@ def add_parser(commands: Any) -> None:
                    help=f"the largest certificate chain taken from a client (default {DEFAULT_MAX_CERTIFICATE_SIZE}; "
                         "1024 to 16777215); every other handshake message is bounded by its RFC structure "
                         "(a ClientHello by 131396 bytes)")
+    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                   help="serve the port from N processes (default 1); a worker that dies is restarted, "
+                        "Ctrl-C stops them all")
     p.set_defaults(run=run)
 
 
@@ -353,11 +361,12 @@ class _Log:
     Every line goes through `printable()`: what a client sent (a request line, a
     name, bytes quoted in an error) can neither forge a line nor drive the terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
         self.broken = False
+        self.prefix = prefix  # "worker PID: " in a worker of --workers
 
     def __call__(self, line: str) -> None:
-        self._write(printable(line))
+        self._write(self.prefix + printable(line))
 
     def explanation(self, text: str) -> None:
         """A text explanation, many lines (and colours) as rendered: every string in it that a peer
@@ -400,10 +409,15 @@ def _connection_limit(wanted: int) -> int:
 
 
 async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
-                 credentials: Sequence[Credential] = (), captures: ServerCaptures | None = None) -> int:
+                 credentials: Sequence[Credential] = (), captures: ServerCaptures | None = None,
+                 worker: WorkerContext | None = None) -> int:
+    """Serve until SIGINT or SIGTERM (or, in a worker, until the parent is gone)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    log = _Log()
+    log = _Log(f"worker {os.getpid()}: " if worker else "")
+    tag = f"{os.getpid()}-" if worker else ""  # workers' file names must not collide
+    if captures is not None:
+        captures.name_prefix = f"tls12-serve-{tag}"
 
     def on_failure(tls: TLSServerProtocol, exc: Exception) -> None:
         log(f"{_peer(tls)} failed: {exc}")
@@ -423,7 +437,7 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
             log(json.dumps(to_json(explain(recorder.events, title=title), reveal_secrets=reveal)))
         elif args.explain == "html":
             number = next(explained)
-            path = os.path.join(args.explain_dir, f"tls12-serve-{number}-{peer.replace(':', '-')}.html")
+            path = os.path.join(args.explain_dir, f"tls12-serve-{tag}{number}-{peer.replace(':', '-')}.html")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(render(recorder.events, "html", reveal_secrets=reveal, title=title))
             log(f"{peer} explanation written to {path}")
@@ -444,18 +458,52 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     server = await start_server(factory, args.host, args.port,
-                                max_connections=_connection_limit(args.max_connections), on_refused=on_refused)
-    host, port = server.sockets[0].getsockname()[:2]
-    mode = "www" if args.www else "echo"
-    log(f"tls12 serve: listening on {host}:{port} ({mode}; {about})")
+                                max_connections=_connection_limit(args.max_connections), on_refused=on_refused,
+                                sock=worker.sock if worker else None)
+    if worker is not None:
+        loop.add_reader(worker.lifeline, stop.set)  # readable only at its end: the parent is gone
+        worker.ready()
+    else:
+        host, port = server.sockets[0].getsockname()[:2]
+        log(f"tls12 serve: listening on {host}:{port} ({_mode(args)}; {about})")
     try:
         await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if worker is not None:
+            loop.remove_reader(worker.lifeline)
         await server.close()
-    log("tls12 serve: stopped")
+    if worker is None:
+        log("tls12 serve: stopped")
     return 0
+
+
+def _mode(args: argparse.Namespace) -> str:
+    return "www" if args.www else "echo"
+
+
+def _serve_workers(args: argparse.Namespace, config: ServerConfig, about: str,
+                   credentials: Sequence[Credential], captures: ServerCaptures | None) -> int:
+    """--workers N: bind here, fork N workers that each run `_serve`, restart those that die."""
+    log = _Log()
+    try:
+        listening = listen(args.host, args.port)
+    except OSError as exc:
+        print(f"tls12 serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    how = "SO_REUSEPORT" if listening.reuse_port else "one shared socket"
+
+    def serve_one(worker: WorkerContext) -> int:
+        return asyncio.run(_serve(args, config, about, credentials, captures, worker))
+
+    def all_ready() -> None:
+        log(f"tls12 serve: listening on {listening.host}:{listening.port} ({_mode(args)}; {about}; "
+            f"{args.workers} workers, {how})")
+
+    status = run_workers(args.workers, listening, serve_one, log, all_ready)
+    log("tls12 serve: stopped")
+    return status
 
 
 def _peer(tls: TLSServerProtocol) -> str:
@@ -471,6 +519,9 @@ def _addr(peer: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.key and not args.cert:
         print("tls12 serve: --key needs --cert", file=sys.stderr)
+        return 2
+    if args.workers > 1 and not hasattr(os, "fork"):
+        print("tls12 serve: --workers needs fork(), which this system does not have", file=sys.stderr)
         return 2
     if args.key_type and args.cert:
         print("tls12 serve: --key-type is for the throwaway certificate; --cert gives the certificate's own key",
@@ -490,6 +541,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"tls12 serve: {exc}", file=sys.stderr)
         return 2
     config = captures.config if captures else config
+    if args.workers > 1:
+        return _serve_workers(args, config, about, credentials, captures)
     try:
         return asyncio.run(_serve(args, config, about, credentials, captures))
     except OSError as exc:
