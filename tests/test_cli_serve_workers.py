@@ -61,16 +61,18 @@ def _gone(pid: int, timeout: float = TIMEOUT) -> bool:
 def _workers(tmp_path: Path, *args: str, launcher: tuple[str, ...] = ("-m", "tls12"),
              new_session: bool = False) -> Iterator[tuple[ServeProcess, Path]]:
     ca = tmp_path / "ca.pem"
-    seen: set[int] = set()
     with serve(tmp_path, "--www", "--write-ca", str(ca), *args, launcher=launcher, new_session=new_session) as server:
         try:
             yield server, ca
         finally:
-            seen = {int(p) for p in re.findall(r"worker (\d+)", server.output())}
-    for pid in seen:  # whatever the test did, nothing it started may outlive it
-        if not _gone(pid, 0.5):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            # Whatever the test did, nothing it started may outlive it (and hold the log pipe open).
+            if server.popen.poll() is None:
+                server.popen.terminate()
+                server.popen.wait(TIMEOUT)
+            for pid in {int(p) for p in re.findall(r"worker (\d+)", server.output())}:
+                if not _gone(pid, 0.5):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
 
 
 def test_two_workers_answer_on_one_port(tmp_path: Path) -> None:
@@ -135,7 +137,7 @@ def test_workers_stop_when_the_parent_is_killed(tmp_path: Path) -> None:
         assert len(pids) == 2
         server.popen.kill()  # no chance to stop them: they notice the parent is gone
         server.popen.wait(TIMEOUT)
-        assert all(_gone(pid) for pid in pids)
+        assert all(_gone(pid, 10) for pid in pids)
 
 
 def test_workers_must_be_a_positive_count() -> None:
