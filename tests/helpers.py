@@ -3,14 +3,16 @@ and the openssl command the known-answer tests check against."""
 
 from __future__ import annotations
 
+import datetime
 import shutil
 import ssl
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tls12 import ClientConnection, ServerConnection
+from tls12 import ClientConnection, RotatingTicketKeys, ServerConnection
 from tls12.events import Event
 
 # The step headings of the explained handshake in `tls12`'s text output, in order (the CLI tests).
@@ -26,6 +28,26 @@ STEPS = [
     "Step 8a  ChangeCipherSpec (server)",
     "Step 8b  Finished (server)",
 ]
+
+
+class Clock:
+    """A clock the test moves (unix seconds), for a configuration's `clock` or a store's."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def fixed_sessions(now: datetime.datetime) -> dict[str, Any]:
+    """Session settings for a server that must answer byte for byte the same every run (with a
+    `DeterministicProvider`): ticket keys from a fixed secret, and a session clock stopped at `now`
+    (a ticket holds the session's creation time)."""
+    def clock() -> float:
+        return now.timestamp()
+
+    return {"ticket_keys": RotatingTicketKeys(b"tls12 test ticket key secret....", clock=clock), "clock": clock}
 
 
 def pump(

@@ -35,6 +35,8 @@ from tls12.crypto.suites import SUITES
 from tls12.enums import CipherSuite
 from tls12.events import Event
 
+from helpers import fixed_sessions
+
 CLIENT_SEED = b"chunking-client"
 SERVER_SEED = b"chunking-server"
 HEADER_LEN = 5
@@ -79,6 +81,7 @@ class Peers:
             signature_schemes=(SignatureScheme.RSA_PKCS1_SHA256,),
             alpn_protocols=("http/1.1",),
             cipher_suites=(self.suite,),
+            **fixed_sessions(self.now),
         )
         return ServerConnection(config)
 

@@ -43,6 +43,7 @@ from tls12.messages import (
     Alert,
     Certificate,
     CertificateRequest,
+    CertificateVerify,
     ChangeCipherSpec,
     ClientHello,
     ClientKeyExchange,
@@ -51,11 +52,13 @@ from tls12.messages import (
     Extension,
     Finished,
     HelloRequest,
+    NewSessionTicket,
     RenegotiationInfo,
     ServerHello,
     ServerHelloDone,
     ServerKeyExchange,
     ServerName,
+    SessionTicket,
     SignatureAlgorithms,
     SupportedGroups,
     SupportedVersions,
@@ -74,9 +77,9 @@ FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCh
 # --------------------------------------------------------------------------------------------
 
 #: Extension types with a dedicated parser; every other type is kept as UnknownExtension.
-PARSED_EXTENSION_TYPES = frozenset({0, 10, 11, 13, 16, 23, 43, 0xFF01})
+PARSED_EXTENSION_TYPES = frozenset({0, 10, 11, 13, 16, 23, 35, 43, 0xFF01})
 #: Handshake types with a dedicated parser; every other type is kept as UnknownHandshake.
-PARSED_HANDSHAKE_TYPES = frozenset({0, 1, 2, 11, 12, 13, 14, 16, 20})
+PARSED_HANDSHAKE_TYPES = frozenset({0, 1, 2, 4, 11, 12, 13, 14, 15, 16, 20})
 
 
 def open_enum(enum: Any, bits: int = 16) -> st.SearchStrategy[Any]:
@@ -105,6 +108,8 @@ alpn = tuples_of(st.binary(min_size=1, max_size=255), 1, 4).map(ALPN)  # names <
 extended_master_secret = st.just(ExtendedMasterSecret())
 renegotiation_info = st.binary(max_size=255).map(RenegotiationInfo)  # <0..255>
 supported_versions = tuples_of(open_enum(ProtocolVersion), 1, 127).map(SupportedVersions)  # <2..254>
+session_ticket_client = st.binary(max_size=300).map(SessionTicket)  # RFC 5077 §3.2: the whole extension_data
+session_ticket_server = st.just(SessionTicket())  # always empty from a server
 unknown_extension = st.builds(
     UnknownExtension,
     st.integers(0, 0xFFFF).filter(lambda t: t not in PARSED_EXTENSION_TYPES).map(ExtensionType),
@@ -113,11 +118,11 @@ unknown_extension = st.builds(
 
 client_extension = st.one_of(
     server_name_client, supported_groups, ec_point_formats, signature_algorithms, alpn,
-    extended_master_secret, renegotiation_info, supported_versions, unknown_extension,
+    extended_master_secret, renegotiation_info, supported_versions, session_ticket_client, unknown_extension,
 )
 server_extension = st.one_of(
     server_name_server, supported_groups, ec_point_formats, signature_algorithms, alpn,
-    extended_master_secret, renegotiation_info, unknown_extension,
+    extended_master_secret, renegotiation_info, session_ticket_server, unknown_extension,
 )
 
 
@@ -163,6 +168,11 @@ certificate_requests = st.builds(
 )
 client_key_exchanges = st.binary(min_size=1, max_size=255).map(ClientKeyExchange)
 finisheds = st.one_of(st.binary(min_size=12, max_size=12), st.binary(max_size=48)).map(Finished)
+certificate_verifies = st.builds(CertificateVerify, scheme=open_enum(SignatureScheme),
+                                 signature=st.binary(max_size=300))
+# RFC 5077 §3.3: uint32 ticket_lifetime_hint, opaque ticket<0..2^16-1>.
+new_session_tickets = st.builds(NewSessionTicket, ticket_lifetime_hint=st.integers(0, 2**32 - 1),
+                                ticket=st.binary(max_size=300))
 unknown_handshakes = st.builds(
     UnknownHandshake,
     st.integers(0, 255).filter(lambda t: t not in PARSED_HANDSHAKE_TYPES).map(HandshakeType),
@@ -179,13 +189,15 @@ HANDSHAKE_STRATEGIES: dict[str, st.SearchStrategy[Any]] = {
     "ServerHelloDone": st.just(ServerHelloDone()),
     "ClientKeyExchange": client_key_exchanges,
     "Finished": finisheds,
+    "CertificateVerify": certificate_verifies,
+    "NewSessionTicket": new_session_tickets,
     "UnknownHandshake": unknown_handshakes,
 }
 
 HANDSHAKE_STRATEGY_BY_TYPE: dict[int, st.SearchStrategy[Any]] = {
     int(cls.msg_type): HANDSHAKE_STRATEGIES[cls.__name__]
     for cls in (HelloRequest, ClientHello, ServerHello, Certificate, ServerKeyExchange, CertificateRequest,
-                ServerHelloDone, ClientKeyExchange, Finished)
+                ServerHelloDone, ClientKeyExchange, Finished, CertificateVerify, NewSessionTicket)
 }
 assert set(HANDSHAKE_STRATEGY_BY_TYPE) == PARSED_HANDSHAKE_TYPES
 
@@ -206,6 +218,8 @@ EXTENSION_CASES: list[tuple[str, Any, st.SearchStrategy[Any], bool]] = [
     ("renegotiation_info-client", RenegotiationInfo, renegotiation_info, True),
     ("renegotiation_info-server", RenegotiationInfo, renegotiation_info, False),
     ("supported_versions-client", SupportedVersions, supported_versions, True),
+    # The client's SessionTicket is opaque (every prefix is a shorter ticket): test_session_ticket_shapes.
+    ("session_ticket-server", SessionTicket, session_ticket_server, False),
 ]
 EXTENSION_IDS = [case[0] for case in EXTENSION_CASES]
 
@@ -214,11 +228,12 @@ EMPTY_BODY_EXTENSIONS = {
     "extended_master_secret-client",  # RFC 7627: the extension_data is always empty
     "extended_master_secret-server",  # same
     "server_name-server",  # RFC 6066 §3: the server's acknowledgement is empty
+    "session_ticket-server",  # RFC 5077 §3.2: the server's promise of a ticket is empty
 }
 
 KNOWN_EXTENSION_CLASSES = [
     ServerName, SupportedGroups, ECPointFormats, SignatureAlgorithms, ALPN,
-    ExtendedMasterSecret, RenegotiationInfo, SupportedVersions,
+    ExtendedMasterSecret, RenegotiationInfo, SupportedVersions, SessionTicket,
 ]
 
 
@@ -338,7 +353,8 @@ def test_hello_trailing_bytes_fail(hello: ClientHello | ServerHello, trailing: b
         parse_handshake(hello.msg_type, body + trailing)
 
 
-@pytest.mark.parametrize("name", ["Certificate", "ServerKeyExchange", "CertificateRequest", "ClientKeyExchange"])
+@pytest.mark.parametrize("name", ["Certificate", "ServerKeyExchange", "CertificateRequest", "ClientKeyExchange",
+                                  "CertificateVerify", "NewSessionTicket"])
 @FAST
 @given(data=st.data(), trailing=st.binary(min_size=1, max_size=8))
 def test_handshake_trailing_bytes_fail(name: str, data: st.DataObject, trailing: bytes) -> None:
@@ -448,6 +464,33 @@ def test_server_name_shapes() -> None:
     # An empty host name.
     with pytest.raises(DecodeError):
         ServerName.parse(b"\x00\x03\x00\x00\x00", from_client=True)
+
+
+@FAST
+@given(ext=session_ticket_client)
+def test_session_ticket_shapes(ext: SessionTicket) -> None:
+    """From a client, the whole extension_data is the ticket (RFC 5077 §3.2), empty or not; from a
+    server, only an empty one is allowed."""
+    assert SessionTicket.parse(ext.body(), from_client=True) == ext
+    assert ext.body() == ext.ticket
+    if ext.ticket:
+        with pytest.raises(DecodeError):
+            SessionTicket.parse(ext.ticket, from_client=False)
+    assert SessionTicket.parse(b"", from_client=False) == SessionTicket()
+
+
+def test_new_session_ticket_bounds() -> None:
+    """ticket<0..2^16-1>: the largest parses, the header bounds the message to it."""
+    largest = NewSessionTicket(2**32 - 1, b"\x5a" * 0xFFFF)
+    frame = encode_handshake(largest)
+    assert parse_handshake(frame[0], frame[4:]) == largest
+    assert NewSessionTicket.max_length == len(frame) - 4
+    with pytest.raises(ValueError):
+        encode_handshake(NewSessionTicket(0, b"\x5a" * 0x10000))
+    # An empty ticket: the server keeps none after all (RFC 5077 §3.3).
+    assert parse_handshake(HandshakeType.NEW_SESSION_TICKET, bytes(6)) == NewSessionTicket(0, b"")
+    with pytest.raises(DecodeError):
+        parse_handshake(HandshakeType.NEW_SESSION_TICKET, bytes(5))
 
 
 @FAST

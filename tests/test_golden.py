@@ -7,7 +7,10 @@ Our client talks to our server in memory with fixed inputs only:
 * `DeterministicProvider` on both sides (fixed randoms, ephemeral keys, and a
   clock fixed at 2026-01-01), with a seed per side and group;
 * the server restricted to one group and to RSA_PKCS1_SHA256 (PKCS#1 v1.5
-  signatures are deterministic, PSS ones are not).
+  signatures are deterministic, PSS ones are not);
+* the server's session ticket keys derived from a fixed secret, and both sides'
+  session clock fixed at the same instant (the client asks for a ticket: the
+  server's last flight carries a NewSessionTicket).
 
 Besides the three ECDHE_RSA transcripts (one per group), one transcript per other kind of suite
 (`KINDS`): ECDHE_ECDSA over a P-256 certificate (tests/data/ecdsa-ca.pem, server-ecdsa.pem and
@@ -69,6 +72,8 @@ from tls12 import (
 from tls12.certs import CertificateAuthority
 from tls12.events import Event
 from tls12.messages import RSAClientKeyExchange, parse_handshake
+
+from helpers import fixed_sessions
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "golden"
@@ -138,6 +143,10 @@ def _create_ecdsa_inputs() -> None:
     ECDSA_SERVER_KEY.write_bytes(leaf.key_pem())
 
 
+def _clock() -> float:
+    return CLOCK.timestamp()
+
+
 def _configs(name: str) -> tuple[ClientConfig, ServerConfig]:
     """Fresh configs (and so fresh providers, whose output depends on how often they were called)."""
     if name in KINDS:
@@ -146,6 +155,7 @@ def _configs(name: str) -> tuple[ClientConfig, ServerConfig]:
             trust_anchors=x509.load_pem_x509_certificates(kind.ca.read_bytes()),
             cipher_suites=(kind.suite,),
             provider=DeterministicProvider(seed=f"tls12 golden client {name}".encode(), now=CLOCK),
+            clock=_clock,
         )
         extra: dict[str, object] = {}
         if kind.group is not None:
@@ -155,11 +165,13 @@ def _configs(name: str) -> tuple[ClientConfig, ServerConfig]:
         server = ServerConfig.from_pem_files(
             kind.cert, kind.key, cipher_suites=(kind.suite,),
             provider=DeterministicProvider(seed=f"tls12 golden server {name}".encode(), now=CLOCK), **extra,
+            **fixed_sessions(CLOCK),
         )
         return client, server
     client = ClientConfig(
         trust_anchors=x509.load_pem_x509_certificates(CA_PEM.read_bytes()),
         provider=DeterministicProvider(seed=f"tls12 golden client {name}".encode(), now=CLOCK),
+        clock=_clock,
     )
     server = ServerConfig.from_pem_files(
         SERVER_PEM,
@@ -167,6 +179,7 @@ def _configs(name: str) -> tuple[ClientConfig, ServerConfig]:
         groups=(GROUPS[name],),
         signature_schemes=(SignatureScheme.RSA_PKCS1_SHA256,),
         provider=DeterministicProvider(seed=f"tls12 golden server {name}".encode(), now=CLOCK),
+        **fixed_sessions(CLOCK),
     )
     return client, server
 
@@ -194,7 +207,7 @@ SCRIPT = [
     Step(C2S, "ClientHello", []),
     Step(S2C, "ServerHello, Certificate, ServerKeyExchange, ServerHelloDone", []),
     Step(C2S, "ClientKeyExchange, ChangeCipherSpec, Finished", [HandshakeComplete()]),
-    Step(S2C, "ChangeCipherSpec, Finished", [HandshakeComplete()], _send(PING)),
+    Step(S2C, "NewSessionTicket, ChangeCipherSpec, Finished", [HandshakeComplete()], _send(PING)),
     Step(C2S, "application data", [ApplicationDataReceived(PING)], _send(PONG)),
     Step(S2C, "application data", [ApplicationDataReceived(PONG)], _close),
     Step(C2S, "close_notify", [ConnectionClosed()]),  # the server answers it by itself

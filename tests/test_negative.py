@@ -46,6 +46,7 @@ from record_support import (
     HANDSHAKE,
     TLS10,
     TLS12,
+    deliver_ticket,
     established,
     expect_failure,
     flip,
@@ -188,7 +189,7 @@ def test_wrong_finished_sealed_by_the_peer_record_layer(
     hs = start(client_config, server_config)
     f3 = to_flight3(hs)
     assert hs.server.receive_data(f3) == [HandshakeComplete()]
-    f4 = raw_records(hs.server.data_to_send())
+    f4 = raw_records(deliver_ticket(hs.client, hs.server.data_to_send()))
     hs.server._records.write_cipher.seq = 0  # type: ignore[union-attr]  # re-use the Finished's slot
     out = bytearray()
     hs.server._records.seal(ContentType.HANDSHAKE, encode_handshake(Finished(b"\x5a" * 12)), out)

@@ -64,6 +64,7 @@ from tls12.messages import (
     ServerHelloDone,
     ServerKeyExchange,
     ServerName,
+    SessionTicket,
     SignatureAlgorithms,
     SupportedGroups,
     SupportedVersions,
@@ -173,8 +174,13 @@ class ServerFlight:
         flight = record(HANDSHAKE, cke_raw) + record(CCS, b"\x01") + client_write.seal(HANDSHAKE, finished_raw)
         assert self.server.receive_data(flight) == [HandshakeComplete()]
         reply = split_records(self.server.data_to_send())
-        assert reply[0] == (CCS, TLS12, b"\x01")
         transcript.update(finished_raw)
+        if SessionTicket() in self.server_hello.extensions:
+            # The client asked for a ticket: a NewSessionTicket, in the server's Finished hash (RFC 5077 §3.3).
+            (kind, _, ticket), *reply = reply
+            assert kind == HANDSHAKE and ticket[0] == HandshakeType.NEW_SESSION_TICKET
+            transcript.update(ticket)
+        assert reply[0] == (CCS, TLS12, b"\x01")
         expected = prf.verify_data(master, b"server finished", transcript.finalize(), 12, sha384)
         assert server_write.open(*reply[1]) == encode_handshake(Finished(expected))
         assert len(reply) == 2
@@ -724,6 +730,7 @@ def test_server_sends_unrequested_extension(
     client_config: ClientConfig, server_config: ServerConfig, extra: Extension
 ) -> None:
     """RFC 5246 §7.4.1.4: an extension the client did not offer is unsupported_extension."""
+    client_config = client_with(client_config, session_tickets=False)  # no session_ticket offered
     client_refuses_server_hello(client_config, server_config,
                                 lambda sh: _with_extensions(sh, [*sh.extensions, extra]),
                                 UnsupportedExtension, AlertDescription.UNSUPPORTED_EXTENSION)

@@ -42,6 +42,7 @@ from record_support import (
     TLS10,
     TLS12,
     KeyTracer,
+    deliver_ticket,
     raw_records,
     record,
     sealed,
@@ -320,7 +321,7 @@ def test_bad_change_cipher_spec_to_client(client_config: ClientConfig, server_co
     server.receive_data(client.data_to_send())
     client.receive_data(server.data_to_send())
     server.receive_data(client.data_to_send())
-    f4 = raw_records(server.data_to_send())
+    f4 = raw_records(deliver_ticket(client, server.data_to_send()))
     assert f4[0] == record(CCS, b"\x01")
     # The client already writes under its new keys: its alert is protected.
     expect_failure(client, record(CCS, b"\x02") + f4[1], DecodeError, AlertDescription.DECODE_ERROR, peer=server)
@@ -666,7 +667,7 @@ def test_explicit_nonces_count_from_zero(client_config: ClientConfig, server_con
     f3 = client.data_to_send()
     assert explicit_nonce(raw_records(f3)[2]) == 0  # the client's Finished
     server.receive_data(f3)
-    f4 = server.data_to_send()
+    f4 = deliver_ticket(client, server.data_to_send())  # a plaintext NewSessionTicket first
     assert explicit_nonce(raw_records(f4)[1]) == 0  # the server's Finished
     client.receive_data(f4)
     client_nonces, server_nonces = [], []

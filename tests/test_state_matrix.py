@@ -16,10 +16,15 @@ The documented exceptions: a client ignores HelloRequest during a handshake and
 refuses it with a warning no_renegotiation once established (RFC 5246 §7.4.1.1); an
 established server refuses a ClientHello the same way; a client waiting for
 ServerHelloDone accepts one CertificateRequest.
+
+The client asks for a session ticket, so the full handshake passes through
+ExpectNewSessionTicket; the abbreviated handshake's states (a second connection
+resuming the first one's session, RFC 5246 §7.3) have their own matrix.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from dataclasses import dataclass
 from types import ModuleType
@@ -42,6 +47,7 @@ from tls12 import (
     HandshakeType,
     NamedGroup,
     ProtocolVersion,
+    RotatingTicketKeys,
     ServerConfig,
     ServerConnection,
     SignatureScheme,
@@ -65,6 +71,7 @@ from tls12.messages import (
     Finished,
     HandshakeMessage,
     HelloRequest,
+    NewSessionTicket,
     RenegotiationInfo,
     RSAClientKeyExchange,
     ServerHello,
@@ -96,6 +103,7 @@ CLIENT_STATES: dict[str, str | None] = {
     "ExpectCertificate": "CERTIFICATE",
     "ExpectServerKeyExchange": "SERVER_KEY_EXCHANGE",
     "ExpectServerHelloDone": "SERVER_HELLO_DONE",
+    "ExpectNewSessionTicket": "NEW_SESSION_TICKET",
     "ExpectChangeCipherSpec": "CHANGE_CIPHER_SPEC",
     "ExpectFinished": "FINISHED",
     "ClientTraffic": None,
@@ -113,11 +121,30 @@ PRE_TRAFFIC = [(side, state) for side, state in STATES if EXPECTED[side, state] 
 TRAFFIC = [(side, state) for side, state in STATES if EXPECTED[side, state] is None]
 # Where the target has already switched its write side to the new keys (so its alert is protected).
 PROTECTED_WRITES = {
+    ("client", "ExpectNewSessionTicket"),
     ("client", "ExpectChangeCipherSpec"),
     ("client", "ExpectFinished"),
     ("client", "ClientTraffic"),
     ("server", "ServerTraffic"),
 }
+
+# The abbreviated handshake (a second connection resuming the first one's session): the states only it
+# reaches, with the message each waits for. The client's ExpectNewSessionTicket is reached here when the
+# server renews the ticket (it was sealed under an older key).
+RESUMED_CLIENT_STATES: dict[str, str] = {
+    "ExpectNewSessionTicket": "NEW_SESSION_TICKET",
+    "ExpectResumedChangeCipherSpec": "CHANGE_CIPHER_SPEC",
+    "ExpectResumedFinished": "FINISHED",
+}
+RESUMED_SERVER_STATES: dict[str, str] = {
+    "ExpectResumedChangeCipherSpec": "CHANGE_CIPHER_SPEC",
+    "ExpectResumedFinished": "FINISHED",
+}
+RESUMED_EXPECTED = ({("client", s): m for s, m in RESUMED_CLIENT_STATES.items()}
+                    | {("server", s): m for s, m in RESUMED_SERVER_STATES.items()})
+RESUMED_STATES = list(RESUMED_EXPECTED)
+# Resuming, the server sends its ChangeCipherSpec first: it writes protected records from then on.
+RESUMED_PROTECTED_WRITES = {("server", "ExpectResumedChangeCipherSpec"), ("server", "ExpectResumedFinished")}
 
 KINDS = [
     "HELLO_REQUEST",
@@ -129,7 +156,7 @@ KINDS = [
     "SERVER_HELLO_DONE",
     "CLIENT_KEY_EXCHANGE",
     "FINISHED",
-    "NEW_SESSION_TICKET",  # parsed as UnknownHandshake
+    "NEW_SESSION_TICKET",
     "CERTIFICATE_VERIFY",
     "CHANGE_CIPHER_SPEC",
 ]
@@ -189,7 +216,7 @@ def well_formed_message(kind: str, leaf: IssuedCertificate) -> HandshakeMessage:
     if kind == "FINISHED":
         return Finished(b"\x33" * 12)
     if kind == "NEW_SESSION_TICKET":  # RFC 5077 §3.3: lifetime hint, opaque ticket<0..2^16-1>
-        return UnknownHandshake(HandshakeType.NEW_SESSION_TICKET, struct.pack(">IH", 7200, 6) + b"ticket")
+        return NewSessionTicket(7200, b"ticket")
     if kind == "CERTIFICATE_VERIFY":  # §7.4.8: DigitallySigned
         return CertificateVerify(SignatureScheme.RSA_PSS_RSAE_SHA256, b"\x5a" * 256)
     raise AssertionError(kind)
@@ -251,6 +278,7 @@ class Stage:
     side: str
     state: str
     held: list[Record]  # the peer's records the target has not seen yet, in order
+    resumed: bool = False  # an abbreviated handshake
 
     @property
     def target(self) -> Conn:
@@ -310,8 +338,9 @@ def drive(side: str, state: str, client_config: ClientConfig, server_config: Ser
             assert _feed(client, server, flight) == []
             assert server.receive_data(client.data_to_send()) == [HandshakeComplete()]
             final = split_records(server.data_to_send())
-            assert [t for t, _ in final] == [ContentType.CHANGE_CIPHER_SPEC, ContentType.HANDSHAKE]
-            final[1] = (ContentType.HANDSHAKE, encode_handshake(Finished(server.server_finished)))
+            assert [kind_of(final[0]), final[1][0], final[2][0]] == [
+                "NEW_SESSION_TICKET", ContentType.CHANGE_CIPHER_SPEC, ContentType.HANDSHAKE]
+            final[2] = (ContentType.HANDSHAKE, encode_handshake(Finished(server.server_finished)))
             done = step - 4
             events = _feed(client, server, final[:done])
             assert events == ([HandshakeComplete()] if state == "ClientTraffic" else [])
@@ -340,8 +369,8 @@ def drive(side: str, state: str, client_config: ClientConfig, server_config: Ser
 # -- the outcomes -------------------------------------------------------------------------
 
 
-def outcome(side: str, state: str, kind: str) -> str:
-    if kind == EXPECTED[side, state]:
+def outcome(side: str, state: str, kind: str, resumed: bool = False) -> str:
+    if kind == (RESUMED_EXPECTED if resumed else EXPECTED)[side, state]:
         return "accept"
     if (side, state, kind) == ("client", "ExpectServerHelloDone", "CERTIFICATE_REQUEST"):
         return "accept_certificate_request"
@@ -360,7 +389,7 @@ def assert_unexpected_message(stage: Stage, wire: bytes) -> None:
     assert target.failure is first.value
     assert target.closed
     alert = target.data_to_send()
-    if (stage.side, stage.state) in PROTECTED_WRITES:
+    if (stage.side, stage.state) in (RESUMED_PROTECTED_WRITES if stage.resumed else PROTECTED_WRITES):
         assert len(alert) == PROTECTED_ALERT_LEN and alert[:3] == b"\x15\x03\x03", alert.hex()
         with pytest.raises(AlertReceivedError) as received:
             peer.receive_data(alert)
@@ -450,7 +479,82 @@ def test_matrix_messages_are_well_formed(kind: str, leaf: IssuedCertificate) -> 
     assert int.from_bytes(frame[1:4], "big") == len(frame) - 4
     message = parse_handshake(frame[0], frame[4:])
     assert encode_handshake(message) == frame
-    assert isinstance(message, UnknownHandshake) == (kind == "NEW_SESSION_TICKET")
+    assert not isinstance(message, UnknownHandshake)
+
+
+# -- the abbreviated handshake's states ----------------------------------------------------
+
+
+def drive_resumed(side: str, state: str, client_config: ClientConfig, server_config: ServerConfig) -> Stage:
+    """A full handshake, then a second connection offering its session (by ticket), stopped with the
+    target in `state`. For the client's ExpectNewSessionTicket the ticket keys rotate in between, so
+    the server renews the ticket."""
+    now = [1_000_000.0]
+    server_config = dataclasses.replace(server_config, ticket_keys=RotatingTicketKeys(clock=lambda: now[0]))
+    first = ClientConnection(client_config, server_name="localhost")
+    pump(first, ServerConnection(server_config))
+    assert first.session is not None and first.session.ticket
+    renew = state == "ExpectNewSessionTicket"
+    if renew:
+        now[0] += 3600  # the next slot: the ticket's key still opens, and is no longer the newest
+    client = ClientConnection(client_config, server_name="localhost", session=first.session)
+    server = ServerConnection(server_config)
+    assert _feed(server, client, split_records(client.data_to_send())) == []
+    flight = split_records(server.data_to_send())
+    assert [kind_of(flight[0]), *(t for t, _ in flight[1:])] == [
+        "SERVER_HELLO", *([ContentType.HANDSHAKE] if renew else []), ContentType.CHANGE_CIPHER_SPEC,
+        ContentType.HANDSHAKE]
+    # The server's Finished as plaintext: it is sealed again when delivered (`record_for`).
+    flight[-1] = (ContentType.HANDSHAKE, encode_handshake(Finished(server.server_finished)))
+    if side == "client":
+        step = [kind_of(r) for r in flight].index(RESUMED_CLIENT_STATES[state])
+        assert _feed(client, server, flight[:step]) == []
+        stage = Stage(client, server, side, state, flight[step:], resumed=True)
+    else:
+        assert _feed(client, server, flight) == [HandshakeComplete()]
+        reply = split_records(client.data_to_send())
+        assert [t for t, _ in reply] == [ContentType.CHANGE_CIPHER_SPEC, ContentType.HANDSHAKE]
+        assert client.session_reused and client.handshake_complete
+        reply[1] = (ContentType.HANDSHAKE, encode_handshake(Finished(client.client_finished)))
+        done = list(RESUMED_SERVER_STATES).index(state)
+        assert _feed(server, client, reply[:done]) == []
+        stage = Stage(client, server, side, state, reply[done:], resumed=True)
+    module: ModuleType = client_states if side == "client" else server_states
+    assert type(stage.target._state) is getattr(module, state)
+    assert client.data_to_send() == b"" and server.data_to_send() == b""
+    assert client.failure is None and server.failure is None
+    return stage
+
+
+RESUMED_MATRIX = [
+    pytest.param(side, state, kind, id=f"{side}-{state}-{kind}-{outcome(side, state, kind, resumed=True)}")
+    for side, state in RESUMED_STATES
+    for kind in KINDS
+]
+
+
+@pytest.mark.parametrize(("side", "state", "kind"), RESUMED_MATRIX)
+def test_resumed_state_matrix(
+    *, side: str, state: str, kind: str, client_config: ClientConfig, server_config: ServerConfig,
+    leaf: IssuedCertificate,
+) -> None:
+    """The abbreviated handshake's states against every message kind: only the next one is taken (a
+    client ignores HelloRequest), anything else is unexpected_message."""
+    stage = drive_resumed(side, state, client_config, server_config)
+    expect = outcome(side, state, kind, resumed=True)
+    if expect == "accept":
+        real = stage.held.pop(0)
+        assert kind_of(real) == kind
+        assert stage.deliver(real) == ([HandshakeComplete()] if kind == "FINISHED" else [])
+        stage.finish()
+        assert stage.client.session_reused and stage.server.session_reused
+    elif expect == "ignore":
+        assert stage.deliver(well_formed(kind, leaf)) == []
+        assert stage.target.data_to_send() == b"" and stage.target.failure is None
+        stage.finish()
+    else:
+        assert expect == "unexpected"
+        assert_unexpected_message(stage, stage.record(well_formed(kind, leaf)))
 
 
 # -- records that are wrong whatever the handshake message --------------------------------
@@ -610,6 +714,28 @@ def test_unexpected_message_whatever_its_body(
     else:
         msg_type = HandshakeType[kind]
         record = (ContentType.HANDSHAKE, bytes((msg_type,)) + len(body).to_bytes(3, "big") + body)
+    assert_unexpected_message(stage, stage.record(record))
+
+
+RESUMED_GARBAGE = [
+    pytest.param(side, state, kind, body, id=f"{side}-{state}-{kind}-{len(body)}")
+    for side, state in RESUMED_STATES
+    for kind in KINDS
+    if outcome(side, state, kind, resumed=True) == "unexpected"
+    for body in GARBAGE_BODIES[:2]
+]
+
+
+@pytest.mark.parametrize(("side", "state", "kind", "body"), RESUMED_GARBAGE)
+def test_resumed_unexpected_message_whatever_its_body(
+    *, side: str, state: str, kind: str, body: bytes, client_config: ClientConfig, server_config: ServerConfig
+) -> None:
+    """The abbreviated handshake's states, too, refuse a message from its header alone."""
+    stage = drive_resumed(side, state, client_config, server_config)
+    if kind == "CHANGE_CIPHER_SPEC":
+        record: Record = (ContentType.CHANGE_CIPHER_SPEC, body or b"\x02")
+    else:
+        record = (ContentType.HANDSHAKE, bytes((HandshakeType[kind],)) + len(body).to_bytes(3, "big") + body)
     assert_unexpected_message(stage, stage.record(record))
 
 

@@ -3,6 +3,7 @@
 from .config import ClientConfig, ServerConfig
 from .connection import ClientConnection, ServerConnection
 from .crypto.provider import DefaultProvider, DeterministicProvider, Provider
+from .crypto.tickets import RotatingTicketKeys
 from .enums import (
     AlertDescription,
     AlertLevel,
@@ -38,6 +39,7 @@ from .errors import (
     UnsupportedExtension,
 )
 from .events import AlertReceived, ApplicationDataReceived, ConnectionClosed, Event, HandshakeComplete
+from .session import MemorySessionStore, Session, SessionStore
 from .sslcompat import SSLContext, create_default_context
 
 __version__ = "0.1.0"
@@ -70,15 +72,19 @@ __all__ = [
     "IllegalParameter",
     "InternalError",
     "LocalProtocolError",
+    "MemorySessionStore",
     "NamedGroup",
     "NoApplicationProtocol",
     "ProtocolVersion",
     "ProtocolVersionError",
     "Provider",
     "RecordOverflow",
+    "RotatingTicketKeys",
     "SSLContext",
     "ServerConfig",
     "ServerConnection",
+    "Session",
+    "SessionStore",
     "SignatureScheme",
     "TLSError",
     "TruncatedConnection",

@@ -60,6 +60,22 @@ class Reader:
         self._pos = end
         return int.from_bytes(self._data[start:end], "big")
 
+    def u32(self) -> int:
+        start = self._pos
+        end = start + 4
+        if end > self._end:
+            raise self._short(4)
+        self._pos = end
+        return int.from_bytes(self._data[start:end], "big")
+
+    def u64(self) -> int:
+        start = self._pos
+        end = start + 8
+        if end > self._end:
+            raise self._short(8)
+        self._pos = end
+        return int.from_bytes(self._data[start:end], "big")
+
     def take(self, n: int) -> bytes:
         start = self._pos
         end = start + n
@@ -119,6 +135,12 @@ class Writer:
 
     def u24(self, v: int) -> None:
         self.buf += v.to_bytes(3, "big")
+
+    def u32(self, v: int) -> None:
+        self.buf += v.to_bytes(4, "big")
+
+    def u64(self, v: int) -> None:
+        self.buf += v.to_bytes(8, "big")
 
     def raw(self, data: bytes | bytearray | memoryview) -> None:
         self.buf += data

@@ -8,12 +8,13 @@ computed here once.
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Literal
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from .crypto.credentials import Credential
@@ -22,9 +23,11 @@ from .crypto.kx import ECDHE_GROUPS
 from .crypto.provider import DefaultProvider, Provider
 from .crypto.signatures import SCHEMES, PrivateKey
 from .crypto.suites import SUITES, KeyExchange
+from .crypto.tickets import RotatingTicketKeys, TicketKeySource
 from .crypto.x509 import TrustStore, load_pem_file, load_trust_file, system_trust_anchors
 from .enums import CipherSuite, NamedGroup, SignatureScheme
 from .messages import Certificate, encode_handshake
+from .session import MemorySessionStore, SessionStore
 
 __all__ = [
     "DEFAULT_CIPHER_SUITES",
@@ -94,6 +97,15 @@ def _alpn(protocols: Sequence[str | bytes]) -> tuple[bytes, ...]:
     return tuple(out)
 
 
+def _policy(*parts: bytes) -> bytes:
+    """A 32-byte fingerprint of a verification policy: SHA-256 over its length-prefixed parts."""
+    h = hashes.Hash(hashes.SHA256())
+    for part in parts:
+        h.update(len(part).to_bytes(4, "big"))
+        h.update(part)
+    return h.finalize()
+
+
 def _max_certificate_size(value: int) -> int:
     if not 1024 <= value <= 0xFFFFFF:
         raise ValueError("max_certificate_size must be between 1024 and 2^24-1")
@@ -119,6 +131,8 @@ class _Common:
     max_handshake_size: InitVar[int | None] = None
     provider: Provider = field(default=_DEFAULT_PROVIDER, compare=False)
     key_log: KeyLogCallback | None = field(default=None, compare=False)
+    #: Unix seconds, for sessions: when one is made, and whether it has expired.
+    clock: Callable[[], float] = field(default=time.time, compare=False, repr=False)
 
     def _validate_common(self, max_handshake_size: int | None) -> None:
         set_ = object.__setattr__
@@ -161,6 +175,12 @@ class ClientConfig(_Common):
     #: Called instead, with (certificate_authorities DER names, the server's signature schemes,
     #: certificate_types), when a server asks: returns the Credential to send or None (none).
     client_credential_callback: ClientCredentialCallback | None = field(default=None, compare=False)
+    #: Offer RFC 5077 session tickets: the SessionTicket extension in every ClientHello (empty when
+    #: there is no ticket to present: it asks for one). Sessions are resumed by session ID either way.
+    session_tickets: bool = True
+    #: The fingerprint of what admits a server (verification on or off, host-name check, trust
+    #: anchors, partial chains): a session is offered only under the policy that made it.
+    session_policy: bytes = field(init=False, repr=False, compare=False)
     #: ClientHellos built once per server name (all but the random), by the handshake.
     hello_templates: dict[str | None, Any] = field(init=False, repr=False, compare=False, default_factory=dict)
 
@@ -183,6 +203,9 @@ class ClientConfig(_Common):
         if self.verify_certificates and (system or (system is None and not anchors)):
             anchors += system_trust_anchors()
         object.__setattr__(self, "trust", TrustStore(anchors, partial_chain=self.partial_chain))
+        object.__setattr__(self, "session_policy", _policy(
+            b"tls12 client session policy 1", b"\x01" if self.verify_certificates else b"\x00",
+            b"\x01" if self.check_hostname else b"\x00", self.trust.digest()))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -213,6 +236,17 @@ class ServerConfig(_Common):
     client_ca_dns: tuple[bytes, ...] = field(init=False, repr=False, compare=False)
     #: The Certificate handshake message of each credential (by `id`), encoded once for every connection.
     certificate_messages: dict[int, bytes] = field(init=False, repr=False, compare=False)
+    #: Where sessions are kept by session ID (None: no session IDs; the server sends an empty one).
+    session_store: SessionStore | None = field(default_factory=MemorySessionStore, compare=False)
+    #: RFC 5077 ticket keys, newest first (None: no tickets). The default derives its keys from a
+    #: random secret of this configuration's own; give every process of a fleet the same source.
+    ticket_keys: TicketKeySource | None = field(default_factory=RotatingTicketKeys, compare=False)
+    #: How long a session may be resumed, in seconds (also the tickets' lifetime hint). RFC 5246
+    #: suggests at most 24 hours.
+    session_lifetime: int = 7200
+    #: The fingerprint of what admits a client (client_auth and the client trust anchors): a
+    #: session is resumed only under the policy that made it.
+    session_policy: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self, max_handshake_size: int | None) -> None:
         self._validate_common(max_handshake_size)
@@ -249,6 +283,10 @@ class ServerConfig(_Common):
         set_(self, "client_trust", TrustStore(client_anchors))
         set_(self, "client_ca_dns",
              tuple(dict.fromkeys(c.subject.public_bytes() for c in client_anchors)) if self.client_ca_names else ())
+        if not 1 <= self.session_lifetime <= 0xFFFFFFFF:
+            raise ValueError("session_lifetime must be 1 to 2^32-1 seconds")
+        set_(self, "session_policy", _policy(b"tls12 server session policy 1", self.client_auth.encode("ascii"),
+                                             self.client_trust.digest()))
 
     def certificate_message(self, credential: Credential) -> bytes:
         """The Certificate message of one of this configuration's credentials."""

@@ -65,6 +65,7 @@ from .messages import (
     parse_handshake,
 )
 from .record.layer import MAX_PLAINTEXT, HandshakeReassembler, RecordLayer
+from .session import Session
 from .trace import Failure, MessageTrace, RecordTrace, Tracer
 
 __all__ = ["ClientConnection", "ServerConnection"]
@@ -346,6 +347,18 @@ class _Connection:
         return self._negotiated.verified_certificate_chain
 
     @property
+    def session(self) -> Session | None:
+        """Once the handshake is complete: the session it made or resumed, if it can be resumed
+        (made with the extended master secret, and given a session ID or a ticket); on a client, with
+        the ticket the server sent. None before, or if there is none."""
+        return self._negotiated.session
+
+    @property
+    def session_reused(self) -> bool:
+        """The handshake was abbreviated: it resumed a session (RFC 5246 §7.3)."""
+        return self._negotiated.session_reused
+
+    @property
     def offered_cipher_suites(self) -> tuple[CipherSuite, ...]:
         """The suites the client offered (on the server: as received, unknown ones included)."""
         return self._negotiated.offered_cipher_suites
@@ -539,17 +552,24 @@ class _Connection:
 
 
 class ClientConnection(_Connection):
-    """A TLS 1.2 client. The ClientHello is queued at construction."""
+    """A TLS 1.2 client. The ClientHello is queued at construction.
 
-    def __init__(self, config: ClientConfig, server_name: str | None = None, *, tracer: Tracer | None = None) -> None:
+    `session`: a `Session` from an earlier connection's `session`, offered for resumption if it
+    still may be (same server name, same verification policy, not expired, ...); the server
+    decides, and `session_reused` says whether it did."""
+
+    def __init__(self, config: ClientConfig, server_name: str | None = None, *, session: Session | None = None,
+                 tracer: Tracer | None = None) -> None:
         if not isinstance(config, ClientConfig):
             raise TypeError("config must be a ClientConfig")
+        if session is not None and not isinstance(session, Session):
+            raise TypeError("session must be a tls12.Session")
         super().__init__(config, tracer)
         sni, verify_name = _client_names(config, server_name)
         # Like most clients, send the ClientHello in a record marked TLS 1.0: some
         # old servers reject higher record versions (RFC 5246 Appendix E.1).
         self._records.write_version = ProtocolVersion.TLS1_0
-        self._state = start_client(config, sni, verify_name, _Sink(self, tracer))
+        self._state = start_client(config, sni, verify_name, _Sink(self, tracer), session)
 
     def _dispatch(self, message: Message, raw: bytes) -> None:
         if isinstance(message, HelloRequest) and not isinstance(self._state, ClientTraffic):

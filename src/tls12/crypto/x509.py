@@ -39,7 +39,7 @@ from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import DNSName, IPAddress
@@ -255,6 +255,16 @@ class TrustStore:
     def trusts(self, cert: x509.Certificate) -> bool:
         """Is this exact certificate in the store?"""
         return _der(cert) in self._ders
+
+    def digest(self) -> bytes:
+        """SHA-256 over the anchors (their DER, in a fixed order) and `partial_chain`: equal for two
+        stores that trust the same paths."""
+        h = hashes.Hash(hashes.SHA256())
+        h.update(b"\x01" if self.partial_chain else b"\x00")
+        for der in sorted(self._ders):
+            h.update(len(der).to_bytes(4, "big"))
+            h.update(der)
+        return h.finalize()
 
     def verifier(
         self, name: str, subject: DNSName | IPAddress, now: datetime.datetime, trusted_leaf: bool = False

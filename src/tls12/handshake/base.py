@@ -9,21 +9,25 @@ trace output through the `Output` the connection gives them, and they raise
 
 from __future__ import annotations
 
+import datetime
 import hmac
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from ..crypto import prf
 from ..crypto.aead import RecordAEAD, record_aead
 from ..crypto.credentials import Credential
 from ..crypto.suites import SUITES, SuiteSpec
+from ..crypto.x509 import parse_chain
 from ..enums import AlertDescription, AlertLevel, CipherSuite, NamedGroup, ProtocolVersion, SignatureScheme
-from ..errors import DecodeError, DecryptError, UnexpectedMessage
+from ..errors import DecodeError, DecryptError, TLSError, UnexpectedMessage
 from ..events import Event
 from ..messages import ChangeCipherSpec, Finished, HandshakeMessage
+from ..session import Session
 from ..trace import Decision, SecretDerived, Tracer, Verification
 
 if TYPE_CHECKING:
@@ -33,12 +37,16 @@ __all__ = [
     "CHANGE_CIPHER_SPEC",
     "Negotiated",
     "Output",
+    "Restored",
     "State",
     "Transcript",
     "TrafficKeys",
+    "der_chain",
     "derive_keys",
     "derive_master_secret",
     "message_form",
+    "restore_session",
+    "resumed_master_secret",
     "unexpected",
 ]
 
@@ -67,6 +75,15 @@ class Negotiated:
     offered_cipher_suites: tuple[CipherSuite, ...] = field(default=())
     #: The server's: the credential (chain and key) it chose for this handshake.
     credential: Credential | None = None
+    #: The ServerHello's session_id (empty: the server keeps no session under an ID).
+    session_id: bytes = b""
+    #: The ServerHello carried the SessionTicket extension: a NewSessionTicket comes before the
+    #: server's ChangeCipherSpec (RFC 5077 §3.2).
+    new_session_ticket: bool = False
+    #: Once the handshake is complete: the session it made or resumed, if it can be resumed.
+    session: Session | None = None
+    #: The handshake was abbreviated: it resumed `session`.
+    session_reused: bool = False
 
 
 class Output(Protocol):
@@ -208,6 +225,55 @@ def derive_master_secret(
         else:
             inputs = "PRF(pre_master_secret, 'master secret', client_random + server_random)[0..47]"
         out.tracer(SecretDerived("master_secret", master, inputs))
+    out.key_log(master)
+    return master
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    """A session both roles may resume, with the peer's chains parsed again."""
+
+    session: Session
+    peer_chain: tuple[x509.Certificate, ...]
+    verified_chain: tuple[x509.Certificate, ...]
+
+
+def restore_session(session: Session, *, cipher_suites: tuple[CipherSuite, ...], policy: bytes, now: float,
+                    certificate_time: datetime.datetime) -> Restored | str:
+    """The checks both roles make before resuming a session: a `Restored`, or why it cannot be.
+
+    Only sessions made with the extended master secret are resumed (RFC 7627 §5.3: tls12 never
+    resumes a legacy one); the suite must still be enabled, the verification policy the same, the
+    session not expired, and no certificate of the path verified for the peer expired since."""
+    if not session.extended_master_secret:
+        return "EMS rule (RFC 7627 §5.3): the session was made without the extended master secret"
+    if session.expired(now):
+        return "expired"
+    if session.cipher_suite not in cipher_suites:
+        return "suite no longer enabled"
+    if session.policy != policy:
+        return "verification policy changed"
+    try:
+        peer = tuple(parse_chain(session.peer_chain_der))
+        verified = tuple(parse_chain(session.verified_chain_der))
+    except TLSError:
+        return "the session's certificates do not parse"
+    if any(cert.not_valid_after_utc < certificate_time for cert in verified):
+        return "a certificate of the peer's verified chain has expired since"
+    return Restored(session, peer, verified)
+
+
+def der_chain(chain: tuple[x509.Certificate, ...]) -> tuple[bytes, ...]:
+    """A parsed chain as the DER a session keeps."""
+    return tuple(cert.public_bytes(Encoding.DER) for cert in chain)
+
+
+def resumed_master_secret(out: Output, session: Session, how: str) -> bytes:
+    """RFC 5246 §7.3: an abbreviated handshake takes the session's master secret; only the keys are
+    new (from this handshake's randoms). `how`: how the session was found, for the glass box."""
+    master = session.master_secret
+    if out.tracer is not None:
+        out.tracer(SecretDerived("master_secret", master, f"the resumed session's ({how})"))
     out.key_log(master)
     return master
 

@@ -1,4 +1,4 @@
-"""The client side of the TLS 1.2 full handshake (RFC 5246 §7.3), one class per state.
+"""The client side of the TLS 1.2 handshake (RFC 5246 §7.3), one class per state.
 
     ClientHello            ->
                            <-  ServerHello             ExpectServerHello
@@ -10,9 +10,30 @@
     ClientKeyExchange      ->
     [ChangeCipherSpec]     ->
     Finished               ->
+                           <-  NewSessionTicket?       ExpectNewSessionTicket
                            <-  [ChangeCipherSpec]      ExpectChangeCipherSpec
                            <-  Finished                ExpectFinished
     application data      <->                          Traffic
+
+Resuming a session (RFC 5246 §7.3, RFC 5077 §3.1), when the server echoes the
+ClientHello's session_id:
+
+    ClientHello            ->  (the session's ID, or its ticket and a random ID)
+                           <-  ServerHello             ExpectServerHello
+                           <-  NewSessionTicket?       ExpectNewSessionTicket
+                           <-  [ChangeCipherSpec]      ExpectResumedChangeCipherSpec
+                           <-  Finished                ExpectResumedFinished
+    [ChangeCipherSpec]     ->
+    Finished               ->
+    application data      <->                          Traffic
+
+A session is offered only if it may still be used as it was made: not expired,
+its suite still enabled, the same server name and verification policy, its
+client certificate (if any) still configured, its ALPN protocol still offered,
+and made with the extended master secret (RFC 7627 §5.3); a resumed ServerHello
+must keep its suite and the extended master secret. A server that answers with
+a full handshake gets one. NewSessionTicket comes only after a ServerHello with
+the SessionTicket extension, and may hold no ticket (RFC 5077 §3.3).
 
 With static RSA there is no ServerKeyExchange: after the Certificate the client
 waits for ServerHelloDone (the suite's key-exchange strategy says so, see
@@ -73,28 +94,36 @@ from ..messages import (
     Extension,
     Finished,
     HelloRequest,
+    NewSessionTicket,
     RenegotiationInfo,
     ServerHello,
     ServerHelloDone,
     ServerKeyExchange,
     ServerName,
+    SessionTicket,
     SignatureAlgorithms,
     SupportedGroups,
     encode_handshake,
     find_extension,
 )
+from ..session import CLIENT_SESSION_LIFETIME, MAX_CLIENT_SESSION_LIFETIME, Session
 from ..trace import Tracer, Verification
 from .base import (
     CHANGE_CIPHER_SPEC,
     Message,
+    Negotiated,
     Output,
+    Restored,
     State,
     TrafficKeys,
     Transcript,
     check_finished,
     decide,
+    der_chain,
     derive_keys,
     derive_master_secret,
+    restore_session,
+    resumed_master_secret,
     send_finished,
     unexpected,
 )
@@ -105,6 +134,9 @@ __all__ = [
     "ExpectCertificate",
     "ExpectChangeCipherSpec",
     "ExpectFinished",
+    "ExpectNewSessionTicket",
+    "ExpectResumedChangeCipherSpec",
+    "ExpectResumedFinished",
     "ExpectServerHello",
     "ExpectServerHelloDone",
     "ExpectServerKeyExchange",
@@ -120,6 +152,7 @@ class _Hello:
     sni: str | None  # the name sent in server_name (None for IP addresses)
     verify_name: str | None  # the name the certificate must match (None: no host-name check)
     message: ClientHello
+    offer: _Offer | None = None  # the session offered for resumption
 
     @property
     def random(self) -> bytes:
@@ -142,22 +175,83 @@ def _premaster_how(peer: PeerParams) -> str:
     return f"ECDH({name}): our private key with the peer's public key"
 
 
-def start_client(config: ClientConfig, sni: str | None, verify_name: str | None, out: Output) -> ExpectServerHello:
-    """Build and queue the ClientHello (§7.4.1.2).
+@dataclass(frozen=True, slots=True)
+class _Offer:
+    """A session the ClientHello offers, by its ticket (with a random session_id) or by its ID."""
+
+    restored: Restored
+    by_ticket: bool
+
+
+def _offer(config: ClientConfig, name: str | None, session: Session, out: Output) -> _Offer | None:
+    """The session, if it may be offered to this server now; None (the reason traced) if not."""
+    restored = restore_session(session, cipher_suites=tuple(config.cipher_suites), policy=config.session_policy,
+                               now=config.clock(), certificate_time=config.provider.now())
+    by_ticket = config.session_tickets and bool(session.ticket)
+    if isinstance(restored, str):
+        why: str | None = restored
+    elif not config.extended_master_secret:
+        why = "EMS rule (RFC 7627 §5.3): the extended master secret is disabled"
+    elif session.server_name != name:
+        why = "SNI differs: the session is for another server name"
+    elif session.local_chain_der and session.local_chain_der not in {c.chain_der for c in config.client_credentials}:
+        why = "made with a client certificate this configuration does not have"
+    elif session.alpn_protocol is not None and session.alpn_protocol not in config.alpn_protocols:
+        why = "its ALPN protocol is no longer offered"
+    elif not by_ticket and not session.session_id:
+        why = "nothing to resume it by (no session id, and no ticket or tickets disabled)"
+    else:
+        why = None
+    if why is not None:
+        decide(out, "session offered", "(none)", why)
+        return None
+    assert isinstance(restored, Restored)
+    return _Offer(restored, by_ticket)
+
+
+def start_client(config: ClientConfig, sni: str | None, verify_name: str | None, out: Output,
+                 session: Session | None = None) -> ExpectServerHello:
+    """Build and queue the ClientHello (§7.4.1.2), offering `session` if it may be resumed.
 
     Everything but the random is the same for every connection of a config to
-    a name, so it is built and encoded once and kept on the config."""
+    a name, so it is built and encoded once and kept on the config; a ClientHello
+    that offers a session is encoded for itself."""
     template = config.hello_templates.get(sni)
     if template is None:
         template = config.hello_templates[sni] = _hello_template(config, sni)
     base, head, tail = template
+    offer = None if session is None else _offer(config, sni if sni is not None else verify_name, session, out)
     random = config.provider.random(32)
     hello = dataclasses.replace(base, random=random)
+    raw = head + random + tail
+    if offer is not None:
+        offered = offer.restored.session
+        if offer.by_ticket:
+            # RFC 5077 §3.4: a random session_id, whose echo says the ticket was accepted.
+            extensions = tuple(SessionTicket(offered.ticket) if isinstance(ext, SessionTicket) else ext
+                               for ext in base.extensions)
+            hello = dataclasses.replace(hello, session_id=config.provider.random(32), extensions=extensions)
+        else:
+            hello = dataclasses.replace(hello, session_id=offered.session_id)
+        try:
+            raw = encode_handshake(hello)
+        except ValueError:  # a ticket too large for the ClientHello's extensions
+            decide(out, "session offered", "(none)", f"its ticket ({len(offered.ticket)} bytes) does not fit "
+                   "in a ClientHello")
+            offer, hello, raw = None, dataclasses.replace(base, random=random), head + random + tail
+        else:
+            if out.tracer is not None:
+                age = int(config.clock()) - offered.created
+                decide(out, "session offered", f"ticket of {len(offered.ticket)} bytes" if offer.by_ticket
+                       else f"session id {offered.session_id.hex()}",
+                       f"a session for {offered.server_name or '(no name)'}, {age} s old" + (
+                           "; with a random session_id, whose echo says the server resumes it (RFC 5077 §3.4)"
+                           if offer.by_ticket else ""))
     transcript = Transcript()
-    transcript.add(out.send_handshake(hello, head + random + tail))
+    transcript.add(out.send_handshake(hello, raw))
     out.negotiated.client_random = random
     out.negotiated.offered_cipher_suites = hello.cipher_suites
-    return ExpectServerHello(_Hello(config, sni, verify_name, hello), transcript)
+    return ExpectServerHello(_Hello(config, sni, verify_name, hello, offer), transcript)
 
 
 def _hello_template(config: ClientConfig, sni: str | None) -> tuple[ClientHello, bytes, bytes]:
@@ -176,6 +270,10 @@ def _hello_template(config: ClientConfig, sni: str | None) -> tuple[ClientHello,
     ]
     if config.extended_master_secret:
         extensions.append(ExtendedMasterSecret())
+        if config.session_tickets:
+            # RFC 5077 §3.2: empty, it asks for a ticket (only with the extended master secret: tls12
+            # makes no session without it).
+            extensions.append(SessionTicket())
     extensions.append(RenegotiationInfo(b""))
     if config.alpn_protocols:
         extensions.append(ALPN(tuple(config.alpn_protocols)))  # type: ignore[arg-type]
@@ -243,6 +341,16 @@ class ExpectServerHello:
                 decide(out, "ALPN", alpn.protocols[0].decode("utf-8", "replace"),
                        "selected by the server from our offer")
 
+        offer = self.hello.offer
+        if offer is not None:
+            # RFC 5246 §7.4.1.3: the server resumes by echoing the session_id (RFC 5077 §3.4: for a
+            # ticket, the random one we sent).
+            if message.session_id and message.session_id == self.hello.message.session_id:
+                return _resumed(self.hello, offer, message, raw, self.transcript, out)
+            decide(out, "session", "full handshake", "the server did not echo our session_id: it did not "
+                   "resume the session")
+        neg.session_id = message.session_id
+        neg.new_session_ticket = find_extension(message.extensions, SessionTicket) is not None
         neg.version = message.server_version
         neg.cipher_suite = message.cipher_suite
         neg.server_random = message.random
@@ -259,6 +367,40 @@ class ExpectServerHello:
                               keep=bool(config.client_credentials) or config.client_credential_callback is not None)
         self.transcript.add(raw)
         return ExpectCertificate(self.hello, suite, self.transcript)
+
+
+def _resumed(hello: _Hello, offer: _Offer, message: ServerHello, raw: bytes, transcript: Transcript,
+             out: Output) -> State:
+    """The server resumes the offered session: keys from its master secret and the new randoms; the
+    server's ChangeCipherSpec and Finished come next (after a NewSessionTicket if it renews the ticket)."""
+    session = offer.restored.session
+    neg = out.negotiated
+    # RFC 5246 §7.4.1.3: the session's own suite (and null compression, checked already).
+    if message.cipher_suite != session.cipher_suite:
+        raise IllegalParameter(f"server resumed the session with {message.cipher_suite.name}, not its "
+                               f"{session.cipher_suite.name}")
+    if not neg.extended_master_secret:
+        raise HandshakeFailure("EMS rule (RFC 7627 §5.3): the server resumed a session made with the extended "
+                               "master secret without it")
+    renew = find_extension(message.extensions, SessionTicket) is not None
+    neg.version, neg.cipher_suite, neg.server_random = message.server_version, message.cipher_suite, message.random
+    neg.server_name, neg.session_id, neg.new_session_ticket = hello.sni, message.session_id, renew
+    neg.peer_certificate_chain = offer.restored.peer_chain
+    neg.verified_certificate_chain = offer.restored.verified_chain
+    how = "by its ticket" if offer.by_ticket else "by its session id"
+    if out.tracer is not None:
+        decide(out, "session", "resumed", f"the server echoed our session_id: the session resumed {how} "
+               "(abbreviated handshake, RFC 5246 §7.3)" + ("; a new ticket follows" if renew else ""))
+        decide(out, "cipher suite", session.cipher_suite.name, "the resumed session's")
+        decide(out, "extended master secret", "yes", "the resumed session's; the server echoed the extension")
+    suite = SUITES[message.cipher_suite]
+    transcript.start(suite.prf_hash)
+    transcript.add(raw)
+    master = resumed_master_secret(out, session, how)
+    keys = derive_keys(out, suite, master)
+    if renew:
+        return ExpectNewSessionTicket(suite, transcript, master, keys, None, session)
+    return ExpectResumedChangeCipherSpec(suite, transcript, master, keys, session)
 
 
 @dataclass(frozen=True, slots=True)
@@ -483,9 +625,76 @@ class ExpectServerHelloDone:
             self.transcript.release()
             self.transcript.add(out.send_handshake(CertificateVerify(scheme, signature)))
         # 5. ChangeCipherSpec, then Finished: the first protected message.
-        out.negotiated.client_verify_data = send_finished(out, self.suite, master, self.transcript,
-                                                          keys.client_write, "client")
-        return ExpectChangeCipherSpec(self.suite, self.transcript, master, keys)
+        neg = out.negotiated
+        neg.client_verify_data = send_finished(out, self.suite, master, self.transcript, keys.client_write, "client")
+        # 6. A session is made of this handshake only with the extended master secret (RFC 7627 §5.3).
+        seed = None
+        if neg.extended_master_secret:
+            hello = self.hello
+            seed = _SessionSeed(config, hello.sni if hello.sni is not None else hello.verify_name,
+                                () if self.client_credential is None else self.client_credential[0].chain_der)
+        if neg.new_session_ticket:
+            return ExpectNewSessionTicket(self.suite, self.transcript, master, keys, seed)
+        return ExpectChangeCipherSpec(self.suite, self.transcript, master, keys, seed)
+
+
+@dataclass(frozen=True, slots=True)
+class _SessionSeed:
+    """What a full handshake's session holds besides what was negotiated: the name it is for, the
+    client certificate chain sent, and the server's ticket once one came."""
+
+    config: ClientConfig
+    name: str | None
+    local_chain_der: tuple[bytes, ...]
+    ticket: NewSessionTicket | None = None
+
+    def session(self, neg: Negotiated, master_secret: bytes) -> Session | None:
+        """The session, if the server gave a way to resume it (a session_id or a ticket)."""
+        ticket = b"" if self.ticket is None else self.ticket.ticket
+        if not ticket and not neg.session_id:
+            return None
+        hint = 0 if self.ticket is None else self.ticket.ticket_lifetime_hint
+        assert neg.cipher_suite is not None
+        return Session(
+            session_id=neg.session_id, master_secret=master_secret, cipher_suite=neg.cipher_suite,
+            extended_master_secret=neg.extended_master_secret, server_name=self.name,
+            alpn_protocol=neg.alpn_protocol, peer_chain_der=der_chain(neg.peer_certificate_chain),
+            verified_chain_der=der_chain(neg.verified_certificate_chain), local_chain_der=self.local_chain_der,
+            policy=self.config.session_policy, created=int(self.config.clock()),
+            lifetime=min(hint, MAX_CLIENT_SESSION_LIFETIME) if ticket and hint else CLIENT_SESSION_LIFETIME,
+            ticket=ticket, ticket_lifetime_hint=hint)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectNewSessionTicket:
+    """The server's ServerHello carried the SessionTicket extension: NewSessionTicket comes before its
+    ChangeCipherSpec (RFC 5077 §3.3), in a full handshake (`seed`) or renewing the ticket of the
+    session being resumed (`resumed`). An empty ticket means the server keeps none after all."""
+
+    expects: ClassVar[str] = "the server's NewSessionTicket"
+    accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.NEW_SESSION_TICKET, HandshakeType.HELLO_REQUEST})
+    suite: SuiteSpec
+    transcript: Transcript
+    master_secret: bytes
+    keys: TrafficKeys
+    seed: _SessionSeed | None
+    resumed: Session | None = None
+
+    def handle(self, message: Message, raw: bytes, out: Output) -> State:
+        if not isinstance(message, NewSessionTicket):
+            raise unexpected(self, message)
+        self.transcript.add(raw)
+        if message.ticket:
+            decide(out, "session ticket", f"{len(message.ticket)} bytes, lifetime hint "
+                   f"{message.ticket_lifetime_hint} s", "from the server's NewSessionTicket (RFC 5077 §3.3)")
+        else:
+            decide(out, "session ticket", "(empty)", "the server sent no ticket after all (RFC 5077 §3.3)")
+        if self.resumed is not None:
+            renewed = dataclasses.replace(self.resumed, ticket=message.ticket,
+                                          ticket_lifetime_hint=message.ticket_lifetime_hint)
+            return ExpectResumedChangeCipherSpec(self.suite, self.transcript, self.master_secret, self.keys, renewed)
+        seed = None if self.seed is None else dataclasses.replace(self.seed, ticket=message)
+        return ExpectChangeCipherSpec(self.suite, self.transcript, self.master_secret, self.keys, seed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -496,12 +705,13 @@ class ExpectChangeCipherSpec:
     transcript: Transcript
     master_secret: bytes
     keys: TrafficKeys
+    seed: _SessionSeed | None
 
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if not isinstance(message, ChangeCipherSpec):
             raise unexpected(self, message)
         out.set_read_cipher(self.keys.server_write)
-        return ExpectFinished(self.suite, self.transcript, self.master_secret)
+        return ExpectFinished(self.suite, self.transcript, self.master_secret, self.seed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,13 +721,67 @@ class ExpectFinished:
     suite: SuiteSpec
     transcript: Transcript
     master_secret: bytes
+    seed: _SessionSeed | None
 
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if not isinstance(message, Finished):
             raise unexpected(self, message)
-        out.negotiated.server_verify_data = check_finished(
+        neg = out.negotiated
+        neg.server_verify_data = check_finished(
             out, self.suite, self.master_secret, self.transcript, message, "server",
-            "handshake messages up to the client's Finished")
+            "handshake messages up to the NewSessionTicket" if neg.new_session_ticket
+            else "handshake messages up to the client's Finished")
+        if self.seed is not None:
+            neg.session = self.seed.session(neg, self.master_secret)
+        out.event(HandshakeComplete())
+        return ClientTraffic()
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectResumedChangeCipherSpec:
+    """Resuming: the server's ChangeCipherSpec, then its Finished, come before ours."""
+
+    expects: ClassVar[str] = "the server's ChangeCipherSpec (resuming)"
+    accepts: ClassVar[frozenset[int]] = frozenset({CHANGE_CIPHER_SPEC, HandshakeType.HELLO_REQUEST})
+    suite: SuiteSpec
+    transcript: Transcript
+    master_secret: bytes
+    keys: TrafficKeys
+    session: Session
+
+    def handle(self, message: Message, raw: bytes, out: Output) -> State:
+        if not isinstance(message, ChangeCipherSpec):
+            raise unexpected(self, message)
+        out.set_read_cipher(self.keys.server_write)
+        return ExpectResumedFinished(self.suite, self.transcript, self.master_secret, self.keys, self.session)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectResumedFinished:
+    """Resuming: the server's Finished; then our ChangeCipherSpec and Finished end the handshake."""
+
+    expects: ClassVar[str] = "the server's Finished (resuming)"
+    accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.FINISHED, HandshakeType.HELLO_REQUEST})
+    suite: SuiteSpec
+    transcript: Transcript
+    master_secret: bytes
+    keys: TrafficKeys
+    session: Session
+
+    def handle(self, message: Message, raw: bytes, out: Output) -> State:
+        if not isinstance(message, Finished):
+            raise unexpected(self, message)
+        neg = out.negotiated
+        neg.server_verify_data = check_finished(
+            out, self.suite, self.master_secret, self.transcript, message, "server",
+            "handshake messages up to the server's ChangeCipherSpec")
+        self.transcript.add(raw)
+        neg.client_verify_data = send_finished(out, self.suite, self.master_secret, self.transcript,
+                                               self.keys.client_write, "client")
+        session = self.session
+        # Still resumable if it has an ID or a ticket (an empty renewed ticket leaves it none).
+        neg.session = session if session.session_id or session.ticket else None
+        neg.session_reused = True
         out.event(HandshakeComplete())
         return ClientTraffic()
 

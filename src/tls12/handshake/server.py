@@ -1,4 +1,4 @@
-"""The server side of the TLS 1.2 full handshake (RFC 5246 §7.3), one class per state.
+"""The server side of the TLS 1.2 handshake (RFC 5246 §7.3), one class per state.
 
     ExpectClientHello        <-  ClientHello
                                  ServerHello, Certificate,
@@ -9,8 +9,29 @@
     ExpectCertificateVerify  <-  CertificateVerify  (only after a non-empty client Certificate)
     ExpectChangeCipherSpec   <-  [ChangeCipherSpec]
     ExpectFinished           <-  Finished
-                                 [ChangeCipherSpec], Finished        ->
+                                 NewSessionTicket?, [ChangeCipherSpec], Finished  ->
     ServerTraffic           <->  application data
+
+The abbreviated handshake, when the ClientHello's ticket or session ID names a
+session this server may resume (RFC 5246 §7.3, RFC 5077 §3.1):
+
+    ExpectClientHello              <-  ClientHello (a ticket, or a session_id)
+                                       ServerHello (that session_id), NewSessionTicket?,
+                                       [ChangeCipherSpec], Finished      ->
+    ExpectResumedChangeCipherSpec  <-  [ChangeCipherSpec]
+    ExpectResumedFinished          <-  Finished
+    ServerTraffic                 <->  application data
+
+A session is resumed only if nothing it settled would change: its suite is
+still enabled and offered, the SNI name and the ALPN choice are the same, the
+client-verification policy is the one that admitted its peer, it has not
+expired, and RFC 7627 §5.3 allows it (tls12 resumes only extended-master-secret
+sessions; a ClientHello without the extension for one is refused). Anything else,
+a ticket that does not open or a store that fails included, is a full handshake.
+A full handshake with the extended master secret makes a session: sealed in a
+ticket when the client asked for one (NewSessionTicket before the server's
+ChangeCipherSpec, RFC 5077 §3.3), else kept in the session store under a new
+session ID. A ticket opened with an older key is renewed in the abbreviated handshake.
 
 Negotiation is by the server's preference among what the client offers (or
 the client's, with `prefer_client_order`); anything unknown in the ClientHello
@@ -34,6 +55,7 @@ from ..crypto.credentials import Credential, CredentialChoice, choose_credential
 from ..crypto.dhe import FFDHE_GROUPS
 from ..crypto.kx import ECDHE_GROUPS
 from ..crypto.suites import SUITES, AEADKind, KeyExchange, SuiteSpec
+from ..crypto.tickets import OVERHEAD, open_ticket, seal_ticket
 from ..crypto.x509 import parse_chain, verify_client_chain
 from ..enums import (
     AlertDescription,
@@ -46,6 +68,7 @@ from ..enums import (
     SignatureScheme,
 )
 from ..errors import (
+    DecodeError,
     HandshakeFailure,
     IllegalParameter,
     InsufficientSecurity,
@@ -67,28 +90,37 @@ from ..messages import (
     ExtendedMasterSecret,
     Extension,
     Finished,
+    NewSessionTicket,
     RenegotiationInfo,
     RSAClientKeyExchange,
     ServerHello,
     ServerHelloDone,
     ServerName,
+    SessionTicket,
     SignatureAlgorithms,
     SupportedGroups,
     SupportedVersions,
     encode_handshake,
     find_extension,
 )
+from ..messages.handshake import MAX_TICKET
+from ..session import Session
 from .base import (
     CHANGE_CIPHER_SPEC,
     Message,
+    Negotiated,
     Output,
+    Restored,
     State,
     TrafficKeys,
     Transcript,
     check_finished,
     decide,
+    der_chain,
     derive_keys,
     derive_master_secret,
+    restore_session,
+    resumed_master_secret,
     send_finished,
     unexpected,
 )
@@ -101,6 +133,8 @@ __all__ = [
     "ExpectClientHello",
     "ExpectClientKeyExchange",
     "ExpectFinished",
+    "ExpectResumedChangeCipherSpec",
+    "ExpectResumedFinished",
     "ServerTraffic",
     "negotiation_order",
 ]
@@ -242,6 +276,219 @@ def _choose_alpn(config: ServerConfig, hello: ClientHello) -> bytes | None:
 
 
 @dataclass(frozen=True, slots=True)
+class _Found:
+    """A session the ClientHello names, found: by its ticket or in the store."""
+
+    session: Session
+    offered: str  # what the client offered, for the glass box
+    how: str  # how the session was found
+    renew: bool  # a ticket opened with an older key: send a new one
+
+
+def _find_session(config: ServerConfig, hello: ClientHello, out: Output) -> _Found | None:
+    """The session the ClientHello offers: a non-empty SessionTicket is opened; otherwise a session_id
+    is looked up in the store. None (with the reason traced) when there is none to be had."""
+    ticket = find_extension(hello.extensions, SessionTicket)
+    if ticket is not None and ticket.ticket:
+        offered = f"ticket of {len(ticket.ticket)} bytes"
+        if config.ticket_keys is None:
+            decide(out, "session", "full handshake", f"{offered}: tickets are disabled")
+            return None
+        try:
+            keys = config.ticket_keys.ticket_keys()
+        except Exception as exc:  # a key source that fails (a store down) is a miss
+            decide(out, "session", "full handshake", f"{offered}: ticket keys failed: {type(exc).__name__}")
+            return None
+        opened = open_ticket(keys, ticket.ticket)
+        if opened is None:
+            decide(out, "session", "full handshake",
+                   f"{offered}: not opened (a key name the server no longer has, truncated or tampered)")
+            return None
+        plaintext, index = opened
+        try:
+            session = Session.from_bytes(plaintext)
+        except DecodeError:
+            decide(out, "session", "full handshake", f"{offered}: opened, but its session does not decode")
+            return None
+        return _Found(session, offered, f"ticket opened with key {keys[index].name.hex()}", index > 0)
+    if not hello.session_id:
+        return None
+    offered = f"session id {hello.session_id.hex()}"
+    store = config.session_store
+    if store is None:
+        decide(out, "session", "full handshake", f"{offered}: the server keeps no sessions by ID")
+        return None
+    try:
+        value = store.get(hello.session_id)
+    except Exception as exc:  # RFC-wise a miss: a store must never fail a handshake
+        decide(out, "session", "full handshake", f"{offered}: store failed: {type(exc).__name__}")
+        return None
+    if value is None:
+        decide(out, "session", "full handshake", f"{offered}: session id unknown")
+        return None
+    stored: Session | None
+    try:
+        stored = Session.from_bytes(value)
+    except DecodeError:
+        stored = None
+    if stored is None or stored.session_id != hello.session_id:
+        decide(out, "session", "full handshake", f"{offered}: the stored session does not decode")
+        return None
+    return _Found(stored, offered, f"session id {hello.session_id.hex()} found in the store", False)
+
+
+@dataclass(frozen=True, slots=True)
+class _Resume:
+    restored: Restored
+    how: str
+    renew: bool
+    alpn: bytes | None
+
+
+_NO_ALPN = b""  # what _choose_alpn's refusal compares as: no session has an empty ALPN protocol
+
+
+def _resumable(config: ServerConfig, hello: ClientHello, found: _Found, server_name: str | None,
+               out: Output) -> _Resume | None:
+    """May the session be resumed with this ClientHello? None (the reason traced) for a full handshake.
+
+    RFC 7627 §5.3: a session with the extended master secret and a ClientHello without it is not
+    a full handshake but handshake_failure."""
+    session = found.session
+    restored = restore_session(session, cipher_suites=tuple(config.cipher_suites), policy=config.session_policy,
+                               now=config.clock(), certificate_time=config.provider.now())
+    alpn: bytes | None = None
+    if isinstance(restored, str):
+        why: str | None = restored
+    elif session.cipher_suite not in hello.cipher_suites:
+        # RFC 5246 §7.4.1.2: a client resuming offers the session's suite.
+        why = "suite not offered by the client"
+    elif session.server_name != server_name:
+        why = "SNI differs"
+    elif not config.extended_master_secret:
+        why = "EMS rule (RFC 7627 §5.3): the server no longer uses the extended master secret"
+    else:
+        try:
+            alpn = _choose_alpn(config, hello)
+        except NoApplicationProtocol:
+            alpn = _NO_ALPN
+        why = "ALPN choice would differ" if alpn != session.alpn_protocol else None
+    if why is not None:
+        decide(out, "session", "full handshake", f"{found.offered}: {why}")
+        return None
+    if find_extension(hello.extensions, ExtendedMasterSecret) is None:
+        raise HandshakeFailure("EMS rule (RFC 7627 §5.3): the offered session used the extended master secret "
+                               "and the ClientHello does not offer it")
+    assert isinstance(restored, Restored)
+    return _Resume(restored, found.how, found.renew, alpn)
+
+
+def _ticket(config: ServerConfig, session: Session, hint: int, out: Output) -> NewSessionTicket:
+    """A NewSessionTicket with the session sealed under the newest ticket key; an empty ticket
+    (RFC 5077 §3.3) if there is no key or the session is too large for one."""
+    assert config.ticket_keys is not None
+    try:
+        keys = config.ticket_keys.ticket_keys()
+    except Exception as exc:  # a key source that fails: no ticket this time
+        decide(out, "session ticket", "(empty)", f"ticket keys failed: {type(exc).__name__}")
+        return NewSessionTicket(hint, b"")
+    plaintext = session.to_bytes()
+    if not keys or len(plaintext) + OVERHEAD > MAX_TICKET:
+        decide(out, "session ticket", "(empty)", "no ticket key" if not keys else
+               f"the session ({len(plaintext)} bytes) does not fit a ticket (RFC 5077 §3.3: 2^16-1 bytes)")
+        return NewSessionTicket(hint, b"")
+    ticket = seal_ticket(keys[0], plaintext, config.provider.random(12))
+    decide(out, "session ticket", f"{len(ticket)} bytes, lifetime hint {hint} s",
+           f"the session sealed under ticket key {keys[0].name.hex()}")
+    return NewSessionTicket(hint, ticket)
+
+
+def _abbreviated(config: ServerConfig, hello: ClientHello, raw: bytes, resume: _Resume, secure_reneg: bool,
+                 point_formats: bool, out: Output) -> State:
+    """RFC 5246 §7.3: ServerHello echoing the client's session_id, a renewed ticket if due, then our
+    ChangeCipherSpec and Finished under keys from the session's master secret and the new randoms."""
+    neg, restored = out.negotiated, resume.restored
+    session = restored.session
+    neg.version = ProtocolVersion.TLS1_2
+    neg.cipher_suite, neg.extended_master_secret, neg.alpn_protocol = session.cipher_suite, True, resume.alpn
+    neg.peer_certificate_chain, neg.verified_certificate_chain = restored.peer_chain, restored.verified_chain
+    neg.session_id, neg.new_session_ticket = hello.session_id, resume.renew
+    if out.tracer is not None:
+        decide(out, "session", "resumed", resume.how + (", renewed because an older key" if resume.renew else ""))
+        decide(out, "cipher suite", session.cipher_suite.name, "the resumed session's")
+        decide(out, "extended master secret", "yes", "the resumed session's; the client offered it")
+    # The reply carries only extensions the client offered (§7.4.1.4), and no server_name when
+    # resuming (RFC 6066 §3).
+    extensions: list[Extension] = []
+    if secure_reneg:
+        extensions.append(RenegotiationInfo(b""))
+    extensions.append(ExtendedMasterSecret())
+    if point_formats:
+        extensions.append(ECPointFormats((ECPointFormat.UNCOMPRESSED,)))
+    if resume.alpn is not None:
+        extensions.append(ALPN((resume.alpn,)))
+    if resume.renew:
+        extensions.append(SessionTicket())
+    server_hello = ServerHello(
+        server_version=ProtocolVersion.TLS1_2,
+        random=config.provider.random(32),
+        session_id=hello.session_id,  # RFC 5077 §3.4: the client's, for a ticket too
+        cipher_suite=session.cipher_suite,
+        compression_method=0,
+        extensions=tuple(extensions),
+    )
+    neg.server_random = server_hello.random
+    spec = SUITES[session.cipher_suite]
+    transcript = Transcript()
+    transcript.start(spec.prf_hash)
+    transcript.add(raw)
+    transcript.add(out.send_handshake(server_hello))
+    if resume.renew:
+        # The renewed ticket holds the same session: it expires when the session does.
+        remaining = max(session.created + session.lifetime - int(config.clock()), 1)
+        transcript.add(out.send_handshake(_ticket(config, session, remaining, out)))
+    master = resumed_master_secret(out, session, resume.how)
+    keys = derive_keys(out, spec, master)
+    neg.server_verify_data = send_finished(out, spec, master, transcript, keys.server_write, "server")
+    return ExpectResumedChangeCipherSpec(spec, transcript, master, keys, session)
+
+
+@dataclass(frozen=True, slots=True)
+class _Issue:
+    """What becomes of a full handshake's session (one with the extended master secret): sealed in
+    a ticket (`ticket`), or kept in the store under the ServerHello's session_id (if it has one)."""
+
+    config: ServerConfig
+    ticket: bool
+
+    def session(self, neg: Negotiated, master_secret: bytes) -> Session:
+        config = self.config
+        assert neg.cipher_suite is not None
+        return Session(
+            session_id=neg.session_id, master_secret=master_secret, cipher_suite=neg.cipher_suite,
+            extended_master_secret=neg.extended_master_secret, server_name=neg.server_name,
+            alpn_protocol=neg.alpn_protocol, peer_chain_der=der_chain(neg.peer_certificate_chain),
+            verified_chain_der=der_chain(neg.verified_certificate_chain), local_chain_der=(),
+            policy=config.session_policy, created=int(config.clock()), lifetime=config.session_lifetime)
+
+    def keep(self, session: Session, ticket: NewSessionTicket | None, out: Output) -> Session | None:
+        """Store the session under its ID, if it has one; the session, if it can be resumed at all
+        (stored, or sealed in the ticket sent)."""
+        store = self.config.session_store
+        stored = False
+        if session.session_id and store is not None:
+            try:
+                store.put(session.session_id, session.to_bytes(), self.config.session_lifetime)
+            except Exception as exc:  # a store never fails a handshake: the session is only not kept
+                decide(out, "session", "not stored", f"store failed: {type(exc).__name__}")
+            else:
+                stored = True
+                decide(out, "session", "stored", f"under session id {session.session_id.hex()}, "
+                       f"for {self.config.session_lifetime} s")
+        return session if stored or (ticket is not None and ticket.ticket) else None
+
+
+@dataclass(frozen=True, slots=True)
 class ExpectClientHello:
     expects: ClassVar[str] = "ClientHello"
     accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.CLIENT_HELLO})
@@ -277,6 +524,13 @@ class ExpectClientHello:
         if reneg is not None and reneg.renegotiated_connection:
             raise HandshakeFailure("renegotiation_info is not empty in an initial handshake")
         secure_reneg = reneg is not None or CipherSuite.TLS_EMPTY_RENEGOTIATION_INFO_SCSV in hello.cipher_suites
+
+        # A session to resume: then the abbreviated handshake (RFC 5246 §7.3).
+        found = _find_session(config, hello, out)
+        if found is not None:
+            resume = _resumable(config, hello, found, neg.server_name, out)
+            if resume is not None:
+                return _abbreviated(config, hello, raw, resume, secure_reneg, formats is not None, out)
 
         choice, group, order_why, group_why = _choose(config, hello, neg.server_name)
         suite, scheme, credential = choice.suite, choice.scheme, choice.credential
@@ -318,16 +572,34 @@ class ExpectClientHello:
             extensions.append(ECPointFormats((ECPointFormat.UNCOMPRESSED,)))
         if alpn is not None:
             extensions.append(ALPN((alpn,)))
+        # The session (only with the extended master secret, RFC 7627 §5.3): in a ticket if the client
+        # asked for one (RFC 5077 §3.2; then no session ID, as it would only fill the store), else
+        # under a new session ID if the server keeps a store (§7.4.1.3: empty otherwise).
+        issue = None
+        if ems:
+            ticket = config.ticket_keys is not None and find_extension(hello.extensions, SessionTicket) is not None
+            issue = _Issue(config, ticket)
+            if ticket:
+                extensions.append(SessionTicket())
+        server_random = config.provider.random(32)
+        spec = SUITES[suite]
+        # The key exchange's share is drawn before the session ID: a provider's sequence (a deterministic
+        # recording) is then the same whether a session ID is drawn or not.
+        offer = STRATEGIES[spec.key_exchange].server_offer(config.provider, group, credential.private_key,
+                                                           hello.client_version)
+        session_id = b""
+        if issue is not None and not issue.ticket and config.session_store is not None:
+            session_id = config.provider.random(32)
         server_hello = ServerHello(
             server_version=ProtocolVersion.TLS1_2,
-            random=config.provider.random(32),
-            session_id=b"",
+            random=server_random,
+            session_id=session_id,
             cipher_suite=suite,
             compression_method=0,
             extensions=tuple(extensions),
         )
         neg.server_random = server_hello.random
-        spec = SUITES[suite]
+        neg.session_id, neg.new_session_ticket = session_id, issue is not None and issue.ticket
         transcript = Transcript()
         # The client's CertificateVerify signs the raw messages with its scheme's hash: keep them.
         client_auth = config.client_auth != "none"
@@ -338,8 +610,6 @@ class ExpectClientHello:
 
         # The key exchange's own ServerKeyExchange, if it has one (§7.4.3): its params signed with the
         # chosen credential over client_random + server_random + params.
-        offer = STRATEGIES[spec.key_exchange].server_offer(config.provider, group, credential.private_key,
-                                                           hello.client_version)
         params = offer.params
         if params is not None:
             assert scheme is not None  # every suite with a ServerKeyExchange signs it
@@ -358,8 +628,8 @@ class ExpectClientHello:
                    f"CertificateRequest naming {len(config.client_ca_dns)} certificate authorities")
         transcript.add(out.send_handshake(ServerHelloDone(), _SERVER_HELLO_DONE))
         if client_auth:
-            return ExpectClientCertificate(spec, transcript, offer, config)
-        return ExpectClientKeyExchange(spec, transcript, offer)
+            return ExpectClientCertificate(spec, transcript, offer, config, issue)
+        return ExpectClientKeyExchange(spec, transcript, offer, issue)
 
 
 #: ClientCertificateType values (RFC 5246 §7.4.4).
@@ -387,6 +657,7 @@ class ExpectClientCertificate:
     transcript: Transcript
     offer: ServerOffer
     config: ServerConfig
+    issue: _Issue | None
 
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if not isinstance(message, Certificate):
@@ -397,7 +668,7 @@ class ExpectClientCertificate:
             decide(out, "client certificate", "(none)", "the client sent none; client_auth is optional: anonymous")
             self.transcript.add(raw)
             self.transcript.release()
-            return ExpectClientKeyExchange(self.suite, self.transcript, self.offer)
+            return ExpectClientKeyExchange(self.suite, self.transcript, self.offer, self.issue)
         chain = parse_chain(message.certificate_list)
         out.negotiated.peer_certificate_chain = tuple(chain)
         path = verify_client_chain(self.config.client_trust, chain, self.config.provider.now())
@@ -408,7 +679,7 @@ class ExpectClientCertificate:
             raise UnsupportedCertificate(f"client certificate key {type(key).__name__} cannot sign")
         decide(out, "client certificate", leaf.subject.rfc4514_string(), "verified against the client trust anchors")
         self.transcript.add(raw)
-        return ExpectClientKeyExchange(self.suite, self.transcript, self.offer,
+        return ExpectClientKeyExchange(self.suite, self.transcript, self.offer, self.issue,
                                        _ClientKey(key, signatures.rsa_pss_key(leaf),
                                                   tuple(self.config.signature_schemes)))
 
@@ -420,6 +691,7 @@ class ExpectClientKeyExchange:
     suite: SuiteSpec
     transcript: Transcript
     offer: ServerOffer
+    issue: _Issue | None
     #: The client's certificate key, when it sent one: CertificateVerify comes next.
     client_key: _ClientKey | None = None
 
@@ -431,8 +703,8 @@ class ExpectClientKeyExchange:
         master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript, self.offer.describe())
         keys = derive_keys(out, self.suite, master)
         if self.client_key is not None:
-            return ExpectCertificateVerify(self.suite, self.transcript, master, keys, self.client_key)
-        return ExpectChangeCipherSpec(self.suite, self.transcript, master, keys)
+            return ExpectCertificateVerify(self.suite, self.transcript, master, keys, self.client_key, self.issue)
+        return ExpectChangeCipherSpec(self.suite, self.transcript, master, keys, self.issue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -447,6 +719,7 @@ class ExpectCertificateVerify:
     master_secret: bytes
     keys: TrafficKeys
     client_key: _ClientKey
+    issue: _Issue | None
 
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if not isinstance(message, CertificateVerify):
@@ -459,7 +732,7 @@ class ExpectCertificateVerify:
                "the client's signature over the handshake messages verifies with its certificate's key")
         self.transcript.release()
         self.transcript.add(raw)
-        return ExpectChangeCipherSpec(self.suite, self.transcript, self.master_secret, self.keys)
+        return ExpectChangeCipherSpec(self.suite, self.transcript, self.master_secret, self.keys, self.issue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -470,12 +743,13 @@ class ExpectChangeCipherSpec:
     transcript: Transcript
     master_secret: bytes
     keys: TrafficKeys
+    issue: _Issue | None
 
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if not isinstance(message, ChangeCipherSpec):
             raise unexpected(self, message)
         out.set_read_cipher(self.keys.client_write)
-        return ExpectFinished(self.suite, self.transcript, self.master_secret, self.keys)
+        return ExpectFinished(self.suite, self.transcript, self.master_secret, self.keys, self.issue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,16 +760,69 @@ class ExpectFinished:
     transcript: Transcript
     master_secret: bytes
     keys: TrafficKeys
+    issue: _Issue | None
 
     def handle(self, message: Message, raw: bytes, out: Output) -> State:
         if not isinstance(message, Finished):
             raise unexpected(self, message)
-        out.negotiated.client_verify_data = check_finished(
+        neg = out.negotiated
+        neg.client_verify_data = check_finished(
             out, self.suite, self.master_secret, self.transcript, message, "client",
             "handshake messages up to ClientKeyExchange")
         self.transcript.add(raw)
-        out.negotiated.server_verify_data = send_finished(out, self.suite, self.master_secret, self.transcript,
-                                                          self.keys.server_write, "server")
+        issue, session, ticket = self.issue, None, None
+        if issue is not None:
+            session = issue.session(neg, self.master_secret)
+            if issue.ticket:
+                # RFC 5077 §3.3: before our ChangeCipherSpec, and covered by our Finished.
+                ticket = _ticket(issue.config, session, issue.config.session_lifetime, out)
+                self.transcript.add(out.send_handshake(ticket))
+        neg.server_verify_data = send_finished(out, self.suite, self.master_secret, self.transcript,
+                                               self.keys.server_write, "server")
+        if issue is not None and session is not None:
+            neg.session = issue.keep(session, ticket, out)
+        out.event(HandshakeComplete())
+        return ServerTraffic()
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectResumedChangeCipherSpec:
+    """Abbreviated handshake: our Finished is sent; the client's ChangeCipherSpec comes next."""
+
+    expects: ClassVar[str] = "the client's ChangeCipherSpec (resuming)"
+    accepts: ClassVar[frozenset[int]] = frozenset({CHANGE_CIPHER_SPEC})
+    suite: SuiteSpec
+    transcript: Transcript
+    master_secret: bytes
+    keys: TrafficKeys
+    session: Session
+
+    def handle(self, message: Message, raw: bytes, out: Output) -> State:
+        if not isinstance(message, ChangeCipherSpec):
+            raise unexpected(self, message)
+        out.set_read_cipher(self.keys.client_write)
+        return ExpectResumedFinished(self.suite, self.transcript, self.master_secret, self.session)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectResumedFinished:
+    """Abbreviated handshake: the client's Finished, over everything including ours, ends it."""
+
+    expects: ClassVar[str] = "the client's Finished (resuming)"
+    accepts: ClassVar[frozenset[int]] = frozenset({HandshakeType.FINISHED})
+    suite: SuiteSpec
+    transcript: Transcript
+    master_secret: bytes
+    session: Session
+
+    def handle(self, message: Message, raw: bytes, out: Output) -> State:
+        if not isinstance(message, Finished):
+            raise unexpected(self, message)
+        neg = out.negotiated
+        neg.client_verify_data = check_finished(
+            out, self.suite, self.master_secret, self.transcript, message, "client",
+            "handshake messages up to the server's Finished")
+        neg.session, neg.session_reused = self.session, True
         out.event(HandshakeComplete())
         return ServerTraffic()
 

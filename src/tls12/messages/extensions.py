@@ -23,6 +23,7 @@ __all__ = [
     "Extension",
     "RenegotiationInfo",
     "ServerName",
+    "SessionTicket",
     "SignatureAlgorithms",
     "SupportedGroups",
     "SupportedVersions",
@@ -212,6 +213,24 @@ class RenegotiationInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionTicket:
+    """RFC 5077 §3.2. From a client: the ticket it presents (empty: it has none and would like
+    one), the whole extension_data. From a server: always empty, a promise of a NewSessionTicket."""
+
+    ext_type: ClassVar[ExtensionType] = ExtensionType.SESSION_TICKET
+    ticket: bytes = b""
+
+    @classmethod
+    def parse(cls, body: bytes, *, from_client: bool) -> SessionTicket:
+        if not from_client and body:
+            raise DecodeError("session_ticket in ServerHello must be empty")
+        return cls(body)
+
+    def body(self) -> bytes:
+        return self.ticket
+
+
+@dataclass(frozen=True, slots=True)
 class SupportedVersions:
     """RFC 8446 §4.2.1, as a TLS 1.3 client sends it: ProtocolVersion versions<2..254>.
 
@@ -254,6 +273,7 @@ Extension = (
     | ALPN
     | ExtendedMasterSecret
     | RenegotiationInfo
+    | SessionTicket
     | SupportedVersions
     | UnknownExtension
 )
@@ -261,7 +281,7 @@ Extension = (
 _E = TypeVar("_E")
 
 _KNOWN: dict[int, type[ServerName | SupportedGroups | ECPointFormats | SignatureAlgorithms | ALPN
-                      | ExtendedMasterSecret | RenegotiationInfo | SupportedVersions]] = {
+                      | ExtendedMasterSecret | RenegotiationInfo | SessionTicket | SupportedVersions]] = {
     cls.ext_type: cls
     for cls in (
         ServerName,
@@ -271,6 +291,7 @@ _KNOWN: dict[int, type[ServerName | SupportedGroups | ECPointFormats | Signature
         ALPN,
         ExtendedMasterSecret,
         RenegotiationInfo,
+        SessionTicket,
         SupportedVersions,
     )
 }

@@ -36,6 +36,7 @@ from .extensions import Extension, parse_extensions, write_extensions
 __all__ = [
     "Certificate",
     "KEY_EXCHANGES",
+    "MAX_TICKET",
     "CertificateRequest",
     "CertificateVerify",
     "ClientHello",
@@ -45,6 +46,7 @@ __all__ = [
     "Finished",
     "HandshakeMessage",
     "HelloRequest",
+    "NewSessionTicket",
     "RSAClientKeyExchange",
     "ServerHello",
     "ServerHelloDone",
@@ -62,6 +64,9 @@ KEY_EXCHANGES = ("ECDHE", "DHE", "RSA")
 #: here: 8192 bits, the most crypto/dhe accepts. RFC 5246 allows opaque<1..2^16-1>; a longer value
 #: is refused from the message header (the message cannot fit its bound).
 MAX_DH_BYTES = 8192 // 8
+#: An RFC 5077 ticket: opaque ticket<0..2^16-1> (§3.3), in a NewSessionTicket and in the
+#: ClientHello's SessionTicket extension.
+MAX_TICKET = 0xFFFF
 #: DigitallySigned.signature<0..2^16-1> (RFC 5246 §4.7).
 _SIGNATURE_MAX = 0xFFFF
 
@@ -403,6 +408,27 @@ class Finished:
 
 
 @dataclass(frozen=True, slots=True)
+class NewSessionTicket:
+    """RFC 5077 §3.3: uint32 ticket_lifetime_hint, opaque ticket<0..2^16-1>. The server sends it
+    before its ChangeCipherSpec when its ServerHello carried the SessionTicket extension; an
+    empty ticket means it keeps none for this session after all."""
+
+    msg_type: ClassVar[HandshakeType] = HandshakeType.NEW_SESSION_TICKET
+    max_length: ClassVar[int | None] = 4 + 2 + MAX_TICKET
+    ticket_lifetime_hint: int
+    ticket: bytes
+
+    @classmethod
+    def parse(cls, r: Reader) -> NewSessionTicket:
+        hint = r.u32()
+        return cls(hint, r.opaque(2, max=MAX_TICKET, what="ticket"))
+
+    def write(self, w: Writer) -> None:
+        w.u32(self.ticket_lifetime_hint)
+        w.opaque(2, self.ticket, max=MAX_TICKET)
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownHandshake:
     """A handshake message tls12 never expects in TLS 1.2 (kept for diagnostics)."""
 
@@ -427,12 +453,13 @@ HandshakeMessage = (
     | DHEClientKeyExchange
     | RSAClientKeyExchange
     | Finished
+    | NewSessionTicket
     | UnknownHandshake
 )
 
 _Parsed = type[HelloRequest | ClientHello | ServerHello | Certificate | ServerKeyExchange | DHEServerKeyExchange
                | CertificateRequest | CertificateVerify | ServerHelloDone | ClientKeyExchange
-               | DHEClientKeyExchange | RSAClientKeyExchange | Finished]
+               | DHEClientKeyExchange | RSAClientKeyExchange | Finished | NewSessionTicket]
 
 _PARSERS: dict[int, _Parsed] = {
     cls.msg_type: cls
@@ -447,6 +474,7 @@ _PARSERS: dict[int, _Parsed] = {
         ServerHelloDone,
         ClientKeyExchange,
         Finished,
+        NewSessionTicket,
     )
 }
 
