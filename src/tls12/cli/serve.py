@@ -23,6 +23,13 @@ limit, and --max-connections is kept below it.
 --workers N runs N processes on the one port (cli/workers.py: SO_REUSEPORT
 where it spreads connections, one shared socket otherwise); a worker that dies
 is restarted, and every log line of a worker starts with its pid.
+
+Sessions resume by ticket and by session ID. --session-store memory keeps
+sessions in each process; redis://HOST:PORT/DB keeps them, and the ticket keys,
+in Redis for every worker on every machine. --ticket-keys FILE derives the
+ticket keys from a secret in FILE (the same file on every machine: a fleet
+without a store); otherwise, with memory, the parent makes one secret before
+forking, so tickets open in every worker.
 """
 
 from __future__ import annotations
@@ -33,10 +40,11 @@ import contextlib
 import html
 import itertools
 import json
+import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
@@ -45,10 +53,13 @@ from ..certs import CertificateAuthority
 from ..config import DEFAULT_MAX_CERTIFICATE_SIZE, ServerConfig
 from ..crypto.credentials import Credential
 from ..crypto.suites import SUITES, KeyExchange
+from ..crypto.tickets import RotatingTicketKeys, TicketKeySource
 from ..explain import FORMATS, Recorder, explain, render, to_json
 from ..io.aio import HANDSHAKE_TIMEOUT, TLSServerProtocol, start_server
 from ..io.credentials import key_slot, server_identity
 from ..io.keylog import key_log_writer
+from ..io.redisurl import check_redis_url, shown_url
+from ..session import MemorySessionStore, SessionStore
 from .ciphers import cipher_suites_option
 from .files import FileProblem, check_writable, read_certificates, read_private_key
 from .output import escaped_explanation, printable
@@ -92,6 +103,15 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _session_store(text: str) -> str:
+    if text == "memory":
+        return text
+    try:
+        return check_redis_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; or: memory") from None
 
 
 def _certificate_size(text: str) -> int:
@@ -149,6 +169,17 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
                    help="serve the port from N processes (default 1); a worker that dies is restarted, "
                         "Ctrl-C stops them all")
+    p.add_argument("--session-store", type=_session_store, default="memory", metavar="memory|redis://HOST:PORT/DB",
+                   help="where sessions are kept for resumption by session ID (default memory: in each process, so "
+                        "with --workers a session ID resumes only in the worker that made it); a Redis URL keeps "
+                        "them, and the ticket keys unless --ticket-keys is given, in Redis for every worker on every "
+                        "machine (pip install 'tls12[redis]')")
+    p.add_argument("--ticket-keys", metavar="FILE",
+                   help="derive the session ticket keys from the secret in FILE (64 hex digits, e.g. from "
+                        "'openssl rand -hex 32'): every server given the same file opens every ticket (default: "
+                        "a secret made at start, shared by this server's workers)")
+    p.add_argument("--ticket-rotation", type=_positive_int, default=3600, metavar="SECONDS",
+                   help="a new ticket key every SECONDS (default 3600); the two before it still open tickets")
     p.set_defaults(run=run)
 
 
@@ -182,6 +213,7 @@ def connection_page(tls: TLSServerProtocol, credentials: Sequence[Credential] = 
         ("ALPN", conn.alpn_protocol or "(none)"),
         ("SNI", conn.server_name or "(none)"),
         ("Extended master secret", "yes" if conn.extended_master_secret else "no"),
+        ("Session", "resumed" if conn.session_reused else "new"),
         ("Client random", conn.client_random.hex()),
     ]
     width = max(len(k) for k, _ in rows)
@@ -293,6 +325,7 @@ def _config(args: argparse.Namespace) -> tuple[ServerConfig, str, tuple[Credenti
         extra["key_log"] = key_log_writer(args.keylog)
     if args.explain == "html" and not os.path.isdir(args.explain_dir):
         raise FileProblem(f"--explain-dir {args.explain_dir}: not a directory; expected one to write pages to")
+    extra["session_store"], extra["ticket_keys"] = _sessions(args)
     if args.cert:
         loaded = _credentials(args)
         credentials = tuple(c for c, _ in loaded)
@@ -312,6 +345,31 @@ def _config(args: argparse.Namespace) -> tuple[ServerConfig, str, tuple[Credenti
     credential = leaf.credential()
     config = ServerConfig(**server_identity([credential]), **extra)
     return config, f"throwaway {credential.key_type} certificate for localhost and 127.0.0.1{where}", (credential,)
+
+
+def _sessions(args: argparse.Namespace) -> tuple[SessionStore, TicketKeySource]:
+    """The session store and ticket keys of --session-store, --ticket-keys and --ticket-rotation.
+
+    Made before any worker is forked: a ticket secret made here is every worker's; a Redis client
+    connects in each worker on first use (redis-py starts its pool afresh in a forked child); a
+    MemorySessionStore becomes one store per worker."""
+    keys: TicketKeySource | None = None
+    if args.ticket_keys:
+        try:
+            keys = RotatingTicketKeys.from_file(args.ticket_keys, rotation=args.ticket_rotation)
+        except OSError as exc:
+            raise FileProblem(f"--ticket-keys {args.ticket_keys}: cannot read it ({exc.strerror or exc})") from None
+        except ValueError as exc:
+            raise FileProblem(f"--ticket-keys: {exc} (make one with: openssl rand -hex 32 > FILE)") from None
+    if args.session_store == "memory":
+        return MemorySessionStore(), keys or RotatingTicketKeys(rotation=args.ticket_rotation)
+    try:
+        from ..io.redisstore import RedisSessionStore, RedisTicketKeys  # noqa: PLC0415  (optional: the redis extra)
+    except ImportError as exc:
+        raise FileProblem(f"--session-store {shown_url(args.session_store)}: needs redis-py, which is not "
+                          f"installed ({exc}); pip install 'tls12[redis]'") from None
+    store = RedisSessionStore(args.session_store)
+    return store, keys or RedisTicketKeys(args.session_store, rotation=args.ticket_rotation)
 
 
 class _Logged:
@@ -344,7 +402,7 @@ class _Logged:
         self.log(f"{_peer(tls)} handshake ok: {conn.cipher_suite.name if conn.cipher_suite else '?'}, "
                  f"{conn.group.name.lower() if conn.group else '-'}, {scheme}, SNI {conn.server_name or '-'}, "
                  f"ALPN {conn.alpn_protocol or '-'}, EMS {'yes' if conn.extended_master_secret else 'no'}, "
-                 f"certificate {facts['Certificate']}")
+                 f"session {'resumed' if conn.session_reused else 'new'}, certificate {facts['Certificate']}")
         self.explain(_peer(tls))
         self.app.established(tls)
 
@@ -385,6 +443,33 @@ class _Log:
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, sys.stdout.fileno())
                 os.close(devnull)
+
+
+class _LogHandler(logging.Handler):
+    """Logger "tls12" (a session store going away and coming back, ...) into the serve log."""
+
+    def __init__(self, log: _Log) -> None:
+        super().__init__(logging.INFO)
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.log(f"tls12 serve: {record.getMessage()}")
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _logging_to(log: _Log) -> Iterator[None]:
+    logger = logging.getLogger("tls12")
+    handler, level = _LogHandler(log), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _raise_fd_limit() -> int | None:
@@ -467,7 +552,8 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
         host, port = server.sockets[0].getsockname()[:2]
         log(f"tls12 serve: listening on {host}:{port} ({_mode(args)}; {about})")
     try:
-        await stop.wait()
+        with _logging_to(log):
+            await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -541,6 +627,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"tls12 serve: {exc}", file=sys.stderr)
         return 2
     config = captures.config if captures else config
+    if args.session_store != "memory":
+        shared = "sessions" if args.ticket_keys else "sessions and ticket keys"
+        about += f"; {shared} in Redis at {shown_url(args.session_store)}"
+    if args.ticket_keys:
+        about += f"; ticket keys from {args.ticket_keys}"
     if args.workers > 1:
         return _serve_workers(args, config, about, credentials, captures)
     try:

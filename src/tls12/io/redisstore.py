@@ -28,13 +28,13 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import SplitResult, urlsplit
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ..crypto.tickets import TicketKey
+from .redisurl import check_redis_url, shown_url
 
 __all__ = ["RedisSessionStore", "RedisTicketKeys", "check_redis_url"]
 
@@ -50,42 +50,6 @@ DEFAULT_PREFIX = b"tls12:"
 _T = TypeVar("_T")
 
 
-def check_redis_url(url: str) -> str:
-    """`url` if it names a Redis tls12 can use, redis://[:PASSWORD@]HOST[:PORT][/DB]; ValueError otherwise,
-    saying what is wrong."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"{_shown(url)}: not a URL tls12 can read ({exc})") from None
-    if parts.scheme != "redis":
-        raise ValueError(f"{_shown(url)}: only redis://HOST:PORT/DB URLs are taken (got {parts.scheme or 'no'} "
-                         "scheme)")
-    if not parts.hostname:
-        raise ValueError(f"{_shown(url)}: no host; write redis://HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0")
-    if port == 0:
-        raise ValueError(f"{_shown(url)}: port 0 is no Redis port")
-    db = parts.path.removeprefix("/")
-    if db and not (db.isascii() and db.isdigit()):
-        raise ValueError(f"{_shown(url)}: the database after the host must be a number (redis://HOST:PORT/0)")
-    if parts.query or parts.fragment:
-        raise ValueError(f"{_shown(url)}: no ?options or #fragment: tls12 sets the timeouts itself")
-    return url
-
-
-def _shown(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        netloc = parts.netloc.rpartition("@")[2]
-        user = f"{parts.username}:***@" if parts.username else ":***@"
-        return SplitResult(parts.scheme, user + netloc, parts.path, parts.query, parts.fragment).geturl()
-    except ValueError:
-        return "(an unreadable URL)"
-
-
 class _Link:
     """A redis-py client behind a circuit breaker: `call(op, fallback)` is op's answer, or `fallback` when
     Redis fails or is being left alone after a failure. Thread-safe; never raises."""
@@ -97,7 +61,7 @@ class _Link:
             raise ValueError("timeout must be positive")
         if not 0 < first_pause <= max_pause:
             raise ValueError("the pauses must be positive, the first no longer than the longest")
-        self.where = _shown(url)
+        self.where = shown_url(url)
         self.role = role
         self.timeout = timeout
         self.first_pause = first_pause
