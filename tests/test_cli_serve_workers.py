@@ -14,6 +14,7 @@ import socket
 import ssl
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from cli_support import TIMEOUT, ServeProcess, serve, tls12
@@ -144,3 +145,13 @@ def test_workers_must_be_a_positive_count() -> None:
     result = tls12("serve", "--workers", "0")
     assert result.returncode == 2
     assert "--workers: must be at least 1" in result.stderr
+
+
+def test_workers_never_split_each_others_log_lines(tmp_path: Path) -> None:
+    with _workers(tmp_path, "--workers", "2") as (server, ca), ThreadPoolExecutor(4) as pool:
+        ports = list(pool.map(lambda _: _get(server.port, ca), range(300)))
+        served = _served_by(server, ports)
+        assert len(set(served.values())) == 2
+        lines = server.output().splitlines()
+    assert all(re.match(r"(worker \d+: |tls12 serve: )", line) for line in lines), lines
+    assert sum(" handshake ok: " in line for line in lines) == 300

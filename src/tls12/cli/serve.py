@@ -205,7 +205,7 @@ def negotiated(conn: Any, credentials: Sequence[Credential]) -> list[tuple[str, 
     ]
 
 
-def connection_page(tls: TLSServerProtocol, credentials: Sequence[Credential] = ()) -> str:
+def connection_page(tls: TLSServerProtocol, credentials: Sequence[Credential] = (), worker: int | None = None) -> str:
     conn = tls.conn
     rows = [
         ("Protocol", "TLSv1.2"),
@@ -215,6 +215,7 @@ def connection_page(tls: TLSServerProtocol, credentials: Sequence[Credential] = 
         ("Extended master secret", "yes" if conn.extended_master_secret else "no"),
         ("Session", "resumed" if conn.session_reused else "new"),
         ("Client random", conn.client_random.hex()),
+        *([("Worker", f"pid {worker}")] if worker is not None else []),
     ]
     width = max(len(k) for k, _ in rows)
     body = "\n".join(f"{k + ':':<{width + 1}} {html.escape(v)}" for k, v in rows)
@@ -227,11 +228,13 @@ def connection_page(tls: TLSServerProtocol, credentials: Sequence[Credential] = 
 class WebApp:
     """Reads one request head, answers with the connection page, closes; logs the request line."""
 
-    def __init__(self, log: Callable[[str], None] | None = None, credentials: Sequence[Credential] = ()) -> None:
+    def __init__(self, log: Callable[[str], None] | None = None, credentials: Sequence[Credential] = (),
+                 worker: int | None = None) -> None:
         self.head = bytearray()
         self.answered = False
         self.log = log
         self.credentials = credentials
+        self.worker = worker  # the pid of this worker of --workers, shown on the page
 
     def established(self, tls: TLSServerProtocol) -> None:
         pass
@@ -253,7 +256,7 @@ class WebApp:
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             self._answer(tls, "400 Bad Request", "HTTP/1.1", "bad request\n", request_line=request_line)
             return
-        self._answer(tls, "200 OK", parts[2], connection_page(tls, self.credentials),
+        self._answer(tls, "200 OK", parts[2], connection_page(tls, self.credentials, self.worker),
                      content_type="text/html; charset=utf-8",
                      request_line=request_line)
 
@@ -435,7 +438,10 @@ class _Log:
         if self.broken:
             return
         try:
-            print(text, flush=True)
+            # One write of the whole line: the workers of --workers share stdout, and a line
+            # written in two pieces could be split by another worker's.
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
         except (OSError, ValueError):
             self.broken = True
             # Point stdout at /dev/null so that the flush at exit does not complain either.
@@ -533,7 +539,8 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
 
     def factory() -> TLSServerProtocol:
         recorder = Recorder() if args.explain else None
-        app = _Logged(WebApp(log, credentials) if args.www else EchoApp(), recorder, log, explain_connection,
+        www = WebApp(log, credentials, os.getpid() if worker else None)
+        app = _Logged(www if args.www else EchoApp(), recorder, log, explain_connection,
                       credentials)
         protocol = captures.protocol if captures else TLSServerProtocol
         return protocol(config, app, tracer=recorder.tracer("server") if recorder else None,
