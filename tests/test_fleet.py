@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_support import TIMEOUT, ServeProcess, serve
+from cli_support import TIMEOUT, ServeProcess, serve, tls12
 from tls12.certs import CertificateAuthority
 
 from redis_support import RedisServer
@@ -190,3 +190,47 @@ def test_servers_sharing_a_ticket_key_file_open_each_others_tickets(tmp_path: Pa
                 if port != stranger.port:
                     session = tls.session
         assert "ticket keys from" in a.output()
+
+
+def test_two_workers_in_memory_share_tickets_not_session_ids(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    with serve(tmp_path, "--www", "--write-ca", str(ca), "--workers", "2") as server:
+        clients = Clients(server.port, ca)
+        by_ticket = clients.run(20, 5, tickets=True)
+        by_id = clients.run(20, 5, tickets=False)
+    assert clients.failures == []
+    # One ticket secret, made before the workers were forked: every ticket opens in either worker.
+    assert all(v.reused == (v.round > 0) for v in by_ticket)
+    assert _crossings(by_ticket) > 10
+    # Each worker keeps its own sessions: a session ID resumes only where it was made.
+    previous: dict[int, Visit] = {}
+    for v in sorted(by_id, key=lambda v: (v.client, v.round)):
+        before = previous.get(v.client)
+        assert v.reused == (before is not None and _worker(before) == _worker(v)), v
+        previous[v.client] = v
+    assert _crossings(by_id) > 10
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--session-store", "redis://:6379/0"), "argument --session-store: redis://:6379/0: no host"),
+    (("--session-store", "rediss://127.0.0.1:6379/0"), "only redis://HOST:PORT/DB URLs are taken"),
+    (("--session-store", "127.0.0.1:6379"), "only redis://HOST:PORT/DB URLs are taken"),
+    (("--session-store", "redis://127.0.0.1:6379/x"), "the database after the host must be a number"),
+    (("--session-store", "redis://:hunter2@127.0.0.1:6379/x"), "redis://:***@127.0.0.1:6379/x"),
+    (("--ticket-keys", "/nonexistent/ticket.key"), "--ticket-keys /nonexistent/ticket.key: cannot read it"),
+    (("--ticket-rotation", "0"), "--ticket-rotation: must be at least 1"),
+])
+def test_bad_session_options_stop_it_at_once(args: tuple[str, ...], message: str) -> None:
+    result = tls12("serve", "--workers", "2", *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "hunter2" not in result.stderr  # a password in the URL is never shown
+    assert result.stdout == ""  # nothing was started
+
+
+def test_a_ticket_key_file_must_hold_a_secret(tmp_path: Path) -> None:
+    bad = tmp_path / "ticket.key"
+    bad.write_text("not hex\n")
+    result = tls12("serve", "--ticket-keys", str(bad))
+    assert result.returncode == 2
+    assert "must hold 64 hex digits" in result.stderr and "openssl rand -hex 32" in result.stderr
