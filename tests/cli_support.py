@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 TIMEOUT = 30.0
@@ -69,11 +69,13 @@ def thread_server(handle: Callable[[socket.socket], None], backlog: int = 8) -> 
 class ServeProcess:
     """`tls12 serve --port 0 ARGS...` with its stdout lines collected by a thread."""
 
-    def __init__(self, *args: str, stderr_path: Path) -> None:
+    def __init__(self, *args: str, stderr_path: Path, launcher: Sequence[str] = ("-m", "tls12"),
+                 new_session: bool = False) -> None:
         self._stderr = stderr_path.open("wb")
         self.stderr_path = stderr_path
-        self.popen = subprocess.Popen([sys.executable, "-m", "tls12", "serve", "--port", "0", *args],
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr)
+        self.popen = subprocess.Popen([sys.executable, *launcher, "serve", "--port", "0", *args],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._stderr,
+                                      start_new_session=new_session)
         self.raw = bytearray()
         self._cond = threading.Condition()
         self._eof = False
@@ -125,8 +127,10 @@ class ServeProcess:
 
 
 @contextlib.contextmanager
-def serve(tmp_path: Path, *args: str) -> Iterator[ServeProcess]:
-    proc = ServeProcess(*args, stderr_path=tmp_path / f"serve-{time.monotonic_ns()}.stderr")
+def serve(tmp_path: Path, *args: str, launcher: Sequence[str] = ("-m", "tls12"),
+          new_session: bool = False) -> Iterator[ServeProcess]:
+    proc = ServeProcess(*args, stderr_path=tmp_path / f"serve-{time.monotonic_ns()}.stderr", launcher=launcher,
+                        new_session=new_session)
     try:
         yield proc
     finally:

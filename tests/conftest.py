@@ -10,6 +10,7 @@ import pytest
 from tls12 import ClientConfig, ServerConfig
 from tls12.certs import CertificateAuthority, IssuedCertificate
 
+from redis_support import RedisServer, running_redis
 from sslcompat_support import ServeFn, serving
 
 
@@ -58,3 +59,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="rewrite the golden transcripts in tests/data/golden/ from the current implementation",
     )
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    """A `redis-server` of its own on 127.0.0.1 (tests/redis_support.py); killed after the test."""
+    with running_redis(tmp_path / "redis") as server:
+        yield server

@@ -89,6 +89,10 @@ def test_the_contracts_name_the_layers() -> None:
     io = _contract("io")
     assert {"tls12.io", "tls12.io.**"} <= set(io["source_modules"])
     assert {"tls12.cli", "tls12.cli.**", "tls12.explain", "tls12.explain.**"} <= set(io["forbidden_modules"])
+    redis = _contract("redis")  # an optional extra: only io may import it
+    assert redis["forbidden_modules"] == ["redis"]
+    assert set(redis["source_modules"]) >= CORE | {"tls12.cli", "tls12.explain"}
+    assert _config()["include_external_packages"] is True  # without it, no contract sees redis
     assert _contract("acyclic")["ancestors"] == ["tls12"]
     assert _contract("io-acyclic")["ancestors"] == ["tls12.io"]
 
@@ -129,6 +133,8 @@ PLANTED = [
         "tls12.record.layer -> tls12.handshake.base",
     ),
     ("io", "io/keylog.py", "from ..explain import text", "tls12.io.keylog -> tls12.explain.text"),
+    ("redis", "session.py", "import redis", "tls12.session -> redis"),
+    ("redis", "cli/serve.py", "from redis import Redis", "tls12.cli.serve -> redis"),
     ("io", "__init__.py", "from .cli import main", "tls12 -> tls12.cli.main"),
     ("acyclic", "messages/extensions.py", "from . import handshake", "No cycles are allowed in tls12.messages."),
     ("io-acyclic", "io/certdict.py", "from . import sslcontext", "No cycles are allowed in tls12.io."),

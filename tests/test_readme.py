@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import shlex
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +19,8 @@ import pytest
 from tls12.certs import CertificateAuthority
 from tls12.config import DEFAULT_CIPHER_SUITES
 from tls12.crypto.suites import SUITES, Authentication
+
+from redis_support import free_port
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 TEXT = README.read_text(encoding="utf-8")
@@ -153,3 +159,46 @@ def test_mutual_tls_command_line_example(tmp_path: Path) -> None:
         assert "Client certificate:     CN=tls12-client,O=tls12 throwaway" in out, out
         assert "Client verified:        yes (clientAuth)" in out, out
     assert "Client certificate:     no client certificate (asked for, optional)" in anonymous, anonymous
+
+
+def test_fleet_example(tmp_path: Path) -> None:
+    """Redis, then `tls12 serve --workers 2` sharing sessions through it, then `openssl s_client -reconnect`:
+    one new session, five resumed, as the README says (on free ports instead of 6379 and 4433)."""
+    (block,) = [b for b in BASH_BLOCKS if b.startswith("redis-server ")]
+    commands = [line.split("  #")[0].strip() for line in block.splitlines() if line.strip()]
+    assert [c.split()[0] for c in commands] == ["redis-server", "tls12", "openssl"]
+    ports = {"6379": str(free_port()), "4433": str(free_port())}
+    for port in ports:
+        assert port in block
+
+    def local(command: str) -> str:
+        for old, new in ports.items():
+            command = command.replace(old, new)
+        # `tls12` is this checkout's, whatever is on PATH
+        return f'tls12() {{ "{sys.executable}" -m tls12 "$@"; }}\n{command}'
+
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for number, command in enumerate(commands[:2]):
+            assert command.endswith("&")
+            with (tmp_path / f"background-{number}.log").open("wb") as out:
+                started.append(subprocess.Popen(["bash", "-c", local(command.removesuffix("&"))], cwd=tmp_path,
+                                                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                                start_new_session=True))
+        serve_log = tmp_path / "background-1.log"
+        deadline = time.monotonic() + 60
+        while "listening on" not in serve_log.read_text(errors="replace"):
+            assert time.monotonic() < deadline and all(p.poll() is None for p in started), (
+                serve_log.read_text(errors="replace") + (tmp_path / "background-0.log").read_text(errors="replace"))
+            time.sleep(0.1)
+        result = subprocess.run(["bash", "-c", local(commands[2])], cwd=tmp_path, capture_output=True, text=True,
+                                timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        assert [line.split(",")[0] for line in result.stdout.splitlines()] == ["New"] + ["Reused"] * 5, result.stdout
+    finally:
+        for process in reversed(started):  # each in its own session: the whole group goes
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            process.wait(30)
+    assert "sessions and ticket keys in Redis at redis://127.0.0.1:" in serve_log.read_text()
+    assert serve_log.read_text().count("session resumed") == 5

@@ -28,6 +28,17 @@ does not read what it is sent stops being read (so --echo buffers a bounded
 amount per client), and beyond --max-connections open connections new ones
 are dropped as they arrive. The file descriptor limit is raised to the hard
 limit, and --max-connections is kept below it.
+
+--workers N runs N processes on the one port (cli/workers.py: SO_REUSEPORT
+where it spreads connections, one shared socket otherwise); a worker that dies
+is restarted, and every log line of a worker starts with its pid.
+
+Sessions resume by ticket and by session ID. --session-store memory keeps
+sessions in each process; redis://HOST:PORT/DB keeps them, and the ticket keys,
+in Redis for every worker on every machine. --ticket-keys FILE derives the
+ticket keys from a secret in FILE (the same file on every machine: a fleet
+without a store); otherwise, with memory, the parent makes one secret before
+forking, so tickets open in every worker.
 """
 
 from __future__ import annotations
@@ -38,10 +49,11 @@ import contextlib
 import html
 import itertools
 import json
+import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from cryptography import x509
@@ -50,16 +62,20 @@ from ..certs import CertificateAuthority
 from ..config import DEFAULT_MAX_CERTIFICATE_SIZE, ServerConfig
 from ..crypto.credentials import Credential
 from ..crypto.suites import SUITES, KeyExchange
+from ..crypto.tickets import RotatingTicketKeys, TicketKeySource
 from ..errors import CertificateError, HandshakeFailure, TLSError
 from ..explain import FORMATS, Recorder, explain, render, to_json
 from ..io.aio import HANDSHAKE_TIMEOUT, TLSServerProtocol, start_server
 from ..io.credentials import key_slot, server_identity
 from ..io.keylog import key_log_writer
+from ..io.redisurl import check_redis_url, shown_url
+from ..session import MemorySessionStore, SessionStore
 from .ciphers import cipher_suites_option
 from .files import FileProblem, check_writable, read_certificates, read_credential
 from .identity import alt_names, identity, key_kind
 from .output import escaped_explanation, printable
 from .wirecapture import ServerCaptures
+from .workers import WorkerContext, listen, run_workers
 
 if sys.platform != "win32":
     import resource
@@ -100,6 +116,15 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return value
+
+
+def _session_store(text: str) -> str:
+    if text == "memory":
+        return text
+    try:
+        return check_redis_url(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{exc}; or: memory") from None
 
 
 def _certificate_size(text: str) -> int:
@@ -166,6 +191,20 @@ def add_parser(commands: Any) -> None:
                    help=f"the largest certificate chain taken from a client (default {DEFAULT_MAX_CERTIFICATE_SIZE}; "
                         "1024 to 16777215); every other handshake message is bounded by its RFC structure "
                         "(a ClientHello by 131396 bytes)")
+    p.add_argument("--workers", type=_positive_int, default=1, metavar="N",
+                   help="serve the port from N processes (default 1); a worker that dies is restarted, "
+                        "Ctrl-C stops them all")
+    p.add_argument("--session-store", type=_session_store, default="memory", metavar="memory|redis://HOST:PORT/DB",
+                   help="where sessions are kept for resumption by session ID (default memory: in each process, so "
+                        "with --workers a session ID resumes only in the worker that made it); a Redis URL keeps "
+                        "them, and the ticket keys unless --ticket-keys is given, in Redis for every worker on every "
+                        "machine (pip install 'tls12[redis]')")
+    p.add_argument("--ticket-keys", metavar="FILE",
+                   help="derive the session ticket keys from the secret in FILE (64 hex digits, e.g. from "
+                        "'openssl rand -hex 32'): every server given the same file opens every ticket (default: "
+                        "a secret made at start, shared by this server's workers)")
+    p.add_argument("--ticket-rotation", type=_positive_int, default=3600, metavar="SECONDS",
+                   help="a new ticket key every SECONDS (default 3600); the two before it still open tickets")
     p.set_defaults(run=run)
 
 
@@ -236,7 +275,8 @@ def failure_reason(conn: Any, exc: Exception, client_auth: str) -> str:
     return str(exc)
 
 
-def connection_page(tls: TLSServerProtocol, credentials: Sequence[Credential] = (), client_auth: str = "none") -> str:
+def connection_page(tls: TLSServerProtocol, credentials: Sequence[Credential] = (), client_auth: str = "none",
+                    worker: int | None = None) -> str:
     conn = tls.conn
     rows = [
         ("Protocol", "TLSv1.2"),
@@ -244,8 +284,10 @@ def connection_page(tls: TLSServerProtocol, credentials: Sequence[Credential] = 
         ("ALPN", conn.alpn_protocol or "(none)"),
         ("SNI", conn.server_name or "(none)"),
         ("Extended master secret", "yes" if conn.extended_master_secret else "no"),
+        ("Session", "resumed" if conn.session_reused else "new"),
         ("Client random", conn.client_random.hex()),
         *client_certificate(conn, client_auth),
+        *([("Worker", f"pid {worker}")] if worker is not None else []),
     ]
     width = max(len(k) for k, _ in rows)
     body = "\n".join(f"{k + ':':<{width + 1}} {html.escape(v)}" for k, v in rows)
@@ -259,12 +301,13 @@ class WebApp:
     """Reads one request head, answers with the connection page, closes; logs the request line."""
 
     def __init__(self, log: Callable[[str], None] | None = None, credentials: Sequence[Credential] = (),
-                 client_auth: str = "none") -> None:
+                 client_auth: str = "none", worker: int | None = None) -> None:
         self.head = bytearray()
         self.answered = False
         self.log = log
         self.credentials = credentials
         self.client_auth = client_auth
+        self.worker = worker  # the pid of this worker of --workers, shown on the page
 
     def established(self, tls: TLSServerProtocol) -> None:
         pass
@@ -286,7 +329,7 @@ class WebApp:
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             self._answer(tls, "400 Bad Request", "HTTP/1.1", "bad request\n", request_line=request_line)
             return
-        self._answer(tls, "200 OK", parts[2], connection_page(tls, self.credentials, self.client_auth),
+        self._answer(tls, "200 OK", parts[2], connection_page(tls, self.credentials, self.client_auth, self.worker),
                      content_type="text/html; charset=utf-8",
                      request_line=request_line)
 
@@ -352,6 +395,7 @@ def _config(args: argparse.Namespace) -> tuple[ServerConfig, str, tuple[Credenti
     client_anchors: list[x509.Certificate] = []
     if args.verify_client:
         client_anchors += read_certificates(args.verify_client, "--verify-client")
+    extra["session_store"], extra["ticket_keys"] = _sessions(args)
     if args.cert:
         loaded = _credentials(args)
         credentials = tuple(c for c, _ in loaded)
@@ -404,6 +448,31 @@ def _write_private(path: str, data: bytes) -> None:
         f.write(data)
 
 
+def _sessions(args: argparse.Namespace) -> tuple[SessionStore, TicketKeySource]:
+    """The session store and ticket keys of --session-store, --ticket-keys and --ticket-rotation.
+
+    Made before any worker is forked: a ticket secret made here is every worker's; a Redis client
+    connects in each worker on first use (redis-py starts its pool afresh in a forked child); a
+    MemorySessionStore becomes one store per worker."""
+    keys: TicketKeySource | None = None
+    if args.ticket_keys:
+        try:
+            keys = RotatingTicketKeys.from_file(args.ticket_keys, rotation=args.ticket_rotation)
+        except OSError as exc:
+            raise FileProblem(f"--ticket-keys {args.ticket_keys}: cannot read it ({exc.strerror or exc})") from None
+        except ValueError as exc:
+            raise FileProblem(f"--ticket-keys: {exc} (make one with: openssl rand -hex 32 > FILE)") from None
+    if args.session_store == "memory":
+        return MemorySessionStore(), keys or RotatingTicketKeys(rotation=args.ticket_rotation)
+    try:
+        from ..io.redisstore import RedisSessionStore, RedisTicketKeys  # noqa: PLC0415  (optional: the redis extra)
+    except ImportError as exc:
+        raise FileProblem(f"--session-store {shown_url(args.session_store)}: needs redis-py, which is not "
+                          f"installed ({exc}); pip install 'tls12[redis]'") from None
+    store = RedisSessionStore(args.session_store)
+    return store, keys or RedisTicketKeys(args.session_store, rotation=args.ticket_rotation)
+
+
 class _Logged:
     """The application, plus the per-connection log line and --explain recording.
 
@@ -435,7 +504,7 @@ class _Logged:
         self.log(f"{_peer(tls)} handshake ok: {conn.cipher_suite.name if conn.cipher_suite else '?'}, "
                  f"{conn.group.name.lower() if conn.group else '-'}, {scheme}, SNI {conn.server_name or '-'}, "
                  f"ALPN {conn.alpn_protocol or '-'}, EMS {'yes' if conn.extended_master_secret else 'no'}, "
-                 f"certificate {facts['Certificate']}"
+                 f"session {'resumed' if conn.session_reused else 'new'}, certificate {facts['Certificate']}"
                  + (f", {client_log(conn)}" if self.client_auth != "none" else ""))
         self.explain(_peer(tls))
         self.app.established(tls)
@@ -453,11 +522,12 @@ class _Log:
     Every line goes through `printable()`: what a client sent (a request line, a
     name, bytes quoted in an error) can neither forge a line nor drive the terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, prefix: str = "") -> None:
         self.broken = False
+        self.prefix = prefix  # "worker PID: " in a worker of --workers
 
     def __call__(self, line: str) -> None:
-        self._write(printable(line))
+        self._write(self.prefix + printable(line))
 
     def explanation(self, text: str) -> None:
         """A text explanation, many lines (and colours) as rendered: every string in it that a peer
@@ -468,7 +538,10 @@ class _Log:
         if self.broken:
             return
         try:
-            print(text, flush=True)
+            # One write of the whole line: the workers of --workers share stdout, and a line
+            # written in two pieces could be split by another worker's.
+            sys.stdout.write(text + "\n")
+            sys.stdout.flush()
         except (OSError, ValueError):
             self.broken = True
             # Point stdout at /dev/null so that the flush at exit does not complain either.
@@ -476,6 +549,33 @@ class _Log:
                 devnull = os.open(os.devnull, os.O_WRONLY)
                 os.dup2(devnull, sys.stdout.fileno())
                 os.close(devnull)
+
+
+class _LogHandler(logging.Handler):
+    """Logger "tls12" (a session store going away and coming back, ...) into the serve log."""
+
+    def __init__(self, log: _Log) -> None:
+        super().__init__(logging.INFO)
+        self.log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.log(f"tls12 serve: {record.getMessage()}")
+        except Exception:
+            self.handleError(record)
+
+
+@contextlib.contextmanager
+def _logging_to(log: _Log) -> Iterator[None]:
+    logger = logging.getLogger("tls12")
+    handler, level = _LogHandler(log), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def _raise_fd_limit() -> int | None:
@@ -500,10 +600,15 @@ def _connection_limit(wanted: int) -> int:
 
 
 async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
-                 credentials: Sequence[Credential] = (), captures: ServerCaptures | None = None) -> int:
+                 credentials: Sequence[Credential] = (), captures: ServerCaptures | None = None,
+                 worker: WorkerContext | None = None) -> int:
+    """Serve until SIGINT or SIGTERM (or, in a worker, until the parent is gone)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    log = _Log()
+    log = _Log(f"worker {os.getpid()}: " if worker else "")
+    tag = f"{os.getpid()}-" if worker else ""  # workers' file names must not collide
+    if captures is not None:
+        captures.name_prefix = f"tls12-serve-{tag}"
 
     def on_failure(tls: TLSServerProtocol, exc: Exception) -> None:
         log(f"{_peer(tls)} failed: {failure_reason(tls.conn, exc, config.client_auth)}")
@@ -523,7 +628,7 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
             log(json.dumps(to_json(explain(recorder.events, title=title), reveal_secrets=reveal)))
         elif args.explain == "html":
             number = next(explained)
-            path = os.path.join(args.explain_dir, f"tls12-serve-{number}-{peer.replace(':', '-')}.html")
+            path = os.path.join(args.explain_dir, f"tls12-serve-{tag}{number}-{peer.replace(':', '-')}.html")
             with open(path, "w", encoding="utf-8") as f:
                 f.write(render(recorder.events, "html", reveal_secrets=reveal, title=title))
             log(f"{peer} explanation written to {path}")
@@ -534,8 +639,9 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
 
     def factory() -> TLSServerProtocol:
         recorder = Recorder() if args.explain else None
-        app = _Logged(WebApp(log, credentials, config.client_auth) if args.www else EchoApp(), recorder, log,
-                      explain_connection, credentials, config.client_auth)
+        www = WebApp(log, credentials, config.client_auth, os.getpid() if worker else None)
+        app = _Logged(www if args.www else EchoApp(), recorder, log, explain_connection, credentials,
+                      config.client_auth)
         protocol = captures.protocol if captures else TLSServerProtocol
         return protocol(config, app, tracer=recorder.tracer("server") if recorder else None,
                         on_failure=on_failure, handshake_timeout=args.handshake_timeout,
@@ -544,18 +650,53 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     server = await start_server(factory, args.host, args.port,
-                                max_connections=_connection_limit(args.max_connections), on_refused=on_refused)
-    host, port = server.sockets[0].getsockname()[:2]
-    mode = "www" if args.www else "echo"
-    log(f"tls12 serve: listening on {host}:{port} ({mode}; {about})")
+                                max_connections=_connection_limit(args.max_connections), on_refused=on_refused,
+                                sock=worker.sock if worker else None)
+    if worker is not None:
+        loop.add_reader(worker.lifeline, stop.set)  # readable only at its end: the parent is gone
+        worker.ready()
+    else:
+        host, port = server.sockets[0].getsockname()[:2]
+        log(f"tls12 serve: listening on {host}:{port} ({_mode(args)}; {about})")
     try:
-        await stop.wait()
+        with _logging_to(log):
+            await stop.wait()
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        if worker is not None:
+            loop.remove_reader(worker.lifeline)
         await server.close()
-    log("tls12 serve: stopped")
+    if worker is None:
+        log("tls12 serve: stopped")
     return 0
+
+
+def _mode(args: argparse.Namespace) -> str:
+    return "www" if args.www else "echo"
+
+
+def _serve_workers(args: argparse.Namespace, config: ServerConfig, about: str,
+                   credentials: Sequence[Credential], captures: ServerCaptures | None) -> int:
+    """--workers N: bind here, fork N workers that each run `_serve`, restart those that die."""
+    log = _Log()
+    try:
+        listening = listen(args.host, args.port)
+    except OSError as exc:
+        print(f"tls12 serve: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    how = "SO_REUSEPORT" if listening.reuse_port else "one shared socket"
+
+    def serve_one(worker: WorkerContext) -> int:
+        return asyncio.run(_serve(args, config, about, credentials, captures, worker))
+
+    def all_ready() -> None:
+        log(f"tls12 serve: listening on {listening.host}:{listening.port} ({_mode(args)}; {about}; "
+            f"{args.workers} workers, {how})")
+
+    status = run_workers(args.workers, listening, serve_one, log, all_ready)
+    log("tls12 serve: stopped")
+    return status
 
 
 def _peer(tls: TLSServerProtocol) -> str:
@@ -571,6 +712,9 @@ def _addr(peer: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.key and not args.cert:
         print("tls12 serve: --key needs --cert", file=sys.stderr)
+        return 2
+    if args.workers > 1 and not hasattr(os, "fork"):
+        print("tls12 serve: --workers needs fork(), which this system does not have", file=sys.stderr)
         return 2
     if args.key_type and args.cert:
         print("tls12 serve: --key-type is for the throwaway certificate; --cert gives the certificate's own key",
@@ -598,6 +742,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"tls12 serve: {exc}", file=sys.stderr)
         return 2
     config = captures.config if captures else config
+    if args.session_store != "memory":
+        shared = "sessions" if args.ticket_keys else "sessions and ticket keys"
+        about += f"; {shared} in Redis at {shown_url(args.session_store)}"
+    if args.ticket_keys:
+        about += f"; ticket keys from {args.ticket_keys}"
+    if args.workers > 1:
+        return _serve_workers(args, config, about, credentials, captures)
     try:
         return asyncio.run(_serve(args, config, about, credentials, captures))
     except OSError as exc:

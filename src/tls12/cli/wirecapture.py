@@ -105,6 +105,7 @@ class ServerCaptures:
         pcapng_module()  # without the pcap extra: PcapSupportMissing (a ValueError) before serving
         self.directory = directory
         self._numbers = itertools.count(1)
+        self.name_prefix = "tls12-serve-"  # a worker of --workers adds its pid
         self._lines: dict[str, str] = {}  # client random (hex) -> key log line, until its connection takes it
         self._lock = threading.Lock()
         self.config = dataclasses.replace(config, key_log=_tee(config.key_log, self._key_log))
@@ -122,7 +123,7 @@ class ServerCaptures:
             return self._lines.pop(client_random.hex(), None)
 
     def path_for(self, peer: tuple[str, int]) -> str:
-        name = f"tls12-serve-{next(self._numbers)}-{peer[0].replace(':', '-')}-{peer[1]}.pcapng"
+        name = f"{self.name_prefix}{next(self._numbers)}-{peer[0].replace(':', '-')}-{peer[1]}.pcapng"
         return os.path.join(self.directory, name)
 
     def protocol(self, config: ServerConfig, app: Any, **options: Any) -> TLSServerProtocol:

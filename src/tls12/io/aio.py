@@ -35,6 +35,7 @@ core's. What it adds is what keeps one hostile client from hurting the others:
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from typing import Any, Protocol, cast
 
@@ -428,13 +429,18 @@ async def start_server(
     max_connections: int | None = None,
     on_refused: Callable[[Any], None] | None = None,
     backlog: int = 1024,
+    sock: socket.socket | None = None,
 ) -> TLSServer:
-    """Listen on host:port; each connection gets a protocol from `protocol_factory`.
+    """Listen on host:port (or accept on `sock`, a socket already bound, and then host and port are
+    not used); each connection gets a protocol from `protocol_factory`.
 
     Beyond `max_connections` open connections, new ones are accepted and dropped
     at once (and `on_refused(peername)` is called): the server keeps its file
     descriptors and memory for the connections it serves."""
     server = TLSServer(protocol_factory, max_connections=max_connections, on_refused=on_refused)
     loop = asyncio.get_running_loop()
-    server.server = await loop.create_server(server._accept, host, port, backlog=backlog)
+    if sock is not None:
+        server.server = await loop.create_server(server._accept, sock=sock, backlog=backlog)
+    else:
+        server.server = await loop.create_server(server._accept, host, port, backlog=backlog)
     return server
