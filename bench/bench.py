@@ -6,7 +6,8 @@ ECDHE-RSA-AES256-GCM-SHA384, group x25519 and signature scheme
 rsa_pss_rsae_sha256 (checked on every run from what each side negotiates), and
 both clients verify the chain and the host name. The ECDSA handshake row does the
 same with an ECDSA P-256 certificate from the same CA, ECDHE-ECDSA-AES256-GCM-SHA384
-and ecdsa_secp256r1_sha256. Each round runs every section in
+and ecdsa_secp256r1_sha256. Session tickets are off on both sides except in the rows
+that resume by ticket. Each round runs every section in
 a new random order; within an in-process section the implementations take turns in
 short slices (a new random order each turn), so that they see the same machine.
 Ratios are taken within a round (tls12 / ssl) and reported as the median over the
@@ -19,6 +20,10 @@ Sections (``--only`` takes a comma-separated list of these):
              one RSA-2048 PSS signature, one verification, two x25519 key exchanges
              (generate, serialize, exchange) and a chain + host-name check; and the same
              full handshake with an ECDSA P-256 certificate (ECDHE-ECDSA, ecdsa_secp256r1_sha256)
+  resumption resumed (abbreviated) handshakes in memory, each offering the session of one full
+             handshake made in the same round and checked to resume on both ends: by RFC 5077
+             ticket, by session ID (no tickets on either side), and by ticket with the ECDSA
+             certificate; each connection ends with a close_notify from each end
   bulk       16 KiB and 256 B writes client to server, in memory
   socket     the same over a socketpair, one thread per side (tls12's core with a minimal
              loop, and tls12's drop-in `SSLContext.wrap_socket`, against `ssl.SSLSocket`)
@@ -36,6 +41,7 @@ The table goes to stdout, then one line of JSON (the last line). Progress goes t
     python bench/bench.py --only bulk --suite ECDHE-RSA-CHACHA20-POLY1305   # another suite, both sides
     python bench/bench.py --profile handshake    # cProfile of tls12's side, top entries by tottime
     python bench/bench.py --profile handshake_ecdsa   # the same for the ECDSA P-256 handshake
+    python bench/bench.py --profile resumed_ticket    # resumed handshake: step by step both sides, by state
     python bench/bench.py --update-readme out.txt   # README "Performance" table from a run's output
 """
 
@@ -82,11 +88,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.x509.verification import PolicyBuilder, Store
 
 import tls12
-from tls12 import ClientConfig, ClientConnection, ServerConfig, ServerConnection
+from tls12 import ClientConfig, ClientConnection, ServerConfig, ServerConnection, Session
 from tls12.certs import CertificateAuthority, KeyType
 from tls12.config import SPOKEN_SUITES
 from tls12.crypto.suites import SUITES
-from tls12.enums import CipherSuite, NamedGroup, SignatureScheme
+from tls12.enums import CipherSuite, HandshakeType, NamedGroup, SignatureScheme
 from tls12.events import ApplicationDataReceived
 from tls12.messages import ExtendedMasterSecret, ServerHello, ServerKeyExchange, find_extension, parse_handshake
 
@@ -104,7 +110,7 @@ PINNED_SUITE = [DEFAULT_SUITE]
 BENCH_SUITES: dict[str, CipherSuite] = {SUITES[s].openssl_name: s for s in SPOKEN_SUITES}
 #: The sections that run with another suite than the default: the drop-in's set_ciphers takes the
 #: default one only so far, and the socket, memory and server sections use it or child processes.
-SUITE_SECTIONS = ("handshake", "bulk", "tracer")
+SUITE_SECTIONS = ("handshake", "resumption", "bulk", "tracer")
 EXPECTED = {
     "version": "TLSv1.2",
     "cipher_suite": "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
@@ -134,9 +140,15 @@ LEAVES = {
     "ecdsa": Leaf("leaf-ecdsa", KeyType.ECDSA_P256, SignatureScheme.ECDSA_SECP256R1_SHA256,
                   (NamedGroup.X25519, NamedGroup.SECP256R1)),
 }
-SECTIONS = ("handshake", "bulk", "socket", "memory", "server", "tracer")
+#: The resumption rows: (key type of the certificate, by ticket) for each; False is by session ID.
+RESUMPTION = {
+    "resumed_ticket": ("rsa", True),
+    "resumed_id": ("rsa", False),
+    "resumed_ticket_ecdsa": ("ecdsa", True),
+}
+SECTIONS = ("handshake", "resumption", "bulk", "socket", "memory", "server", "tracer")
 PROFILE_SECTIONS = (
-    "handshake", "handshake_ecdsa", "bulk_16k", "bulk_256", "socket_16k", "socket_256", "memory",
+    "handshake", "handshake_ecdsa", *RESUMPTION, "bulk_16k", "bulk_256", "socket_16k", "socket_256", "memory",
     "server_handshakes", "server_throughput",
 )
 README_START = "<!-- bench:start -->"
@@ -153,6 +165,7 @@ class Sizes:
     slices: int = 10  # turns per round in the in-memory sections (each implementation once per turn)
     socket_slices: int = 4
     handshakes: int = 100
+    resumptions: int = 500  # resumed handshakes (about a sixth of a full one's time)
     bulk_16k: int = 4096  # writes of 16 KiB: 64 MiB
     bulk_256: int = 20000  # writes of 256 B: 5 MB
     socket_16k: int = 4096
@@ -169,7 +182,8 @@ class Sizes:
 
 FULL = Sizes()
 QUICK = Sizes(
-    rounds=1, slices=2, socket_slices=2, handshakes=10, bulk_16k=256, bulk_256=1000, socket_16k=256, socket_256=1000,
+    rounds=1, slices=2, socket_slices=2, handshakes=10, resumptions=20, bulk_16k=256, bulk_256=1000, socket_16k=256,
+    socket_256=1000,
     memory_pairs=200, memory_rounds=1, load_seconds=0.4, load_handshake_clients=8, load_throughput_clients=4,
     tracer_handshakes=5, tracer_writes=500, count_records=100,
 )
@@ -219,15 +233,17 @@ def expected_for(key: str) -> dict[str, Any]:
             "signature_scheme": LEAVES[key].scheme.name}
 
 
-def pin_stdlib(ctx: ssl.SSLContext, suite: str | None = None, x25519_only: bool = True) -> None:
-    """TLS 1.2, the benchmark's suite, x25519 only (or OpenSSL's default groups), no session tickets
-    (tls12 has none: same messages both ways)."""
+def pin_stdlib(ctx: ssl.SSLContext, suite: str | None = None, x25519_only: bool = True,
+               tickets: bool = False) -> None:
+    """TLS 1.2, the benchmark's suite, x25519 only (or OpenSSL's default groups), and no session
+    tickets unless `tickets` (our pair is set the same way: same messages both ways)."""
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     ctx.set_ciphers(suite or PINNED_SUITE[0])
     if x25519_only:
         ctx.set_ecdh_curve("X25519")
-    ctx.options |= ssl.OP_NO_TICKET
+    if not tickets:
+        ctx.options |= ssl.OP_NO_TICKET
 
 
 @dataclass(frozen=True)
@@ -241,17 +257,25 @@ class Peers:
     ssl_server: ssl.SSLContext
     compat_client: ssl.SSLContext  # tls12.SSLContext, the drop-in
     compat_server: ssl.SSLContext
+    tickets: bool  # RFC 5077 session tickets on, both sides (else sessions resume by session ID only)
 
     @classmethod
-    def load(cls, pem: Path, key: str = "rsa") -> Peers:
-        """Both sides on the certificate of key type `key` (a key of LEAVES), its suite and scheme pinned."""
+    def load(cls, pem: Path, key: str = "rsa", tickets: bool = False) -> Peers:
+        """Both sides on the certificate of key type `key` (a key of LEAVES), its suite and scheme pinned.
+
+        `tickets`: both clients ask for a session ticket and both servers issue one (our default
+        configuration; the ssl module without OP_NO_TICKET). Without it neither does
+        (ClientConfig(session_tickets=False) and ServerConfig(ticket_keys=None); OP_NO_TICKET), and
+        both servers keep sessions by session ID in their default in-memory cache."""
         spec = LEAVES[key]
         leaf, leaf_key = pem / f"{spec.stem}.pem", pem / f"{spec.stem}.key"
         ca = x509.load_pem_x509_certificate((pem / "ca.pem").read_bytes())
         suites = (BENCH_SUITES[suite_for(key, PINNED_SUITE[0])],)
-        client_config = ClientConfig(trust_anchors=[ca], groups=spec.client_groups, cipher_suites=suites)
+        client_config = ClientConfig(trust_anchors=[ca], groups=spec.client_groups, cipher_suites=suites,
+                                     session_tickets=tickets)
         server_config = ServerConfig.from_pem_files(
             leaf, leaf_key, cipher_suites=suites, groups=(NamedGroup.X25519,), signature_schemes=(spec.scheme,),
+            **({} if tickets else {"ticket_keys": None}),
         )
         contexts: list[ssl.SSLContext] = []
         for factory in (ssl.SSLContext, tls12.SSLContext):
@@ -262,17 +286,21 @@ class Peers:
             for ctx in (client, server):
                 # The drop-in (socket and server sections only) stays on the default suite.
                 pin_stdlib(ctx, suite_for(key, PINNED_SUITE[0] if factory is ssl.SSLContext else DEFAULT_SUITE),
-                           x25519_only=ctx is server or spec.client_groups == (NamedGroup.X25519,))
+                           x25519_only=ctx is server or spec.client_groups == (NamedGroup.X25519,), tickets=tickets)
             contexts += [client, server]
-        return cls(pem, client_config, server_config, *contexts)
+        return cls(pem, client_config, server_config, *contexts, tickets=tickets)
 
 
 # -- in-memory pairs -------------------------------------------------------------------------------
 
 
-def tls12_pair(peers: Peers, tracer: Callable[[Any], None] | None = None) -> tuple[ClientConnection, ServerConnection]:
-    """A full handshake between our client and our server, in memory."""
-    client = ClientConnection(peers.client_config, server_name=SERVER_NAME, tracer=tracer)
+def tls12_pair(
+    peers: Peers, tracer: Callable[[Any], None] | None = None, session: Session | None = None,
+    capture: list[bytes] | None = None,
+) -> tuple[ClientConnection, ServerConnection]:
+    """A handshake between our client and our server, in memory: a full one, or one offering `session`.
+    `capture` gets what the server sends, flight by flight."""
+    client = ClientConnection(peers.client_config, server_name=SERVER_NAME, session=session, tracer=tracer)
     server = ServerConnection(peers.server_config, tracer=tracer)
     for _ in range(8):
         data = client.data_to_send()
@@ -280,6 +308,8 @@ def tls12_pair(peers: Peers, tracer: Callable[[Any], None] | None = None) -> tup
             server.receive_data(data)
         data = server.data_to_send()
         if data:
+            if capture is not None:
+                capture.append(data)
             client.receive_data(data)
         if client.handshake_complete and server.handshake_complete:
             return client, server
@@ -296,10 +326,10 @@ class SslPair:
     server_out: ssl.MemoryBIO
 
 
-def ssl_pair(peers: Peers, capture: list[bytes] | None = None) -> SslPair:
-    """A full handshake between two `ssl.SSLObject`s over `ssl.MemoryBIO`s."""
+def ssl_pair(peers: Peers, capture: list[bytes] | None = None, session: ssl.SSLSession | None = None) -> SslPair:
+    """A handshake between two `ssl.SSLObject`s over `ssl.MemoryBIO`s: a full one, or one offering `session`."""
     client_in, client_out, server_in, server_out = (ssl.MemoryBIO() for _ in range(4))
-    client = peers.ssl_client.wrap_bio(client_in, client_out, server_hostname=SERVER_NAME)
+    client = peers.ssl_client.wrap_bio(client_in, client_out, server_hostname=SERVER_NAME, session=session)
     server = peers.ssl_server.wrap_bio(server_in, server_out, server_side=True)
     client_done = server_done = False
     for _ in range(8):
@@ -326,6 +356,25 @@ def ssl_pair(peers: Peers, capture: list[bytes] | None = None) -> SslPair:
         if client_done and server_done:
             return SslPair(client, server, client_in, client_out, server_in, server_out)
     raise RuntimeError("the ssl module handshake did not complete")
+
+
+def close_tls12_pair(client: ClientConnection, server: ServerConnection) -> None:
+    """Each end sends its close_notify (what ends a resumed connection in the resumption rows)."""
+    client.close()
+    server.close()
+    client.data_to_send()
+    server.data_to_send()
+
+
+def close_ssl_pair(pair: SslPair) -> None:
+    """Each end sends its close_notify. Needed, not only fair: on Python before 3.13 an SSLObject freed
+    without SSL_shutdown makes OpenSSL drop its session (SSL_free -> ssl_clear_bad_session), and a
+    session ID then no longer resumes."""
+    for end in (pair.client, pair.server):
+        with contextlib.suppress(ssl.SSLWantReadError):  # sent; the peer's close_notify is not read
+            end.unwrap()
+    pair.client_out.read()
+    pair.server_out.read()
 
 
 # -- what each side negotiated ---------------------------------------------------------------------
@@ -376,6 +425,90 @@ def negotiated_ssl(peers: Peers) -> dict[str, Any]:
     found["version"] = pair.client.version()
     found["openssl_cipher"] = cipher[0] if cipher else None
     return found
+
+
+def describe_flight(data: bytes) -> list[str]:
+    """The messages of a server flight in order: plaintext handshake messages by name, then
+    ChangeCipherSpec and what follows it (encrypted, so by record only)."""
+    names: list[str] = []
+    pending = bytearray()
+    encrypted = False
+    pos = 0
+    while pos + 5 <= len(data):
+        content_type = data[pos]
+        length = int.from_bytes(data[pos + 3 : pos + 5], "big")
+        body = data[pos + 5 : pos + 5 + length]
+        pos += 5 + length
+        if content_type == 20:
+            names.append("ChangeCipherSpec")
+            encrypted = True
+        elif content_type == 22 and encrypted:
+            names.append("encrypted handshake record")
+        elif content_type == 22:
+            pending += body
+            while len(pending) >= 4 and len(pending) >= 4 + int.from_bytes(pending[1:4], "big"):
+                names.append(HandshakeType(pending[0]).name)
+                del pending[: 4 + int.from_bytes(pending[1:4], "big")]
+        else:
+            names.append(f"content type {content_type}")
+    return names
+
+
+def _resumption_found(first_flights: list[bytes], resumed_flights: list[bytes], resumed: bool,
+                      version: str | None, by_ticket: bool) -> dict[str, Any]:
+    found = inspect_server_flight(resumed_flights[0])  # suite and EMS from the abbreviated ServerHello
+    found.update({
+        "version": version,
+        "resumed": resumed,
+        "by": "ticket" if by_ticket else "session ID",
+        "full_handshake_issued_ticket": "NEW_SESSION_TICKET" in describe_flight(first_flights[-1]),
+        "resumed_flight": ", ".join(describe_flight(b"".join(resumed_flights))),
+    })
+    return found
+
+
+def negotiated_resumption_tls12(peers: Peers) -> dict[str, Any]:
+    """What our pair does when it resumes: a full handshake, then one offering its session."""
+    first: list[bytes] = []
+    client, server = tls12_pair(peers, capture=first)
+    close_tls12_pair(client, server)
+    session = client.session
+    if session is None:
+        raise SystemExit("the tls12 full handshake made no resumable session")
+    flights: list[bytes] = []
+    client, server = tls12_pair(peers, session=session, capture=flights)
+    close_tls12_pair(client, server)
+    version = "TLSv1.2" if client.version is not None and client.version.name == "TLS1_2" else str(client.version)
+    return _resumption_found(first, flights, client.session_reused and server.session_reused, version,
+                             bool(session.ticket))
+
+
+def negotiated_resumption_ssl(peers: Peers) -> dict[str, Any]:
+    first: list[bytes] = []
+    pair = ssl_pair(peers, capture=first)
+    close_ssl_pair(pair)
+    session = pair.client.session
+    if session is None:
+        raise SystemExit("the ssl module's full handshake made no session")
+    flights: list[bytes] = []
+    pair = ssl_pair(peers, capture=flights, session=session)
+    close_ssl_pair(pair)
+    return _resumption_found(first, flights, pair.client.session_reused and pair.server.session_reused,
+                             pair.client.version(), session.has_ticket)
+
+
+def expected_resumption(key: str, tickets: bool) -> dict[str, Any]:
+    """What both pairs must do in a resumption row: the same suite, EMS, resumed on both ends, no new
+    ticket in the abbreviated handshake (the ticket's key is current)."""
+    return {
+        "version": "TLSv1.2",
+        "cipher_suite": expected_for(key)["cipher_suite"],
+        "extended_master_secret": True,
+        "resumed": True,
+        "by": "ticket" if tickets else "session ID",
+        "full_handshake_issued_ticket": tickets,
+        "resumed_flight": "SERVER_HELLO, ChangeCipherSpec, encrypted handshake record",
+    }
 
 
 def check_negotiated(name: str, found: dict[str, Any], expected: dict[str, Any] = EXPECTED) -> None:
@@ -454,6 +587,146 @@ def handshakes_ssl(peers: Peers) -> Workload:
         return n
 
     return Workload(step)
+
+
+def resumed_tls12(peers: Peers) -> Workload:
+    """Resumed handshakes between our client and our server, in memory, all offering the session of
+    one full handshake made when the workload is set up; each must resume on both ends, and each
+    connection ends with a close_notify from each end (see close_ssl_pair)."""
+    client, server = tls12_pair(peers)
+    close_tls12_pair(client, server)
+    session = client.session
+    if session is None:
+        raise RuntimeError("the tls12 full handshake made no resumable session")
+
+    def step(n: int) -> int:
+        for _ in range(n):
+            client, server = tls12_pair(peers, session=session)
+            if not (client.session_reused and server.session_reused):
+                raise RuntimeError("a tls12 resumption fell back to a full handshake")
+            close_tls12_pair(client, server)
+        return n
+
+    return Workload(step)
+
+
+def resumed_ssl(peers: Peers) -> Workload:
+    pair = ssl_pair(peers)
+    close_ssl_pair(pair)
+    session = pair.client.session
+
+    def step(n: int) -> int:
+        for _ in range(n):
+            pair = ssl_pair(peers, session=session)
+            if not (pair.client.session_reused and pair.server.session_reused):
+                raise RuntimeError("an ssl module resumption fell back to a full handshake")
+            close_ssl_pair(pair)
+        return n
+
+    return Workload(step)
+
+
+#: The steps of a resumed handshake in memory, as `resumed_steps` times them on both sides.
+RESUMED_STEPS = (
+    "client: ClientHello offering the session",
+    "server: ClientHello -> ServerHello, ChangeCipherSpec, Finished",
+    "client: server flight -> ChangeCipherSpec, Finished",
+    "server: client ChangeCipherSpec, Finished",
+    "both: close_notify each",
+)
+
+
+def _resumed_steps_tls12(peers: Peers, session: Session, clock: Callable[[], float], n: int) -> list[float]:
+    client_config, server_config = peers.client_config, peers.server_config
+    totals = [0.0] * len(RESUMED_STEPS)
+    for _ in range(n):
+        t0 = clock()
+        client = ClientConnection(client_config, server_name=SERVER_NAME, session=session)
+        hello = client.data_to_send()
+        t1 = clock()
+        server = ServerConnection(server_config)
+        server.receive_data(hello)
+        flight = server.data_to_send()
+        t2 = clock()
+        client.receive_data(flight)
+        finished = client.data_to_send()
+        t3 = clock()
+        server.receive_data(finished)
+        t4 = clock()
+        close_tls12_pair(client, server)
+        t5 = clock()
+        if not (client.session_reused and server.session_reused):
+            raise RuntimeError("a tls12 resumption fell back to a full handshake")
+        for i, (a, b) in enumerate(((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5))):
+            totals[i] += b - a
+    return totals
+
+
+def _resumed_steps_ssl(peers: Peers, session: ssl.SSLSession, clock: Callable[[], float], n: int) -> list[float]:
+    client_ctx, server_ctx = peers.ssl_client, peers.ssl_server
+    totals = [0.0] * len(RESUMED_STEPS)
+    for _ in range(n):
+        t0 = clock()
+        client_in, client_out, server_in, server_out = (ssl.MemoryBIO() for _ in range(4))
+        client = client_ctx.wrap_bio(client_in, client_out, server_hostname=SERVER_NAME, session=session)
+        with contextlib.suppress(ssl.SSLWantReadError):
+            client.do_handshake()
+        hello = client_out.read()
+        t1 = clock()
+        server = server_ctx.wrap_bio(server_in, server_out, server_side=True)
+        server_in.write(hello)
+        with contextlib.suppress(ssl.SSLWantReadError):
+            server.do_handshake()
+        flight = server_out.read()
+        t2 = clock()
+        client_in.write(flight)
+        client.do_handshake()
+        finished = client_out.read()
+        t3 = clock()
+        server_in.write(finished)
+        server.do_handshake()
+        t4 = clock()
+        close_ssl_pair(SslPair(client, server, client_in, client_out, server_in, server_out))
+        t5 = clock()
+        if not (client.session_reused and server.session_reused):
+            raise RuntimeError("an ssl module resumption fell back to a full handshake")
+        for i, (a, b) in enumerate(((t0, t1), (t1, t2), (t2, t3), (t3, t4), (t4, t5))):
+            totals[i] += b - a
+    return totals
+
+
+def ssl_client_hello_us(peers: Peers, clock: Callable[[], float], n: int) -> float:
+    """µs for the ssl module's first client step (wrap_bio, ClientHello) with no session to offer."""
+    start = clock()
+    for _ in range(n):
+        client_in, client_out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        client = peers.ssl_client.wrap_bio(client_in, client_out, server_hostname=SERVER_NAME)
+        with contextlib.suppress(ssl.SSLWantReadError):
+            client.do_handshake()
+        client_out.read()
+    return (clock() - start) / n * 1e6
+
+
+def resumed_steps(peers: Peers, n: int, slices: int, clock: Callable[[], float]) -> dict[str, list[float]]:
+    """Microseconds per resumed handshake in each of RESUMED_STEPS, both implementations taking turns in
+    `slices` slices of n / slices handshakes (median over the slices), with no profiler attached."""
+    client, server = tls12_pair(peers)
+    close_tls12_pair(client, server)
+    pair = ssl_pair(peers)
+    close_ssl_pair(pair)
+    sessions: dict[str, Any] = {"tls12": client.session, "ssl": pair.client.session}
+    measure = {"tls12": _resumed_steps_tls12, "ssl": _resumed_steps_ssl}
+    per = max(1, n // slices)
+    samples: dict[str, list[list[float]]] = {"tls12": [], "ssl": []}
+    order = list(measure)
+    for _ in range(slices):
+        random.shuffle(order)
+        for impl in order:
+            gc.collect()
+            totals = measure[impl](peers, sessions[impl], clock, per)
+            samples[impl].append([t / per * 1e6 for t in totals])
+    return {impl: [statistics.median(run[i] for run in runs) for i in range(len(RESUMED_STEPS))]
+            for impl, runs in samples.items()}
 
 
 class CryptoFloor:
@@ -1070,8 +1343,9 @@ class Task:
 
 
 def build_groups(peers: Peers, sizes: Sizes, sections: Sequence[str], clock: str,
-                 ecdsa: Peers | None = None) -> list[Group]:
-    """The in-process groups; `ecdsa` (both sides on the ECDSA certificate) adds the ECDSA handshake."""
+                 ecdsa: Peers | None = None, resumption: dict[str, Peers] | None = None) -> list[Group]:
+    """The in-process groups; `ecdsa` (both sides on the ECDSA certificate) adds the ECDSA handshake,
+    `resumption` (the peers of each RESUMPTION row) the resumed handshakes."""
     floor = CryptoFloor(peers.pem, clock)
     groups: list[Group] = []
     if "handshake" in sections:
@@ -1085,6 +1359,11 @@ def build_groups(peers: Peers, sizes: Sizes, sections: Sequence[str], clock: str
                 "tls12": partial(handshakes_tls12, ecdsa),
                 "ssl": partial(handshakes_ssl, ecdsa),
             }, sizes.handshakes, sizes.slices, rate=False))
+    for key, pair in (resumption or {}).items():
+        groups.append(Group(key, {
+            "tls12": partial(resumed_tls12, pair),
+            "ssl": partial(resumed_ssl, pair),
+        }, sizes.resumptions, sizes.slices, rate=False))
     if "bulk" in sections:
         for key, size, writes in (("bulk_16k", 16 * KIB, sizes.bulk_16k), ("bulk_256", 256, sizes.bulk_256)):
             groups.append(Group(key, {
@@ -1170,6 +1449,9 @@ def _ratios(samples: Samples, section: str, a: str, b: str) -> dict[str, Any]:
 UNITS = {
     "handshake": ("ms per handshake, client and server in memory", "lower"),
     "handshake_ecdsa": ("ms per handshake, ECDSA P-256 certificate, client and server in memory", "lower"),
+    "resumed_ticket": ("ms per resumed handshake, by ticket, client and server in memory", "lower"),
+    "resumed_id": ("ms per resumed handshake, by session ID, client and server in memory", "lower"),
+    "resumed_ticket_ecdsa": ("ms per resumed handshake, by ticket, ECDSA P-256 certificate, in memory", "lower"),
     "bulk_16k": ("MB/s, 16 KiB writes, client to server, in memory", "higher"),
     "bulk_256": ("MB/s, 256 B writes, client to server, in memory", "higher"),
     "socket_16k": ("MB/s, 16 KiB writes over a socketpair, a thread per side", "higher"),
@@ -1216,12 +1498,14 @@ def summarize(samples: Samples, sizes: Sizes, extra: dict[str, Any]) -> dict[str
     result: dict[str, Any] = {
         "machine": {**machine(), "loadavg_1min_start": extra.get("loadavg_1min_start")},
         "settings": {**asdict(sizes), "clients_verify": "chain and host name",
-                     "ssl_options": "OP_NO_TICKET (tls12 sends no tickets either)"},
+                     "ssl_options": "OP_NO_TICKET except in the rows resuming by ticket "
+                                    "(tls12 offers and issues tickets there only, too)"},
         "negotiated": extra.get("negotiated", {}),
         "sections": sections,
     }
-    if "negotiated_ecdsa" in extra:
-        result["negotiated_ecdsa"] = extra["negotiated_ecdsa"]
+    for key in ("negotiated_ecdsa", "negotiated_resumption"):
+        if key in extra:
+            result[key] = extra[key]
     result["targets"] = targets(sections)
     return result
 
@@ -1236,6 +1520,9 @@ def targets(sections: dict[str, Any]) -> dict[str, Any]:
     if "handshake" in sections:
         check("handshake_vs_ssl", sections["handshake"]["ratio"]["median"], "<=", 0.85)
         check("handshake_vs_floor", sections["handshake"]["ratio_floor"]["median"], "<=", 1.3)
+    for key in RESUMPTION:  # issue 13: a resumed handshake at most 0.85x the ssl module's, in memory
+        if key in sections:
+            check(key, sections[key]["ratio"]["median"], "<=", 0.85)
     for key, limit in (("bulk_16k", 1.0), ("bulk_256", 0.8), ("socket_16k", 1.0), ("socket_256", 0.8)):
         if key in sections:
             check(key, sections[key]["ratio"]["median"], ">=", limit)
@@ -1309,6 +1596,16 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append(("Full handshake, ECDSA P-256, client+server in memory (ms)", f"{e['tls12']['median']:.3f}",
                     f"{e['ssl']['median']:.3f}", _ratio_text(e["ratio"]),
                     "(no target in issue 11; issue 15 sets <= 0.85x)"))
+    resumed_labels = {
+        "resumed_ticket": "Resumed handshake by ticket, client+server in memory (ms)",
+        "resumed_id": "Resumed handshake by session ID, client+server in memory (ms)",
+        "resumed_ticket_ecdsa": "Resumed handshake by ticket, ECDSA P-256, client+server in memory (ms)",
+    }
+    for key, label in resumed_labels.items():
+        if key in s:
+            e = s[key]
+            out.append((label, f"{e['tls12']['median']:.3f}", f"{e['ssl']['median']:.3f}", _ratio_text(e["ratio"]),
+                        _target_text(result, key)))
     labels = {
         "bulk_16k": "Bulk 16 KiB writes, in memory (MB/s)",
         "bulk_256": "Small records 256 B, in memory (MB/s)",
@@ -1388,6 +1685,9 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"  negotiated ({name}): " + ", ".join(f"{k}={v}" for k, v in found.items()))
     for name, found in result.get("negotiated_ecdsa", {}).items():
         print(f"  negotiated ({name}, ECDSA P-256 certificate): " + ", ".join(f"{k}={v}" for k, v in found.items()))
+    for row, pairs in result.get("negotiated_resumption", {}).items():
+        for name, found in pairs.items():
+            print(f"  resumed ({row}, {name}): " + ", ".join(f"{k}={v}" for k, v in found.items()))
     for i, r in enumerate(table):
         print("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))))
         if i == 0:
@@ -1400,7 +1700,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"({_rounds(result)}; ratios are tls12 / ssl within a round, median [min-max]). "
         f"Same RSA-2048 CA-issued certificate, TLS 1.2 {result['settings'].get('suite', DEFAULT_SUITE)}, x25519, "
         "rsa_pss_rsae_sha256; both clients verify the chain and the host name."
-        + _ecdsa_text(result),
+        + _ecdsa_text(result) + _resumption_text(result),
         "",
         f"Machine: {machine_line(result)}. tls12 at {result['machine']['tls12_revision']}, "
         f"{result['machine']['date']}; {_conditions(result)}. "
@@ -1421,6 +1721,17 @@ def _ecdsa_text(result: dict[str, Any]) -> str:
         return ""
     return (f" The ECDSA handshake row: an ECDSA P-256 certificate from the same CA on both sides, "
             f"{suite}, x25519, ecdsa_secp256r1_sha256.")
+
+
+def _resumption_text(result: dict[str, Any]) -> str:
+    """What the resumed-handshake rows run, for the README's introduction (nothing if the run had none)."""
+    if not any(key in result["sections"] for key in RESUMPTION):
+        return ""
+    return (" The resumed rows offer, on every handshake, the session of one full handshake made in the same "
+            "round, and check that both ends resumed it: by ticket, both servers issue RFC 5077 tickets; by "
+            "session ID, neither side does tickets (`OP_NO_TICKET`; `ClientConfig(session_tickets=False)`, "
+            "`ServerConfig(ticket_keys=None)`) and both servers keep sessions in their default in-memory cache. "
+            "The full-handshake rows run without tickets on both sides.")
 
 
 def update_readme(result: dict[str, Any], readme: Path) -> None:
@@ -1510,6 +1821,8 @@ def run_profile(section: str, peers: Peers, sizes: Sizes, top: int, workdir: Pat
         return {"profile": section, "entries": entries}
     profilers: list[cProfile.Profile] = []
     workload: Workload
+    if section in RESUMPTION:
+        return profile_resumption(section, peers.pem, sizes, top)
     if section.startswith("handshake"):
         units = sizes.handshakes * 2
         ecdsa = section == "handshake_ecdsa"
@@ -1533,6 +1846,97 @@ def run_profile(section: str, peers: Peers, sizes: Sizes, top: int, workdir: Pat
         workload.close()
     entries = print_profile(profilers, top, title)
     return {"profile": section, "entries": entries}
+
+
+@contextlib.contextmanager
+def timed_states(clock: Callable[[], float]) -> Iterator[Counter[str]]:
+    """Time, while in the block, each handshake state's `handle` (both roles; it includes the records
+    it sends), the client's ClientHello building and the parsing of handshake messages: a clock read
+    around each call, no profiler. The seconds accumulate in the Counter yielded, by name."""
+    totals: Counter[str] = Counter()
+    patched: list[tuple[object, str, object]] = []
+
+    def wrap(owner: object, attr: str, name: str) -> None:
+        original = getattr(owner, attr)
+
+        def timed(*args: Any) -> Any:
+            start = clock()
+            try:
+                return original(*args)
+            finally:
+                totals[name] += clock() - start
+
+        patched.append((owner, attr, original))
+        setattr(owner, attr, timed)
+
+    for module_name, role in (("tls12.handshake.client", "client"), ("tls12.handshake.server", "server")):
+        module = importlib.import_module(module_name)
+        for name, obj in vars(module).items():
+            if isinstance(obj, type) and obj.__module__ == module_name and "handle" in vars(obj):
+                wrap(obj, "handle", f"{role} {name}.handle")
+    connection = importlib.import_module("tls12.connection")
+    wrap(connection, "start_client", "client start_client (ClientConnection() building the ClientHello)")
+    wrap(connection, "parse_handshake", "both parse_handshake (messages received)")
+    try:
+        yield totals
+    finally:
+        for owner, attr, original in reversed(patched):
+            setattr(owner, attr, original)
+
+
+def print_by_state(peers: Peers, n: int, clock: Callable[[], float]) -> dict[str, float]:
+    """µs per resumed handshake in each state (see timed_states), and in what is left of the whole."""
+    workload = resumed_tls12(peers)
+    workload.step(max(1, n // 10))
+    gc.collect()
+    with timed_states(clock) as totals:
+        start = clock()
+        workload.step(n)
+        whole = clock() - start
+    found = {name: seconds / n * 1e6 for name, seconds in totals.items()}
+    found["whole resumed handshake, close_notify included"] = whole / n * 1e6
+    rest = whole - sum(totals.values())
+    found["the rest: record layer, dispatch, connection objects, close_notify"] = rest / n * 1e6
+    print(f"tls12 by state (µs per resumed handshake; a clock read around each call, no profiler; {n} handshakes):")
+    for name, us in sorted(found.items(), key=lambda kv: kv[1], reverse=True):
+        print(f"  {us:8.1f}  {name}")
+    return found
+
+
+def profile_resumption(section: str, pem: Path, sizes: Sizes, top: int) -> dict[str, Any]:
+    """--profile resumed_*: step by step, both sides, without a profiler; then cProfile of tls12's side
+    with the time by state."""
+    key_type, tickets = RESUMPTION[section]
+    peers = Peers.load(pem, key_type, tickets)
+    clock = PROFILE_TIMER[0]
+    units = sizes.resumptions * 2
+    resumed_steps(peers, max(1, units // 10), 2, clock)  # warm-up
+    steps = resumed_steps(peers, units, 10, clock)
+    what = "CPU" if clock is time.thread_time else "wall-clock"
+    print(f"== {section}: µs per resumed handshake by step ({what} time, no profiler; median of 10 slices "
+          f"of {max(1, units // 10)}) ==")
+    print(f"  {'step':66s} {'tls12':>8s} {'ssl':>8s}  tls12/ssl")
+    for i, name in enumerate(RESUMED_STEPS):
+        ours, theirs = steps["tls12"][i], steps["ssl"][i]
+        print(f"  {name:66s} {ours:8.1f} {theirs:8.1f}  {ours / theirs:.2f}x")
+    total = {impl: sum(values) for impl, values in steps.items()}
+    print(f"  {'all':66s} {total['tls12']:8.1f} {total['ssl']:8.1f}  {total['tls12'] / total['ssl']:.2f}x")
+    bare = ssl_client_hello_us(peers, clock, units)
+    print(f"  (the ssl client's first step without a session to offer: {bare:.1f} µs; with one, CPython's _ssl "
+          "duplicates the session through i2d/d2i_SSL_SESSION in SSLObject.session's setter, on the Pythons that "
+          "keep that OpenSSL 1.1.0 workaround, and d2i parses the server certificate again)\n")
+    by_state = print_by_state(peers, units, clock)
+    print()
+    workload = resumed_tls12(peers)
+    profilers: list[cProfile.Profile] = []
+    workload.step(max(1, units // 10))
+    gc.collect()
+    with profiling(profilers):
+        workload.step(units)
+    entries = print_profile(profilers, top, f"{section} ({units} resumed handshakes, client and server)")
+    return {"profile": section, "steps_us": dict(zip(RESUMED_STEPS, zip(steps["tls12"], steps["ssl"], strict=True),
+                                                   strict=True)),
+            "by_state_us": by_state, "entries": entries}
 
 
 # -- main ----------------------------------------------------------------------------------------------
@@ -1608,6 +2012,16 @@ def run_benchmark(args: argparse.Namespace, sizes: Sizes, peers: Peers, workdir:
         extra["negotiated_ecdsa"] = {"tls12 pair": negotiated_tls12(client), "ssl pair": negotiated_ssl(ecdsa)}
         for name, found in extra["negotiated_ecdsa"].items():
             check_negotiated(f"{name} (ECDSA)", found, expected_for("ecdsa"))
+    resumption: dict[str, Peers] = {}
+    if "resumption" in sections:
+        extra["negotiated_resumption"] = {}
+        for key, (key_type, tickets) in RESUMPTION.items():
+            pair = peers if (key_type, tickets) == ("rsa", peers.tickets) else Peers.load(peers.pem, key_type, tickets)
+            resumption[key] = pair
+            found = {"tls12 pair": negotiated_resumption_tls12(pair), "ssl pair": negotiated_resumption_ssl(pair)}
+            extra["negotiated_resumption"][key] = found
+            for name, values in found.items():
+                check_negotiated(f"{name} ({key})", values, expected_resumption(key_type, tickets))
     with running_servers(peers, workdir, "server" in sections) as servers:
         for server in servers.values():
             extra["negotiated"][f"{server.name} (stdlib client)"] = probe_server(server.port, peers.ssl_client)
@@ -1624,7 +2038,7 @@ def run_benchmark(args: argparse.Namespace, sizes: Sizes, peers: Peers, workdir:
                 "trace_events_per_traced_handshake": count_trace_events(peers),
             }
         rng = random.Random(args.seed)
-        groups = build_groups(peers, sizes, sections, args.clock, ecdsa)
+        groups = build_groups(peers, sizes, sections, args.clock, ecdsa, resumption)
         make_tasks = build_tasks(peers, sizes, sections, servers, groups, rng, args.clock)
         samples = run_rounds(make_tasks, groups, sizes.rounds, rng, args.clock)
     result = summarize(samples, sizes, extra)
@@ -1651,7 +2065,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         log(f"updated {args.readme}")
         return 0
     if args.suite != DEFAULT_SUITE:
-        requested = [args.profile.split("_")[0]] if args.profile else args.only
+        if args.profile:
+            requested = ["resumption" if args.profile in RESUMPTION else args.profile.split("_")[0]]
+        else:
+            requested = args.only
         if not requested or any(section not in SUITE_SECTIONS for section in requested):
             raise SystemExit(f"--suite {args.suite} runs with --only {','.join(SUITE_SECTIONS)} (or some of them)")
         use_suite(args.suite)

@@ -18,8 +18,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 BENCH = REPO / "bench" / "bench.py"
 
+RESUMED = ("resumed_ticket", "resumed_id", "resumed_ticket_ecdsa")
 SECTIONS = (
-    "handshake", "bulk_16k", "bulk_256", "socket_16k", "socket_256", "memory",
+    "handshake", *RESUMED, "bulk_16k", "bulk_256", "socket_16k", "socket_256", "memory",
     "server_handshakes", "server_throughput",
 )
 IMPLS = {
@@ -140,7 +141,7 @@ def test_another_suite_on_both_sides() -> None:
         _positive(data["sections"][name]["tls12"])
         _positive(data["sections"][name]["ssl"])
     refused = _run("--quick", "--suite", "ECDHE-RSA-CHACHA20-POLY1305")
-    assert refused.returncode != 0 and "--only handshake,bulk,tracer" in refused.stderr
+    assert refused.returncode != 0 and "--only handshake,resumption,bulk,tracer" in refused.stderr
 
 
 ECDSA_ROW = "Full handshake, ECDSA P-256, client+server in memory (ms)"
@@ -203,3 +204,37 @@ def test_ecdsa_handshake_profile() -> None:
     assert "tottime" in result.stdout and "ECDSA" in result.stdout
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["profile"] == "handshake_ecdsa" and len(data["entries"]) == 5
+
+
+def test_resumption_rows_side_by_side(quick_run: tuple[str, dict[str, Any]]) -> None:
+    """Both pairs resume the same way in each resumed row (checked by the benchmark before it measures),
+    and each row has its target and its line in the table."""
+    stdout, data = quick_run
+    negotiated = data["negotiated_resumption"]
+    assert set(negotiated) == set(RESUMED)
+    for row, pairs in negotiated.items():
+        assert set(pairs) == {"tls12 pair", "ssl pair"}
+        ours, theirs = pairs["tls12 pair"], pairs["ssl pair"]
+        assert {k: ours[k] for k in theirs} == theirs
+        assert ours["resumed"] is True and ours["extended_master_secret"] is True
+        assert ours["by"] == ("session ID" if row == "resumed_id" else "ticket")
+        assert ours["full_handshake_issued_ticket"] is (row != "resumed_id")
+        assert ours["resumed_flight"] == "SERVER_HELLO, ChangeCipherSpec, encrypted handshake record"
+    assert negotiated["resumed_ticket_ecdsa"]["ssl pair"]["cipher_suite"] == "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384"
+    for row in RESUMED:
+        assert data["targets"][row]["target"] == "<= 0.85"
+    for label in ("Resumed handshake by ticket, client+server", "Resumed handshake by session ID, client+server",
+                  "Resumed handshake by ticket, ECDSA P-256, client+server"):
+        assert any(line.startswith(label) for line in stdout.splitlines())
+
+
+def test_resumed_profile_step_by_step() -> None:
+    """--profile resumed_id: both sides step by step, tls12 by state, then cProfile."""
+    result = _run("--quick", "--profile", "resumed_id", "--top", "5")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["profile"] == "resumed_id" and len(data["entries"]) == 5
+    assert len(data["steps_us"]) == 5
+    assert all(ours > 0 and theirs > 0 for ours, theirs in data["steps_us"].values())
+    assert data["by_state_us"]["server ExpectClientHello.handle"] > 0
+    assert data["by_state_us"]["client ExpectResumedFinished.handle"] > 0
