@@ -30,6 +30,10 @@ Sections (``--only`` takes a comma-separated list of these):
   memory     RSS per idle established pair (1,000 pairs, a fresh subprocess per side)
   server     `tls12 serve --echo` against an asyncio echo server on the `ssl` module, both
              driven by the same stdlib-ssl asyncio clients: handshakes/s and echo MB/s
+  workers    `tls12 serve --echo --workers 2` against `--workers 1`: handshakes/s under a Go load
+             client (bench/loadgen/main.go, built with `go build` at run time: needs Go) doing
+             full handshakes on 32 connections, with the CPU per handshake of the workers and of
+             the client, and the ceiling the client's share of the cores puts on the ratio
   tracer     what explanation support costs: calls into tracing code with no tracer
              attached (should be 0), and the time cost of attaching a no-op tracer
 
@@ -42,6 +46,7 @@ The table goes to stdout, then one line of JSON (the last line). Progress goes t
     python bench/bench.py --profile handshake    # cProfile of tls12's side, top entries by tottime
     python bench/bench.py --profile handshake_ecdsa   # the same for the ECDSA P-256 handshake
     python bench/bench.py --profile resumed_ticket    # resumed handshake: step by step both sides, by state
+    python bench/bench.py --only workers --rounds 5   # serve --workers 2 against --workers 1 (needs Go)
     python bench/bench.py --update-readme out.txt   # README "Performance" table from a run's output
 """
 
@@ -61,6 +66,7 @@ import platform
 import pstats
 import random
 import re
+import shutil
 import signal
 import socket
 import ssl
@@ -100,6 +106,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 README = REPO / "README.md"
 STDLIB_SERVER = BENCH_DIR / "stdlib_server.py"
+LOADGEN_SOURCE = BENCH_DIR / "loadgen" / "main.go"
 
 HOST = "127.0.0.1"
 SERVER_NAME = "localhost"
@@ -146,7 +153,9 @@ RESUMPTION = {
     "resumed_id": ("rsa", False),
     "resumed_ticket_ecdsa": ("ecdsa", True),
 }
-SECTIONS = ("handshake", "resumption", "bulk", "socket", "memory", "server", "tracer")
+SECTIONS = ("handshake", "resumption", "bulk", "socket", "memory", "server", "workers", "tracer")
+#: The --workers counts the workers row compares (the second against the first).
+WORKER_COUNTS = (1, 2)
 PROFILE_SECTIONS = (
     "handshake", "handshake_ecdsa", *RESUMPTION, "bulk_16k", "bulk_256", "socket_16k", "socket_256", "memory",
     "server_handshakes", "server_throughput",
@@ -175,6 +184,9 @@ class Sizes:
     load_seconds: float = 2.0
     load_handshake_clients: int = 16
     load_throughput_clients: int = 8
+    workers_seconds: float = 3.0  # the Go load client's measured window, per server and round
+    workers_warmup: float = 0.5  # before it, not counted
+    workers_clients: int = 32  # concurrent connections, each a loop of full handshakes
     tracer_handshakes: int = 50
     tracer_writes: int = 10000
     count_records: int = 1000
@@ -185,6 +197,7 @@ QUICK = Sizes(
     rounds=1, slices=2, socket_slices=2, handshakes=10, resumptions=20, bulk_16k=256, bulk_256=1000, socket_16k=256,
     socket_256=1000,
     memory_pairs=200, memory_rounds=1, load_seconds=0.4, load_handshake_clients=8, load_throughput_clients=4,
+    workers_seconds=0.5, workers_warmup=0.2, workers_clients=8,
     tracer_handshakes=5, tracer_writes=500, count_records=100,
 )
 
@@ -1280,6 +1293,118 @@ def measure_server_throughput(
     return {"value": echoed / elapsed / MB, "server_cpu": server_cpu / elapsed, "client_cpu": client_cpu / elapsed}
 
 
+# -- tls12 serve --workers N under a Go load client ------------------------------------------------------
+
+
+def build_loadgen(workdir: Path) -> Path:
+    """bench/loadgen/main.go built with the Go toolchain into `workdir` (standard library only)."""
+    go = shutil.which("go")
+    if go is None:
+        raise SystemExit("the workers section needs Go: `go` on PATH builds its load client, bench/loadgen/main.go "
+                         "(.ci/install-peers installs it)")
+    out = workdir / "loadgen"
+    env = {**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": ""}
+    if "HOME" not in env and "GOCACHE" not in env:
+        env["GOCACHE"] = str(workdir / "gocache")
+    result = subprocess.run([go, "build", "-o", str(out), str(LOADGEN_SOURCE)], cwd=workdir, env=env,
+                            capture_output=True, text=True, timeout=900, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"go build of {LOADGEN_SOURCE} failed:\n{result.stderr}")
+    return out
+
+
+def _stat_fields(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
+def process_tree(root: int) -> list[int]:
+    """`root` and its children (the workers `tls12 serve --workers N` forks), from /proc."""
+    pids = [root]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) != root:
+            with contextlib.suppress(OSError, IndexError):
+                if int(_stat_fields(int(entry))[1]) == root:
+                    pids.append(int(entry))
+    return sorted(pids)
+
+
+def tree_cpu(pids: Sequence[int]) -> tuple[float, float]:
+    """User and system CPU seconds of these processes so far."""
+    tick = os.sysconf("SC_CLK_TCK")
+    user = system = 0.0
+    for pid in pids:
+        fields = _stat_fields(pid)
+        user += int(fields[11]) / tick
+        system += int(fields[12]) / tick
+    return user, system
+
+
+def start_worker_servers(pem: Path, workdir: Path) -> dict[int, ServerProcess]:
+    cert = ["--cert", str(pem / "leaf.pem"), "--key", str(pem / "leaf.key")]
+    servers: dict[int, ServerProcess] = {}
+    try:
+        for count in WORKER_COUNTS:
+            servers[count] = ServerProcess(
+                f"tls12 serve --workers {count}",
+                [sys.executable, "-m", "tls12", "serve", "--host", HOST, "--port", "0", "--echo", *cert,
+                 "--workers", str(count)], workdir)
+    except BaseException:
+        for server in servers.values():
+            server.stop()
+        raise
+    return servers
+
+
+def measure_workers(server: ServerProcess, count: int, loadgen: Path, sizes: Sizes) -> Sample:
+    """The Go load client against one server for sizes.workers_seconds: handshakes/s, and the CPU the
+    server's processes (the parent and its workers) and the client used in the same window."""
+    argv = [str(loadgen), "-addr", f"{HOST}:{server.port}", "-c", str(sizes.workers_clients),
+            "-d", f"{sizes.workers_seconds}s", "-warmup", f"{sizes.workers_warmup}s",
+            "-suite", DEFAULT_SUITE, "-servername", SERVER_NAME]
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        try:
+            if proc.stdout.readline().strip() != "counting":
+                raise RuntimeError(f"the load client did not start: {proc.stderr.read()}")
+            pids = process_tree(server.proc.pid)
+            user0, system0 = tree_cpu(pids)
+            load = os.getloadavg()[0]
+            line = proc.stdout.readline()
+            user1, system1 = tree_cpu(pids)
+            after = process_tree(server.proc.pid)
+            proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        if proc.returncode != 0 or not line.strip():
+            raise RuntimeError(f"the load client failed ({proc.returncode}): {proc.stderr.read()}")
+    if after != pids:
+        raise RuntimeError(f"{server.name}: its processes changed during the measurement ({pids} -> {after})")
+    if len(pids) != (1 if count == 1 else count + 1):
+        raise RuntimeError(f"{server.name}: {len(pids)} processes, expected {count} worker(s) (and a parent)")
+    got: dict[str, Any] = json.loads(line)
+    found = {"version": got["version"], "cipher_suite": got["cipher_suite"], "resumed": got["resumed"]}
+    wanted = {"version": "TLSv1.2", "cipher_suite": EXPECTED["cipher_suite"], "resumed": False}
+    if found != wanted or not got["handshakes"]:
+        raise RuntimeError(f"{server.name}: the load client saw {found} in {got['handshakes']} handshakes, "
+                           f"expected {wanted}")
+    elapsed, handshakes = got["seconds"], got["handshakes"]
+    workers_cpu = (user1 - user0) + (system1 - system0)
+    return {
+        "value": got["handshakes_per_s"],
+        "handshakes": handshakes,
+        "errors": got["errors"],
+        "workers_cpu": workers_cpu / elapsed,  # cores
+        "workers_system_cpu": (system1 - system0) / elapsed,
+        "workers_cpu_ms_per_handshake": workers_cpu / handshakes * 1e3,
+        "generator_cpu": got["cpu_seconds"] / elapsed,
+        "generator_system_cpu": got["system_seconds"] / elapsed,
+        "generator_cpu_ms_per_handshake": got["cpu_ms_per_handshake"],
+        "loadavg_1min": load,
+    }
+
+
 # -- rounds --------------------------------------------------------------------------------------------
 
 Sample = dict[str, float]
@@ -1390,9 +1515,18 @@ def build_groups(peers: Peers, sizes: Sizes, sections: Sequence[str], clock: str
 
 
 def build_tasks(peers: Peers, sizes: Sizes, sections: Sequence[str], servers: dict[str, ServerProcess],
-                groups: Sequence[Group], rng: random.Random, clock: str) -> Callable[[int], list[Task]]:
+                groups: Sequence[Group], rng: random.Random, clock: str,
+                workers: tuple[dict[int, ServerProcess], Path] | None = None) -> Callable[[int], list[Task]]:
+    """Every task of one round; `workers` (the --workers servers and the built load client) adds the
+    workers row, one task per server."""
     def tasks(round_no: int) -> list[Task]:
         out = [Task(g.section, partial(g.run, rng, clock)) for g in groups]
+        if workers is not None:
+            worker_servers, loadgen = workers
+            for count, server in worker_servers.items():
+                def run_workers(count: int = count, server: ServerProcess = server) -> dict[str, Sample]:
+                    return {f"workers_{count}": measure_workers(server, count, loadgen, sizes)}
+                out.append(Task("workers", run_workers, str(count)))
         if "memory" in sections and round_no < sizes.memory_rounds:
             for impl in ("tls12", "ssl"):
                 def memory(impl: str = impl) -> dict[str, Sample]:
@@ -1462,6 +1596,34 @@ UNITS = {
 }
 
 
+def summarize_workers(samples: Samples) -> dict[str, Any]:
+    """The workers row: each server's handshakes/s and CPU figures, the ratio of the second count to the
+    first, and the ceiling on that ratio with the load client on the same cores: all the cores busy with
+    nothing but the workers and the client, at the CPU per handshake measured with the second count,
+    against one worker with a core of its own at the CPU per handshake measured with the first:
+    cores * first's ms / (second's ms + the client's ms)."""
+    runs = samples["workers"]
+    first, second = (f"workers_{count}" for count in WORKER_COUNTS)
+    entry: dict[str, Any] = {"unit": "full handshakes/s of tls12 serve --echo --workers N, Go load client",
+                             "better": "higher"}
+    for impl in (first, second):
+        entry[impl] = _summary(_series(samples, "workers", impl))
+        for field in sorted(set(runs[impl][0]) - {"value"}):
+            entry[impl][field] = statistics.median(r[field] for r in runs[impl])
+            entry[impl][f"{field}_range"] = [min(r[field] for r in runs[impl]), max(r[field] for r in runs[impl])]
+    entry["ratio"] = _ratios(samples, "workers", second, first)
+    cores = os.cpu_count() or 1
+    entry["cores"] = cores
+    entry["ratio_ceiling"] = _summary([
+        cores * a["workers_cpu_ms_per_handshake"]
+        / (b["workers_cpu_ms_per_handshake"] + b["generator_cpu_ms_per_handshake"])
+        for a, b in zip(runs[first], runs[second], strict=True)])
+    entry["cpu_per_handshake_ratio"] = _summary([
+        b["workers_cpu_ms_per_handshake"] / a["workers_cpu_ms_per_handshake"]
+        for a, b in zip(runs[first], runs[second], strict=True)])
+    return entry
+
+
 def summarize(samples: Samples, sizes: Sizes, extra: dict[str, Any]) -> dict[str, Any]:
     sections: dict[str, Any] = {}
     for key, (unit, better) in UNITS.items():
@@ -1482,6 +1644,8 @@ def summarize(samples: Samples, sizes: Sizes, extra: dict[str, Any]) -> dict[str
         if key.startswith("socket"):
             entry["ratio_compat"] = _ratios(samples, key, "tls12_compat", "ssl")
         sections[key] = entry
+    if "workers" in samples:
+        sections["workers"] = summarize_workers(samples)
     if "tracer_handshake" in samples:
         sections["tracer"] = {
             "unit": "no-op tracer attached / no tracer (time ratio; throughput ratio for records)",
@@ -1503,6 +1667,8 @@ def summarize(samples: Samples, sizes: Sizes, extra: dict[str, Any]) -> dict[str
         "negotiated": extra.get("negotiated", {}),
         "sections": sections,
     }
+    if "go" in extra:
+        result["machine"]["go"] = extra["go"]
     for key in ("negotiated_ecdsa", "negotiated_resumption"):
         if key in extra:
             result[key] = extra[key]
@@ -1528,6 +1694,8 @@ def targets(sections: dict[str, Any]) -> dict[str, Any]:
             check(key, sections[key]["ratio"]["median"], ">=", limit)
     if "memory" in sections:
         check("memory", sections["memory"]["ratio"]["median"], "<=", 1.0)
+    if "workers" in sections:  # issue 13: two workers at least 1.7x the handshakes/s of one, on 2 cores
+        check("workers", sections["workers"]["ratio"]["median"], ">=", 1.7)
     if "tracer" in sections:
         check("tracer_off_calls", sections["tracer"]["calls_without_tracer"], "<=", 0)
     return out
@@ -1640,6 +1808,8 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append((f"Server echo MB/s, {clients} clients (server CPU)",
                     f"{e['tls12']['median']:.1f} ({e['tls12']['server_cpu']:.0%})",
                     f"{e['ssl']['median']:.1f} ({e['ssl']['server_cpu']:.0%})", _ratio_text(e["ratio"]), ""))
+    if "workers" in s:
+        out += workers_rows(result)
     if "tracer" in s:
         t = s["tracer"]
         per_handshake = sum(t["calls_without_tracer_per_handshake"].values())
@@ -1652,6 +1822,27 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append(("No-op tracer attached / none: handshake time", "", "", _ratio_text(t["handshake_ratio"]), ""))
         out.append(("No-op tracer attached / none: 256 B record MB/s", "", "", _ratio_text(t["records_256_ratio"]), ""))
     return out
+
+
+def workers_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """The workers row and its CPU figures: both counts go in the tls12 column (second / first)."""
+    w = result["sections"]["workers"]
+    first, second = (w[f"workers_{count}"] for count in WORKER_COUNTS)
+    a, b = WORKER_COUNTS
+    clients = result["settings"]["workers_clients"]
+    return [
+        (f"`tls12 serve` full handshakes/s, --workers {b} / --workers {a} (Go load client, {clients} connections)",
+         f"{second['median']:.0f} / {first['median']:.0f}", "", _ratio_text(w["ratio"]),
+         _target_text(result, "workers")),
+        (f"  CPU per handshake (ms): workers with {b} / {a}; Go load client",
+         f"{second['workers_cpu_ms_per_handshake']:.2f} / {first['workers_cpu_ms_per_handshake']:.2f}; "
+         f"{second['generator_cpu_ms_per_handshake']:.2f}", "", _ratio_text(w["cpu_per_handshake_ratio"]), ""),
+        (f"  cores busy (of {w['cores']}): workers with {b} / {a}; Go load client with {b} / {a}",
+         f"{second['workers_cpu']:.2f} / {first['workers_cpu']:.2f}; "
+         f"{second['generator_cpu']:.2f} / {first['generator_cpu']:.2f}", "", "", ""),
+        (f"  ceiling with the load client on the same {w['cores']} cores: cores x CPU per handshake with {a} "
+         f"/ (with {b} + client's)", "", "", _ratio_text(w["ratio_ceiling"]), ""),
+    ]
 
 
 def _rounds(result: dict[str, Any]) -> str:
@@ -1700,7 +1891,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"({_rounds(result)}; ratios are tls12 / ssl within a round, median [min-max]). "
         f"Same RSA-2048 CA-issued certificate, TLS 1.2 {result['settings'].get('suite', DEFAULT_SUITE)}, x25519, "
         "rsa_pss_rsae_sha256; both clients verify the chain and the host name."
-        + _ecdsa_text(result) + _resumption_text(result),
+        + _ecdsa_text(result) + _resumption_text(result) + _workers_text(result),
         "",
         f"Machine: {machine_line(result)}. tls12 at {result['machine']['tls12_revision']}, "
         f"{result['machine']['date']}; {_conditions(result)}. "
@@ -1732,6 +1923,21 @@ def _resumption_text(result: dict[str, Any]) -> str:
             "session ID, neither side does tickets (`OP_NO_TICKET`; `ClientConfig(session_tickets=False)`, "
             "`ServerConfig(ticket_keys=None)`) and both servers keep sessions in their default in-memory cache. "
             "The full-handshake rows run without tickets on both sides.")
+
+
+def _workers_text(result: dict[str, Any]) -> str:
+    """What the workers rows run, for the README's introduction (nothing if the run had none)."""
+    if "workers" not in result["sections"]:
+        return ""
+    settings = result["settings"]
+    go = result["machine"].get("go", "Go")
+    return (f" The workers rows: `tls12 serve --echo --workers N` (N = 1, then 2, in shuffled order each round) "
+            f"under `bench/loadgen/main.go` ({go}, crypto/tls), {settings['workers_clients']} connections each in a "
+            f"loop of connect, full TLS 1.2 handshake (no session cache, no tickets; "
+            f"{DEFAULT_SUITE}, x25519; the chain not verified, the signature is), close_notify and close, for "
+            f"{settings['workers_seconds']:g} s after {settings['workers_warmup']:g} s of warm-up; CPU from "
+            "/proc for the server's processes and getrusage for the client, over the same window, on the same "
+            "machine, so the client's share of the cores is shown with the figures.")
 
 
 def update_readme(result: dict[str, Any], readme: Path) -> None:
@@ -1997,9 +2203,30 @@ def running_servers(peers: Peers, workdir: Path, wanted: bool) -> Iterator[dict[
             server.stop()
 
 
+@contextlib.contextmanager
+def running_worker_servers(peers: Peers, workdir: Path, wanted: bool) -> Iterator[dict[int, ServerProcess]]:
+    servers: dict[int, ServerProcess] = {}
+    try:
+        if wanted:
+            servers = start_worker_servers(peers.pem, workdir)
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
 def run_benchmark(args: argparse.Namespace, sizes: Sizes, peers: Peers, workdir: Path) -> dict[str, Any]:
-    sections = args.only or list(SECTIONS)
+    sections = list(args.only or SECTIONS)
     extra: dict[str, Any] = {"negotiated": {}, "loadavg_1min_start": round(os.getloadavg()[0], 2)}
+    if "workers" in sections and shutil.which("go") is None and not args.only:
+        log("note: no Go toolchain (`go`): the workers row, which needs it for its load client, is left out")
+        sections.remove("workers")
+    loadgen = None
+    if "workers" in sections:
+        log("building bench/loadgen/main.go")
+        loadgen = build_loadgen(workdir)
+        extra["go"] = subprocess.run(["go", "version"], capture_output=True, text=True, timeout=60,
+                                     check=False).stdout.strip().removeprefix("go version ")
     if extra["loadavg_1min_start"] > 0.5:
         log(f"note: the machine is busy (1-minute load {extra['loadavg_1min_start']}); expect noisy numbers")
     client, _ = tls12_pair(peers)
@@ -2022,7 +2249,8 @@ def run_benchmark(args: argparse.Namespace, sizes: Sizes, peers: Peers, workdir:
             extra["negotiated_resumption"][key] = found
             for name, values in found.items():
                 check_negotiated(f"{name} ({key})", values, expected_resumption(key_type, tickets))
-    with running_servers(peers, workdir, "server" in sections) as servers:
+    with running_servers(peers, workdir, "server" in sections) as servers, \
+            running_worker_servers(peers, workdir, loadgen is not None) as worker_servers:
         for server in servers.values():
             extra["negotiated"][f"{server.name} (stdlib client)"] = probe_server(server.port, peers.ssl_client)
         for name, found in extra["negotiated"].items():
@@ -2039,7 +2267,8 @@ def run_benchmark(args: argparse.Namespace, sizes: Sizes, peers: Peers, workdir:
             }
         rng = random.Random(args.seed)
         groups = build_groups(peers, sizes, sections, args.clock, ecdsa, resumption)
-        make_tasks = build_tasks(peers, sizes, sections, servers, groups, rng, args.clock)
+        workers = (worker_servers, loadgen) if loadgen is not None else None
+        make_tasks = build_tasks(peers, sizes, sections, servers, groups, rng, args.clock, workers)
         samples = run_rounds(make_tasks, groups, sizes.rounds, rng, args.clock)
     result = summarize(samples, sizes, extra)
     result["settings"]["clock"] = args.clock

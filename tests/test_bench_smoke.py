@@ -8,6 +8,7 @@ table can be generated from a run's output.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -238,3 +239,23 @@ def test_resumed_profile_step_by_step() -> None:
     assert all(ours > 0 and theirs > 0 for ours, theirs in data["steps_us"].values())
     assert data["by_state_us"]["server ExpectClientHello.handle"] > 0
     assert data["by_state_us"]["client ExpectResumedFinished.handle"] > 0
+
+
+def test_workers_row() -> None:
+    """--only workers: the Go load client is built and run against --workers 1 and 2; every figure the
+    row needs is there (the client checks what it negotiated: TLS 1.2, the pinned suite, no resumption)."""
+    result = _run("--quick", "--only", "workers", "--rounds", "1")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    entry = data["sections"]["workers"]
+    for impl in ("workers_1", "workers_2"):
+        _positive(entry[impl])
+        for key in ("workers_cpu", "workers_cpu_ms_per_handshake", "generator_cpu", "generator_cpu_ms_per_handshake"):
+            assert entry[impl][key] > 0
+        assert entry[impl]["handshakes"] > 0
+    for key in ("ratio", "ratio_ceiling", "cpu_per_handshake_ratio"):
+        _positive(entry[key])
+    assert entry["cores"] == os.cpu_count()
+    assert data["targets"]["workers"]["target"] == ">= 1.7"
+    assert data["machine"]["go"]
+    assert "--workers 2 / --workers 1 (Go load client" in result.stdout
