@@ -1340,6 +1340,17 @@ def tree_cpu(pids: Sequence[int]) -> tuple[float, float]:
     return user, system
 
 
+def machine_cpu() -> tuple[float, float, float]:
+    """CPU seconds of the whole machine so far (every process of every container on this kernel), from
+    /proc/stat: in processes (user, nice, system); in interrupts and softirqs (where much of loopback
+    traffic's receive side runs, charged to no process); stolen by the hypervisor."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]] + [0] * 8
+    tick = os.sysconf("SC_CLK_TCK")
+    user, nice, system, irq, softirq, steal = fields[0], fields[1], fields[2], fields[5], fields[6], fields[7]
+    return (user + nice + system) / tick, (irq + softirq) / tick, steal / tick
+
+
 def start_worker_servers(pem: Path, workdir: Path) -> dict[int, ServerProcess]:
     cert = ["--cert", str(pem / "leaf.pem"), "--key", str(pem / "leaf.key")]
     servers: dict[int, ServerProcess] = {}
@@ -1369,9 +1380,11 @@ def measure_workers(server: ServerProcess, count: int, loadgen: Path, sizes: Siz
                 raise RuntimeError(f"the load client did not start: {proc.stderr.read()}")
             pids = process_tree(server.proc.pid)
             user0, system0 = tree_cpu(pids)
+            processes0, interrupts0, steal0 = machine_cpu()
             load = os.getloadavg()[0]
             line = proc.stdout.readline()
             user1, system1 = tree_cpu(pids)
+            processes1, interrupts1, steal1 = machine_cpu()
             after = process_tree(server.proc.pid)
             proc.wait(timeout=120)
         finally:
@@ -1391,6 +1404,7 @@ def measure_workers(server: ServerProcess, count: int, loadgen: Path, sizes: Siz
                            f"expected {wanted}")
     elapsed, handshakes = got["seconds"], got["handshakes"]
     workers_cpu = (user1 - user0) + (system1 - system0)
+    others = (processes1 - processes0) - workers_cpu - got["cpu_seconds"]
     return {
         "value": got["handshakes_per_s"],
         "handshakes": handshakes,
@@ -1401,6 +1415,9 @@ def measure_workers(server: ServerProcess, count: int, loadgen: Path, sizes: Siz
         "generator_cpu": got["cpu_seconds"] / elapsed,
         "generator_system_cpu": got["system_seconds"] / elapsed,
         "generator_cpu_ms_per_handshake": got["cpu_ms_per_handshake"],
+        "interrupts_cpu": (interrupts1 - interrupts0) / elapsed,  # cores: the machine's irq + softirq time
+        "steal_cpu": (steal1 - steal0) / elapsed,  # cores the hypervisor gave to others
+        "others_cpu": max(others, 0.0) / elapsed,  # cores: every other process on the machine
         "loadavg_1min": load,
     }
 
@@ -1837,9 +1854,13 @@ def workers_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]
         (f"  CPU per handshake (ms): workers with {b} / {a}; Go load client",
          f"{second['workers_cpu_ms_per_handshake']:.2f} / {first['workers_cpu_ms_per_handshake']:.2f}; "
          f"{second['generator_cpu_ms_per_handshake']:.2f}", "", _ratio_text(w["cpu_per_handshake_ratio"]), ""),
-        (f"  cores busy (of {w['cores']}): workers with {b} / {a}; Go load client with {b} / {a}",
+        (f"  cores busy (of {w['cores']}), with {b} / {a} workers: workers; Go load client; irq+softirq; "
+         "other processes on the machine; stolen by the hypervisor",
          f"{second['workers_cpu']:.2f} / {first['workers_cpu']:.2f}; "
-         f"{second['generator_cpu']:.2f} / {first['generator_cpu']:.2f}", "", "", ""),
+         f"{second['generator_cpu']:.2f} / {first['generator_cpu']:.2f}; "
+         f"{second['interrupts_cpu']:.2f} / {first['interrupts_cpu']:.2f}; "
+         f"{second['others_cpu']:.2f} / {first['others_cpu']:.2f}; "
+         f"{second['steal_cpu']:.2f} / {first['steal_cpu']:.2f}", "", "", ""),
         (f"  ceiling with the load client on the same {w['cores']} cores: cores x CPU per handshake with {a} "
          f"/ (with {b} + client's)", "", "", _ratio_text(w["ratio_ceiling"]), ""),
     ]
