@@ -380,9 +380,9 @@ def close_tls12_pair(client: ClientConnection, server: ServerConnection) -> None
 
 
 def close_ssl_pair(pair: SslPair) -> None:
-    """Each end sends its close_notify. Needed, not only fair: on Python before 3.13 an SSLObject freed
-    without SSL_shutdown makes OpenSSL drop its session (SSL_free -> ssl_clear_bad_session), and a
-    session ID then no longer resumes."""
+    """Each end sends its close_notify. Needed, not only fair: on Python 3.11 an SSLObject freed without
+    SSL_shutdown makes OpenSSL drop its session (SSL_free -> ssl_clear_bad_session; python/cpython#123249
+    changed that later), and a session ID then no longer resumes."""
     for end in (pair.client, pair.server):
         with contextlib.suppress(ssl.SSLWantReadError):  # sent; the peer's close_notify is not read
             end.unwrap()
@@ -2149,9 +2149,9 @@ def profile_resumption(section: str, pem: Path, sizes: Sizes, top: int) -> dict[
     total = {impl: sum(values) for impl, values in steps.items()}
     print(f"  {'all':66s} {total['tls12']:8.1f} {total['ssl']:8.1f}  {total['tls12'] / total['ssl']:.2f}x")
     bare = ssl_client_hello_us(peers, clock, units)
-    print(f"  (the ssl client's first step without a session to offer: {bare:.1f} µs; with one, CPython's _ssl "
-          "duplicates the session through i2d/d2i_SSL_SESSION in SSLObject.session's setter, on the Pythons that "
-          "keep that OpenSSL 1.1.0 workaround, and d2i parses the server certificate again)\n")
+    print(f"  (the ssl client's first step without a session to offer: {bare:.1f} µs; with one, CPython "
+          f"{platform.python_version()}'s _ssl copies the session through i2d/d2i_SSL_SESSION when it is set, "
+          "a workaround for openssl/openssl#1550, and d2i parses the server's certificate again)\n")
     by_state = print_by_state(peers, units, clock)
     print()
     workload = resumed_tls12(peers)
