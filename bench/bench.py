@@ -184,8 +184,8 @@ class Sizes:
     load_seconds: float = 2.0
     load_handshake_clients: int = 16
     load_throughput_clients: int = 8
-    workers_seconds: float = 3.0  # the Go load client's measured window, per server and round
-    workers_warmup: float = 0.5  # before it, not counted
+    workers_seconds: float = 4.0  # the Go load client's measured time per server and round, in two windows
+    workers_warmup: float = 0.5  # before each window, not counted
     workers_clients: int = 32  # concurrent connections, each a loop of full handshakes
     tracer_handshakes: int = 50
     tracer_writes: int = 10000
@@ -197,7 +197,7 @@ QUICK = Sizes(
     rounds=1, slices=2, socket_slices=2, handshakes=10, resumptions=20, bulk_16k=256, bulk_256=1000, socket_16k=256,
     socket_256=1000,
     memory_pairs=200, memory_rounds=1, load_seconds=0.4, load_handshake_clients=8, load_throughput_clients=4,
-    workers_seconds=0.5, workers_warmup=0.2, workers_clients=8,
+    workers_seconds=0.6, workers_warmup=0.2, workers_clients=8,
     tracer_handshakes=5, tracer_writes=500, count_records=100,
 )
 
@@ -1367,11 +1367,12 @@ def start_worker_servers(pem: Path, workdir: Path) -> dict[int, ServerProcess]:
     return servers
 
 
-def measure_workers(server: ServerProcess, count: int, loadgen: Path, sizes: Sizes) -> Sample:
-    """The Go load client against one server for sizes.workers_seconds: handshakes/s, and the CPU the
-    server's processes (the parent and its workers) and the client used in the same window."""
+def workers_window(server: ServerProcess, count: int, loadgen: Path, sizes: Sizes, seconds: float) -> dict[str, float]:
+    """One run of the Go load client against one server: after sizes.workers_warmup, `seconds` counted;
+    the handshakes and the CPU seconds of the server's processes (the parent and its workers), of the
+    client and of the rest of the machine in that window (totals, to be added up over windows)."""
     argv = [str(loadgen), "-addr", f"{HOST}:{server.port}", "-c", str(sizes.workers_clients),
-            "-d", f"{sizes.workers_seconds}s", "-warmup", f"{sizes.workers_warmup}s",
+            "-d", f"{seconds}s", "-warmup", f"{sizes.workers_warmup}s",
             "-suite", DEFAULT_SUITE, "-servername", SERVER_NAME]
     with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as proc:
         assert proc.stdout is not None and proc.stderr is not None
@@ -1402,24 +1403,55 @@ def measure_workers(server: ServerProcess, count: int, loadgen: Path, sizes: Siz
     if found != wanted or not got["handshakes"]:
         raise RuntimeError(f"{server.name}: the load client saw {found} in {got['handshakes']} handshakes, "
                            f"expected {wanted}")
-    elapsed, handshakes = got["seconds"], got["handshakes"]
-    workers_cpu = (user1 - user0) + (system1 - system0)
-    others = (processes1 - processes0) - workers_cpu - got["cpu_seconds"]
+    workers = (user1 - user0) + (system1 - system0)
     return {
-        "value": got["handshakes_per_s"],
-        "handshakes": handshakes,
+        "seconds": got["seconds"],
+        "handshakes": got["handshakes"],
         "errors": got["errors"],
-        "workers_cpu": workers_cpu / elapsed,  # cores
-        "workers_system_cpu": (system1 - system0) / elapsed,
-        "workers_cpu_ms_per_handshake": workers_cpu / handshakes * 1e3,
-        "generator_cpu": got["cpu_seconds"] / elapsed,
-        "generator_system_cpu": got["system_seconds"] / elapsed,
-        "generator_cpu_ms_per_handshake": got["cpu_ms_per_handshake"],
-        "interrupts_cpu": (interrupts1 - interrupts0) / elapsed,  # cores: the machine's irq + softirq time
-        "steal_cpu": (steal1 - steal0) / elapsed,  # cores the hypervisor gave to others
-        "others_cpu": max(others, 0.0) / elapsed,  # cores: every other process on the machine
+        "workers": workers,
+        "workers_system": system1 - system0,
+        "generator": got["cpu_seconds"],
+        "generator_system": got["system_seconds"],
+        "interrupts": interrupts1 - interrupts0,  # the machine's irq + softirq time
+        "steal": steal1 - steal0,  # what the hypervisor gave to others
+        "others": max((processes1 - processes0) - workers - got["cpu_seconds"], 0.0),  # every other process
         "loadavg_1min": load,
     }
+
+
+def measure_workers(servers: dict[int, ServerProcess], loadgen: Path, sizes: Sizes,
+                    rng: random.Random) -> dict[str, Sample]:
+    """Each server under the Go load client for sizes.workers_seconds in all, in two windows taken in
+    the order A B B A (A chosen at random): what else runs on the machine drifts, and both see it alike.
+    Per server: handshakes/s, and the CPU per handshake and the cores used by its processes, by the
+    client, by interrupts and by every other process on the machine, over its windows."""
+    order = list(servers)
+    rng.shuffle(order)
+    totals: dict[int, Counter[str]] = {count: Counter() for count in servers}
+    loads: dict[int, list[float]] = {count: [] for count in servers}
+    for count in (*order, *reversed(order)):
+        window = workers_window(servers[count], count, loadgen, sizes, sizes.workers_seconds / 2)
+        loads[count].append(window.pop("loadavg_1min"))
+        totals[count].update(window)
+    out: dict[str, Sample] = {}
+    for count, t in totals.items():
+        elapsed, handshakes = t["seconds"], t["handshakes"]
+        out[f"workers_{count}"] = {
+            "value": handshakes / elapsed,
+            "handshakes": handshakes,
+            "errors": t["errors"],
+            "workers_cpu": t["workers"] / elapsed,  # cores
+            "workers_system_cpu": t["workers_system"] / elapsed,
+            "workers_cpu_ms_per_handshake": t["workers"] / handshakes * 1e3,
+            "generator_cpu": t["generator"] / elapsed,
+            "generator_system_cpu": t["generator_system"] / elapsed,
+            "generator_cpu_ms_per_handshake": t["generator"] / handshakes * 1e3,
+            "interrupts_cpu": t["interrupts"] / elapsed,
+            "steal_cpu": t["steal"] / elapsed,
+            "others_cpu": t["others"] / elapsed,
+            "loadavg_1min": statistics.mean(loads[count]),
+        }
+    return out
 
 
 # -- rounds --------------------------------------------------------------------------------------------
@@ -1539,11 +1571,7 @@ def build_tasks(peers: Peers, sizes: Sizes, sections: Sequence[str], servers: di
     def tasks(round_no: int) -> list[Task]:
         out = [Task(g.section, partial(g.run, rng, clock)) for g in groups]
         if workers is not None:
-            worker_servers, loadgen = workers
-            for count, server in worker_servers.items():
-                def run_workers(count: int = count, server: ServerProcess = server) -> dict[str, Sample]:
-                    return {f"workers_{count}": measure_workers(server, count, loadgen, sizes)}
-                out.append(Task("workers", run_workers, str(count)))
+            out.append(Task("workers", partial(measure_workers, *workers, sizes, rng)))
         if "memory" in sections and round_no < sizes.memory_rounds:
             for impl in ("tls12", "ssl"):
                 def memory(impl: str = impl) -> dict[str, Sample]:
@@ -1638,6 +1666,8 @@ def summarize_workers(samples: Samples) -> dict[str, Any]:
     entry["cpu_per_handshake_ratio"] = _summary([
         b["workers_cpu_ms_per_handshake"] / a["workers_cpu_ms_per_handshake"]
         for a, b in zip(runs[first], runs[second], strict=True)])
+    # With the cores to the workers alone (the client elsewhere): cores / the CPU-per-handshake ratio.
+    entry["ratio_workers_alone"] = _summary([cores / r for r in entry["cpu_per_handshake_ratio"]["rounds"]])
     return entry
 
 
@@ -1863,6 +1893,8 @@ def workers_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]
          f"{second['steal_cpu']:.2f} / {first['steal_cpu']:.2f}", "", "", ""),
         (f"  ceiling with the load client on the same {w['cores']} cores: cores x CPU per handshake with {a} "
          f"/ (with {b} + client's)", "", "", _ratio_text(w["ratio_ceiling"]), ""),
+        (f"  the same with the {w['cores']} cores to the workers alone (client elsewhere): cores / CPU per "
+         f"handshake ratio {b} / {a}", "", "", _ratio_text(w["ratio_workers_alone"]), ""),
     ]
 
 

@@ -253,7 +253,7 @@ def test_workers_row() -> None:
         for key in ("workers_cpu", "workers_cpu_ms_per_handshake", "generator_cpu", "generator_cpu_ms_per_handshake"):
             assert entry[impl][key] > 0
         assert entry[impl]["handshakes"] > 0
-    for key in ("ratio", "ratio_ceiling", "cpu_per_handshake_ratio"):
+    for key in ("ratio", "ratio_ceiling", "cpu_per_handshake_ratio", "ratio_workers_alone"):
         _positive(entry[key])
     assert entry["cores"] == os.cpu_count()
     assert data["targets"]["workers"]["target"] == ">= 1.7"
