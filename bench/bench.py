@@ -1881,20 +1881,21 @@ def workers_rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]
         (f"`tls12 serve` full handshakes/s, --workers {b} / --workers {a} (Go load client, {clients} connections)",
          f"{second['median']:.0f} / {first['median']:.0f}", "", _ratio_text(w["ratio"]),
          _target_text(result, "workers")),
-        (f"  CPU per handshake (ms): workers with {b} / {a}; Go load client",
+        (f"  CPU per handshake (ms), {b} / {a} workers: workers; Go load client",
          f"{second['workers_cpu_ms_per_handshake']:.2f} / {first['workers_cpu_ms_per_handshake']:.2f}; "
-         f"{second['generator_cpu_ms_per_handshake']:.2f}", "", _ratio_text(w["cpu_per_handshake_ratio"]), ""),
-        (f"  cores busy (of {w['cores']}), with {b} / {a} workers: workers; Go load client; irq+softirq; "
-         "other processes on the machine; stolen by the hypervisor",
+         f"{second['generator_cpu_ms_per_handshake']:.2f} / {first['generator_cpu_ms_per_handshake']:.2f}", "",
+         _ratio_text(w["cpu_per_handshake_ratio"]), ""),
+        (f"  cores used (of {w['cores']}), {b} / {a} workers: workers; Go load client; interrupts; "
+         "other processes; steal",
          f"{second['workers_cpu']:.2f} / {first['workers_cpu']:.2f}; "
          f"{second['generator_cpu']:.2f} / {first['generator_cpu']:.2f}; "
          f"{second['interrupts_cpu']:.2f} / {first['interrupts_cpu']:.2f}; "
          f"{second['others_cpu']:.2f} / {first['others_cpu']:.2f}; "
          f"{second['steal_cpu']:.2f} / {first['steal_cpu']:.2f}", "", "", ""),
-        (f"  ceiling with the load client on the same {w['cores']} cores: cores x CPU per handshake with {a} "
-         f"/ (with {b} + client's)", "", "", _ratio_text(w["ratio_ceiling"]), ""),
-        (f"  the same with the {w['cores']} cores to the workers alone (client elsewhere): cores / CPU per "
-         f"handshake ratio {b} / {a}", "", "", _ratio_text(w["ratio_workers_alone"]), ""),
+        (f"  ceiling, load client on the same cores: {w['cores']} x CPU/handshake({a}) / (CPU/handshake({b}) "
+         "+ client's)", "", "", _ratio_text(w["ratio_ceiling"]), ""),
+        (f"  projection, the {w['cores']} cores to the workers alone: {w['cores']} / the CPU/handshake ratio above",
+         "", "", _ratio_text(w["ratio_workers_alone"]), ""),
     ]
 
 
@@ -1974,8 +1975,9 @@ def _resumption_text(result: dict[str, Any]) -> str:
     return (" The resumed rows offer, on every handshake, the session of one full handshake made in the same "
             "round, and check that both ends resumed it: by ticket, both servers issue RFC 5077 tickets; by "
             "session ID, neither side does tickets (`OP_NO_TICKET`; `ClientConfig(session_tickets=False)`, "
-            "`ServerConfig(ticket_keys=None)`) and both servers keep sessions in their default in-memory cache. "
-            "The full-handshake rows run without tickets on both sides.")
+            "`ServerConfig(ticket_keys=None)`) and both servers keep sessions in their default in-memory cache."
+            + (" The full-handshake rows run without tickets on both sides." if "handshake" in result["sections"]
+               else ""))
 
 
 def _workers_text(result: dict[str, Any]) -> str:
@@ -1984,13 +1986,13 @@ def _workers_text(result: dict[str, Any]) -> str:
         return ""
     settings = result["settings"]
     go = result["machine"].get("go", "Go")
-    return (f" The workers rows: `tls12 serve --echo --workers N` (N = 1, then 2, in shuffled order each round) "
-            f"under `bench/loadgen/main.go` ({go}, crypto/tls), {settings['workers_clients']} connections each in a "
-            f"loop of connect, full TLS 1.2 handshake (no session cache, no tickets; "
-            f"{DEFAULT_SUITE}, x25519; the chain not verified, the signature is), close_notify and close, for "
-            f"{settings['workers_seconds']:g} s after {settings['workers_warmup']:g} s of warm-up; CPU from "
-            "/proc for the server's processes and getrusage for the client, over the same window, on the same "
-            "machine, so the client's share of the cores is shown with the figures.")
+    return (f" The workers rows: `tls12 serve --echo --workers N`, N = 1 and 2, under `bench/loadgen/main.go` "
+            f"({go}, crypto/tls) on the same machine: {settings['workers_clients']} connections each in a loop of "
+            f"connect, full TLS 1.2 handshake (no session cache, no tickets; {DEFAULT_SUITE}, x25519; the chain "
+            f"not verified, the signature is), close_notify and close; {settings['workers_seconds']:g} s per "
+            "server and round in two windows taken A B B A, each after "
+            f"{settings['workers_warmup']:g} s of warm-up; CPU from /proc (the server's processes, the whole "
+            "machine) and getrusage (the client) over the same windows.")
 
 
 def update_readme(result: dict[str, Any], readme: Path) -> None:
