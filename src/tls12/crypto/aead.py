@@ -1,6 +1,7 @@
 """Record protection for TLS 1.2: the AEAD of the suite row, one direction at a time.
 
-Two nonce rules, one interface (`RecordAEAD`: `seal`, `open`, `seq`, `overhead`):
+Two nonce rules, one interface (`RecordAEAD`: `seal`, `open`, `seq`, `overhead`; `open_at` is
+`open` on a record body that lies inside a larger buffer):
 
 AES-GCM (RFC 5288 §3), `GCMRecordAEAD`: a 4-byte implicit salt from the key block and an
 8-byte explicit nonce sent in each record. The explicit nonce is the sequence number.
