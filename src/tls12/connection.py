@@ -245,7 +245,8 @@ class _Connection:
                 self._fail(exc)
                 raise
 
-    def _receive_fast(self, data: bytes | bytearray | memoryview, events: list[Event]) -> memoryview | bytes:
+    def _receive_fast(self, data: bytes | bytearray | memoryview,
+                      events: list[Event]) -> bytes | bytearray | memoryview:
         """The short path when the previous call left a record half-read: that record is
         completed through the general path, with only the bytes it lacks; then the record layer
         opens the run of whole application-data records that follows straight from `data`.
