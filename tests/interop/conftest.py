@@ -136,6 +136,14 @@ def peer_versions() -> dict[str, dict[str, str]]:
     return _VERSIONS
 
 
+@pytest.fixture(scope="session")
+def go_ems(peer_versions: dict[str, dict[str, str]]) -> bool:
+    """Whether this Go has the extended master secret (1.21 and later; Debian 12's 1.19 has not)."""
+    m = re.match(r"1\.(\d+)", peer_versions["go"]["version"])
+    assert m, peer_versions["go"]
+    return int(m.group(1)) >= 21
+
+
 # -- certificates ------------------------------------------------------------------------------
 
 

@@ -37,7 +37,6 @@ below. For the stranger's certificate to reach our server at all, its test turns
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,14 +81,6 @@ AES256_RSA = BY_IANA["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"]
 CHACHA_RSA = BY_IANA["TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"]
 ALL_KEYS = ("rsa", "ecdsa-p256", "ed25519")
 NO_ED25519 = ("rsa", "ecdsa-p256")
-
-
-@pytest.fixture(scope="module")
-def go_ems(peer_versions: dict[str, dict[str, str]]) -> bool:
-    """Whether this Go has the extended master secret (1.21 and later; Debian 12's 1.19 has not)."""
-    m = re.match(r"1\.(\d+)", peer_versions["go"]["version"])
-    assert m, peer_versions["go"]
-    return int(m.group(1)) >= 21
 
 
 @dataclass
