@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
-from interop_support import PEERS, ClientPki, Leaf, Matrix, Pki, Row, require_tool, run
+from interop_support import PEERS, ClientPki, Ctx, Leaf, Matrix, Pki, Row, require_tool, run
 
 from tls12.certs import CertificateAuthority
 
@@ -336,3 +336,8 @@ def nss_mtls_server_db(tmp_path_factory: pytest.TempPathFactory, pki: Pki, clien
         assert rc == 0, text
     p12.unlink()
     return db
+
+
+@pytest.fixture
+def ctx(request: pytest.FixtureRequest, pki: Pki, client_pki: ClientPki, tmp_path: Path, go_ems: bool) -> Ctx:
+    return Ctx(request, pki, client_pki, tmp_path, go_ems)

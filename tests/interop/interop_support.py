@@ -999,6 +999,28 @@ class ClientPki:
         return pki.client_config(client_credentials=[leaf.issued.credential() for leaf in leaves], **kwargs)
 
 
+@dataclass
+class Ctx:
+    """What a module's peer runners need (the `ctx` fixture); the peer builds and databases come from their
+    fixtures on first use, so a test pays only for the peers it runs."""
+
+    request: pytest.FixtureRequest
+    pki: Pki
+    client_pki: ClientPki
+    tmp_path: Path
+    go_ems: bool  # this Go has the extended master secret (1.21 and later)
+
+    def fixture(self, name: str) -> Path:
+        value = self.request.getfixturevalue(name)
+        assert isinstance(value, Path)
+        return value
+
+
+def labelled(peer: str, variant: str) -> str:
+    """A matrix row's variant; Botan's rows say they come from botanpeer (Botan's library), not the botan tool."""
+    return f"{variant} (botanpeer: Botan's library)" if peer == "botan" else variant
+
+
 def common_name(leaf: Leaf) -> str:
     (cn,) = leaf.issued.certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     return str(cn.value)
