@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
-from interop_support import PEERS, ClientPki, Leaf, Matrix, Pki, Row, require_tool, run
+from interop_support import PEERS, ClientPki, Ctx, Leaf, Matrix, Pki, Row, require_tool, run
 
 from tls12.certs import CertificateAuthority
 
@@ -134,6 +134,14 @@ def peer_versions() -> dict[str, dict[str, str]]:
     for key, (name, library, version) in table.items():
         _VERSIONS[key] = {"name": name, "library": library, "version": version}
     return _VERSIONS
+
+
+@pytest.fixture(scope="session")
+def go_ems(peer_versions: dict[str, dict[str, str]]) -> bool:
+    """Whether this Go has the extended master secret (1.21 and later; Debian 12's 1.19 has not)."""
+    m = re.match(r"1\.(\d+)", peer_versions["go"]["version"])
+    assert m, peer_versions["go"]
+    return int(m.group(1)) >= 21
 
 
 # -- certificates ------------------------------------------------------------------------------
@@ -328,3 +336,8 @@ def nss_mtls_server_db(tmp_path_factory: pytest.TempPathFactory, pki: Pki, clien
         assert rc == 0, text
     p12.unlink()
     return db
+
+
+@pytest.fixture
+def ctx(request: pytest.FixtureRequest, pki: Pki, client_pki: ClientPki, tmp_path: Path, go_ems: bool) -> Ctx:
+    return Ctx(request, pki, client_pki, tmp_path, go_ems)

@@ -37,7 +37,6 @@ below. For the stranger's certificate to reach our server at all, its test turns
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,12 +48,12 @@ from interop_support import (
     App,
     ClientPki,
     ClientScript,
+    Ctx,
     EchoApp,
     HttpApp,
     Leaf,
     Matrix,
     NetnsServer,
-    Pki,
     Proc,
     SessionResult,
     Suite,
@@ -64,6 +63,7 @@ from interop_support import (
     drive_stdin_client,
     finish_peer_server,
     free_port,
+    labelled,
     our_server,
     report_line,
     require_tool,
@@ -82,34 +82,6 @@ AES256_RSA = BY_IANA["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"]
 CHACHA_RSA = BY_IANA["TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"]
 ALL_KEYS = ("rsa", "ecdsa-p256", "ed25519")
 NO_ED25519 = ("rsa", "ecdsa-p256")
-
-
-@pytest.fixture(scope="module")
-def go_ems(peer_versions: dict[str, dict[str, str]]) -> bool:
-    """Whether this Go has the extended master secret (1.21 and later; Debian 12's 1.19 has not)."""
-    m = re.match(r"1\.(\d+)", peer_versions["go"]["version"])
-    assert m, peer_versions["go"]
-    return int(m.group(1)) >= 21
-
-
-@dataclass
-class Ctx:
-    """What every peer runner needs; the peer builds and databases come from their fixtures on first use."""
-
-    request: pytest.FixtureRequest
-    pki: Pki
-    client_pki: ClientPki
-    tmp_path: Path
-
-    def fixture(self, name: str) -> Path:
-        value = self.request.getfixturevalue(name)
-        assert isinstance(value, Path)
-        return value
-
-
-@pytest.fixture
-def ctx(request: pytest.FixtureRequest, pki: Pki, client_pki: ClientPki, tmp_path: Path) -> Ctx:
-    return Ctx(request, pki, client_pki, tmp_path)
 
 
 # -- the peers' clients, each with a client certificate (or none) ---------------------------------------
@@ -242,11 +214,6 @@ PEER_CLIENTS: dict[str, PeerClient] = {
 }
 CLIENT_KEYS = {"openssl": ALL_KEYS, "gnutls": ALL_KEYS, "nss": NO_ED25519, "java": ALL_KEYS, "go": ALL_KEYS,
                "botan": NO_ED25519, "curl": ALL_KEYS}
-
-
-def labelled(peer: str, variant: str) -> str:
-    """A matrix row's variant; Botan's rows say they come from botanpeer, not the botan tool."""
-    return f"{variant} (botanpeer: Botan's library)" if peer == "botan" else variant
 
 
 def expect_ems(peer: str, go_ems: bool) -> bool:

@@ -3,8 +3,9 @@
 //
 //	gopeer client -port P -ca CA.pem [-sni NAME] [-alpn a,b] [-groups x25519,secp256r1,secp384r1]
 //	              [-send TEXT] [-bulk N] [-close us|peer] [-cert CLIENT.pem -key CLIENT.key]
+//	              [-tls12] [-connections N] [-no-tickets]
 //	gopeer server -cert CERT.pem -key KEY.pem [-alpn a,b] [-groups ...] [-close-after N]
-//	              [-suites c02f,...] [-tls12] [-client-ca CA.pem]
+//	              [-suites c02f,...] [-tls12] [-client-ca CA.pem] [-connections N] [-no-tickets]
 //
 // A client given -cert/-key answers a CertificateRequest with that chain (if it fits what the
 // server asks for); a server given -client-ca requires a client certificate and verifies it
@@ -16,6 +17,12 @@
 // the server's close_notify. The server echoes one connection and prints what it
 // negotiated. Both print "HANDSHAKE ..." and "RESULT ..." lines; failures print
 // "FAIL ..." and exit 1. Go 1.19 has no extended master secret.
+//
+// With -connections N, the client makes N connections one after the other with one session cache
+// (tls.NewLRUClientSessionCache), and the server accepts N with one tls.Config (its ticket keys);
+// HANDSHAKE says whether each resumed (resumed=, ConnectionState().DidResume). crypto/tls resumes
+// by RFC 5077 ticket only, in both roles: it keeps no session IDs. -no-tickets sets
+// SessionTicketsDisabled.
 package main
 
 import (
@@ -81,9 +88,9 @@ func describe(st tls.ConnectionState) string {
 	if len(st.PeerCertificates) > 0 {
 		peer = strings.ReplaceAll(st.PeerCertificates[0].Subject.CommonName, " ", "_")
 	}
-	return fmt.Sprintf("HANDSHAKE version=%s cipher=%s alpn=%s sni=%s peer=%s peer_verified=%t lib=%s",
+	return fmt.Sprintf("HANDSHAKE version=%s cipher=%s alpn=%s sni=%s peer=%s peer_verified=%t resumed=%t lib=%s",
 		versionNames[st.Version], tls.CipherSuiteName(st.CipherSuite), alpn, sni, peer, len(st.VerifiedChains) > 0,
-		runtime.Version())
+		st.DidResume, runtime.Version())
 }
 
 // counter hashes and counts a byte stream.
@@ -117,7 +124,9 @@ func main() {
 	closeBy := fs.String("close", "us", "who sends close_notify first: us or peer (client)")
 	closeAfter := fs.Int64("close-after", -1, "server: send close_notify first after echoing this many bytes")
 	suites := fs.String("suites", "", "server: hex cipher suite ids to allow (default: Go's defaults)")
-	tls12 := fs.Bool("tls12", false, "server: TLS 1.2 only")
+	tls12 := fs.Bool("tls12", false, "TLS 1.2 only")
+	connections := fs.Int("connections", 1, "connections, one after the other, resuming where the peer lets")
+	noTickets := fs.Bool("no-tickets", false, "disable session tickets (SessionTicketsDisabled)")
 	timeout := fs.Duration("timeout", 60*time.Second, "overall deadline")
 	if err := fs.Parse(os.Args[2:]); err != nil {
 		fail("%v", err)
@@ -141,14 +150,23 @@ func main() {
 			}
 			cfg.Certificates = []tls.Certificate{pair}
 		}
-		d := &net.Dialer{Timeout: 10 * time.Second, Deadline: deadline}
-		conn, err := tls.DialWithDialer(d, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)), cfg)
-		if err != nil {
-			fail("handshake: %v", err)
+		if *tls12 {
+			cfg.MaxVersion = tls.VersionTLS12
 		}
-		conn.SetDeadline(deadline)
-		fmt.Println(describe(conn.ConnectionState()))
-		client(conn, []byte(*send), *bulk, *closeBy)
+		cfg.SessionTicketsDisabled = *noTickets
+		if *connections > 1 {
+			cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+		}
+		for i := 0; i < *connections; i++ {
+			d := &net.Dialer{Timeout: 10 * time.Second, Deadline: deadline}
+			conn, err := tls.DialWithDialer(d, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)), cfg)
+			if err != nil {
+				fail("handshake: %v", err)
+			}
+			conn.SetDeadline(deadline)
+			fmt.Println(describe(conn.ConnectionState()))
+			client(conn, []byte(*send), *bulk, *closeBy)
+		}
 	case "server":
 		pair, err := tls.LoadX509KeyPair(*cert, *key)
 		if err != nil {
@@ -165,6 +183,7 @@ func main() {
 		if *tls12 {
 			cfg.MaxVersion = tls.VersionTLS12
 		}
+		cfg.SessionTicketsDisabled = *noTickets
 		if *clientCA != "" {
 			pem, err := os.ReadFile(*clientCA)
 			if err != nil {
@@ -182,18 +201,22 @@ func main() {
 		}
 		fmt.Printf("LISTENING %d\n", ln.Addr().(*net.TCPAddr).Port)
 		ln.(*net.TCPListener).SetDeadline(deadline)
-		raw, err := ln.Accept()
-		if err != nil {
-			fail("accept: %v", err)
+		for i := 0; i < *connections; i++ {
+			raw, err := ln.Accept()
+			if err != nil {
+				fail("accept: %v", err)
+			}
+			if i == *connections-1 {
+				ln.Close()
+			}
+			raw.SetDeadline(deadline)
+			conn := tls.Server(raw, cfg)
+			if err := conn.Handshake(); err != nil {
+				fail("handshake: %v", err)
+			}
+			fmt.Println(describe(conn.ConnectionState()))
+			server(conn, *closeAfter)
 		}
-		ln.Close()
-		raw.SetDeadline(deadline)
-		conn := tls.Server(raw, cfg)
-		if err := conn.Handshake(); err != nil {
-			fail("handshake: %v", err)
-		}
-		fmt.Println(describe(conn.ConnectionState()))
-		server(conn, *closeAfter)
 	default:
 		fail("unknown mode %q", mode)
 	}
