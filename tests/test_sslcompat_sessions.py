@@ -185,6 +185,10 @@ def observe_objects(impl: str, pem_dir: Path) -> dict[str, Any]:
     # (Not compared: the id of a server's session resumed by ticket, b"" in tls12, which keeps no ID for
     # a ticket's session, and the ServerHello's echo of the client's session_id in OpenSSL.)
     seen["resumed"] = (reused(fresh), fresh.client.session == session)
+    # The server's certificate comes with the session: the same as the full handshake's.
+    seen["resumed peer"] = (fresh.client.getpeercert() == pair.client.getpeercert(),
+                            fresh.client.getpeercert(True) == pair.client.getpeercert(True),
+                            fresh.server.getpeercert(), fresh.client.cipher() == pair.client.cipher())
     seen["given"] = reused(handshake(client_ctx, server_ctx, session))
     seen["stats"] = (client_ctx.session_stats(), server_ctx.session_stats())
     return seen
@@ -204,6 +208,7 @@ def test_objects_and_sessions_behave_as_the_stdlibs(pem_dir: Path) -> None:
     assert theirs["wrap_bio with not a session"] == theirs["set None"] == ("TypeError", "Value is not a SSLSession.")
     assert theirs["hash"] == theirs["pickle"] == theirs["order"] == theirs["construct"] == "TypeError"
     assert theirs["resumed"] == ((True, True), True)
+    assert theirs["resumed peer"] == (True, True, None, True)
     client_stats, server_stats = theirs["stats"]
     assert (client_stats["connect"], client_stats["connect_good"], client_stats["hits"]) == (3, 3, 2)
     assert (server_stats["accept"], server_stats["accept_good"], server_stats["hits"]) == (3, 3, 2)
@@ -281,6 +286,7 @@ def observe_sockets(impl: str, pem_dir: Path, serve: ServeFn) -> dict[str, Any]:
         seen["plain socket after"] = plain.fileno() >= 0
     server.join()
     seen["server"] = sorted(server_seen)
+    seen["stats"] = (client_ctx.session_stats(), server_ctx.session_stats(), other.session_stats())
     return seen
 
 
@@ -299,6 +305,11 @@ def test_sockets_behave_as_the_stdlibs(pem_dir: Path, serve: ServeFn) -> None:
     assert theirs["plain socket after"] is True  # refused before the socket was taken over
     # The server's side of the four handshakes: a session without a ticket of its own; three resumed.
     assert theirs["server"] == [("SSLSession", False, False)] + [("SSLSession", False, True)] * 3
+    client_stats, server_stats, other_stats = theirs["stats"]
+    assert (client_stats["connect"], client_stats["connect_good"], client_stats["hits"]) == (4, 4, 3)
+    # The fifth connection's client gave up before its handshake began: the server's accept failed.
+    assert (server_stats["accept"], server_stats["accept_good"], server_stats["hits"]) == (5, 4, 3)
+    assert other_stats["connect"] == 0
 
 
 # -- resumption against the stdlib, each direction, by ticket and by session ID ---------------------

@@ -148,8 +148,11 @@ class SSLObject(SessionInfo):
         return self
 
     def _new_engine(self) -> Engine:
-        # The port is not to be seen from here: a client's sessions are cached by its server name
-        # alone, and not at all without one (see SSLContext.client_session_cache).
+        # The port is not to be seen from here (asyncio's transport knows it, and does not say): a
+        # client's session is cached by its server name alone. That is safe: only a server holding the
+        # session's master secret (one sharing the store or ticket keys of the server verified for this
+        # name, under the same verification policy) can resume it; another port of the name gets a full
+        # handshake. Without a name nothing ties a session to a server: nothing is cached.
         hostname = self._server_hostname
         key = None if self._server_side or hostname is None else (hostname, None)
         return new_engine(self._context, self._server_side, hostname, self, session=self._session, cache_key=key)
