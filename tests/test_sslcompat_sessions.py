@@ -680,9 +680,12 @@ class _Hello(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize("server_impl", IMPLS)
-def test_http_client_reconnections_resume(server_impl: str, pem_dir: Path) -> None:
-    server_ctx = server_context(server_impl, pem_dir)
+@pytest.mark.parametrize(("server_impl", "no_ticket"), [("stdlib", False), ("tls12", False), ("tls12", True)],
+                         ids=["stdlib", "tls12", "tls12-session-id"])
+def test_http_client_reconnections_resume(server_impl: str, no_ticket: bool, pem_dir: Path) -> None:
+    """http.client closes without close_notify, after which OpenSSL drops a session ID from its cache
+    (a ticket still opens): tls12's server keeps it, so session IDs resume with it too."""
+    server_ctx = server_context(server_impl, pem_dir, no_ticket=no_ticket)
 
     def get_twice(client_ctx: ssl.SSLContext) -> list[bool]:
         seen = []

@@ -199,7 +199,9 @@ class SessionInfo:
     """The read-only `ssl.SSLObject`/`SSLSocket` members about the session.
 
     Like the ssl module: before the handshake (or on a socket not yet
-    connected) the answers are None; `getpeercert()` raises."""
+    connected) the answers are None, but `session_reused` (False before the
+    handshake, None on a socket not connected) and `session` (the one given,
+    if any); `getpeercert()` raises."""
 
     _engine: Engine | None
     _context: ContextSettings
