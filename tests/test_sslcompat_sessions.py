@@ -14,6 +14,7 @@ server name and port, so asyncio, http.client and requests reconnections resume 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import http.client
 import http.server
 import pickle
@@ -606,26 +607,27 @@ def test_client_cache_is_a_bounded_lru_with_expiry() -> None:
     assert tls12.SSLContext(ssl.PROTOCOL_TLS_CLIENT)._t_client_sessions.max_entries == CLIENT_CACHE_SIZE == 1000
     clock = Clock()
     cache = ClientSessionCache(max_entries=2, clock=clock)
-    sessions = {}
-    for name in ("a", "b", "c"):
-        sessions[name] = _session(clock, lifetime=100 if name != "c" else 50)
-    cache.put(("a", 443), sessions["a"])
-    cache.put(("b", 443), sessions["b"])
-    assert cache.get(("a", 443)) is sessions["a"]  # now the most recently used
-    cache.put(("c", 443), sessions["c"])  # b goes
-    assert cache.get(("b", 443)) is None and cache.evicted == 1 and len(cache) == 2
+    a, b, c = (_session(clock, n, lifetime=100 if n != 3 else 50) for n in (1, 2, 3))
+    cache.put(("a", 443), a)
+    cache.put(("a", None), b)  # by name alone: another entry
+    assert cache.get(("a", 443)) == a and cache.get(("a", None)) == b
+    assert cache.get(("a", 443)) == a  # now the most recently used
+    cache.put(("c", 443), c)  # ("a", None) goes
+    assert cache.get(("a", None)) is None and cache.evicted == 1 and len(cache) == 2
     clock.now += 50
-    assert cache.get(("c", 443)) is None and cache.get(("a", 443)) is sessions["a"]
-    cache.discard(("a", 443), sessions["b"])  # not the one held: kept
+    assert cache.get(("c", 443)) is None and cache.get(("a", 443)) == a  # c expired
+    cache.discard(("a", 443), b)  # not the one held: kept
     assert len(cache) == 1
-    cache.discard(("a", 443), sessions["a"])
+    cache.discard(("a", 443), a)
+    assert len(cache) == 0
+    cache.put(("a", 443), dataclasses.replace(a, created=int(clock.now) - 100))  # expired already
     assert len(cache) == 0
     with pytest.raises(ValueError):
         ClientSessionCache(max_entries=0)
 
 
-def _session(clock: Clock, lifetime: int) -> tls12.Session:
-    return tls12.Session(session_id=bytes(32), master_secret=bytes(48),
+def _session(clock: Clock, n: int, lifetime: int) -> tls12.Session:
+    return tls12.Session(session_id=bytes([n]) * 32, master_secret=bytes(48),
                          cipher_suite=tls12.CipherSuite.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
                          extended_master_secret=True, server_name="localhost", alpn_protocol=None, peer_chain_der=(),
                          verified_chain_der=(), local_chain_der=(), policy=bytes(32), created=int(clock.now),

@@ -22,13 +22,11 @@ from __future__ import annotations
 
 import hashlib
 import ssl
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from ..session import Session
+from ..session import MemorySessionStore, Session
 
 __all__ = ["CLIENT_CACHE_SIZE", "CacheKey", "ClientSessionCache", "SSLSession", "SettableClock", "check_session"]
 
@@ -136,48 +134,40 @@ class SettableClock:
 
 class ClientSessionCache:
     """Sessions by `CacheKey`: the `max_entries` most recently used, each until it expires (by
-    `clock`). Thread-safe. `evicted` counts the sessions dropped to make room."""
+    `clock`). A `MemorySessionStore` holds them (encoded, with the time each has left to live), so a
+    client's cache is the same bounded LRU as a server's store. Thread-safe."""
 
-    __slots__ = ("_clock", "_entries", "_lock", "evicted", "max_entries")
+    __slots__ = ("_clock", "_store")
 
     def __init__(self, max_entries: int = CLIENT_CACHE_SIZE, clock: Callable[[], float] = time.time) -> None:
-        if max_entries < 1:
-            raise ValueError("max_entries must be at least 1")
-        self.max_entries = max_entries
-        self.evicted = 0
+        self._store = MemorySessionStore(max_entries, clock)
         self._clock = clock
-        self._entries: OrderedDict[CacheKey, Session] = OrderedDict()
-        self._lock = threading.Lock()
+
+    @property
+    def max_entries(self) -> int:
+        return self._store.max_entries
+
+    @property
+    def evicted(self) -> int:
+        """How many sessions were dropped to make room."""
+        return self._store.evicted
+
+    @staticmethod
+    def _key(key: CacheKey) -> bytes:
+        name, port = key
+        return f"{'' if port is None else port}/{name}".encode("utf-8", "surrogatepass")
 
     def get(self, key: CacheKey) -> Session | None:
-        with self._lock:
-            session = self._entries.get(key)
-            if session is None:
-                return None
-            if session.expired(self._clock()):
-                del self._entries[key]
-                return None
-            self._entries.move_to_end(key)
-            return session
+        value = self._store.get(self._key(key))
+        return None if value is None else Session.from_bytes(value)
 
     def put(self, key: CacheKey, session: Session) -> None:
-        with self._lock:
-            self._entries[key] = session
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-                self.evicted += 1
+        self._store.put(self._key(key), session.to_bytes(), session.created + session.lifetime - int(self._clock()))
 
     def discard(self, key: CacheKey, session: Session) -> None:
         """Forget `key`'s session if it is still `session` (not one a later handshake put there)."""
-        with self._lock:
-            if self._entries.get(key) is session:
-                del self._entries[key]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
+        if self._store.get(self._key(key)) == session.to_bytes():
+            self._store.delete(self._key(key))
 
     def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
+        return len(self._store)
