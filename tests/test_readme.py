@@ -77,6 +77,15 @@ def test_drop_in_examples(www_server: tuple[Path, int], marker: str) -> None:
         assert str((first.openssl_name, "TLSv1.2", first.bits)) in result.stdout
 
 
+def test_session_resumption_example(www_server: tuple[Path, int]) -> None:
+    workdir, port = www_server
+    (block,) = [b for b in PYTHON_BLOCKS if "session_reused" in b]
+    result = subprocess.run([sys.executable, "-c", block.replace("4433", str(port))], cwd=workdir,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "1"]
+
+
 def test_mutual_tls_example(tmp_path: Path) -> None:
     """The asyncio mutual-TLS example, with the certificates it names made by a throwaway CA."""
     with socket.create_server(("127.0.0.1", 0)) as probe:

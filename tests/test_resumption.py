@@ -304,6 +304,38 @@ def test_a_fleet_shares_tickets_through_a_secret(ca: CertificateAuthority, leaf:
     assert not client.session_reused and not server.session_reused
 
 
+def test_resumption_says_what_became_of_an_offered_session(ca: CertificateAuthority, leaf: IssuedCertificate
+                                                           ) -> None:
+    """`resumption` on both ends: none offered, resumed, or why not (what the drop-in layer's
+    session_stats() counts as hits, misses and timeouts)."""
+    clock = Clock()
+    cc, sc = client_cfg(ca, clock=clock), server_cfg(leaf, session_lifetime=100, clock=clock)
+    first, first_server = connect(cc, sc)
+    assert (first.resumption, first_server.resumption) == ("none", "none")
+    assert first.session is not None
+    client, server = connect(cc, sc, first.session)
+    assert (client.resumption, server.resumption) == ("resumed", "resumed")
+    # Another server cannot open the ticket; one that keeps no sessions by ID does not know the ID.
+    client, server = connect(cc, server_cfg(leaf), first.session)
+    assert (client.resumption, server.resumption) == ("declined", "unknown")
+    by_id, _ = connect(client_cfg(ca, session_tickets=False, clock=clock), sc)
+    assert by_id.session is not None and by_id.session.session_id
+    client, server = connect(client_cfg(ca, session_tickets=False, clock=clock), server_cfg(leaf), by_id.session)
+    assert (client.resumption, server.resumption) == ("declined", "unknown")
+    # Found, but the server asks for client certificates now.
+    client, server = connect(cc, dataclasses.replace(sc, client_auth="optional", client_trust_anchors=[ca.certificate]),
+                             first.session)
+    assert (client.resumption, server.resumption) == ("declined", "declined")
+    # Past its lifetime by the server's clock, not the client's.
+    client_clock = Clock(clock.now)
+    clock.now += 100
+    client, server = connect(client_cfg(ca, clock=client_clock), sc, first.session)
+    assert (client.resumption, server.resumption) == ("declined", "expired")
+    # Past it by the client's too: not even offered.
+    client, server = connect(cc, sc, first.session)
+    assert (client.resumption, server.resumption) == ("none", "none")
+
+
 # -- what a session is bound to --------------------------------------------------------------------
 
 

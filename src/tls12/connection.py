@@ -65,7 +65,7 @@ from .messages import (
     parse_handshake,
 )
 from .record.layer import MAX_PLAINTEXT, HandshakeReassembler, RecordLayer
-from .session import Session
+from .session import Resumption, Session
 from .trace import Failure, MessageTrace, RecordTrace, Tracer
 
 __all__ = ["ClientConnection", "ServerConnection"]
@@ -358,6 +358,12 @@ class _Connection:
     def session_reused(self) -> bool:
         """The handshake was abbreviated: it resumed a session (RFC 5246 §7.3)."""
         return self._negotiated.session_reused
+
+    @property
+    def resumption(self) -> Resumption:
+        """What became of a session offered for resumption: "none" offered, "resumed", or why not
+        (`tls12.session.Resumption`). Settled once the ServerHello is sent or received."""
+        return self._negotiated.resumption
 
     @property
     def offered_cipher_suites(self) -> tuple[CipherSuite, ...]:

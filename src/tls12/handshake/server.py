@@ -295,6 +295,8 @@ def _find_session(config: ServerConfig, hello: ClientHello, out: Output) -> _Fou
     """The session the ClientHello offers: a non-empty SessionTicket is opened; otherwise a session_id
     is looked up in the store. None (with the reason traced) when there is none to be had."""
     ticket = find_extension(hello.extensions, SessionTicket)
+    if (ticket is not None and ticket.ticket) or hello.session_id:
+        out.negotiated.resumption = "unknown"  # until found
     if ticket is not None and ticket.ticket:
         offered = f"ticket of {len(ticket.ticket)} bytes"
         if config.ticket_keys is None:
@@ -380,6 +382,7 @@ def _resumable(config: ServerConfig, hello: ClientHello, found: _Found, server_n
             alpn = _NO_ALPN
         why = "ALPN choice would differ" if alpn != session.alpn_protocol else None
     if why is not None:
+        out.negotiated.resumption = "expired" if session.expired(config.clock()) else "declined"
         decide(out, "session", "full handshake", f"{found.offered}: {why}")
         return None
     if find_extension(hello.extensions, ExtendedMasterSecret) is None:
@@ -419,6 +422,7 @@ def _abbreviated(config: ServerConfig, hello: ClientHello, raw: bytes, resume: _
     neg.cipher_suite, neg.extended_master_secret, neg.alpn_protocol = session.cipher_suite, True, resume.alpn
     neg.peer_certificate_chain, neg.verified_certificate_chain = restored.peer_chain, restored.verified_chain
     neg.session_id, neg.new_session_ticket = hello.session_id, resume.renew
+    neg.resumption = "resumed"
     if out.tracer is not None:
         decide(out, "session", "resumed", resume.how + (", renewed because an older key" if resume.renew else ""))
         decide(out, "cipher suite", session.cipher_suite.name, "the resumed session's")
