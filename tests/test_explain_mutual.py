@@ -230,6 +230,10 @@ def test_a_mutual_handshake_explained_live(traced: tuple[str, ...], ca: Certific
     assert checks == ([("server", "client CertificateVerify", "ok")] if "server" in traced else [])
     if "server" in traced:
         assert verify["checks"][0]["detail"].startswith(f"ecdsa_secp384r1_sha384 over the {len(signed)} bytes")
+        # The client's Finished covers its CertificateVerify too, as the server says (and an observer does).
+        [finished] = step(doc, "7b")["checks"]
+        assert finished["detail"] == ("PRF(master_secret, 'client finished', Hash(handshake messages up to "
+                                      "CertificateVerify))")
 
 
 def test_an_optional_request_answered_with_nothing(ca: CertificateAuthority, leaf: IssuedCertificate,
@@ -251,6 +255,8 @@ def test_an_optional_request_answered_with_nothing(ca: CertificateAuthority, lea
     assert certificate["decisions"][1]["why"] == "the client sent none; client_auth is optional: anonymous"
     assert certificate["notes"] == ["an empty Certificate: no CertificateVerify follows (RFC 5246 §7.4.8), and the "
                                     "client stays anonymous if the server lets it"]
+    [finished] = [c for c in step(doc, "7b")["checks"] if c["by"] == "server"]
+    assert finished["detail"].endswith("Hash(handshake messages up to ClientKeyExchange))")  # no CertificateVerify
 
 
 # -- failures, live ------------------------------------------------------------------------------------
