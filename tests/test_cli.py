@@ -87,10 +87,10 @@ def test_demo_json(tmp_path: Path) -> None:
     assert main(["demo", "--explain", "json", "--output", str(out)]) == 0
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["schema"] == SCHEMA and doc["complete"] is True and doc["traced"] == ["client", "server"]
-    # The client asks for a session ticket: the server's NewSessionTicket is a step outside the usual ten.
-    assert [s["number"] for s in doc["steps"]] == ["1", "2", "3", "4", "5", "6", "7a", "7b", "", "8a", "8b"]
+    # The client asks for a session ticket: the server's NewSessionTicket is step 8, before its ChangeCipherSpec.
+    assert [s["number"] for s in doc["steps"]] == ["1", "2", "3", "4", "5", "6", "7a", "7b", "8", "8a", "8b"]
     assert [f["phase"] for f in doc["flights"]] == ["handshake"] * 4 + ["application"] * 2 + ["close"] * 2
-    assert list(doc) == ["schema", "title", "subtitle", "source", "traced", "complete", "secrets_revealed",
+    assert list(doc) == ["schema", "title", "subtitle", "source", "traced", "complete", "handshake", "secrets_revealed",
                          "summary", "flights", "steps", "not_reached", "failure", "record_protection",
                          "after_handshake", "decisions_after_handshake", "notes"]
 
@@ -101,9 +101,9 @@ def test_demo_with_a_client_certificate_is_mutual_tls(tmp_path: Path) -> None:
     assert main(["demo", "--client-cert", "--explain", "json", "--output", str(out)]) == 0
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["complete"] is True and "Mutual TLS: the server requires a client certificate" in doc["subtitle"]
-    # The unnumbered step between 7b and 8a: the server's NewSessionTicket (the client asks for a ticket).
+    # Step 8 is the server's NewSessionTicket (the client asks for a ticket).
     assert [s["number"] for s in doc["steps"]] == \
-        ["1", "2", "3", "4", "4b", "5", "5b", "6", "6b", "7a", "7b", "", "8a", "8b"]
+        ["1", "2", "3", "4", "4b", "5", "5b", "6", "6b", "7a", "7b", "8", "8a", "8b"]
     assert doc["summary"]["client certificate"] == "CN=client.localhost,O=tls12 throwaway (ECDSA P-256)"
     steps = {s["number"]: s for s in doc["steps"]}
     assert [(d["by"], d["what"]) for d in steps["5b"]["decisions"]] == \

@@ -57,8 +57,8 @@ from helpers import StdlibPeer, stdlib_client_context, stdlib_server_context
 Flows = list[tuple[str, bytes]]
 Tamper = Callable[[bytes], bytes]
 
-#: The numbered steps (the server's NewSessionTicket, unnumbered, comes between 7b and 8a).
-STEPS = ["1", "2", "3", "4", "4b", "5", "5b", "6", "6b", "7a", "7b", "8a", "8b"]
+#: The steps (the client asks for a ticket: the server's NewSessionTicket is step 8, before its ChangeCipherSpec).
+STEPS = ["1", "2", "3", "4", "4b", "5", "5b", "6", "6b", "7a", "7b", "8", "8a", "8b"]
 STRANGER_PEM, STRANGER_KEY = DATA / "client-stranger.pem", DATA / "client-stranger.key"
 
 
