@@ -50,7 +50,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from ..crypto.suites import SUITES, AEADKind, KeyExchange, SuiteSpec
-from ..enums import AlertDescription, AlertLevel, ContentType, HandshakeType
+from ..enums import AlertDescription, AlertLevel, ContentType, HandshakeType, ProtocolVersion
 from ..errors import TLSError
 from ..messages import (
     ALPN,
@@ -68,6 +68,7 @@ from ..messages import (
     ServerKeyExchange,
     ServerName,
     SessionTicket,
+    SupportedVersions,
     find_extension,
     parse_handshake,
 )
@@ -97,7 +98,7 @@ from .model import (
 from .names import alert_name, code, group_name, scheme_name, suite_name, version_name
 
 __all__ = ["RESUMED_STEP_TABLE", "STEP_TABLE", "StepSpec", "derivation_text", "explain", "key_description",
-           "record_nonce", "record_protection"]
+           "may_be_compatibility_id", "record_nonce", "record_protection"]
 
 
 @dataclass(frozen=True)
@@ -1092,6 +1093,10 @@ def _attach_sessions(steps: dict[str, Step], views: dict[Side, _View], table: _T
                 "the ticket was taken only when the server's ChangeCipherSpec follows its ServerHello")
         step1.notes.append(f"the client offers a session by its ticket, in the SessionTicket extension: "
                            f"{_ticket_words(ticket)}; {echo} (RFC 5077 §3.4)")
+    elif hello.session_id and may_be_compatibility_id(hello) and table is _FULL:
+        step1.notes.append(f"the session_id, {hello.session_id.hex()}, names a session the client would resume, or "
+                           "is the random one a client that also speaks TLS 1.3 sends for middlebox compatibility "
+                           "(RFC 8446 §D.4): the ServerHello did not echo it, so nothing was resumed either way")
     elif hello.session_id:
         step1.notes.append(f"the client offers to resume the session with ID {hello.session_id.hex()} "
                            "(RFC 5246 §7.4.1.2)")
@@ -1101,7 +1106,7 @@ def _attach_sessions(steps: dict[str, Step], views: dict[Side, _View], table: _T
                 "what the session brings back, as the full handshake that made it settled it: the master secret, "
                 f"the suite ({suite_name(server_hello.cipher_suite)}), the extended master secret, the server name, "
                 "the ALPN choice and the peer's certificates as they were verified then")
-        elif ticket or hello.session_id:
+        elif ticket or (hello.session_id and not may_be_compatibility_id(hello)):
             steps["2"].notes.append("the ServerHello does not echo the session_id the client sent: the server did "
                                     "not resume the session, and a full handshake follows (RFC 5246 §7.4.1.3)")
     refusals = {("session", "full handshake"): "not resumed", ("session offered", "(none)"): "no session offered"}
@@ -1488,6 +1493,14 @@ def _summary(steps: list[Step], suite: SuiteSpec | None, table: _Table) -> list[
     return out
 
 
+def may_be_compatibility_id(hello: ClientHello) -> bool:
+    """Whether the ClientHello's session_id may be no offer at all: a client that also speaks TLS 1.3 sends a
+    random one for middlebox compatibility (RFC 8446 §4.1.2, §D.4), and only an echo says it named a session."""
+    versions = find_extension(hello.extensions, SupportedVersions)
+    return (len(hello.session_id) == 32 and not _offered_ticket(hello) and versions is not None
+            and ProtocolVersion.TLS1_3 in versions.versions)
+
+
 def _offered_ticket(hello: ClientHello) -> bytes:
     """The ticket a ClientHello offers (RFC 5077 §3.2); empty if none, or if it only asks for one."""
     ext = find_extension(hello.extensions, SessionTicket)
@@ -1497,6 +1510,8 @@ def _offered_ticket(hello: ClientHello) -> bytes:
 def _session_summary(hello: ClientHello, server_hello: ServerHello, ticket: object, table: _Table) -> str:
     """Whether the session was resumed, and how; else what became of the new one."""
     offered = "ticket" if _offered_ticket(hello) else "session id" if hello.session_id else ""
+    if offered == "session id" and may_be_compatibility_id(hello) and table is _FULL:
+        offered = ""  # perhaps no offer: TLS 1.3's compatibility id (RFC 8446 §D.4)
     if table is _RESUMED:
         return f"resumed by {offered or 'ticket'} (abbreviated handshake)"
     if isinstance(ticket, NewSessionTicket) and ticket.ticket:

@@ -79,7 +79,7 @@ from ..messages import (
 from ..record.layer import HEADER_LEN, HandshakeReassembler
 from ..trace import Decision, Direction, MessageTrace, RecordTrace, SecretDerived, TraceEvent, Verification
 from .annotate import dh_group_name
-from .build import key_description
+from .build import key_description, may_be_compatibility_id
 from .capture import C2S, S2C, Capture
 from .model import AppData, ObserverNote, Role, Tagged
 
@@ -300,7 +300,10 @@ class Observer:
                                 f"{len(message.session_id)} bytes (RFC 5077 §3.4)"))
         elif message.session_id:
             self._emit(Decision("session offered", f"session id {message.session_id.hex()}",
-                                "seen in the ClientHello's session_id (RFC 5246 §7.4.1.2)"))
+                                "seen in the ClientHello's session_id (RFC 5246 §7.4.1.2)" + (
+                                    "; a client that also speaks TLS 1.3 sends a random one for middlebox "
+                                    "compatibility (RFC 8446 §D.4): only an echo says it named a session"
+                                    if may_be_compatibility_id(message) else "")))
 
     def _server_hello(self, message: HandshakeMessage, raw: bytes) -> None:
         assert isinstance(message, ServerHello)
@@ -318,7 +321,7 @@ class Observer:
                                 f"abbreviated handshake ({rfc})"))
         elif hello is not None and ticket and not hello.session_id:
             self._undecided = True
-        elif hello is not None and (hello.session_id or ticket):
+        elif hello is not None and (ticket or (hello.session_id and not may_be_compatibility_id(hello))):
             self._emit(Decision("session", "full handshake", "the ServerHello does not echo the session_id the "
                                 "client sent: the server did not resume the session (its reason is not on the "
                                 "wire)"))
