@@ -295,6 +295,20 @@ def _keys_fail(session: Session, config: ServerConfig, clock: Clock) -> tuple[Se
     return session, dataclasses.replace(config, ticket_keys=_BrokenKeys())
 
 
+def _suite_disabled(session: Session, config: ServerConfig, clock: Clock) -> tuple[Session, ServerConfig]:
+    return session, dataclasses.replace(config, cipher_suites=tuple(s for s in config.cipher_suites
+                                                                    if s != session.cipher_suite))
+
+
+def _alpn_changed(session: Session, config: ServerConfig, clock: Clock) -> tuple[Session, ServerConfig]:
+    assert session.alpn_protocol == b"h2"
+    return session, dataclasses.replace(config, alpn_protocols=(b"http/1.1",))
+
+
+def _no_ems(session: Session, config: ServerConfig, clock: Clock) -> tuple[Session, ServerConfig]:
+    return session, dataclasses.replace(config, extended_master_secret=False)
+
+
 REFUSALS = {
     "tampered": Refusal(_tamper, "not opened", "cut short or altered, which the AES-GCM tag shows"),
     "rotated out": Refusal(_rotate_out, "not opened", "the key has rotated out"),
@@ -304,6 +318,11 @@ REFUSALS = {
                               "a session resumes only under the policy that admitted its peer"),
     "ticket keys failed": Refusal(_keys_fail, "ticket keys failed: ConnectionError",
                                   "a failing store is a miss, never an error"),
+    "suite disabled": Refusal(_suite_disabled, "suite no longer enabled", "a resumed session keeps its suite"),
+    "ALPN changed": Refusal(_alpn_changed, "ALPN choice would differ", "a resumed session keeps its application "
+                                                                       "protocol"),
+    "EMS off": Refusal(_no_ems, "EMS rule (RFC 7627 §5.3)", "RFC 7627 §5.3: a session made with the extended master "
+                                                             "secret resumes only"),
 }
 
 
@@ -311,8 +330,9 @@ REFUSALS = {
 def test_a_refused_ticket_is_explained(name: str, ca: CertificateAuthority, leaf: IssuedCertificate) -> None:
     refusal = REFUSALS[name]
     clock = Clock()
-    client_config = ClientConfig(trust_anchors=[ca.certificate])
+    client_config = ClientConfig(trust_anchors=[ca.certificate], alpn_protocols=(b"h2", b"http/1.1"))
     server_config = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key,
+                                 alpn_protocols=(b"h2", b"http/1.1"),
                                  ticket_keys=RotatingTicketKeys(SECRET, rotation=3600, keep=1, clock=clock))
     session, server_config = refusal.change(first_session(client_config, server_config), server_config, clock)
     refused = run(client_config, server_config, session)
@@ -339,6 +359,43 @@ def test_an_unknown_session_id_is_explained(ca: CertificateAuthority, leaf: Issu
     assert decision["why"] == f"session id {session.session_id.hex()}: session id unknown"
     assert any(n.startswith("not resumed: the server holds no session under that ID") for n in step(doc, "2")["notes"])
     assert doc["summary"]["session"].startswith("session id offered, not resumed; new (session id ")
+
+
+class _BrokenStore:
+    def get(self, key: bytes) -> bytes | None:
+        raise TimeoutError("the store is slow")
+
+    def put(self, key: bytes, value: bytes, ttl: int) -> None:
+        raise TimeoutError("the store is slow")
+
+    def delete(self, key: bytes) -> None:
+        raise TimeoutError("the store is slow")
+
+
+def test_a_failing_store_is_explained(ca: CertificateAuthority, leaf: IssuedCertificate) -> None:
+    """The store fails on the lookup and on keeping the new session: a miss and a session not kept, never an error."""
+    client_config = ClientConfig(trust_anchors=[ca.certificate], session_tickets=False)
+    server_config = ServerConfig(certificate_chain=leaf.chain, private_key=leaf.private_key)
+    session = first_session(client_config, server_config)
+    failing = run(client_config, dataclasses.replace(server_config, session_store=_BrokenStore()), session)
+    assert failing.client.handshake_complete and not failing.client.session_reused
+    doc = failing.doc()
+    [decision] = [d for d in step(doc, "2")["decisions"] if d["what"] == "session"]
+    assert decision["why"] == f"session id {session.session_id.hex()}: store failed: TimeoutError"
+    assert any(n.startswith("not resumed: the server's session store failed: a failing store is a miss")
+               for n in step(doc, "2")["notes"])
+    [kept] = [d for d in step(doc, "8b")["decisions"] if d["what"] == "session"]
+    assert (kept["value"], kept["why"]) == ("not stored", "store failed: TimeoutError")
+
+
+def test_a_session_for_another_name_is_not_offered(configs: tuple[ClientConfig, ServerConfig]) -> None:
+    client_config, server_config = configs
+    session = dataclasses.replace(first_session(client_config, server_config), server_name="elsewhere.example")
+    doc = run(client_config, server_config, session).doc()
+    [offered] = step(doc, "1")["decisions"][:1]
+    assert (offered["value"], offered["why"]) == ("(none)", "SNI differs: the session is for another server name")
+    assert any(n.startswith("no session offered: a session belongs to the server name it was made for")
+               for n in step(doc, "1")["notes"])
 
 
 def test_a_session_the_client_no_longer_offers_is_explained(configs: tuple[ClientConfig, ServerConfig]) -> None:
