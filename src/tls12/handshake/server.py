@@ -833,7 +833,8 @@ class ExpectFinished:
         neg = out.negotiated
         neg.client_verify_data = check_finished(
             out, self.suite, self.master_secret, self.transcript, message, "client",
-            "handshake messages up to ClientKeyExchange")
+            # A client certificate (none in a full handshake without one) is followed by its CertificateVerify.
+            f"handshake messages up to {'CertificateVerify' if neg.peer_certificate_chain else 'ClientKeyExchange'}")
         self.transcript.add(raw)
         issue, session, ticket = self.issue, None, None
         if issue is not None:
