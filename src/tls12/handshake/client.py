@@ -816,7 +816,7 @@ class ExpectResumedFinished:
         neg = out.negotiated
         neg.server_verify_data = check_finished(
             out, self.suite, self.master_secret, self.transcript, message, "server",
-            "handshake messages up to the server's ChangeCipherSpec")
+            "ClientHello, ServerHello and any NewSessionTicket")
         self.transcript.add(raw)
         neg.client_verify_data = send_finished(out, self.suite, self.master_secret, self.transcript,
                                                self.keys.client_write, "client")

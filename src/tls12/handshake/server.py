@@ -57,7 +57,7 @@ from ..crypto.credentials import Credential, CredentialChoice, choose_credential
 from ..crypto.dhe import FFDHE_GROUPS
 from ..crypto.kx import ECDHE_GROUPS
 from ..crypto.suites import SUITES, AEADKind, KeyExchange, SuiteSpec
-from ..crypto.tickets import OVERHEAD, open_ticket, seal_ticket
+from ..crypto.tickets import OVERHEAD, open_ticket, seal_ticket, why_not_opened
 from ..crypto.x509 import parse_chain, verify_client_chain
 from ..enums import (
     AlertDescription,
@@ -309,8 +309,9 @@ def _find_session(config: ServerConfig, hello: ClientHello, out: Output) -> _Fou
             return None
         opened = open_ticket(keys, ticket.ticket)
         if opened is None:
-            decide(out, "session", "full handshake",
-                   f"{offered}: not opened (a key name the server no longer has, truncated or tampered)")
+            if out.tracer is not None:
+                decide(out, "session", "full handshake",
+                       f"{offered}: not opened: {why_not_opened(keys, ticket.ticket)}")
             return None
         plaintext, index = opened
         try:
@@ -424,7 +425,7 @@ def _abbreviated(config: ServerConfig, hello: ClientHello, raw: bytes, resume: _
     neg.session_id, neg.new_session_ticket = hello.session_id, resume.renew
     neg.resumption = "resumed"
     if out.tracer is not None:
-        decide(out, "session", "resumed", resume.how + (", renewed because an older key" if resume.renew else ""))
+        decide(out, "session", "resumed", resume.how + (", renewed: an older key sealed it" if resume.renew else ""))
         decide(out, "cipher suite", session.cipher_suite.name, "the resumed session's")
         decide(out, "extended master secret", "yes", "the resumed session's; the client offered it")
     # The reply carries only extensions the client offered (§7.4.1.4), and no server_name when
