@@ -16,7 +16,7 @@
 // writes, then closes first (close_notify, then waits for the server's) or waits for
 // the server's close_notify. The server echoes one connection and prints what it
 // negotiated. Both print "HANDSHAKE ..." and "RESULT ..." lines; failures print
-// "FAIL ..." and exit 1. Go 1.19 has no extended master secret.
+// "FAIL ..." and exit 1.
 //
 // -suites names the TLS 1.2 suites (hex ids) instead of Go's defaults, in either role: Go 1.22 took
 // the static RSA key exchange (TLS_RSA_WITH_*) out of its defaults, and a suite named here is on
