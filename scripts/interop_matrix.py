@@ -204,7 +204,7 @@ def resumption_cell(rows: list[dict[str, Any]]) -> str:
 
 def resumption_section(rows: list[dict[str, Any]], versions: dict[str, dict[str, str]]) -> list[str]:
     """Session resumption (tests/interop/test_resumption_interop.py): by session ID and by ticket, each direction;
-    then the cases that must fall back to a full handshake, and the evidence for a peer that cannot resume."""
+    then the cases that must fall back to a full handshake, and the reference rows (two peers with each other)."""
     series = [r for r in rows if r.get("resumption") in ("id", "ticket") and r["direction"] in ("server", "client")]
     if not series:
         return []
@@ -226,8 +226,8 @@ def resumption_section(rows: list[dict[str, Any]], versions: dict[str, dict[str,
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {'; '.join(notes) or NONE} |")
     other = [r for r in rows if r.get("resumption") == "fallback" or r["direction"] == "reference"]
     if other:
-        lines += ["", "Resumption that must fall back to a full handshake (never an error), and the evidence for "
-                  "a peer that resumes with nobody through tls12:", "", "| Peer | Case | Result |", "|---|---|---|"]
+        lines += ["", "Resumption that must fall back to a full handshake (never an error), and reference rows "
+                  "(two peers with each other):", "", "| Peer | Case | Result |", "|---|---|---|"]
         for r in other:
             lines.append(f"| {versions.get(r['peer'], {}).get('name', r['peer'])} | {r['variant']} | {cell([r])} |")
     return lines

@@ -42,6 +42,10 @@ from tls12.events import ApplicationDataReceived, ConnectionClosed, HandshakeCom
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
 LOOPBACK = "127.0.0.1"
+#: The Go that builds gopeer: 1.23 from bookworm-backports (.ci/install-peers), which has the extended
+#: master secret (Go 1.21 and later) that tls12 needs to resume a session. Not the `go` on PATH:
+#: bookworm's Go 1.19 has none.
+GO = Path("/usr/lib/go-1.23/bin/go")
 
 
 # -- suites: what each side's rules must give ---------------------------------------------------
@@ -1008,7 +1012,6 @@ class Ctx:
     pki: Pki
     client_pki: ClientPki
     tmp_path: Path
-    go_ems: bool  # this Go has the extended master secret (1.21 and later)
 
     def fixture(self, name: str) -> Path:
         value = self.request.getfixturevalue(name)

@@ -216,16 +216,12 @@ CLIENT_KEYS = {"openssl": ALL_KEYS, "gnutls": ALL_KEYS, "nss": NO_ED25519, "java
                "botan": NO_ED25519, "curl": ALL_KEYS}
 
 
-def expect_ems(peer: str, go_ems: bool) -> bool:
-    return go_ems if peer == "go" else True
-
-
 # -- our server <- each peer's client, with a client certificate ---------------------------------------
 
 
 @pytest.mark.parametrize(("peer", "key_type"), [(p, k) for p, keys in CLIENT_KEYS.items() for k in keys])
 def test_peer_client_certificate_verified_by_our_server(ctx: Ctx, client_pki: ClientPki, matrix: Matrix,
-                                                        go_ems: bool, peer: str, key_type: str) -> None:
+                                                        peer: str, key_type: str) -> None:
     spec, leaf = PEER_CLIENTS[peer], client_pki.leaves[key_type]
     row = matrix.row("server", labelled(peer, f"mutual TLS: {key_type} client certificate, required and verified"),
                      peer=peer)
@@ -236,7 +232,7 @@ def test_peer_client_certificate_verified_by_our_server(ctx: Ctx, client_pki: Cl
     row.details["client_certificate"] = common_name(leaf)
     assert rc == 0, text
     assert_client_verified(r, leaf, client_pki)
-    assert_ours(r, suite=spec.suite, ems=expect_ems(peer, go_ems), closed_first=spec.closed_first)
+    assert_ours(r, suite=spec.suite, closed_first=spec.closed_first)
     if peer == "curl":
         assert r.received_head.startswith(b"GET / HTTP/1.1\r\n"), r.received_head
     else:
@@ -439,14 +435,14 @@ SERVER_KEYS = {"openssl": ALL_KEYS, "gnutls": ALL_KEYS, "nss": NO_ED25519, "java
 
 @pytest.mark.parametrize(("peer", "key_type"), [(p, k) for p, keys in SERVER_KEYS.items() for k in keys])
 def test_our_client_certificate_verified_by_peer_server(ctx: Ctx, client_pki: ClientPki, matrix: Matrix,
-                                                        go_ems: bool, peer: str, key_type: str) -> None:
+                                                        peer: str, key_type: str) -> None:
     spec, leaf = PEER_SERVERS[peer], client_pki.leaves[key_type]
     row = matrix.row("client", labelled(peer, f"mutual TLS: our {key_type} client certificate, required and "
                                               "verified"), peer=peer)
     served = spec.serve(ctx, leaf)
     matrix.ours(row, served.r)
     row.details["client_certificate"] = common_name(leaf)
-    assert_ours(served.r, suite=spec.suite, ems=expect_ems(peer, go_ems), closed_first=spec.closed_first)
+    assert_ours(served.r, suite=spec.suite, closed_first=spec.closed_first)
     assert served.r.received_head.startswith(spec.received), served.r.received_head
     spec.verified(served.text, leaf)
 

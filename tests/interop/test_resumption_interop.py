@@ -17,12 +17,9 @@ Modes: "id" resumes by session ID, "ticket" by RFC 5077 ticket. Each peer is swi
 where it has one (the table in tests/interop/README.md); our server keeps both on unless said.
 
 What the peers cannot do, with the evidence the tests pin:
-- Go 1.19 (Debian 12) resumes with nobody here through tls12: crypto/tls keeps no session IDs in either
-  role (tickets only), and 1.19 has no extended master secret, without which tls12 makes no session
-  (RFC 7627 §5.3 as tls12 applies it: never a legacy resumption). Its ClientHello asks for a ticket that
-  never comes, and our client gets no session from its server. `test_go_resumes_with_openssl` shows the
-  same Go binary resuming with OpenSSL, which resumes sessions without EMS. From Go 1.21 (EMS) the ticket
-  cases expect resumption.
+- Go's crypto/tls keeps no session IDs in either role: it resumes by ticket only, and its session-ID
+  cases are full handshakes. Its ticket cases resume: Go 1.23 has the extended master secret, without
+  which tls12 makes no session (RFC 7627 §5.3 as tls12 applies it: never a legacy resumption).
 - curl 7.88 (OpenSSL) sends no SessionTicket extension: it resumes by session ID even from a server with
   tickets.
 - Botan's client always asks for a ticket: its session-ID case is our server without ticket keys.
@@ -241,9 +238,7 @@ def echoed(resumed: Callable[[str, str], int]) -> Callable[[str, str], int]:
 
 
 def go_cannot(c: Ctx, mode: str) -> str | None:
-    if mode == "id":
-        return GO_NO_IDS
-    return None if c.go_ems else "Go 1.19 has no extended master secret: tls12 makes no session (RFC 7627 §5.3)"
+    return GO_NO_IDS if mode == "id" else None
 
 
 def botan_client(c: Ctx, port: int, mode: str) -> tuple[int, str]:
@@ -325,18 +320,18 @@ def test_peer_client_resumes_with_our_server(ctx: Ctx, matrix: Matrix, peer: str
     assert len(server.results) == spec.connections, server.results
     # curl asks for no ticket: its "ticket" case is resumption by session ID from a server with tickets.
     how = "id" if peer == "curl" else mode
-    assert_series(results, how, expected, suite=spec.suite, ems=peer != "go" or ctx.go_ems)
+    assert_series(results, how, expected, suite=spec.suite)
     assert results[-1].clean, results[-1]
     assert spec.resumed(text, mode) == sum(expected), text
     hellos = [r.client_hello for r in results]
     assert all(h is not None for h in hellos)
     if peer == "curl" or (peer == "go" and mode == "id"):
         assert all(h.ticket is None for h in hellos if h), "a SessionTicket extension"
-    if reason is not None and not ctx.go_ems:
-        # Go asks for a ticket (and offers a random session ID, as TLS 1.3 clients do); without the extended
-        # master secret our server makes no session, so none ever comes.
-        assert all(r.session is None for r in results), [r.session for r in results]
-        assert all(h.ticket == (b"" if mode == "ticket" else None) for h in hellos if h)
+    if peer == "go" and mode == "id":
+        # Our server gave the first connection a session ID; crypto/tls keeps none and offers a random one.
+        made = results[0].session
+        assert made is not None and made.session_id, made
+        assert all(h.session_id != made.session_id for h in hellos[1:] if h), "Go offered our session ID"
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -520,13 +515,14 @@ def test_our_client_resumes_with_peer_server(ctx: Ctx, matrix: Matrix, peer: str
         text = server.finish()
     results = [first, second]
     record(row, results, mode, reason)
-    assert_series(results, mode, expected, suite=spec.suite, ems=peer != "go" or ctx.go_ems)
+    assert_series(results, mode, expected, suite=spec.suite)
     for r in results:
-        assert_ours(r, suite=spec.suite, ems=peer != "go" or ctx.go_ems, closed_first=spec.closed_first)
+        assert_ours(r, suite=spec.suite, closed_first=spec.closed_first)
         assert r.received_head.startswith(spec.received), r.received_head
     assert spec.resumed(text, mode) == sum(expected), text
-    if reason is not None and not ctx.go_ems:
-        # Without the extended master secret our client keeps no session: there is nothing to offer.
+    if peer == "go" and mode == "id":
+        # crypto/tls without tickets gives no session ID to keep (its ServerHello echoes the client's, empty
+        # here): our client keeps no session, so there is nothing to offer.
         assert first.session is None and second.our_hello is not None
         assert second.our_hello.session_id == b"" and second.our_hello.ticket == b""
 
@@ -688,15 +684,13 @@ def test_resumed_connection_keeps_the_client_certificate(ctx: Ctx, client_pki: C
     assert text.count("Acceptable client certificate CA names") == 1, text
 
 
-# -- the evidence for Go: it resumes with OpenSSL ------------------------------------------------------------
+# -- a reference: Go resumes with OpenSSL as it does with tls12 ----------------------------------------------
 
 
 def test_go_resumes_with_openssl(ctx: Ctx, matrix: Matrix) -> None:
-    """The gopeer that resumes with nobody through tls12 resumes by ticket with OpenSSL in both roles, which
-    resumes sessions without the extended master secret (as tls12 never does): Go 1.19 has none."""
-    row = matrix.row("reference", "Go resumes by ticket with OpenSSL (both roles), which resumes without EMS",
-                     peer="go")
-    ems = "yes" if ctx.go_ems else "no"
+    """The same gopeer resumes by ticket with OpenSSL in both roles, with the extended master secret on every
+    connection: what Go does with tls12 above, checked against a third implementation."""
+    row = matrix.row("reference", "Go resumes by ticket with OpenSSL (both roles), with EMS", peer="go")
     palindrome = "level\n"  # s_server -rev answers each line reversed: this one comes back as sent
     port = free_port()
     with Proc(["openssl", "s_server", "-accept", f"{LOOPBACK}:{port}", "-cert", ctx.pki.leaf_pem, "-key",
@@ -717,6 +711,6 @@ def test_go_resumes_with_openssl(ctx: Ctx, matrix: Matrix) -> None:
         go_text = go.finish()
     assert rc == 0, client_text
     assert s_client_resumed(client_text, "ticket") == 5
-    assert client_text.count(f"Extended master secret: {ems}") == 6, client_text
+    assert client_text.count("Extended master secret: yes") == 6, client_text
     assert [line["resumed"] for line in report_lines(go_text, "HANDSHAKE")] == ["false"] + ["true"] * 5, go_text
-    row.details.update(resumption="ticket", connections=8, resumed=6, ems=ctx.go_ems)
+    row.details.update(resumption="ticket", connections=8, resumed=6, ems=True)

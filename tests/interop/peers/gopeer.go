@@ -3,7 +3,7 @@
 //
 //	gopeer client -port P -ca CA.pem [-sni NAME] [-alpn a,b] [-groups x25519,secp256r1,secp384r1]
 //	              [-send TEXT] [-bulk N] [-close us|peer] [-cert CLIENT.pem -key CLIENT.key]
-//	              [-tls12] [-connections N] [-no-tickets]
+//	              [-suites c02f,...] [-tls12] [-connections N] [-no-tickets]
 //	gopeer server -cert CERT.pem -key KEY.pem [-alpn a,b] [-groups ...] [-close-after N]
 //	              [-suites c02f,...] [-tls12] [-client-ca CA.pem] [-connections N] [-no-tickets]
 //
@@ -16,7 +16,11 @@
 // writes, then closes first (close_notify, then waits for the server's) or waits for
 // the server's close_notify. The server echoes one connection and prints what it
 // negotiated. Both print "HANDSHAKE ..." and "RESULT ..." lines; failures print
-// "FAIL ..." and exit 1. Go 1.19 has no extended master secret.
+// "FAIL ..." and exit 1.
+//
+// -suites names the TLS 1.2 suites (hex ids) instead of Go's defaults, in either role: Go 1.22 took
+// the static RSA key exchange (TLS_RSA_WITH_*) out of its defaults, and a suite named here is on
+// without GODEBUG=tlsrsakex=1.
 //
 // With -connections N, the client makes N connections one after the other with one session cache
 // (tls.NewLRUClientSessionCache), and the server accepts N with one tls.Config (its ticket keys);
@@ -61,6 +65,19 @@ func split(s string) []string {
 		return nil
 	}
 	return strings.Split(s, ",")
+}
+
+// cipherSuites parses -suites: nil (Go's defaults) when empty.
+func cipherSuites(s string) []uint16 {
+	var out []uint16
+	for _, name := range split(s) {
+		id, err := strconv.ParseUint(name, 16, 16)
+		if err != nil {
+			fail("bad suite %q", name)
+		}
+		out = append(out, uint16(id))
+	}
+	return out
 }
 
 func groups(s string) []tls.CurveID {
@@ -123,7 +140,7 @@ func main() {
 	bulk := fs.Int64("bulk", 0, "bytes to send in mixed write sizes (client)")
 	closeBy := fs.String("close", "us", "who sends close_notify first: us or peer (client)")
 	closeAfter := fs.Int64("close-after", -1, "server: send close_notify first after echoing this many bytes")
-	suites := fs.String("suites", "", "server: hex cipher suite ids to allow (default: Go's defaults)")
+	suites := fs.String("suites", "", "TLS 1.2 cipher suites, hex ids, comma-separated (default: Go's defaults)")
 	tls12 := fs.Bool("tls12", false, "TLS 1.2 only")
 	connections := fs.Int("connections", 1, "connections, one after the other, resuming where the peer lets")
 	noTickets := fs.Bool("no-tickets", false, "disable session tickets (SessionTicketsDisabled)")
@@ -142,7 +159,8 @@ func main() {
 		if !pool.AppendCertsFromPEM(pem) {
 			fail("no certificate in %s", *ca)
 		}
-		cfg := &tls.Config{RootCAs: pool, ServerName: *sni, NextProtos: split(*alpn), CurvePreferences: groups(*grp)}
+		cfg := &tls.Config{RootCAs: pool, ServerName: *sni, NextProtos: split(*alpn), CurvePreferences: groups(*grp),
+			CipherSuites: cipherSuites(*suites)}
 		if *cert != "" {
 			pair, err := tls.LoadX509KeyPair(*cert, *key)
 			if err != nil {
@@ -172,14 +190,8 @@ func main() {
 		if err != nil {
 			fail("%v", err)
 		}
-		cfg := &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: split(*alpn), CurvePreferences: groups(*grp)}
-		for _, s := range split(*suites) {
-			id, err := strconv.ParseUint(s, 16, 16)
-			if err != nil {
-				fail("bad suite %q", s)
-			}
-			cfg.CipherSuites = append(cfg.CipherSuites, uint16(id))
-		}
+		cfg := &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: split(*alpn), CurvePreferences: groups(*grp),
+			CipherSuites: cipherSuites(*suites)}
 		if *tls12 {
 			cfg.MaxVersion = tls.VersionTLS12
 		}
