@@ -24,7 +24,8 @@ Sections (``--only`` takes a comma-separated list of these):
              handshake made in the same round and checked to resume on both ends: by RFC 5077
              ticket, by session ID (no tickets on either side), and by ticket with the ECDSA
              certificate; each connection ends with a close_notify from each end
-  bulk       16 KiB and 256 B writes client to server, in memory
+  bulk       16 KiB and 256 B writes client to server, in memory; the same writes with both
+             sides on ECDHE-RSA-CHACHA20-POLY1305 (unless --suite already pins a ChaCha20 suite)
   socket     the same over a socketpair, one thread per side (tls12's core with a minimal
              loop, and tls12's drop-in `SSLContext.wrap_socket`, against `ssl.SSLSocket`)
   memory     RSS per idle established pair (1,000 pairs, a fresh subprocess per side)
@@ -115,6 +116,8 @@ DEFAULT_SUITE = "ECDHE-RSA-AES256-GCM-SHA384"
 PINNED_SUITE = [DEFAULT_SUITE]
 #: The suites --suite takes, by OpenSSL name.
 BENCH_SUITES: dict[str, CipherSuite] = {SUITES[s].openssl_name: s for s in SPOKEN_SUITES}
+#: The suite of the bulk section's ChaCha20-Poly1305 rows (RFC 7905), beside the pinned one.
+CHACHA_SUITE = "ECDHE-RSA-CHACHA20-POLY1305"
 #: The sections that run with another suite than the default: the drop-in's set_ciphers takes the
 #: default one only so far, and the socket, memory and server sections use it or child processes.
 SUITE_SECTIONS = ("handshake", "resumption", "bulk", "tracer")
@@ -273,17 +276,19 @@ class Peers:
     tickets: bool  # RFC 5077 session tickets on, both sides (else sessions resume by session ID only)
 
     @classmethod
-    def load(cls, pem: Path, key: str = "rsa", tickets: bool = False) -> Peers:
-        """Both sides on the certificate of key type `key` (a key of LEAVES), its suite and scheme pinned.
+    def load(cls, pem: Path, key: str = "rsa", tickets: bool = False, suite: str | None = None) -> Peers:
+        """Both sides on the certificate of key type `key` (a key of LEAVES), its suite and scheme pinned;
+        the suite is `suite` if given (an OpenSSL name in BENCH_SUITES), else the pinned one.
 
         `tickets`: both clients ask for a session ticket and both servers issue one (our default
         configuration; the ssl module without OP_NO_TICKET). Without it neither does
         (ClientConfig(session_tickets=False) and ServerConfig(ticket_keys=None); OP_NO_TICKET), and
         both servers keep sessions by session ID in their default in-memory cache."""
+        suite = suite or PINNED_SUITE[0]
         spec = LEAVES[key]
         leaf, leaf_key = pem / f"{spec.stem}.pem", pem / f"{spec.stem}.key"
         ca = x509.load_pem_x509_certificate((pem / "ca.pem").read_bytes())
-        suites = (BENCH_SUITES[suite_for(key, PINNED_SUITE[0])],)
+        suites = (BENCH_SUITES[suite_for(key, suite)],)
         client_config = ClientConfig(trust_anchors=[ca], groups=spec.client_groups, cipher_suites=suites,
                                      session_tickets=tickets)
         server_config = ServerConfig.from_pem_files(
@@ -298,7 +303,7 @@ class Peers:
             server.load_cert_chain(leaf, leaf_key)
             for ctx in (client, server):
                 # The drop-in (socket and server sections only) stays on the default suite.
-                pin_stdlib(ctx, suite_for(key, PINNED_SUITE[0] if factory is ssl.SSLContext else DEFAULT_SUITE),
+                pin_stdlib(ctx, suite_for(key, suite if factory is ssl.SSLContext else DEFAULT_SUITE),
                            x25519_only=ctx is server or spec.client_groups == (NamedGroup.X25519,), tickets=tickets)
             contexts += [client, server]
         return cls(pem, client_config, server_config, *contexts, tickets=tickets)
@@ -1517,9 +1522,11 @@ class Task:
 
 
 def build_groups(peers: Peers, sizes: Sizes, sections: Sequence[str], clock: str,
-                 ecdsa: Peers | None = None, resumption: dict[str, Peers] | None = None) -> list[Group]:
+                 ecdsa: Peers | None = None, chacha: Peers | None = None,
+                 resumption: dict[str, Peers] | None = None) -> list[Group]:
     """The in-process groups; `ecdsa` (both sides on the ECDSA certificate) adds the ECDSA handshake,
-    `resumption` (the peers of each RESUMPTION row) the resumed handshakes."""
+    `chacha` (both sides on CHACHA_SUITE) the bulk section's ChaCha20-Poly1305 rows, `resumption`
+    (the peers of each RESUMPTION row) the resumed handshakes."""
     floor = CryptoFloor(peers.pem, clock)
     groups: list[Group] = []
     if "handshake" in sections:
@@ -1544,6 +1551,13 @@ def build_groups(peers: Peers, sizes: Sizes, sections: Sequence[str], clock: str
                 "tls12": partial(bulk_tls12, peers, size),
                 "ssl": partial(bulk_ssl, peers, size),
             }, writes, sizes.slices, rate=True))
+        if chacha is not None:
+            for key, size, writes in (("bulk_chacha_16k", 16 * KIB, sizes.bulk_16k),
+                                      ("bulk_chacha_256", 256, sizes.bulk_256)):
+                groups.append(Group(key, {
+                    "tls12": partial(bulk_tls12, chacha, size),
+                    "ssl": partial(bulk_ssl, chacha, size),
+                }, writes, sizes.slices, rate=True))
     if "socket" in sections:
         for key, size, writes in (("socket_16k", 16 * KIB, sizes.socket_16k), ("socket_256", 256, sizes.socket_256)):
             groups.append(Group(key, {
@@ -1633,6 +1647,8 @@ UNITS = {
     "resumed_ticket_ecdsa": ("ms per resumed handshake, by ticket, ECDSA P-256 certificate, in memory", "lower"),
     "bulk_16k": ("MB/s, 16 KiB writes, client to server, in memory", "higher"),
     "bulk_256": ("MB/s, 256 B writes, client to server, in memory", "higher"),
+    "bulk_chacha_16k": (f"MB/s, 16 KiB writes, client to server, in memory, {CHACHA_SUITE}", "higher"),
+    "bulk_chacha_256": (f"MB/s, 256 B writes, client to server, in memory, {CHACHA_SUITE}", "higher"),
     "socket_16k": ("MB/s, 16 KiB writes over a socketpair, a thread per side", "higher"),
     "socket_256": ("MB/s, 256 B writes over a socketpair, a thread per side", "higher"),
     "memory": ("bytes of RSS per idle established client+server pair", "lower"),
@@ -1716,7 +1732,7 @@ def summarize(samples: Samples, sizes: Sizes, extra: dict[str, Any]) -> dict[str
     }
     if "go" in extra:
         result["machine"]["go"] = extra["go"]
-    for key in ("negotiated_ecdsa", "negotiated_resumption"):
+    for key in ("negotiated_ecdsa", "negotiated_chacha", "negotiated_resumption"):
         if key in extra:
             result[key] = extra[key]
     result["targets"] = targets(sections)
@@ -1824,6 +1840,8 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     labels = {
         "bulk_16k": "Bulk 16 KiB writes, in memory (MB/s)",
         "bulk_256": "Small records 256 B, in memory (MB/s)",
+        "bulk_chacha_16k": "Bulk 16 KiB writes, ChaCha20-Poly1305, in memory (MB/s)",
+        "bulk_chacha_256": "Small records 256 B, ChaCha20-Poly1305, in memory (MB/s)",
         "socket_16k": "Bulk 16 KiB writes, socketpair + threads (MB/s)",
         "socket_256": "Small records 256 B, socketpair + threads (MB/s)",
     }
@@ -1933,6 +1951,8 @@ def print_table(result: dict[str, Any]) -> None:
     for row, pairs in result.get("negotiated_resumption", {}).items():
         for name, found in pairs.items():
             print(f"  resumed ({row}, {name}): " + ", ".join(f"{k}={v}" for k, v in found.items()))
+    for name, found in result.get("negotiated_chacha", {}).items():
+        print(f"  negotiated ({name}, ChaCha20 rows): " + ", ".join(f"{k}={v}" for k, v in found.items()))
     for i, r in enumerate(table):
         print("  ".join(c.ljust(w) if j == 0 else c.rjust(w) for j, (c, w) in enumerate(zip(r, widths, strict=True))))
         if i == 0:
@@ -1945,7 +1965,7 @@ def markdown(result: dict[str, Any]) -> str:
         f"({_rounds(result)}; ratios are tls12 / ssl within a round, median [min-max]). "
         f"Same RSA-2048 CA-issued certificate, TLS 1.2 {result['settings'].get('suite', DEFAULT_SUITE)}, x25519, "
         "rsa_pss_rsae_sha256; both clients verify the chain and the host name."
-        + _ecdsa_text(result) + _resumption_text(result) + _workers_text(result),
+        + _ecdsa_text(result) + _resumption_text(result) + _chacha_text(result) + _workers_text(result),
         "",
         f"Machine: {machine_line(result)}. tls12 at {result['machine']['tls12_revision']}, "
         f"{result['machine']['date']}; {_conditions(result)}. "
@@ -1978,6 +1998,13 @@ def _resumption_text(result: dict[str, Any]) -> str:
             "`ServerConfig(ticket_keys=None)`) and both servers keep sessions in their default in-memory cache."
             + (" The full-handshake rows run without tickets on both sides." if "handshake" in result["sections"]
                else ""))
+
+
+def _chacha_text(result: dict[str, Any]) -> str:
+    """What the ChaCha20 bulk rows run, for the README's introduction (nothing if the run had none)."""
+    if "bulk_chacha_256" not in result["sections"]:
+        return ""
+    return f" The ChaCha20-Poly1305 rows: the same writes with both sides on {CHACHA_SUITE}."
 
 
 def _workers_text(result: dict[str, Any]) -> str:
@@ -2294,6 +2321,13 @@ def run_benchmark(args: argparse.Namespace, sizes: Sizes, peers: Peers, workdir:
         extra["negotiated_ecdsa"] = {"tls12 pair": negotiated_tls12(client), "ssl pair": negotiated_ssl(ecdsa)}
         for name, found in extra["negotiated_ecdsa"].items():
             check_negotiated(f"{name} (ECDSA)", found, expected_for("ecdsa"))
+    chacha = None
+    if "bulk" in sections and "CHACHA20" not in PINNED_SUITE[0]:  # the ChaCha20 rows, both sides on it
+        chacha = Peers.load(peers.pem, suite=CHACHA_SUITE)
+        client, _ = tls12_pair(chacha)
+        extra["negotiated_chacha"] = {"tls12 pair": negotiated_tls12(client), "ssl pair": negotiated_ssl(chacha)}
+        for name, found in extra["negotiated_chacha"].items():
+            check_negotiated(f"{name} (ChaCha20)", found, {**EXPECTED, "cipher_suite": BENCH_SUITES[CHACHA_SUITE].name})
     resumption: dict[str, Peers] = {}
     if "resumption" in sections:
         extra["negotiated_resumption"] = {}
@@ -2321,7 +2355,7 @@ def run_benchmark(args: argparse.Namespace, sizes: Sizes, peers: Peers, workdir:
                 "trace_events_per_traced_handshake": count_trace_events(peers),
             }
         rng = random.Random(args.seed)
-        groups = build_groups(peers, sizes, sections, args.clock, ecdsa, resumption)
+        groups = build_groups(peers, sizes, sections, args.clock, ecdsa, chacha=chacha, resumption=resumption)
         workers = (worker_servers, loadgen) if loadgen is not None else None
         make_tasks = build_tasks(peers, sizes, sections, servers, groups, rng, args.clock, workers)
         samples = run_rounds(make_tasks, groups, sizes.rounds, rng, args.clock)

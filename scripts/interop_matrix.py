@@ -150,6 +150,8 @@ def render(data: dict[str, Any], results_name: str) -> str:
             name = versions.get(peer, {}).get("name", peer)
             lines.append(f"| {name} | " + " | ".join(cells) + f" | {le_cell} |")
 
+    lines += resumption_section(rows, versions)
+
     negative = [r for r in rows if r["direction"] == "negative"]
     if negative:
         lines += ["", "Negative interop (each must fail cleanly, with the alert shown):", "",
@@ -174,7 +176,7 @@ def render(data: dict[str, Any], results_name: str) -> str:
               "| Peer | Direction | Variant | Result | Suite | Group | EMS | ALPN | Closed first |",
               "|---|---|---|---|---|---|---|---|---|"]
     label = {"server": "our server ← client", "client": "our client → server", "negative": "negative",
-             "wireshark": "wireshark", "?": "?"}
+             "wireshark": "wireshark", "reference": "reference (peers with each other)", "?": "?"}
     order = list(label)
     for r in sorted(rows, key=lambda r: (list(PEERS).index(r["peer"]) if r["peer"] in PEERS else 99,
                                          order.index(r["direction"]) if r["direction"] in order else 99,
@@ -186,6 +188,49 @@ def render(data: dict[str, Any], results_name: str) -> str:
                      f"{r.get('alpn') or NONE} | {r.get('closed_first') or NONE} |")
     lines += ["", "</details>", "", END]
     return "\n".join(lines)
+
+
+def resumption_cell(rows: list[dict[str, Any]]) -> str:
+    """How many reconnections resumed (✅ 5/5), "full" when the peer cannot resume (the note says why), ❌ on a
+    failure, a dash when nothing ran."""
+    if not rows:
+        return NONE
+    if any(r["outcome"] != "passed" for r in rows):
+        return f"❌ FAIL ({sum(r['outcome'] == 'passed' for r in rows)}/{len(rows)})"
+    resumed = sum(r.get("resumed", 0) for r in rows)
+    reconnections = sum(r.get("connections", 1) - 1 for r in rows)
+    return f"✅ {resumed}/{reconnections}" if resumed else "full handshakes"
+
+
+def resumption_section(rows: list[dict[str, Any]], versions: dict[str, dict[str, str]]) -> list[str]:
+    """Session resumption (tests/interop/test_resumption_interop.py): by session ID and by ticket, each direction;
+    then the cases that must fall back to a full handshake, and the reference rows (two peers with each other)."""
+    series = [r for r in rows if r.get("resumption") in ("id", "ticket") and r["direction"] in ("server", "client")]
+    if not series:
+        return []
+    lines = ["", "Session resumption (`tests/interop/test_resumption_interop.py`): each peer reconnects with the "
+             "session of its first connection, in both roles, by session ID and by RFC 5077 ticket; a cell counts "
+             "the reconnections that resumed, as our side and the peer's own output both say (`s_client -reconnect` "
+             "makes 5; the mutual-TLS and two-process rows count with OpenSSL's).", "",
+             "| Peer | Our server ← its client: session ID | ticket | Our client → its server: session ID | ticket "
+             "| Note |", "|---|---|---|---|---|---|"]
+    for peer, (has_client, has_server) in PEERS.items():
+        mine = [r for r in series if r["peer"] == peer]
+        if not mine:
+            continue
+        cells = [resumption_cell([r for r in mine if r["direction"] == direction and r["resumption"] == mode])
+                 if has else NONE
+                 for direction, has in (("server", has_client), ("client", has_server)) for mode in ("id", "ticket")]
+        notes = sorted({r["note"] for r in mine if r.get("note")})
+        name = versions.get(peer, {}).get("name", peer)
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {'; '.join(notes) or NONE} |")
+    other = [r for r in rows if r.get("resumption") == "fallback" or r["direction"] == "reference"]
+    if other:
+        lines += ["", "Resumption that must fall back to a full handshake (never an error), and reference rows "
+                  "(two peers with each other):", "", "| Peer | Case | Result |", "|---|---|---|"]
+        for r in other:
+            lines.append(f"| {versions.get(r['peer'], {}).get('name', r['peer'])} | {r['variant']} | {cell([r])} |")
+    return lines
 
 
 def replace_section(readme: str, section: str) -> str:

@@ -21,7 +21,8 @@ BENCH = REPO / "bench" / "bench.py"
 
 RESUMED = ("resumed_ticket", "resumed_id", "resumed_ticket_ecdsa")
 SECTIONS = (
-    "handshake", *RESUMED, "bulk_16k", "bulk_256", "socket_16k", "socket_256", "memory",
+    "handshake", *RESUMED, "bulk_16k", "bulk_256", "bulk_chacha_16k", "bulk_chacha_256", "socket_16k", "socket_256",
+    "memory",
     "server_handshakes", "server_throughput",
 )
 IMPLS = {
@@ -87,6 +88,20 @@ def test_same_parameters_on_both_sides(quick_run: tuple[str, dict[str, Any]]) ->
         assert found["extended_master_secret"] is True
 
 
+def test_chacha_rows_on_both_sides(quick_run: tuple[str, dict[str, Any]]) -> None:
+    """The bulk section's ChaCha20 rows: both pairs negotiated ECDHE-RSA-CHACHA20-POLY1305, and the
+    table shows the rows."""
+    stdout, data = quick_run
+    negotiated = data["negotiated_chacha"]
+    assert set(negotiated) == {"tls12 pair", "ssl pair"}
+    for found in negotiated.values():
+        assert found["version"] == "TLSv1.2"
+        assert found["cipher_suite"] == "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"
+        assert found["extended_master_secret"] is True
+    assert negotiated["ssl pair"]["openssl_cipher"] == "ECDHE-RSA-CHACHA20-POLY1305"
+    assert "Small records 256 B, ChaCha20-Poly1305, in memory (MB/s)" in stdout
+
+
 def test_machine_and_targets(quick_run: tuple[str, dict[str, Any]]) -> None:
     stdout, data = quick_run
     for key in ("cpu", "cores", "python", "ssl_openssl", "cryptography", "cryptography_openssl"):
@@ -141,6 +156,7 @@ def test_another_suite_on_both_sides() -> None:
     for name in ("bulk_16k", "bulk_256"):
         _positive(data["sections"][name]["tls12"])
         _positive(data["sections"][name]["ssl"])
+    assert "bulk_chacha_256" not in data["sections"]  # already the pinned suite: no second pair of rows
     refused = _run("--quick", "--suite", "ECDHE-RSA-CHACHA20-POLY1305")
     assert refused.returncode != 0 and "--only handshake,resumption,bulk,tracer" in refused.stderr
 

@@ -87,10 +87,10 @@ def test_demo_json(tmp_path: Path) -> None:
     assert main(["demo", "--explain", "json", "--output", str(out)]) == 0
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["schema"] == SCHEMA and doc["complete"] is True and doc["traced"] == ["client", "server"]
-    # The client asks for a session ticket: the server's NewSessionTicket is a step outside the usual ten.
-    assert [s["number"] for s in doc["steps"]] == ["1", "2", "3", "4", "5", "6", "7a", "7b", "", "8a", "8b"]
+    # The client asks for a session ticket: the server's NewSessionTicket is step 8, before its ChangeCipherSpec.
+    assert [s["number"] for s in doc["steps"]] == ["1", "2", "3", "4", "5", "6", "7a", "7b", "8", "8a", "8b"]
     assert [f["phase"] for f in doc["flights"]] == ["handshake"] * 4 + ["application"] * 2 + ["close"] * 2
-    assert list(doc) == ["schema", "title", "subtitle", "source", "traced", "complete", "secrets_revealed",
+    assert list(doc) == ["schema", "title", "subtitle", "source", "traced", "complete", "handshake", "secrets_revealed",
                          "summary", "flights", "steps", "not_reached", "failure", "record_protection",
                          "after_handshake", "decisions_after_handshake", "notes"]
 
@@ -101,9 +101,9 @@ def test_demo_with_a_client_certificate_is_mutual_tls(tmp_path: Path) -> None:
     assert main(["demo", "--client-cert", "--explain", "json", "--output", str(out)]) == 0
     doc = json.loads(out.read_text(encoding="utf-8"))
     assert doc["complete"] is True and "Mutual TLS: the server requires a client certificate" in doc["subtitle"]
-    # The unnumbered step between 7b and 8a: the server's NewSessionTicket (the client asks for a ticket).
+    # Step 8 is the server's NewSessionTicket (the client asks for a ticket).
     assert [s["number"] for s in doc["steps"]] == \
-        ["1", "2", "3", "4", "4b", "5", "5b", "6", "6b", "7a", "7b", "", "8a", "8b"]
+        ["1", "2", "3", "4", "4b", "5", "5b", "6", "6b", "7a", "7b", "8", "8a", "8b"]
     assert doc["summary"]["client certificate"] == "CN=client.localhost,O=tls12 throwaway (ECDSA P-256)"
     steps = {s["number"]: s for s in doc["steps"]}
     assert [(d["by"], d["what"]) for d in steps["5b"]["decisions"]] == \
@@ -115,6 +115,35 @@ def test_demo_with_a_client_certificate_is_mutual_tls(tmp_path: Path) -> None:
     text = text_out.read_text(encoding="utf-8")
     for heading in ("Step 4b  CertificateRequest", "Step 5b  Certificate (client)", "Step 6b  CertificateVerify"):
         assert re.search(rf"^{re.escape(heading)}   (client → server|server → client)   RFC 5246 §", text, re.M)
+
+
+@pytest.mark.parametrize("how", ["ticket", "id"])
+def test_demo_resume_explains_the_abbreviated_handshake(how: str, tmp_path: Path) -> None:
+    """`tls12 demo --resume`: a full handshake, then a second connection resuming its session (by ticket, or by
+    session ID), explained; its key log line carries the first connection's master secret, its capture replays."""
+    out, keylog, capture = tmp_path / "demo.json", tmp_path / "keys.log", tmp_path / "capture.txt"
+    argv = ["demo", "--resume", "--explain", "json", "--keylog", str(keylog), "--capture", str(capture)]
+    if how == "id":
+        argv[2:2] = ["id"]
+    assert main([*argv, "--output", str(out)]) == 0
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    assert doc["handshake"] == "abbreviated" and doc["complete"] is True
+    assert [s["number"] for s in doc["steps"]] == ["1", "2", "3a", "3b", "4a", "4b"]
+    by = "ticket" if how == "ticket" else "session id"
+    assert doc["summary"]["session"] == f"resumed by {by} (abbreviated handshake)"
+    assert "Connection 1, a full handshake" in doc["subtitle"] and "Connection 2, explained here" in doc["subtitle"]
+    lines = [line.split() for line in keylog.read_text(encoding="ascii").splitlines()]
+    assert len(lines) == 2 and lines[0][2] == lines[1][2]  # one master secret, two connections
+    steps = {s["number"]: s for s in doc["steps"]}
+    hello = {f["name"]: f["value"] for f in steps["1"]["fields"]}
+    assert hello["random"] == lines[1][1]
+    master = {d["label"]: d["value"] for d in steps["2"]["derivations"]}["master_secret"]
+    assert master == lines[1][2]
+    assert main(["explain", str(capture), "--keylog", str(keylog), "--explain", "json", "--reveal-secrets",
+                 "--output", str(tmp_path / "replayed.json")]) == 0
+    replayed = json.loads((tmp_path / "replayed.json").read_text(encoding="utf-8"))
+    assert replayed["handshake"] == "abbreviated" and replayed["complete"] is True
+    assert [s["hex"] for s in replayed["steps"]] == [s["hex"] for s in doc["steps"]]
 
 
 def test_demo_html_to_standard_output() -> None:

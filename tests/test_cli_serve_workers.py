@@ -12,6 +12,8 @@ import re
 import signal
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -155,3 +157,23 @@ def test_workers_never_split_each_others_log_lines(tmp_path: Path) -> None:
         lines = server.output().splitlines()
     assert all(re.match(r"(worker \d+: |tls12 serve: )", line) for line in lines), lines
     assert sum(" handshake ok: " in line for line in lines) == 300
+
+
+def test_workers_that_cannot_start_end_the_fleet() -> None:
+    """A worker that dies before it serves, three times in a row, before any worker has served: the
+    parent stops the others and exits 1 instead of restarting them forever."""
+    script = (
+        "import sys, tls12.cli.workers as w\n"
+        "def serve(ctx):\n"
+        "    raise OSError('cannot start')\n"
+        "listening = w.listen('127.0.0.1', 0)\n"
+        "sys.exit(w.run_workers(2, listening, serve, lambda line: print(line, flush=True), lambda: None))\n"
+    )
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=TIMEOUT * 2,
+                            check=False)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "no worker could start, stopping" in result.stdout, result.stdout
+    assert result.stdout.count("failed: OSError('cannot start')") >= 3, result.stdout
+    assert time.monotonic() - started < TIMEOUT
+

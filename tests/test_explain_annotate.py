@@ -277,6 +277,21 @@ def test_a_server_hellos_session_ticket_extension_promises_a_ticket() -> None:
     assert "NewSessionTicket" in meanings["ServerHello"]
 
 
+def test_a_ticket_handed_back_is_named_and_sized() -> None:
+    """A ClientHello resuming by ticket: the SessionTicket extension's data is the ticket, opaque to the client."""
+    ticket = bytes(range(16)) + bytes(150)
+    hello = ClientHello(ProtocolVersion.TLS1_2, bytes(32), bytes(32), (CipherSuite(0xC02F),), b"\x00",
+                        (UnknownExtension(ExtensionType.SESSION_TICKET, ticket),))
+    raw = encode_handshake(hello)
+    fields = annotate_handshake(raw)
+    assert_tiles(fields, 0, len(raw))
+    (extension,) = fields_named(fields, "session_ticket (0x0023)")
+    assert extension.value == "a ticket of 166 bytes"
+    (field,) = fields_named(fields, "ticket")
+    assert (field.start, field.end) == (len(raw) - len(ticket), len(raw))
+    assert field.value == f"{ticket[:16].hex()}… (166 bytes)" and "cannot read" in field.meaning
+
+
 def test_a_server_hellos_point_formats_are_described_as_listed() -> None:
     """OpenSSL's ServerHello lists all three point formats (as the Chromium and Java captures show): the meaning
     must not say the server accepts only uncompressed points."""

@@ -102,7 +102,8 @@ def test_unknown_ca_is_explained_at_the_certificate(traced: tuple[str, ...], oth
     # The server had sent the rest of its flight; only a trace of the server can know it.
     sent = "server" in traced
     not_reached = {n["number"]: n["sent"] for n in doc["not_reached"]}
-    assert not_reached == {"4": sent, "5": sent, "6": False, "7a": False, "7b": False, "8a": False, "8b": False}
+    assert not_reached == {"4": sent, "5": sent, "6": False, "7a": False, "7b": False, "8": False, "8a": False,
+                           "8b": False}
     if "client" in traced:
         assert failure["inferred"] is False and failure["error_type"] == "UnknownCA"
         checks = doc["steps"][-1]["checks"]

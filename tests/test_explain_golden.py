@@ -11,7 +11,10 @@ The connections recorded in tests/data/golden/<group>.txt are deterministic
   live with both ends traced (text as `tls12 demo` prints it, secrets hidden;
   JSON with secrets revealed);
 * for the mutual-TLS transcript, also the live JSON and HTML and the replayed
-  JSON (its failures are in test_explain_mutual.py).
+  JSON (its failures are in test_explain_mutual.py);
+* for the resumed connections (an abbreviated handshake by ticket, by session
+  ID, and with a renewed ticket), the live text (secrets revealed); by ticket
+  and by session ID also the live JSON and HTML and the replayed JSON.
 
 The key logs are computed, not recorded: the client alone, with its
 deterministic provider, replays the recorded server flows and logs its master
@@ -33,7 +36,20 @@ from typing import Any
 import pytest
 from cryptography import x509
 
-from test_golden import C2S, CA_PEM, CLIENT_CA_PEM, CLOCK, GROUPS, KINDS, S2C, SCRIPT, SERVER_NAME, _configs
+from test_golden import (
+    C2S,
+    CA_PEM,
+    CLIENT_CA_PEM,
+    CLOCK,
+    GROUPS,
+    KINDS,
+    RESUMED,
+    S2C,
+    SERVER_NAME,
+    _configs,
+    script,
+    session_for,
+)
 from tls12 import ClientConnection, ServerConnection
 from tls12.cli.main import main
 from tls12.explain import Explanation, Recorder, Tagged, explain, render
@@ -69,8 +85,8 @@ def _flows(name: str) -> list[Flow]:
 
 # Every golden transcript; the ones whose client can be replayed byte for byte (not static RSA, whose
 # PKCS#1 v1.5 padding is drawn by `cryptography`) are also run live.
-NAMES = [*GROUPS, *KINDS]
-LIVE_NAMES = [*GROUPS, *(name for name, kind in KINDS.items() if kind.client_reproducible)]
+NAMES = [*GROUPS, *KINDS, *RESUMED]
+LIVE_NAMES = [*GROUPS, *(name for name, kind in KINDS.items() if kind.client_reproducible), *RESUMED]
 
 
 def compute_keylog(name: str) -> str:
@@ -80,8 +96,9 @@ def compute_keylog(name: str) -> str:
         return _server_keylog(name)
     lines: list[str] = []
     client_config, _ = _configs(name)
-    client = ClientConnection(dataclasses.replace(client_config, key_log=lines.append), server_name=SERVER_NAME)
-    for (direction, data), step in zip(_flows(name), SCRIPT, strict=True):
+    client = ClientConnection(dataclasses.replace(client_config, key_log=lines.append), server_name=SERVER_NAME,
+                              session=session_for(name))
+    for (direction, data), step in zip(_flows(name), script(name), strict=True):
         if direction == C2S:
             assert client.data_to_send() == data, f"{name}: the client no longer sends the recorded bytes"
         else:
@@ -96,7 +113,7 @@ def _server_keylog(name: str) -> str:
     lines: list[str] = []
     _, server_config = _configs(name)
     server = ServerConnection(dataclasses.replace(server_config, key_log=lines.append))
-    for (direction, data), step in zip(_flows(name), SCRIPT, strict=True):
+    for (direction, data), step in zip(_flows(name), script(name), strict=True):
         if direction == S2C:
             assert server.data_to_send() == data, f"{name}: the server no longer sends the recorded bytes"
         else:
@@ -140,10 +157,11 @@ def live_events(name: str) -> list[Tagged]:
     """The golden connection run live, both ends traced (deterministic: same bytes as the recording)."""
     recorder = Recorder()
     client_config, server_config = _configs(name)
-    client = ClientConnection(client_config, server_name=SERVER_NAME, tracer=recorder.tracer("client"))
+    client = ClientConnection(client_config, server_name=SERVER_NAME, session=session_for(name),
+                              tracer=recorder.tracer("client"))
     server = ServerConnection(server_config, tracer=recorder.tracer("server"))
     flows = _flows(name)
-    for (direction, recorded), step in zip(flows, SCRIPT, strict=True):
+    for (direction, recorded), step in zip(flows, script(name), strict=True):
         sender, receiver = (client, server) if direction == C2S else (server, client)
         data = sender.data_to_send()
         assert data == recorded, f"{name}: the live run no longer matches the recording"
@@ -205,6 +223,29 @@ def test_replayed_mutual_tls_json_matches_golden(request: pytest.FixtureRequest)
     _compare(EXPLAIN / "mutual_tls.replay.json", render(exp, "json", reveal_secrets=True), _update(request))
 
 
+@pytest.mark.parametrize("name", list(RESUMED))
+def test_live_text_of_a_resumed_connection_matches_golden(name: str, request: pytest.FixtureRequest) -> None:
+    """The abbreviated handshake, live at both ends, secrets revealed: the keys from the resumed master secret."""
+    text = render(live_events(name), "text", reveal_secrets=True,
+                  title=f"tls12 golden connection ({name}), traced live at both ends")
+    _compare(EXPLAIN / f"{name}.live.txt", text, _update(request))
+
+
+@pytest.mark.parametrize("fmt", ["json", "html"])
+@pytest.mark.parametrize("name", ["resumed_ticket", "resumed_id"])
+def test_live_resumed_connection_matches_golden(name: str, fmt: str, request: pytest.FixtureRequest) -> None:
+    title = f"tls12 golden connection ({name}), traced live at both ends"
+    text = render(live_events(name), fmt, reveal_secrets=True, title=title)  # type: ignore[arg-type]
+    _compare(EXPLAIN / f"{name}.live.{fmt}", text, _update(request))
+
+
+@pytest.mark.parametrize("name", ["resumed_ticket", "resumed_id"])
+def test_replayed_resumed_connection_json_matches_golden(name: str, request: pytest.FixtureRequest) -> None:
+    exp = _replay_explanation(name, _keylog(name, _update(request)))
+    assert exp.kind == "abbreviated" and exp.complete
+    _compare(EXPLAIN / f"{name}.replay.json", render(exp, "json", reveal_secrets=True), _update(request))
+
+
 def test_the_cli_replays_a_golden_transcript(tmp_path: Path, request: pytest.FixtureRequest,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     """`tls12 explain FILE --keylog K --cafile CA --explain json` gives the golden steps (the CLI verifies the
@@ -242,11 +283,18 @@ def test_live_and_replayed_explanations_agree(name: str, request: pytest.Fixture
         assert expected == {c["what"]: c["expected"] for c in b["checks"] if c["expected"]}, a["title"]
         if a["number"] != "6":  # there the live ends also know the premaster secret
             assert a["notes"] == b["notes"], a["title"]
-    live_keys = {d["label"]: d["value"] for d in _step(live, "6")["derivations"]}
-    seen_keys = {d["label"]: d["value"] for d in _step(seen, "6")["derivations"]}
-    assert seen_keys.pop("pre_master_secret") is None  # an observer cannot know it
-    assert live_keys.pop("pre_master_secret")
-    assert live_keys == seen_keys
+    # The key schedule: at the ClientKeyExchange; resumed, at the ServerHello (no premaster at all).
+    resumed = name in RESUMED
+    assert live["handshake"] == seen["handshake"] == ("abbreviated" if resumed else "full")
+    keys_step = "2" if resumed else "6"
+    live_keys = {d["label"]: d["value"] for d in _step(live, keys_step)["derivations"]}
+    seen_keys = {d["label"]: d["value"] for d in _step(seen, keys_step)["derivations"]}
+    if not resumed:
+        assert seen_keys.pop("pre_master_secret") is None  # an observer cannot know it
+        assert live_keys.pop("pre_master_secret")
+    assert "pre_master_secret" not in live_keys and live_keys == seen_keys
+    if resumed:
+        assert live_keys["master_secret"] == session_for(name).master_secret.hex()  # type: ignore[union-attr]
     assert live["summary"] == seen["summary"]
     assert [(t["kind"], t["record"], t["plaintext"]) for t in live["after_handshake"]] == \
         [(t["kind"], t["record"], t["plaintext"]) for t in seen["after_handshake"]]

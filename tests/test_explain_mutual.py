@@ -57,8 +57,8 @@ from helpers import StdlibPeer, stdlib_client_context, stdlib_server_context
 Flows = list[tuple[str, bytes]]
 Tamper = Callable[[bytes], bytes]
 
-#: The numbered steps (the server's NewSessionTicket, unnumbered, comes between 7b and 8a).
-STEPS = ["1", "2", "3", "4", "4b", "5", "5b", "6", "6b", "7a", "7b", "8a", "8b"]
+#: The steps (the client asks for a ticket: the server's NewSessionTicket is step 8, before its ChangeCipherSpec).
+STEPS = ["1", "2", "3", "4", "4b", "5", "5b", "6", "6b", "7a", "7b", "8", "8a", "8b"]
 STRANGER_PEM, STRANGER_KEY = DATA / "client-stranger.pem", DATA / "client-stranger.key"
 
 
@@ -230,6 +230,10 @@ def test_a_mutual_handshake_explained_live(traced: tuple[str, ...], ca: Certific
     assert checks == ([("server", "client CertificateVerify", "ok")] if "server" in traced else [])
     if "server" in traced:
         assert verify["checks"][0]["detail"].startswith(f"ecdsa_secp384r1_sha384 over the {len(signed)} bytes")
+        # The client's Finished covers its CertificateVerify too, as the server says (and an observer does).
+        [finished] = step(doc, "7b")["checks"]
+        assert finished["detail"] == ("PRF(master_secret, 'client finished', Hash(handshake messages up to "
+                                      "CertificateVerify))")
 
 
 def test_an_optional_request_answered_with_nothing(ca: CertificateAuthority, leaf: IssuedCertificate,
@@ -251,6 +255,8 @@ def test_an_optional_request_answered_with_nothing(ca: CertificateAuthority, lea
     assert certificate["decisions"][1]["why"] == "the client sent none; client_auth is optional: anonymous"
     assert certificate["notes"] == ["an empty Certificate: no CertificateVerify follows (RFC 5246 §7.4.8), and the "
                                     "client stays anonymous if the server lets it"]
+    [finished] = [c for c in step(doc, "7b")["checks"] if c["by"] == "server"]
+    assert finished["detail"].endswith("Hash(handshake messages up to ClientKeyExchange))")  # no CertificateVerify
 
 
 # -- failures, live ------------------------------------------------------------------------------------

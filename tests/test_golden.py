@@ -19,6 +19,14 @@ static RSA; and one mutual-TLS handshake (ECDHE_RSA over x25519, the server requ
 certificate: an ECDSA P-256 one from tests/data/client-ca.pem, client.pem and .key, which signs its
 CertificateVerify with ecdsa_secp256r1_sha256).
 
+And three resumed connections (`RESUMED`, RFC 5246 §7.3): a first, full handshake (ECDHE_RSA over
+x25519, recorded nowhere: it is run again whenever needed, deterministically) makes a session, and the
+recorded connection offers it: by its ticket; by its session ID (the client asks for no ticket, the
+server keeps sessions in a store); and by a ticket whose key has rotated since (an hour later: the
+previous slot's key still opens it), which the server renews. Their exchange is the abbreviated
+handshake (`RESUMED_SCRIPT`): the server's ChangeCipherSpec and Finished come first, and the client
+sends b"ping" in the flight of its own Finished.
+
 Static RSA's ClientKeyExchange is PKCS#1 v1.5 encryption, whose padding bytes `cryptography` draws
 itself: the client's third flight cannot be reproduced, so for it the recording pins the server
 (fed the recorded client flights, it answers byte for byte), the first two flights, and the
@@ -49,6 +57,7 @@ kept). Review the diff before committing it.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 from collections.abc import Callable
@@ -68,9 +77,11 @@ from tls12 import (
     ConnectionClosed,
     DeterministicProvider,
     HandshakeComplete,
+    MemorySessionStore,
     NamedGroup,
     ServerConfig,
     ServerConnection,
+    Session,
     SignatureScheme,
 )
 from tls12.certs import CertificateAuthority
@@ -78,7 +89,7 @@ from tls12.crypto.credentials import Credential
 from tls12.events import Event
 from tls12.messages import RSAClientKeyExchange, parse_handshake
 
-from helpers import fixed_sessions
+from helpers import fixed_sessions, pump
 
 DATA = Path(__file__).parent / "data"
 GOLDEN = DATA / "golden"
@@ -115,6 +126,9 @@ KINDS = {
     "mutual_tls": Kind(CipherSuite.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, NamedGroup.X25519,
                        SignatureScheme.RSA_PKCS1_SHA256, client_scheme=SignatureScheme.ECDSA_SECP256R1_SHA256),
 }
+#: Resumed connections, by how the session is offered: "ticket", "id", or "renewed" (a ticket from the previous
+#: rotation slot's key).
+RESUMED = {"resumed_ticket": "ticket", "resumed_id": "id", "resumed_renewed": "renewed"}
 SERVER_NAME = "localhost"
 PING, PONG = b"ping", b"pong"
 CLOCK = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)  # DeterministicProvider's default, stated
@@ -157,6 +171,41 @@ def _clock() -> float:
     return CLOCK.timestamp()
 
 
+def _resumed_setup(name: str) -> tuple[ClientConfig, ServerConfig, Session]:
+    """The configurations of a resumed connection and the session it offers, made by a first, full handshake
+    (run here, deterministically) whose server keeps its sessions in the store the second one uses."""
+    how = RESUMED[name]
+    client = ClientConfig(
+        trust_anchors=x509.load_pem_x509_certificates(CA_PEM.read_bytes()),
+        provider=DeterministicProvider(seed=f"tls12 golden client {name} first".encode(), now=CLOCK),
+        session_tickets=how != "id",
+        clock=_clock,
+    )
+    server = ServerConfig.from_pem_files(
+        SERVER_PEM, SERVER_KEY, groups=(NamedGroup.X25519,), signature_schemes=(SignatureScheme.RSA_PKCS1_SHA256,),
+        provider=DeterministicProvider(seed=f"tls12 golden server {name} first".encode(), now=CLOCK),
+        session_store=MemorySessionStore(), **fixed_sessions(CLOCK),
+    )
+    first_client, first_server = ClientConnection(client, server_name=SERVER_NAME), ServerConnection(server)
+    pump(first_client, first_server)
+    session = first_client.session
+    assert session is not None and first_client.handshake_complete and not first_client.session_reused
+    # The renewed ticket's connection comes an hour later: the next rotation slot, whose key seals; the
+    # previous one's, which sealed the ticket, still opens it.
+    later = CLOCK + datetime.timedelta(hours=1) if how == "renewed" else CLOCK
+    sessions = fixed_sessions(later)
+    client = dataclasses.replace(client, clock=sessions["clock"], provider=DeterministicProvider(
+        seed=f"tls12 golden client {name}".encode(), now=later))
+    server = dataclasses.replace(server, **sessions, provider=DeterministicProvider(
+        seed=f"tls12 golden server {name}".encode(), now=later))
+    return client, server, session
+
+
+def session_for(name: str) -> Session | None:
+    """The session a golden connection offers (None: a full handshake, nothing offered)."""
+    return _resumed_setup(name)[2] if name in RESUMED else None
+
+
 def _create_client_inputs() -> None:
     """A client CA and an ECDSA P-256 client certificate for the mutual-TLS transcript (run once)."""
     ca = CertificateAuthority("tls12 golden client CA", now=datetime.datetime(2025, 12, 1, tzinfo=datetime.UTC))
@@ -174,6 +223,9 @@ def client_credential() -> Credential:
 
 def _configs(name: str) -> tuple[ClientConfig, ServerConfig]:
     """Fresh configs (and so fresh providers, whose output depends on how often they were called)."""
+    if name in RESUMED:
+        client_config, server_config, _ = _resumed_setup(name)
+        return client_config, server_config
     if name in KINDS:
         kind = KINDS[name]
         client = ClientConfig(
@@ -246,13 +298,30 @@ SCRIPT = [
 ]
 
 
+#: The abbreviated handshake (RFC 5246 §7.3): the server's Finished first; the client, done when it has
+#: checked it, sends b"ping" with its own Finished.
+RESUMED_SCRIPT = [
+    Step(C2S, "ClientHello", []),
+    Step(S2C, "ServerHello, ChangeCipherSpec, Finished", [HandshakeComplete()], _send(PING)),
+    Step(C2S, "ChangeCipherSpec, Finished, application data", [HandshakeComplete(), ApplicationDataReceived(PING)],
+         _send(PONG)),
+    Step(S2C, "application data", [ApplicationDataReceived(PONG)], _close),
+    Step(C2S, "close_notify", [ConnectionClosed()]),  # the server answers it by itself
+    Step(S2C, "close_notify", [ConnectionClosed()]),
+]
+
+
+def script(name: str) -> list[Step]:
+    return RESUMED_SCRIPT if name in RESUMED else SCRIPT
+
+
 def _run_live(name: str) -> list[Flow]:
     """Our client against our server; returns every flow."""
     client_config, server_config = _configs(name)
-    client = ClientConnection(client_config, server_name=SERVER_NAME)
+    client = ClientConnection(client_config, server_name=SERVER_NAME, session=session_for(name))
     server = ServerConnection(server_config)
     flows: list[Flow] = []
-    for n, step in enumerate(SCRIPT, 1):
+    for n, step in enumerate(script(name), 1):
         sender, receiver = (client, server) if step.direction == C2S else (server, client)
         data = sender.data_to_send()
         assert data, f"flow {n} ({step.what}) is empty"
@@ -262,7 +331,11 @@ def _run_live(name: str) -> list[Flow]:
             step.then(receiver)
     assert client.data_to_send() == server.data_to_send() == b""
     assert client.closed and server.closed and client.failure is None and server.failure is None
-    if name in KINDS:
+    if name in RESUMED:
+        assert client.session_reused and server.session_reused
+        assert client.session is not None and server.session is not None
+        assert (client.session.ticket != session_for(name).ticket) == (RESUMED[name] == "renewed")  # type: ignore[union-attr]
+    elif name in KINDS:
         kind = KINDS[name]
         assert client.cipher_suite == server.cipher_suite == kind.suite
         assert client.group == server.group == kind.group
@@ -279,10 +352,10 @@ def _replay_one_side(name: str, side: str, flows: list[Flow]) -> None:
     client_config, server_config = _configs(name)
     conn: Conn
     if side == "client":
-        conn, own = ClientConnection(client_config, server_name=SERVER_NAME), C2S
+        conn, own = ClientConnection(client_config, server_name=SERVER_NAME, session=session_for(name)), C2S
     else:
         conn, own = ServerConnection(server_config), S2C
-    for n, (step, (direction, recorded)) in enumerate(zip(SCRIPT, flows, strict=True), 1):
+    for n, (step, (direction, recorded)) in enumerate(zip(script(name), flows, strict=True), 1):
         assert direction == step.direction
         if direction == own:
             _assert_same_bytes(conn.data_to_send(), recorded, f"{name} {side}, flow {n} ({step.what})")
@@ -313,7 +386,10 @@ def _records(data: bytes) -> list[bytes]:
 
 
 def _what(name: str, step: Step) -> str:
-    """What a flow carries: in mutual TLS, the server asks for a certificate and the client answers."""
+    """What a flow carries: in mutual TLS, the server asks for a certificate and the client answers; a ticket is
+    renewed before the server's ChangeCipherSpec."""
+    if RESUMED.get(name) == "renewed":
+        return step.what.replace("ServerHello,", "ServerHello, NewSessionTicket,")
     if name not in KINDS or KINDS[name].client_scheme is None:
         return step.what
     return step.what.replace("ServerHelloDone", "CertificateRequest, ServerHelloDone").replace(
@@ -321,7 +397,13 @@ def _what(name: str, step: Step) -> str:
 
 
 def _format(name: str, flows: list[Flow]) -> str:
-    if name in KINDS:
+    if name in RESUMED:
+        offered = {"ticket": "by its ticket", "id": "by its session ID (from the server's store)",
+                   "renewed": "by a ticket from the previous key, an hour later (renewed)"}[RESUMED[name]]
+        what = (f"a session resumed {offered}, made by a full handshake (ECDHE-RSA-AES128-GCM-SHA256 over x25519, "
+                "not recorded),")
+        files = "tests/data/{ca,server}.pem + server.key."
+    elif name in KINDS:
         kind = KINDS[name]
         what = (f"{kind.suite.name}, group {kind.group.name.lower() if kind.group else '-'}, "
                 f"signature {kind.scheme.name.lower() if kind.scheme else '-'},")
@@ -338,7 +420,7 @@ def _format(name: str, flows: list[Flow]) -> str:
         "# Generated by tests/test_golden.py; re-record with: pytest tests/test_golden.py --update-golden",
         "# Lines starting with '#' are ignored when the file is read.",
     ]
-    for n, ((direction, data), step) in enumerate(zip(flows, SCRIPT, strict=True), 1):
+    for n, ((direction, data), step) in enumerate(zip(flows, script(name), strict=True), 1):
         lines += ["", f">>> Flow {n} ({direction})", f"# {_what(name, step)}"]
         for record in _records(data):
             kind = _CONTENT_TYPES.get(record[0], f"type {record[0]}")
@@ -378,7 +460,7 @@ def _golden(name: str, update: bool) -> list[Flow]:
         _written[name] = flows
     assert path.exists(), f"{path} is missing: record it with pytest tests/test_golden.py --update-golden"
     flows = _parse(path.read_text())
-    assert [d for d, _ in flows] == [step.direction for step in SCRIPT], f"{path}: unexpected flows"
+    assert [d for d, _ in flows] == [step.direction for step in script(name)], f"{path}: unexpected flows"
     return flows
 
 
@@ -408,16 +490,16 @@ def pem_inputs(request: pytest.FixtureRequest) -> None:
 
 def _reproducible_flows(name: str) -> int:
     """How many flows, from the first, a live run reproduces byte for byte."""
-    return len(SCRIPT) if name not in KINDS or KINDS[name].client_reproducible else 2
+    return len(script(name)) if name not in KINDS or KINDS[name].client_reproducible else 2
 
 
-@pytest.mark.parametrize("name", [*GROUPS, *KINDS])
+@pytest.mark.parametrize("name", [*GROUPS, *KINDS, *RESUMED])
 def test_live_exchange_matches_golden(name: str, request: pytest.FixtureRequest) -> None:
     recorded = _golden(name, _update(request))
     live = _run_live(name)
     assert len(live) == len(recorded)
     for n, ((direction, data), (rec_direction, rec_data), step) in enumerate(
-        zip(live, recorded, SCRIPT, strict=True), 1
+        zip(live, recorded, script(name), strict=True), 1
     ):
         assert direction == rec_direction
         if n <= _reproducible_flows(name):
@@ -425,7 +507,7 @@ def test_live_exchange_matches_golden(name: str, request: pytest.FixtureRequest)
 
 
 @pytest.mark.parametrize("side", ["client", "server"])
-@pytest.mark.parametrize("name", [*GROUPS, *[k for k, v in KINDS.items() if v.client_reproducible]])
+@pytest.mark.parametrize("name", [*GROUPS, *[k for k, v in KINDS.items() if v.client_reproducible], *RESUMED])
 def test_each_side_alone_matches_golden(name: str, side: str, request: pytest.FixtureRequest) -> None:
     _replay_one_side(name, side, _golden(name, _update(request)))
 

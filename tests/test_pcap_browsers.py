@@ -64,7 +64,7 @@ def check_session_ticket(doc: dict[str, Any], cap: Path, stream: int | None = No
     """OpenSSL hands out a session ticket: the ServerHello's extension promises it (not "asks for" it), and the
     NewSessionTicket step shows the wire's ticket."""
     ticket = wire(cap, "tls.handshake.session_ticket", 4, stream=stream)
-    step = next((s for s in doc["steps"] if s["title"] == "NewSessionTicket (server)"), None)
+    step = next((s for s in doc["steps"] if s["id"] == "new_session_ticket"), None)
     assert (step is not None) == bool(ticket)
     if step is None:
         return

@@ -176,6 +176,27 @@ def test_a_snap_length_says_which_packet_was_cut(tmp_path: Path, keyfile: Path,
     assert doc["steps"][0]["title"] == "ClientHello"
 
 
+def test_a_resumed_connection_is_listed_as_resumed_and_explained_as_such(tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The golden resumed connection in a pcapng after a full one: the listing says which one resumed, and it is
+    explained as the abbreviated handshake, exactly as from its flows file."""
+    full, full_keys = golden("x25519")
+    resumed, resumed_keys = golden("resumed_ticket")
+    a = tcp_packets(full, ("10.0.0.1", 50000), ("10.0.0.2", 443))
+    b = tcp_packets(resumed, ("10.0.0.1", 50001), ("10.0.0.2", 443))
+    for i, p in enumerate(b):
+        p.time = a[-1].time + 1 + i
+    cap = capture_of(tmp_path / "two.pcapng", a + b)
+    keys = tmp_path / "keys.log"
+    keys.write_text(full_keys + resumed_keys, encoding="ascii")
+    assert main(["explain", str(cap), "--keylog", str(keys), "--explain", "json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert [(c["stream"], c["resumed"]) for c in listing["connections"]] == [(0, False), (1, True)]
+    doc = explain_json(capsys, str(cap), "--keylog", str(keys), "--stream", "1")
+    assert doc["handshake"] == "abbreviated"
+    same(doc, expected("resumed_ticket"))
+
+
 def test_several_connections_are_listed_and_one_is_chosen(tmp_path: Path, keyfile: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     first, _ = golden("x25519")
@@ -191,9 +212,9 @@ def test_several_connections_are_listed_and_one_is_chosen(tmp_path: Path, keyfil
     lines = [line.split() for line in out.splitlines() if line.strip().startswith(("0 ", "1 "))]
     # Both golden transcripts negotiate the server's first RSA suite of its default order.
     assert lines == [["0", "10.0.0.1:50000", "10.0.0.2:443", "localhost", "TLS", "1.2",
-                      "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "yes"],
+                      "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "new", "yes"],
                      ["1", "10.0.0.3:50001", "10.0.0.4:8443", "localhost", "TLS", "1.2",
-                      "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "no"]]
+                      "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "new", "no"]]
     assert "Choose one with --stream N" in out
     same(explain_json(capsys, str(cap), "--keylog", str(keyfile), "--stream", "0"), expected("x25519"))
     chosen = explain_json(capsys, str(cap), "--connection", "10.0.0.4:8443")

@@ -77,6 +77,15 @@ def test_drop_in_examples(www_server: tuple[Path, int], marker: str) -> None:
         assert str((first.openssl_name, "TLSv1.2", first.bits)) in result.stdout
 
 
+def test_session_resumption_example(www_server: tuple[Path, int]) -> None:
+    workdir, port = www_server
+    (block,) = [b for b in PYTHON_BLOCKS if "session_reused" in b]
+    result = subprocess.run([sys.executable, "-c", block.replace("4433", str(port))], cwd=workdir,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["False", "True", "1"]
+
+
 def test_mutual_tls_example(tmp_path: Path) -> None:
     """The asyncio mutual-TLS example, with the certificates it names made by a throwaway CA."""
     with socket.create_server(("127.0.0.1", 0)) as probe:
@@ -202,3 +211,48 @@ def test_fleet_example(tmp_path: Path) -> None:
             process.wait(30)
     assert "sessions and ticket keys in Redis at redis://127.0.0.1:" in serve_log.read_text()
     assert serve_log.read_text().count("session resumed") == 5
+
+
+def _masked(text: str) -> list[str]:
+    """Lines with what changes on every run masked: hex values, sizes, the port."""
+    text = re.sub(r"[0-9a-f]{8,}", "<hex>", text)
+    text = re.sub(r"\d+ bytes?\b", "N bytes", text)
+    text = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", text)
+    return [line.rstrip() for line in text.splitlines()]
+
+
+def _excerpt_after(marker: str) -> str:
+    """The first ```text block after `marker` in the README."""
+    at = TEXT.index(marker)
+    start = TEXT.index("```text\n", at) + len("```text\n")
+    return TEXT[start : TEXT.index("```", start)]
+
+
+@pytest.mark.parametrize(("marker", "argv"), [
+    ("## What `tls12 demo` shows", ["demo"]),
+    ("`tls12 demo --resume` connects twice", ["demo", "--resume"]),
+], ids=["demo", "resume"])
+def test_a_demo_excerpt_is_what_the_demo_prints(marker: str, argv: list[str], tmp_path: Path) -> None:
+    """Each run of the excerpt (a section, or part of one between lines of "...") is in the output of a real
+    run, in order, once what changes from run to run (hex values, sizes, the port) is masked."""
+    result = subprocess.run([sys.executable, "-m", "tls12", *argv, "--output", str(tmp_path / "out.txt")],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    printed = _masked((tmp_path / "out.txt").read_text(encoding="utf-8"))
+    runs: list[list[str]] = [[]]
+    for line in _masked(_excerpt_after(marker)):
+        if line.strip() == "...":
+            runs.append([])
+        elif re.match(r"(Step \w+  |The flights|Negotiated)", line):  # a section: the excerpt picks some
+            runs.append([line])
+        else:
+            runs[-1].append(line)
+    at = 0
+    for run in runs:
+        while run and not run[-1]:
+            run.pop()  # the blank line before the next section
+        if not run:
+            continue
+        found = next((i for i in range(at, len(printed) - len(run) + 1) if printed[i : i + len(run)] == run), None)
+        assert found is not None, f"not in the demo's output (after line {at}):\n" + "\n".join(run)
+        at = found + len(run)

@@ -266,6 +266,22 @@ def test_short_and_long_records(kind: str) -> None:
     assert _cipher(kind).open(APPDATA, TLS12, at_limit[5:]) == bytes(MAX_PLAINTEXT)
 
 
+@pytest.mark.parametrize("kind", KINDS)
+def test_open_at_reads_the_body_where_it_lies(kind: str) -> None:
+    """The record path hands the cipher the caller's bytes and the body's bounds: the body is read
+    in place, whatever surrounds it; bounds one byte off are bad_record_mac."""
+    records = [_cipher(kind, 3).seal(APPDATA, b"in the middle"), _cipher(kind, 3).seal(APPDATA, b"")]
+    for rec in records:
+        start, end = 7 + 5, 7 + len(rec)
+        for data in (b"x" * 7 + rec + b"y" * 9, bytearray(b"x" * 7 + rec), memoryview(b"x" * 7 + rec)):
+            assert _cipher(kind, 3).open_at(APPDATA, TLS12, data, start, end) == _cipher(kind, 3).open(
+                APPDATA, TLS12, rec[5:])
+        data = b"x" * 7 + rec + b"y"
+        for bounds in ((start - 1, end), (start + 1, end), (start, end - 1), (start, end + 1)):
+            with pytest.raises(BadRecordMac):
+                _cipher(kind, 3).open_at(APPDATA, TLS12, data, *bounds)
+
+
 def test_chacha_record_is_not_read_as_having_an_explicit_nonce() -> None:
     """Eight bytes that look like an explicit nonce are plaintext to ChaCha20 and kept whole; an
     AES-GCM-shaped record (explicit nonce first) or 8 bytes inserted after the header fail; a

@@ -68,6 +68,22 @@ def test_put_get_delete(redis_server: RedisServer, raw: redis.Redis) -> None:
     other.delete(b"never stored")  # nothing there: nothing happens
 
 
+def test_values_are_bounded_both_ways(redis_server: RedisServer, raw: redis.Redis) -> None:
+    """Whatever another process put in Redis, a read takes at most max_value + 1 bytes and a longer
+    value is a miss; a value longer than that is not stored."""
+    store = RedisSessionStore(redis_server.url, max_value=1024)
+    raw.set(b"tls12:s:huge", b"\x00" * (8 * 1024 * 1024))
+    assert store.get(b"huge") is None
+    raw.set(b"tls12:s:edge", b"e" * 1024)
+    assert store.get(b"edge") == b"e" * 1024
+    raw.set(b"tls12:s:empty", b"")
+    assert store.get(b"empty") is None
+    store.put(b"too long", b"x" * 1025, 60)
+    assert raw.get(b"tls12:s:too long") is None
+    store.put(b"fits", b"x" * 1024, 60)
+    assert raw.get(b"tls12:s:fits") == b"x" * 1024
+
+
 def test_prefixes_keep_fleets_apart(redis_server: RedisServer) -> None:
     a = RedisSessionStore(redis_server.url, prefix=b"a:")
     b = RedisSessionStore(redis_server.url, prefix=b"b:")

@@ -234,7 +234,7 @@ def test_ticket_from_an_older_key_is_renewed(ca: CertificateAuthority, leaf: Iss
     [(value, why)] = decisions(trace)
     keys = sc.ticket_keys.ticket_keys()  # type: ignore[union-attr]
     assert value == "resumed"
-    assert why == f"ticket opened with key {keys[1].name.hex()}, renewed because an older key"
+    assert why == f"ticket opened with key {keys[1].name.hex()}, renewed: an older key sealed it"
     renewed = client.session
     assert renewed is not None and renewed.ticket != old.ticket
     assert renewed.master_secret == old.master_secret and renewed.created == old.created
@@ -263,7 +263,8 @@ def test_ticket_from_a_rotated_out_key_gets_a_full_handshake(ca: CertificateAuth
     assert client.session is not None and client.session.ticket != first.session.ticket
     assert client.session.master_secret != first.session.master_secret
     [(value, why)] = decisions(trace)
-    assert value == "full handshake" and "not opened" in why
+    assert value == "full handshake" and why.endswith(
+        "not opened: sealed under a key name the server does not hold (rotated out, or another server's)"), why
 
 
 def _tampered(ticket: bytes) -> list[tuple[str, bytes]]:
@@ -282,7 +283,12 @@ def test_tampered_or_truncated_tickets_get_a_full_handshake(ca: CertificateAutho
         trace: list[TraceEvent] = []
         client, server = connect(cc, sc, dataclasses.replace(first.session, ticket=ticket), server_trace=trace)
         assert not client.session_reused and not server.session_reused, what
-        assert decisions(trace)[0][0] == "full handshake", what
+        value, why = decisions(trace)[0]
+        assert value == "full handshake", what
+        reason = ("shorter than any ticket of ours" if len(ticket) < 44 else
+                  "sealed under a key name the server does not hold" if what == "name" else
+                  "its authentication tag does not verify")
+        assert reason in why, (what, why)
         assert client.session is not None and client.session.ticket, what  # a new one
 
 
@@ -302,6 +308,38 @@ def test_a_fleet_shares_tickets_through_a_secret(ca: CertificateAuthority, leaf:
     assert server.session.master_secret == first.session.master_secret
     client, server = connect(cc, other, first.session)
     assert not client.session_reused and not server.session_reused
+
+
+def test_resumption_says_what_became_of_an_offered_session(ca: CertificateAuthority, leaf: IssuedCertificate
+                                                           ) -> None:
+    """`resumption` on both ends: none offered, resumed, or why not (what the drop-in layer's
+    session_stats() counts as hits, misses and timeouts)."""
+    clock = Clock()
+    cc, sc = client_cfg(ca, clock=clock), server_cfg(leaf, session_lifetime=100, clock=clock)
+    first, first_server = connect(cc, sc)
+    assert (first.resumption, first_server.resumption) == ("none", "none")
+    assert first.session is not None
+    client, server = connect(cc, sc, first.session)
+    assert (client.resumption, server.resumption) == ("resumed", "resumed")
+    # Another server cannot open the ticket; one that keeps no sessions by ID does not know the ID.
+    client, server = connect(cc, server_cfg(leaf), first.session)
+    assert (client.resumption, server.resumption) == ("declined", "unknown")
+    by_id, _ = connect(client_cfg(ca, session_tickets=False, clock=clock), sc)
+    assert by_id.session is not None and by_id.session.session_id
+    client, server = connect(client_cfg(ca, session_tickets=False, clock=clock), server_cfg(leaf), by_id.session)
+    assert (client.resumption, server.resumption) == ("declined", "unknown")
+    # Found, but the server asks for client certificates now.
+    client, server = connect(cc, dataclasses.replace(sc, client_auth="optional", client_trust_anchors=[ca.certificate]),
+                             first.session)
+    assert (client.resumption, server.resumption) == ("declined", "declined")
+    # Past its lifetime by the server's clock, not the client's.
+    client_clock = Clock(clock.now)
+    clock.now += 100
+    client, server = connect(client_cfg(ca, clock=client_clock), sc, first.session)
+    assert (client.resumption, server.resumption) == ("declined", "expired")
+    # Past it by the client's too: not even offered.
+    client, server = connect(cc, sc, first.session)
+    assert (client.resumption, server.resumption) == ("none", "none")
 
 
 # -- what a session is bound to --------------------------------------------------------------------

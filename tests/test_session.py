@@ -154,8 +154,11 @@ def test_memory_store_is_a_bounded_lru_with_expiry() -> None:
     for key in (b"a", b"b", b"c"):
         store.put(key, key * 2, 10)
     assert store.get(b"a") == b"aa"  # now the most recently used
+    assert store.evicted == 0
     store.put(b"d", b"dd", 10)  # evicts b, the least recently used
-    assert store.get(b"b") is None and len(store) == 3
+    assert store.get(b"b") is None and len(store) == 3 and store.evicted == 1
+    store.put(b"d", b"dd", 10)  # replaces d: nothing evicted
+    assert store.evicted == 1
     assert [store.get(k) for k in (b"a", b"c", b"d")] == [b"aa", b"cc", b"dd"]
     clock.now += 10
     assert store.get(b"a") is None and len(store) == 2  # expired and dropped

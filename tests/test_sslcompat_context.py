@@ -19,7 +19,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import tempfile
 import threading
 import warnings
 from collections.abc import Callable
@@ -288,52 +287,6 @@ def _call(method: str, *args: Any) -> Apply:
     return apply
 
 
-def _wrap_socket_with_session(ctx: tls12.SSLContext, tmp: Path) -> None:
-    with socket.socket() as sock:
-        ctx.wrap_socket(sock, server_hostname="localhost", session=_stdlib_session())
-
-
-def _wrap_bio_with_session(ctx: tls12.SSLContext, tmp: Path) -> None:
-    ctx.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(), server_hostname="localhost", session=_stdlib_session())
-
-
-_SESSION: list[ssl.SSLSession] = []
-
-
-def _stdlib_session() -> ssl.SSLSession:
-    """A real `ssl.SSLSession`, from a stdlib-to-stdlib TLS 1.2 handshake in memory."""
-    if _SESSION:
-        return _SESSION[0]
-    issuing = CertificateAuthority()
-    leaf = issuing.issue(("localhost",))
-    with tempfile.TemporaryDirectory() as tmp:
-        cert, key = write_issued(Path(tmp), "leaf", leaf)
-        server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        server_ctx.load_cert_chain(cert, key)
-        server_ctx.maximum_version = ssl.TLSVersion.TLSv1_2
-        client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        client_ctx.load_verify_locations(cadata=issuing.cert_pem().decode("ascii"))
-        c_in, c_out, s_in, s_out = ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO(), ssl.MemoryBIO()
-        client = client_ctx.wrap_bio(c_in, c_out, server_hostname="localhost")
-        server = server_ctx.wrap_bio(s_in, s_out, server_side=True)
-        done = [False, False]
-        for _ in range(10):
-            for i, obj in enumerate((client, server)):
-                if not done[i]:
-                    try:
-                        obj.do_handshake()
-                        done[i] = True
-                    except ssl.SSLWantReadError:
-                        pass
-            s_in.write(c_out.read())
-            c_in.write(s_out.read())
-        assert all(done)
-        session = client.session
-        assert isinstance(session, ssl.SSLSession)
-    _SESSION.append(session)
-    return session
-
-
 REFUSED_SETTINGS: dict[str, tuple[int, Apply]] = {
     "minimum_version=TLSv1": (ssl.PROTOCOL_TLS_CLIENT, _set("minimum_version", ssl.TLSVersion.TLSv1)),
     "minimum_version=TLSv1_1": (ssl.PROTOCOL_TLS_CLIENT, _set("minimum_version", ssl.TLSVersion.TLSv1_1)),
@@ -371,8 +324,6 @@ REFUSED_SETTINGS: dict[str, tuple[int, Apply]] = {
     "load_dh_params=not-DH": (
         ssl.PROTOCOL_TLS_SERVER, lambda ctx, tmp: ctx.load_dh_params(_not_dh_params_file(tmp))),
     "set_npn_protocols": (ssl.PROTOCOL_TLS_CLIENT, _call("set_npn_protocols", ["http/1.1"])),
-    "wrap_socket-session": (ssl.PROTOCOL_TLS_CLIENT, _wrap_socket_with_session),
-    "wrap_bio-session": (ssl.PROTOCOL_TLS_CLIENT, _wrap_bio_with_session),
     "set_ecdh_curve=brainpoolP256r1": (ssl.PROTOCOL_TLS_SERVER, _call("set_ecdh_curve", "brainpoolP256r1")),
 }
 

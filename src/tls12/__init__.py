@@ -40,7 +40,7 @@ from .errors import (
 )
 from .events import AlertReceived, ApplicationDataReceived, ConnectionClosed, Event, HandshakeComplete
 from .session import MemorySessionStore, Session, SessionStore
-from .sslcompat import SSLContext, create_default_context
+from .sslcompat import SSLContext, SSLSession, create_default_context
 
 __version__ = "0.1.0"
 
@@ -81,6 +81,7 @@ __all__ = [
     "RecordOverflow",
     "RotatingTicketKeys",
     "SSLContext",
+    "SSLSession",
     "ServerConfig",
     "ServerConnection",
     "Session",

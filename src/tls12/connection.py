@@ -65,7 +65,7 @@ from .messages import (
     parse_handshake,
 )
 from .record.layer import MAX_PLAINTEXT, HandshakeReassembler, RecordLayer
-from .session import Session
+from .session import Resumption, Session
 from .trace import Failure, MessageTrace, RecordTrace, Tracer
 
 __all__ = ["ClientConnection", "ServerConnection"]
@@ -245,7 +245,8 @@ class _Connection:
                 self._fail(exc)
                 raise
 
-    def _receive_fast(self, data: bytes | bytearray | memoryview, events: list[Event]) -> memoryview | bytes:
+    def _receive_fast(self, data: bytes | bytearray | memoryview,
+                      events: list[Event]) -> bytes | bytearray | memoryview:
         """The short path when the previous call left a record half-read: that record is
         completed through the general path, with only the bytes it lacks; then the record layer
         opens the run of whole application-data records that follows straight from `data`.
@@ -357,6 +358,12 @@ class _Connection:
     def session_reused(self) -> bool:
         """The handshake was abbreviated: it resumed a session (RFC 5246 §7.3)."""
         return self._negotiated.session_reused
+
+    @property
+    def resumption(self) -> Resumption:
+        """What became of a session offered for resumption: "none" offered, "resumed", or why not
+        (`tls12.session.Resumption`). Settled once the ServerHello is sent or received."""
+        return self._negotiated.resumption
 
     @property
     def offered_cipher_suites(self) -> tuple[CipherSuite, ...]:

@@ -38,7 +38,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from .codec import Reader, Writer
 from .crypto.suites import SUITES
@@ -49,6 +49,7 @@ __all__ = [
     "CLIENT_SESSION_LIFETIME",
     "MAX_CLIENT_SESSION_LIFETIME",
     "MemorySessionStore",
+    "Resumption",
     "Session",
     "SessionStore",
 ]
@@ -70,6 +71,15 @@ _EMS = 0x01
 CLIENT_SESSION_LIFETIME = 7200
 #: The longest a client keeps a session, whatever the server's hint (a week, RFC 8446 §4.6.1's bound).
 MAX_CLIENT_SESSION_LIFETIME = 7 * 24 * 3600
+
+
+#: What became of a session offered for resumption, as one side saw it (`conn.resumption`): "none"
+#: (none was offered), "resumed"; on a server, "unknown" (a session ID not in the store, a ticket
+#: that did not open), "expired" (found, but past its lifetime) or "declined" (found, but it may
+#: not be resumed here: another suite, name, ALPN choice or policy); on a client, "declined" (the
+#: server answered with a full handshake). A client that finds its session no longer fits does not
+#: offer it: "none".
+Resumption = Literal["none", "resumed", "unknown", "expired", "declined"]
 
 
 def _check_chain(chain: tuple[bytes, ...], what: str) -> None:
@@ -210,14 +220,16 @@ class SessionStore(Protocol):
 
 class MemorySessionStore:
     """An in-process `SessionStore`: the `max_entries` most recently used entries, each until its
-    time to live runs out (by `clock`, unix seconds). Thread-safe."""
+    time to live runs out (by `clock`, unix seconds). Thread-safe. `evicted` counts the entries
+    dropped to make room (the least recently used first)."""
 
-    __slots__ = ("_clock", "_entries", "_lock", "max_entries")
+    __slots__ = ("_clock", "_entries", "_lock", "evicted", "max_entries")
 
     def __init__(self, max_entries: int = 20_000, clock: Callable[[], float] = time.time) -> None:
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
+        self.evicted = 0
         self._clock = clock
         self._entries: OrderedDict[bytes, tuple[float, bytes]] = OrderedDict()
         self._lock = threading.Lock()
@@ -242,6 +254,7 @@ class MemorySessionStore:
             self._entries.move_to_end(key)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
+                self.evicted += 1
 
     def delete(self, key: bytes) -> None:
         with self._lock:

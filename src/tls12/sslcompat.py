@@ -19,6 +19,7 @@ from .io.ssl_errors import (
 )
 from .io.sslcontext import SSLContext, create_default_context
 from .io.sslobject import SSLObject
+from .io.sslsession import SSLSession
 from .io.sslsocket import SSLSocket
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "SSLEOFError",
     "SSLError",
     "SSLObject",
+    "SSLSession",
     "SSLSocket",
     "SSLWantReadError",
     "SSLWantWriteError",

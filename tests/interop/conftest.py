@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
-from interop_support import PEERS, ClientPki, Leaf, Matrix, Pki, Row, require_tool, run
+from interop_support import GO, PEERS, ClientPki, Ctx, Leaf, Matrix, Pki, Row, require_tool, run
 
 from tls12.certs import CertificateAuthority
 
@@ -124,7 +124,7 @@ def peer_versions() -> dict[str, dict[str, str]]:
         "nss": ("tstclnt / selfserv", "NSS", _dpkg_version("libnss3")),
         "java": ("Java SSLSocket / SSLServerSocket", "SunJSSE (OpenJDK)",
                  _version(["java", "-version"], r'version "([^"]+)"')),
-        "go": ("Go crypto/tls", "Go", _version(["go", "version"], r"go version go(\S+)")),
+        "go": ("Go crypto/tls", "Go", _version([str(GO), "version"], r"go version go(\S+)")),
         "botan": ("botan tls_client / tls_server", "Botan", _version(["botan", "version"], r"(\d[\w.]*)")),
         "chromium": ("headless Chromium", "BoringSSL", _version(["chromium", "--version"], r"Chromium (\S+)")),
         "tlslite": ("tlslite-ng", "tlslite-ng (pure Python)", tlslite_version),
@@ -167,13 +167,13 @@ def java_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def go_peer(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """gopeer.go built once per session, offline, from the standard library only."""
-    require_tool("go")
+    """gopeer.go built once per session by Go 1.23 (`GO`), offline, from the standard library only."""
+    require_tool(str(GO))
     work = tmp_path_factory.mktemp("go-build")
     binary = work / "gopeer"
     env = {"HOME": str(work), "GOCACHE": str(work / "cache"), "GOPATH": str(work / "gopath"),
            "GOPROXY": "off", "GOFLAGS": "", "GO111MODULE": "on", "GOTOOLCHAIN": "local", "CGO_ENABLED": "0"}
-    rc, text = run(["go", "build", "-o", binary, "gopeer.go"], name="go build", timeout=300, env=env, cwd=PEERS)
+    rc, text = run([GO, "build", "-o", binary, "gopeer.go"], name="go build", timeout=300, env=env, cwd=PEERS)
     assert rc == 0, f"go build failed:\n{text}"
     return binary
 
@@ -328,3 +328,8 @@ def nss_mtls_server_db(tmp_path_factory: pytest.TempPathFactory, pki: Pki, clien
         assert rc == 0, text
     p12.unlink()
     return db
+
+
+@pytest.fixture
+def ctx(request: pytest.FixtureRequest, pki: Pki, client_pki: ClientPki, tmp_path: Path) -> Ctx:
+    return Ctx(request, pki, client_pki, tmp_path)

@@ -34,6 +34,7 @@ import pytest
 from cryptography import x509
 
 from tls12 import ClientConfig, ClientConnection, ServerConfig, ServerConnection
+from tls12 import Session as TlsSession
 from tls12.certs import CertificateAuthority, IssuedCertificate
 from tls12.errors import AlertReceivedError, TLSError, TruncatedConnection
 from tls12.events import ApplicationDataReceived, ConnectionClosed, HandshakeComplete
@@ -41,6 +42,10 @@ from tls12.events import ApplicationDataReceived, ConnectionClosed, HandshakeCom
 HERE = Path(__file__).resolve().parent
 PEERS = HERE / "peers"
 LOOPBACK = "127.0.0.1"
+#: The Go that builds gopeer: 1.23 from bookworm-backports (.ci/install-peers), which has the extended
+#: master secret (Go 1.21 and later) that tls12 needs to resume a session. Not the `go` on PATH:
+#: bookworm's Go 1.19 has none.
+GO = Path("/usr/lib/go-1.23/bin/go")
 
 
 # -- suites: what each side's rules must give ---------------------------------------------------
@@ -425,6 +430,12 @@ class SessionResult:
     alert_sent: str | None = None
     alert_received: str | None = None
     seconds: float = 0.0
+    #: Resumption: whether the handshake resumed a session, and the session the connection made or
+    #: resumed (None if it made none: no extended master secret, or neither an ID nor a ticket).
+    session_reused: bool = False
+    session: TlsSession | None = None
+    #: Our client's own ClientHello, as it went out (parsed here, independently of tls12).
+    our_hello: ClientHelloInfo | None = None
 
     @property
     def clean(self) -> bool:
@@ -566,6 +577,7 @@ def run_session(sock: socket.socket, conn: ClientConnection | ServerConnection, 
     received_hash = hashlib.sha256()
     head = bytearray()
     raw_head = bytearray()  # the first bytes from the peer, for the ClientHello
+    sent_head = bytearray()  # our first bytes, for our client's ClientHello
     out = bytearray()
     started = time.monotonic()
     deadline = started + timeout
@@ -593,6 +605,8 @@ def run_session(sock: socket.socket, conn: ClientConnection | ServerConnection, 
         result.server_name = conn.server_name
         result.peer_chain = conn.peer_certificate_chain
         result.verified_chain = conn.verified_certificate_chain
+        result.session_reused = conn.session_reused
+        result.session = conn.session
 
     try:
         while True:
@@ -601,7 +615,10 @@ def run_session(sock: socket.socket, conn: ClientConnection | ServerConnection, 
                     app.pump(session)
             except TLSError as exc:
                 record_failure(exc)
-            out += conn.data_to_send()
+            outgoing = conn.data_to_send()
+            if outgoing and not conn.handshake_complete and len(sent_head) < 65536:
+                sent_head += outgoing[:65536]
+            out += outgoing
             if result.error is not None or conn.failure is not None:
                 break
             if conn.closed or eof:
@@ -701,6 +718,8 @@ def run_session(sock: socket.socket, conn: ClientConnection | ServerConnection, 
     if isinstance(conn, ServerConnection):
         result.offered_suites = tuple(int(s) for s in conn.offered_cipher_suites)
         result.client_hello = parse_client_hello(bytes(raw_head))
+    else:
+        result.our_hello = parse_client_hello(bytes(sent_head))
     result.received_sha256 = received_hash.hexdigest()
     result.sent_sha256 = session._sent_hash.hexdigest()
     result.received_head = bytes(head)
@@ -709,9 +728,10 @@ def run_session(sock: socket.socket, conn: ClientConnection | ServerConnection, 
 
 
 def run_client(port: int, app: App, *, server_name: str | None = "localhost", timeout: float = 30.0,
-               config: ClientConfig) -> SessionResult:
-    """Our client: connect to 127.0.0.1:port and run `app` to the end of the connection."""
-    conn = ClientConnection(config, server_name=server_name)
+               config: ClientConfig, session: TlsSession | None = None) -> SessionResult:
+    """Our client: connect to 127.0.0.1:port and run `app` to the end of the connection, offering
+    `session` (a previous result's) for resumption."""
+    conn = ClientConnection(config, server_name=server_name, session=session)
     with socket.create_connection((LOOPBACK, port), timeout=10) as sock:
         return run_session(sock, conn, app, timeout=timeout, role="client")
 
@@ -805,6 +825,8 @@ class ClientHelloInfo:
     key_shares: tuple[tuple[int, int], ...] = ()  # (group, key length)
     alpn: tuple[str, ...] = ()
     sni: str | None = None
+    session_id: bytes = b""
+    ticket: bytes | None = None  # the SessionTicket extension's content (RFC 5077); None: no extension
 
     @staticmethod
     def is_grease(value: int) -> bool:
@@ -831,12 +853,13 @@ def parse_client_hello(raw: bytes) -> ClientHelloInfo | None:
     body = bytes(hs[4:length])
     try:
         p = 2 + 32
-        p += 1 + body[p]  # session id
+        session_id = body[p + 1:p + 1 + body[p]]
+        p += 1 + body[p]
         n = int.from_bytes(body[p:p + 2], "big")
         suites = tuple(int.from_bytes(body[i:i + 2], "big") for i in range(p + 2, p + 2 + n, 2))
         p += 2 + n
         p += 1 + body[p]  # compression methods
-        info = ClientHelloInfo(length=length, suites=suites, extensions=())
+        info = ClientHelloInfo(length=length, suites=suites, extensions=(), session_id=session_id)
         exts: list[int] = []
         end = p + 2 + int.from_bytes(body[p:p + 2], "big")
         p += 2
@@ -868,6 +891,8 @@ def parse_client_hello(raw: bytes) -> ClientHelloInfo | None:
                 info.alpn = tuple(names)
             elif etype == 0 and len(data) > 5:
                 info.sni = data[5:].decode("latin-1")
+            elif etype == 35:
+                info.ticket = data
         info.extensions = tuple(exts)
         return info
     except IndexError:
@@ -876,13 +901,14 @@ def parse_client_hello(raw: bytes) -> ClientHelloInfo | None:
 
 # -- the results matrix -------------------------------------------------------------------------
 
-DIRECTIONS = ("server", "client", "negative", "wireshark")
+DIRECTIONS = ("server", "client", "negative", "wireshark", "reference")
 
 
 @dataclass
 class Row:
     peer: str
-    direction: str  # "server": our server <- its client; "client": our client -> its server
+    direction: str  # "server": our server <- its client; "client": our client -> its server; "reference":
+    # two peers with each other, the evidence for what one of them does not do with us
     variant: str
     details: dict[str, Any] = field(default_factory=dict)
 
@@ -977,6 +1003,27 @@ class ClientPki:
         return pki.client_config(client_credentials=[leaf.issued.credential() for leaf in leaves], **kwargs)
 
 
+@dataclass
+class Ctx:
+    """What a module's peer runners need (the `ctx` fixture); the peer builds and databases come from their
+    fixtures on first use, so a test pays only for the peers it runs."""
+
+    request: pytest.FixtureRequest
+    pki: Pki
+    client_pki: ClientPki
+    tmp_path: Path
+
+    def fixture(self, name: str) -> Path:
+        value = self.request.getfixturevalue(name)
+        assert isinstance(value, Path)
+        return value
+
+
+def labelled(peer: str, variant: str) -> str:
+    """A matrix row's variant; Botan's rows say they come from botanpeer (Botan's library), not the botan tool."""
+    return f"{variant} (botanpeer: Botan's library)" if peer == "botan" else variant
+
+
 def common_name(leaf: Leaf) -> str:
     (cn,) = leaf.issued.certificate.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     return str(cn.value)
@@ -995,14 +1042,17 @@ def assert_ours(r: SessionResult, *, suite: Suite, key_type: str = "rsa", group:
                 ems: bool = True, alpn: str | None = None, sni: str | None = "localhost",
                 closed_first: str | None = None) -> None:
     """Our side of a good connection: TLS 1.2, the suite the rules give, what the variant asked for, a clean
-    close. On our server, the suite is also checked against the rule applied to what the client offered."""
+    close. On our server, the suite is also checked against the rule applied to what the client offered.
+    A resumed connection has no group: its keys come from the session's master secret."""
     assert r.error is None, f"our {r.role} failed: {r.error}"
     assert r.handshake, "no handshake"
     assert (r.version, r.suite) == ("TLSv1.2", suite.iana)
     if r.role == "server" and r.client_hello is not None:
         assert our_server_choice(r.client_hello.suites, key_type) == suite, \
             f"the rule gives {our_server_choice(r.client_hello.suites, key_type).iana} for this offer"
-    if group is not None:
+    if r.session_reused:
+        assert r.group is None, f"a resumed handshake has no key exchange, yet a group: {r.group}"
+    elif group is not None:
         assert r.group == group
     else:
         assert r.group in ("x25519", "secp256r1", "secp384r1")
@@ -1041,11 +1091,17 @@ def echo_server_app(closed_first: str, message: bytes) -> Callable[[], App]:
 
 
 def report_line(text: str, tag: str) -> dict[str, str]:
-    """The `TAG k=v k=v` line a peer program (gopeer, TlsPeer, tlslite_peer) printed, as a dict."""
-    for line in text.splitlines():
-        if line.startswith(tag + " "):
-            return dict(item.split("=", 1) for item in line.split()[1:] if "=" in item)
-    raise AssertionError(f"no {tag} line in the peer's output:\n{text}")
+    """The (first) `TAG k=v k=v` line a peer program (gopeer, TlsPeer, tlslite_peer) printed, as a dict."""
+    lines = report_lines(text, tag)
+    if not lines:
+        raise AssertionError(f"no {tag} line in the peer's output:\n{text}")
+    return lines[0]
+
+
+def report_lines(text: str, tag: str) -> list[dict[str, str]]:
+    """Every `TAG k=v k=v` line a peer program printed (one per connection when it makes several), as dicts."""
+    return [dict(item.split("=", 1) for item in line.split()[1:] if "=" in item)
+            for line in text.splitlines() if line.startswith(tag + " ")]
 
 
 # -- the peer programs that report (gopeer, TlsPeer, tlslite_peer) --------------------------------

@@ -37,7 +37,6 @@ below. For the stranger's certificate to reach our server at all, its test turns
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,12 +48,12 @@ from interop_support import (
     App,
     ClientPki,
     ClientScript,
+    Ctx,
     EchoApp,
     HttpApp,
     Leaf,
     Matrix,
     NetnsServer,
-    Pki,
     Proc,
     SessionResult,
     Suite,
@@ -64,6 +63,7 @@ from interop_support import (
     drive_stdin_client,
     finish_peer_server,
     free_port,
+    labelled,
     our_server,
     report_line,
     require_tool,
@@ -82,34 +82,6 @@ AES256_RSA = BY_IANA["TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384"]
 CHACHA_RSA = BY_IANA["TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"]
 ALL_KEYS = ("rsa", "ecdsa-p256", "ed25519")
 NO_ED25519 = ("rsa", "ecdsa-p256")
-
-
-@pytest.fixture(scope="module")
-def go_ems(peer_versions: dict[str, dict[str, str]]) -> bool:
-    """Whether this Go has the extended master secret (1.21 and later; Debian 12's 1.19 has not)."""
-    m = re.match(r"1\.(\d+)", peer_versions["go"]["version"])
-    assert m, peer_versions["go"]
-    return int(m.group(1)) >= 21
-
-
-@dataclass
-class Ctx:
-    """What every peer runner needs; the peer builds and databases come from their fixtures on first use."""
-
-    request: pytest.FixtureRequest
-    pki: Pki
-    client_pki: ClientPki
-    tmp_path: Path
-
-    def fixture(self, name: str) -> Path:
-        value = self.request.getfixturevalue(name)
-        assert isinstance(value, Path)
-        return value
-
-
-@pytest.fixture
-def ctx(request: pytest.FixtureRequest, pki: Pki, client_pki: ClientPki, tmp_path: Path) -> Ctx:
-    return Ctx(request, pki, client_pki, tmp_path)
 
 
 # -- the peers' clients, each with a client certificate (or none) ---------------------------------------
@@ -244,21 +216,12 @@ CLIENT_KEYS = {"openssl": ALL_KEYS, "gnutls": ALL_KEYS, "nss": NO_ED25519, "java
                "botan": NO_ED25519, "curl": ALL_KEYS}
 
 
-def labelled(peer: str, variant: str) -> str:
-    """A matrix row's variant; Botan's rows say they come from botanpeer, not the botan tool."""
-    return f"{variant} (botanpeer: Botan's library)" if peer == "botan" else variant
-
-
-def expect_ems(peer: str, go_ems: bool) -> bool:
-    return go_ems if peer == "go" else True
-
-
 # -- our server <- each peer's client, with a client certificate ---------------------------------------
 
 
 @pytest.mark.parametrize(("peer", "key_type"), [(p, k) for p, keys in CLIENT_KEYS.items() for k in keys])
 def test_peer_client_certificate_verified_by_our_server(ctx: Ctx, client_pki: ClientPki, matrix: Matrix,
-                                                        go_ems: bool, peer: str, key_type: str) -> None:
+                                                        peer: str, key_type: str) -> None:
     spec, leaf = PEER_CLIENTS[peer], client_pki.leaves[key_type]
     row = matrix.row("server", labelled(peer, f"mutual TLS: {key_type} client certificate, required and verified"),
                      peer=peer)
@@ -269,7 +232,7 @@ def test_peer_client_certificate_verified_by_our_server(ctx: Ctx, client_pki: Cl
     row.details["client_certificate"] = common_name(leaf)
     assert rc == 0, text
     assert_client_verified(r, leaf, client_pki)
-    assert_ours(r, suite=spec.suite, ems=expect_ems(peer, go_ems), closed_first=spec.closed_first)
+    assert_ours(r, suite=spec.suite, closed_first=spec.closed_first)
     if peer == "curl":
         assert r.received_head.startswith(b"GET / HTTP/1.1\r\n"), r.received_head
     else:
@@ -472,14 +435,14 @@ SERVER_KEYS = {"openssl": ALL_KEYS, "gnutls": ALL_KEYS, "nss": NO_ED25519, "java
 
 @pytest.mark.parametrize(("peer", "key_type"), [(p, k) for p, keys in SERVER_KEYS.items() for k in keys])
 def test_our_client_certificate_verified_by_peer_server(ctx: Ctx, client_pki: ClientPki, matrix: Matrix,
-                                                        go_ems: bool, peer: str, key_type: str) -> None:
+                                                        peer: str, key_type: str) -> None:
     spec, leaf = PEER_SERVERS[peer], client_pki.leaves[key_type]
     row = matrix.row("client", labelled(peer, f"mutual TLS: our {key_type} client certificate, required and "
                                               "verified"), peer=peer)
     served = spec.serve(ctx, leaf)
     matrix.ours(row, served.r)
     row.details["client_certificate"] = common_name(leaf)
-    assert_ours(served.r, suite=spec.suite, ems=expect_ems(peer, go_ems), closed_first=spec.closed_first)
+    assert_ours(served.r, suite=spec.suite, closed_first=spec.closed_first)
     assert served.r.received_head.startswith(spec.received), served.r.received_head
     spec.verified(served.text, leaf)
 

@@ -7,7 +7,11 @@ traced, so the explanation shows what each one sent, chose, checked and
 derived. ``--keylog`` writes the connection's NSS key log line and
 ``--capture`` the bytes both ways, which ``tls12 explain`` replays offline.
 With ``--client-cert`` the handshake is mutual TLS: a second throwaway CA
-issues the client a certificate, and the server requires it.
+issues the client a certificate, and the server requires it. With ``--resume``
+the client connects twice: the first, full handshake leaves it a session (a
+ticket, or with ``--resume id`` a session ID the server keeps in its store),
+and the second connection, the one explained (and logged and captured),
+resumes it with an abbreviated handshake (RFC 5246 §7.3).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from ..errors import TLSError
 from ..explain import Recorder, explain, render
 from ..explain.capture import C2S, S2C, FlowRecorder, format_flows
 from ..io.sync import BlockingTLS
+from ..session import Session
 from .output import add_explain_options, use_color, write_out
 
 if TYPE_CHECKING:
@@ -49,6 +54,10 @@ def add_parser(commands: Any) -> None:
     p.add_argument("--client-cert", action="store_true",
                    help="mutual TLS: the server requires a client certificate, which a second throwaway CA issues "
                         "to the client")
+    p.add_argument("--resume", nargs="?", const="ticket", choices=("ticket", "id"),
+                   help="connect twice and explain the second connection, which resumes the first one's session "
+                        "(an abbreviated handshake): by its ticket (the default), or by its session ID (the client "
+                        "asks for no ticket and the server keeps the session in its store)")
     p.set_defaults(run=run)
 
 
@@ -71,21 +80,60 @@ class _Tap(socket.socket):
         return data
 
 
-def _serve_one(listener: socket.socket, config: ServerConfig, recorder: Recorder, result: dict[str, object]) -> None:
+def _serve_one(listener: socket.socket, config: ServerConfig, recorder: Recorder | None,
+               result: dict[str, object]) -> None:
     try:
         sock, _ = listener.accept()
         with sock:
             sock.settimeout(_TIMEOUT)
-            tls = BlockingTLS(sock, ServerConnection(config, tracer=recorder.tracer("server")))
+            tls = BlockingTLS(sock, ServerConnection(config, tracer=recorder.tracer("server") if recorder else None))
             tls.handshake()
             received = tls.recv()
-            recorder.application_data("server", "in", received)
+            if recorder is not None:
+                recorder.application_data("server", "in", received)
             result["received"] = received
             tls.send(SERVER_MESSAGE)
-            recorder.application_data("server", "out", SERVER_MESSAGE)
+            if recorder is not None:
+                recorder.application_data("server", "out", SERVER_MESSAGE)
             tls.close()
     except (TLSError, OSError) as exc:
         result["error"] = exc
+
+
+def _connect_once(listener: socket.socket, client: ClientConnection, server_config: ServerConfig,
+                  recorder: Recorder | None, flows: FlowRecorder | None) -> Exception | None:
+    """One connection of our client to our server (served in a thread): a message each way, then close_notify.
+    Traced into `recorder` and captured into `flows` when they are given. The first error, if any."""
+    server_result: dict[str, object] = {}
+    host, port = listener.getsockname()
+    thread = threading.Thread(target=_serve_one, args=(listener, server_config, recorder, server_result))
+    thread.start()
+    client_error: Exception | None = None
+    try:
+        sock = socket.create_connection((host, port), timeout=_TIMEOUT)
+        with _Tap(sock, flows) if flows is not None else sock as conn:
+            tls = BlockingTLS(conn, client)
+            tls.handshake()
+            tls.send(CLIENT_MESSAGE)
+            if recorder is not None:
+                recorder.application_data("client", "out", CLIENT_MESSAGE)
+            reply = tls.recv()
+            if recorder is not None:
+                recorder.application_data("client", "in", reply)
+            tls.close()
+    except (TLSError, OSError) as exc:
+        client_error = exc
+    thread.join(_TIMEOUT)
+    error = server_result.get("error")
+    return client_error or (error if isinstance(error, Exception) else None)
+
+
+def _first_session(session: Session, how: str) -> str:
+    """What the first connection left the client, in a sentence."""
+    if how == "ticket" and session.ticket:
+        return (f"a ticket of {len(session.ticket)} bytes (its key name {session.ticket[:16].hex()}, lifetime hint "
+                f"{session.ticket_lifetime_hint} s)")
+    return f"the session ID {session.session_id.hex()}, which the server keeps in its session store"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -104,31 +152,34 @@ def run(args: argparse.Namespace) -> int:
         mutual = (f"\nMutual TLS: the server requires a client certificate; another throwaway CA "
                   f"({client_ca.certificate.subject.rfc4514_string()}) issued one for {CLIENT_NAME} (ECDSA P-256), "
                   "which the client presents and the server verifies.")
+    resume: str | None = args.resume
+    if resume == "id":
+        client_config = dataclasses.replace(client_config, session_tickets=False)
     recorder = Recorder()
     flows = FlowRecorder()
-    server_result: dict[str, object] = {}
+    session: Session | None = None
+    story = ""
+    error: Exception | None = None
 
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
         listener.settimeout(_TIMEOUT)
         host, port = listener.getsockname()
-        thread = threading.Thread(target=_serve_one, args=(listener, server_config, recorder, server_result))
-        thread.start()
-        client = ClientConnection(client_config, server_name="localhost", tracer=recorder.tracer("client"))
-        client_error: Exception | None = None
-        try:
-            with _Tap(socket.create_connection((host, port), timeout=_TIMEOUT), flows) as sock:
-                tls = BlockingTLS(sock, client)
-                tls.handshake()
-                tls.send(CLIENT_MESSAGE)
-                recorder.application_data("client", "out", CLIENT_MESSAGE)
-                reply = tls.recv()
-                recorder.application_data("client", "in", reply)
-                tls.close()
-        except (TLSError, OSError) as exc:
-            client_error = exc
-        thread.join(_TIMEOUT)
+        if resume is not None:
+            first = ClientConnection(client_config, server_name="localhost")
+            error = _connect_once(listener, first, server_config, None, None)
+            session = first.session
+            if error is None and session is None:
+                error = RuntimeError("the first connection left the client no session to resume")
+            if session is not None:
+                story = (f"\nConnection 1, a full handshake (plain tls12 demo explains one), left the client "
+                         f"{_first_session(session, resume)}. Connection 2, explained here, offers it, and the "
+                         "server resumes the session: an abbreviated handshake.")
+        if error is None:
+            client = ClientConnection(client_config, server_name="localhost", session=session,
+                                      tracer=recorder.tracer("client"))
+            error = _connect_once(listener, client, server_config, recorder, flows)
 
     if args.keylog and keylog_lines:
         with open(args.keylog, "a", encoding="ascii") as f:
@@ -144,11 +195,10 @@ def run(args: argparse.Namespace) -> int:
     exp = explain(recorder.events, title=f"tls12 demo: our client and our server over {host}:{port}", subtitle=(
         f"A throwaway CA ({issuer}) issued the server's certificate for localhost and 127.0.0.1;\n"
         f"the client trusts that CA only. The client sends {CLIENT_MESSAGE.decode()!r}, the server answers "
-        f"{SERVER_MESSAGE.decode()!r}, then both close.{mutual}"))
+        f"{SERVER_MESSAGE.decode()!r}, then both close.{mutual}{story}"))
     fmt = args.explain
     text = render(exp, fmt, reveal_secrets=args.reveal_secrets or bool(args.keylog),
                   color=use_color(fmt, args.output))
-    error = client_error or server_result.get("error")
     epilogue = []
     if error is not None:
         epilogue.append(f"\nhandshake failed: {error}\n")

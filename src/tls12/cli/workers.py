@@ -42,6 +42,10 @@ STABLE_SECONDS = 10.0
 #: The pause before restarting a worker that died young: doubled for each young death in a row.
 FIRST_PAUSE = 0.5
 MAX_PAUSE = 30.0
+#: Before any worker has served, this many deaths in a row of one worker before it says it serves
+#: end the fleet (exit status 1): a worker that cannot start (a port another process holds, a file
+#: it cannot read) will not start on the next try either.
+START_ATTEMPTS = 3
 #: Seconds the workers get to stop (close their connections) after SIGTERM, before SIGKILL.
 STOP_GRACE = 10.0
 
@@ -140,6 +144,7 @@ class _Slot:
     pid: int | None = None
     started: float = 0.0
     young_deaths: int = 0
+    unready_deaths: int = 0
     restart_at: float | None = None
 
 
@@ -157,6 +162,8 @@ class Fleet:
     _stopping: bool = False
     _announced: bool = False
     _ready_pids: set[int] = field(default_factory=set)
+    _served: bool = False  # some worker has said it serves
+    _failed: bool = False
 
     def run(self) -> int:
         ready_r, ready_w = os.pipe()
@@ -183,7 +190,7 @@ class Fleet:
             for fd in (ready_r, ready_w, life_r, life_w, wake_r, wake_w):
                 with contextlib.suppress(OSError):
                     os.close(fd)
-        return 0
+        return 1 if self._failed else 0
 
     def _on_stop(self, _sig: int, _frame: FrameType | None) -> None:
         self._stopping = True
@@ -248,6 +255,7 @@ class Fleet:
             pid = int(line)
         except ValueError:
             return
+        self._served = True
         if not self._announced:
             serving = {slot.pid for slot in self.slots}
             self._ready_pids.add(pid)
@@ -269,9 +277,16 @@ class Fleet:
             if slot is None:
                 continue
             slot.pid = None
+            was_ready = pid in self._ready_pids
             self._ready_pids.discard(pid)
             if self._stopping:
                 continue
+            slot.unready_deaths = 0 if was_ready else slot.unready_deaths + 1
+            if not self._served and slot.unready_deaths >= START_ATTEMPTS:
+                self.log(f"tls12 serve: worker {pid} {_how_it_ended(status)} before serving, "
+                         f"{slot.unready_deaths} times in a row; no worker could start, stopping")
+                self._failed = self._stopping = True
+                return
             lived = self.clock() - slot.started
             slot.young_deaths = 0 if lived >= STABLE_SECONDS else slot.young_deaths + 1
             pause = 0.0 if slot.young_deaths == 0 else min(MAX_PAUSE, FIRST_PAUSE * 2 ** (slot.young_deaths - 1))
@@ -323,7 +338,7 @@ def _how_it_ended(status: int) -> str:
 
 def run_workers(count: int, listening: Listening, serve: Callable[[WorkerContext], int],
                 log: Callable[[str], None], on_all_ready: Callable[[], None]) -> int:
-    """Run `count` workers until SIGINT or SIGTERM; 0 then."""
+    """Run `count` workers until SIGINT or SIGTERM (0 then), or until none can start (1)."""
     fleet = Fleet(count, listening, serve, log, on_all_ready)
     try:
         return fleet.run()

@@ -1,6 +1,7 @@
 """Record protection for TLS 1.2: the AEAD of the suite row, one direction at a time.
 
-Two nonce rules, one interface (`RecordAEAD`: `seal`, `open`, `seq`, `overhead`):
+Two nonce rules, one interface (`RecordAEAD`: `seal`, `open`, `seq`, `overhead`; `open_at` is
+`open` on a record body that lies inside a larger buffer):
 
 AES-GCM (RFC 5288 §3), `GCMRecordAEAD`: a 4-byte implicit salt from the key block and an
 8-byte explicit nonce sent in each record. The explicit nonce is the sequence number.
@@ -69,11 +70,16 @@ class RecordAEAD:
         """Protect one fragment (at most 2^14 bytes) and return the whole record."""
         raise NotImplementedError
 
-    def open(self, content_type: int, version: int,
-             fragment: bytes | bytearray | memoryview) -> bytes:  # pragma: no cover
+    def open(self, content_type: int, version: int, fragment: bytes | bytearray | memoryview) -> bytes:
         """Authenticate and decrypt one record body (explicit nonce if any, ciphertext, tag); any
         failure is bad_record_mac. `fragment` may be a view into the caller's buffer: nothing is
         copied but the plaintext."""
+        return self.open_at(content_type, version, fragment, 0, len(fragment))
+
+    def open_at(self, content_type: int, version: int, data: bytes | bytearray | memoryview,
+                start: int, end: int) -> bytes:  # pragma: no cover
+        """`open()` of the record body `data[start:end]`, sliced here, once: the record path hands
+        over the caller's bytes rather than a view or a copy of the body."""
         raise NotImplementedError
 
 
@@ -104,19 +110,21 @@ class GCMRecordAEAD(RecordAEAD):
                                         _AAD.pack(seq, content_type, version, n))
         return _HEADER_AND_NONCE.pack(content_type, version, n + 8 + _TAG_LEN, seq) + ciphertext
 
-    def open(self, content_type: int, version: int, fragment: bytes | bytearray | memoryview) -> bytes:
+    def open_at(self, content_type: int, version: int, data: bytes | bytearray | memoryview,
+                start: int, end: int) -> bytes:
         seq = self.seq
         if seq > MAX_SEQUENCE:
             raise SequenceExhausted("record sequence number exhausted")
         self.seq = seq + 1
-        plain_len = len(fragment) - 8 - _TAG_LEN
+        plain_len = end - start - 8 - _TAG_LEN
         if not 0 <= plain_len <= _MAX_PLAINTEXT:
             if plain_len < 0:
                 raise BadRecordMac("protected record shorter than nonce and tag")
             raise RecordOverflow(f"protected record carries {plain_len} bytes of plaintext")
         # The explicit nonce is taken as sent; authentication fails if it was tampered with.
+        nonce_end = start + 8
         try:
-            return self._aead.decrypt(self._salt + fragment[:8], fragment[8:],
+            return self._aead.decrypt(self._salt + data[start:nonce_end], data[nonce_end:end],
                                       _AAD.pack(seq, content_type, version, plain_len))
         except InvalidTag:
             raise BadRecordMac("record authentication failed") from None
@@ -154,18 +162,19 @@ class ChaChaRecordAEAD(RecordAEAD):
                                         _AAD.pack(seq, content_type, version, n))
         return _HEADER.pack(content_type, version, n + _TAG_LEN) + ciphertext
 
-    def open(self, content_type: int, version: int, fragment: bytes | bytearray | memoryview) -> bytes:
+    def open_at(self, content_type: int, version: int, data: bytes | bytearray | memoryview,
+                start: int, end: int) -> bytes:
         seq = self.seq
         if seq > MAX_SEQUENCE:
             raise SequenceExhausted("record sequence number exhausted")
         self.seq = seq + 1
-        plain_len = len(fragment) - _TAG_LEN
+        plain_len = end - start - _TAG_LEN
         if not 0 <= plain_len <= _MAX_PLAINTEXT:
             if plain_len < 0:
                 raise BadRecordMac("protected record shorter than its tag")
             raise RecordOverflow(f"protected record carries {plain_len} bytes of plaintext")
         try:
-            return self._aead.decrypt((self._iv ^ seq).to_bytes(12, "big"), fragment,
+            return self._aead.decrypt((self._iv ^ seq).to_bytes(12, "big"), data[start:end],
                                       _AAD.pack(seq, content_type, version, plain_len))
         except InvalidTag:
             raise BadRecordMac("record authentication failed") from None

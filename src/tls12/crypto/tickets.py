@@ -86,6 +86,15 @@ def open_ticket(keys: Sequence[TicketKey], ticket: bytes) -> tuple[bytes, int] |
     return None
 
 
+def why_not_opened(keys: Sequence[TicketKey], ticket: bytes) -> str:
+    """Why `open_ticket(keys, ticket)` gave None, in words (for traces; never sent to the peer)."""
+    if len(ticket) < OVERHEAD:
+        return f"shorter than any ticket of ours ({OVERHEAD} bytes at least)"
+    if all(key.name != ticket[:NAME_LEN] for key in keys):
+        return "sealed under a key name the server does not hold (rotated out, or another server's)"
+    return "its authentication tag does not verify (tampered or truncated)"
+
+
 class TicketKeySource(Protocol):
     def ticket_keys(self) -> tuple[TicketKey, ...]:
         """The keys now, newest first: [0] seals, every one opens."""

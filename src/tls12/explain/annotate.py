@@ -197,7 +197,8 @@ _EXTENSION_MEANINGS: dict[int, str] = {
     22: "for CBC suites: MAC after encrypting (RFC 7366); no use to AES-GCM",
     23: "asks for the extended master secret (RFC 7627): the master secret then depends on a hash of the whole "
         "handshake, which defeats the triple-handshake attack",
-    35: "asks for a session ticket to resume later without server state (RFC 5077); tls12 does not resume",
+    35: "asks for a session ticket when empty (RFC 5077 §3.2), to resume this session later without the server "
+        "keeping it; with data, hands back a ticket the server gave earlier, to resume that session",
     43: "the versions a TLS 1.3 client speaks (RFC 8446 §4.2.1); a TLS 1.2 server looks for 0x0303 in it",
     45: "TLS 1.3 pre-shared-key modes (RFC 8446 §4.2.9); ignored by TLS 1.2",
     49: "TLS 1.3 post-handshake client authentication (RFC 8446 §4.2.6); ignored by TLS 1.2",
@@ -211,8 +212,8 @@ _SERVER_EXTENSION_MEANINGS: dict[int, str] = {
     11: "the point formats the server can parse; uncompressed is the only one still allowed (RFC 8422 §5.1.2)",
     16: "the one application protocol the server picked from the client's list",
     23: "the server agrees: the master secret will be the extended one (RFC 7627)",
-    35: "the server will hand the client a ticket in a NewSessionTicket message before its ChangeCipherSpec "
-        "(RFC 5077 §3.2); tls12 does not resume",
+    35: "empty: the server will send a NewSessionTicket before its ChangeCipherSpec (RFC 5077 §3.2), a new ticket "
+        "in a full handshake, a renewed one when it resumes",
     0xFF01: "the server has the secure-renegotiation fix (RFC 5746); empty in a first handshake",
 }
 
@@ -356,6 +357,11 @@ def _extension_body(ext_type: int, body: _Cursor, from_client: bool) -> tuple[st
         f = _safe(lambda c: [_opaque(c, 1, "renegotiated_connection",
                                      "the previous handshake's Finished values; empty in a first handshake")], body)
         return "(empty: a first handshake)" if f[0].value == "(empty)" else f[0].value, f
+    if ext_type == 35 and from_client and size:
+        field = body.leaf(size, "ticket", hex_value,
+                          "the ticket from an earlier NewSessionTicket, handed back as it came: the session sealed "
+                          "under the server's ticket key, which the client cannot read")
+        return f"a ticket of {size} bytes", [field]
     if ext_type == 43 and from_client:
         f = _list_or_rest(body, lambda c: _u16_list("versions", "version", version_name,
                                                       "the versions offered", lambda v: "a version the client speaks",
@@ -701,7 +707,9 @@ def _certificate_verify(c: _Cursor) -> Iterator[Field]:
 def _new_session_ticket(c: _Cursor) -> Iterator[Field]:
     yield c.leaf(4, "ticket_lifetime_hint", lambda raw: f"{int.from_bytes(raw, 'big')} seconds",
                  "how long the client may keep the ticket (0: unspecified)")
-    yield _opaque(c, 2, "ticket", "the session state, encrypted and authenticated by the server for itself")
+    yield _opaque(c, 2, "ticket", "the session (master secret, suite, names, the peer's certificates) sealed under "
+                                  "the server's ticket key: opaque to the client, which keeps it and hands it back in "
+                                  "the SessionTicket extension of a later ClientHello; empty: no ticket after all")
 
 
 _WALKERS: dict[int, Callable[[_Cursor], Iterable[Field]]] = {

@@ -22,6 +22,18 @@ client's Certificate and 6b its CertificateVerify. For 6b the messages it
 signs are listed from the steps before it, and their hash is computed with
 the scheme's hash, so the explanation shows what was signed even where no
 side traced it. The three are never "not reached" without a CertificateRequest.
+A session ticket (RFC 5077) is step 8, NewSessionTicket, before the server's
+ChangeCipherSpec, and only after a ServerHello that promised one.
+
+An abbreviated handshake (RFC 5246 §7.3: the server resumes a session the
+ClientHello offered by its ID or ticket) has steps of its own, in the order
+they happen (`RESUMED_STEP_TABLE`): 1 ClientHello, 2 ServerHello, 2b a
+renewed ticket, 3a/3b the server's ChangeCipherSpec and Finished (first), 4a/4b
+the client's, whose Finished covers the server's. Its key schedule goes with
+the ServerHello: the session's master secret and keys from the new randoms.
+What was offered and what became of it is said from the wire (the session ID,
+the ticket's size and the key name it starts with) and from the deciding
+side's reason, explained (`_SESSION_REASONS`).
 """
 
 from __future__ import annotations
@@ -38,7 +50,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 
 from ..crypto.suites import SUITES, AEADKind, KeyExchange, SuiteSpec
-from ..enums import AlertDescription, AlertLevel, ContentType, HandshakeType
+from ..enums import AlertDescription, AlertLevel, ContentType, HandshakeType, ProtocolVersion
 from ..errors import TLSError
 from ..messages import (
     ALPN,
@@ -51,9 +63,12 @@ from ..messages import (
     DHEClientKeyExchange,
     DHEServerKeyExchange,
     ExtendedMasterSecret,
+    NewSessionTicket,
     ServerHello,
     ServerKeyExchange,
     ServerName,
+    SessionTicket,
+    SupportedVersions,
     find_extension,
     parse_handshake,
 )
@@ -82,8 +97,8 @@ from .model import (
 )
 from .names import alert_name, code, group_name, scheme_name, suite_name, version_name
 
-__all__ = ["STEP_TABLE", "StepSpec", "derivation_text", "explain", "key_description", "record_nonce",
-           "record_protection"]
+__all__ = ["RESUMED_STEP_TABLE", "STEP_TABLE", "StepSpec", "derivation_text", "explain", "key_description",
+           "may_be_compatibility_id", "record_nonce", "record_protection"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +171,14 @@ STEP_TABLE: tuple[StepSpec, ...] = (
              "The client's first encrypted message: a MAC over the whole handshake, proving that both sides saw "
              "the same messages and hold the same keys.",
              "a Finished from the client whose verify_data matches the handshake the server saw"),
+    StepSpec(HandshakeType.NEW_SESSION_TICKET, "server", "8", "new_session_ticket", "NewSessionTicket",
+             "NewSessionTicket", "RFC 5077 §3.3",
+             "The server hands the client a ticket: this session (its master secret, its suite and what else was "
+             "agreed) sealed under a key only the server holds. The client cannot read it; it keeps it and shows it "
+             "in a later ClientHello to resume the session with an abbreviated handshake, and the server need keep "
+             "nothing meanwhile.",
+             "a NewSessionTicket before the server's ChangeCipherSpec, as the ServerHello's SessionTicket extension "
+             "promised", optional=True),
     StepSpec("ccs", "server", "8a", "server_change_cipher_spec", "ChangeCipherSpec (server)", "ChangeCipherSpec",
              "RFC 5246 §7.1",
              "The server switches on encryption too.",
@@ -189,17 +212,98 @@ _KX_STEP_TEXT: dict[tuple[KeyExchange, str], tuple[str, str, str]] = {
         "the premaster secret encrypted to the certificate's RSA key"),
 }
 
-_BY_KEY = {(spec.key, spec.sender): spec for spec in STEP_TABLE}
-_ORDER = [spec.number for spec in STEP_TABLE]
-_OPTIONAL = {spec.number for spec in STEP_TABLE if spec.optional}
-_MANDATORY = [n for n in _ORDER if n not in _OPTIONAL]
+#: The abbreviated handshake (RFC 5246 §7.3): the server resumes a session the client offered, by its ID or
+#: its ticket (RFC 5077 §3.1). No certificate, no key exchange: the master secret is the session's. The
+#: server's Finished comes first, and the client's covers it.
+RESUMED_STEP_TABLE: tuple[StepSpec, ...] = (
+    StepSpec(HandshakeType.CLIENT_HELLO, "client", "1", "client_hello", "ClientHello", "ClientHello",
+             "RFC 5246 §7.4.1.2, RFC 5077 §3.4",
+             "The client says hello and offers a session to resume: its session ID, or the ticket the server gave "
+             "it (then with a session ID of its own, whose echo will say the ticket was taken). The random is "
+             "fresh as always: the keys will be new, though the session is not.",
+             "a ClientHello offering TLS 1.2 and a session the server can still resume"),
+    StepSpec(HandshakeType.SERVER_HELLO, "server", "2", "server_hello", "ServerHello", "ServerHello",
+             "RFC 5246 §7.3, §7.4.1.3",
+             "The server resumes the session: it echoes the session ID the client sent, keeps the session's suite, "
+             "and adds its own fresh random. No Certificate and no key exchange follow: the server proved who it "
+             "is in the full handshake that made the session, and the master secret is that session's. Both "
+             "sides now derive new keys from it and the two new randoms.",
+             "a ServerHello echoing the offered session ID, with the session's suite"),
+    StepSpec(HandshakeType.NEW_SESSION_TICKET, "server", "2b", "new_session_ticket", "NewSessionTicket",
+             "NewSessionTicket", "RFC 5077 §3.1, §3.3",
+             "The server renews the ticket: the same session sealed again, to replace the one the client offered.",
+             "a NewSessionTicket before the server's ChangeCipherSpec, as the ServerHello's SessionTicket extension "
+             "promised", optional=True),
+    StepSpec("ccs", "server", "3a", "server_change_cipher_spec", "ChangeCipherSpec (server)", "ChangeCipherSpec",
+             "RFC 5246 §7.1, §7.3",
+             "Resuming, the server switches on encryption first: every record it sends from now on is protected "
+             "with the new keys.",
+             "the server's ChangeCipherSpec"),
+    StepSpec(HandshakeType.FINISHED, "server", "3b", "server_finished", "Finished (server)", "Finished",
+             "RFC 5246 §7.3, §7.4.9",
+             "The server's Finished comes first: a MAC under the resumed master secret over the handshake so far "
+             "(the two hellos, and the ticket if one was sent), proving the server holds the session's master "
+             "secret.",
+             "a Finished from the server whose verify_data matches the handshake the client saw"),
+    StepSpec("ccs", "client", "4a", "client_change_cipher_spec", "ChangeCipherSpec (client)", "ChangeCipherSpec",
+             "RFC 5246 §7.1, §7.3",
+             "The client switches on encryption too.",
+             "the client's ChangeCipherSpec"),
+    StepSpec(HandshakeType.FINISHED, "client", "4b", "client_finished", "Finished (client)", "Finished",
+             "RFC 5246 §7.3, §7.4.9",
+             "The client's Finished ends the handshake: its MAC covers everything, the server's Finished included, "
+             "proving the client holds the same master secret. Application data may flow, encrypted.",
+             "a Finished from the client whose verify_data matches the handshake the server saw"),
+)
 
-# The state a side was in when it failed -> the step it was waiting for.
-_STATE_STEP: dict[tuple[Role, str], str] = {
+
+@dataclass(frozen=True)
+class _Table:
+    """One kind of handshake: its steps in order, and where each kind of event goes."""
+
+    kind: Literal["full", "abbreviated"]
+    specs: tuple[StepSpec, ...]
+    #: The state a side was in when it failed -> the step it was waiting for.
+    state_step: dict[tuple[Role, str], str]
+    #: The step that shows the key schedule: where both sides have what it takes.
+    keys_step: str
+    #: The Finished steps, in the order they are sent.
+    finished: tuple[str, str]
+    ticket_step: str
+
+    @property
+    def order(self) -> list[str]:
+        return [spec.number for spec in self.specs]
+
+    @property
+    def mandatory(self) -> list[str]:
+        return [spec.number for spec in self.specs if not spec.optional]
+
+    def spec(self, number: str) -> StepSpec:
+        return next(spec for spec in self.specs if spec.number == number)
+
+    def by_key(self, key: tuple[int | str, Role]) -> StepSpec | None:
+        return next((spec for spec in self.specs if (spec.key, spec.sender) == key), None)
+
+    def check_step(self, what: str) -> str | None:
+        """The step a verification belongs to."""
+        if what in ("client Finished", "server Finished"):
+            return next(n for n in self.finished if self.spec(n).sender == what.split(maxsplit=1)[0])
+        if self.kind == "abbreviated":
+            return None
+        if what.startswith("certificate[") or what in ("certificate chain", "host name"):
+            return "3"
+        if what.startswith("client certificate"):
+            return "5b"
+        return {"ServerKeyExchange signature": "4", "client CertificateVerify": "6b"}.get(what)
+
+
+_FULL = _Table("full", STEP_TABLE, {
     ("client", "ExpectServerHello"): "2",
     ("client", "ExpectCertificate"): "3",
     ("client", "ExpectServerKeyExchange"): "4",
     ("client", "ExpectServerHelloDone"): "5",
+    ("client", "ExpectNewSessionTicket"): "8",
     ("client", "ExpectChangeCipherSpec"): "8a",
     ("client", "ExpectFinished"): "8b",
     ("server", "ExpectClientHello"): "1",
@@ -208,7 +312,16 @@ _STATE_STEP: dict[tuple[Role, str], str] = {
     ("server", "ExpectCertificateVerify"): "6b",
     ("server", "ExpectChangeCipherSpec"): "7a",
     ("server", "ExpectFinished"): "7b",
-}
+}, keys_step="6", finished=("7b", "8b"), ticket_step="8")
+_RESUMED = _Table("abbreviated", RESUMED_STEP_TABLE, {
+    ("client", "ExpectServerHello"): "2",
+    ("client", "ExpectNewSessionTicket"): "2b",
+    ("client", "ExpectResumedChangeCipherSpec"): "3a",
+    ("client", "ExpectResumedFinished"): "3b",
+    ("server", "ExpectClientHello"): "1",
+    ("server", "ExpectResumedChangeCipherSpec"): "4a",
+    ("server", "ExpectResumedFinished"): "4b",
+}, keys_step="2", finished=("3b", "4b"), ticket_step="2b")
 
 _CERTIFICATE_ALERTS = {AlertDescription.BAD_CERTIFICATE, AlertDescription.UNSUPPORTED_CERTIFICATE,
                        AlertDescription.CERTIFICATE_REVOKED, AlertDescription.CERTIFICATE_EXPIRED,
@@ -230,9 +343,23 @@ _DERIVATION_TEXT: dict[str, tuple[str, bool]] = {
 }
 
 
-def derivation_text(label: str, suite: SuiteSpec | None) -> tuple[str, bool]:
-    """What a secret of the key schedule is, for the negotiated suite (its key exchange and its AEAD)."""
+_RESUMED_DERIVATION_TEXT = {
+    "master_secret": "the resumed session's master secret: made by the full handshake that created the session and "
+                     "kept since (in the client's session, and in the server's ticket or store); nothing new is "
+                     "exchanged. The NSS key log records it for this connection too, under this connection's client "
+                     "random",
+    "key_block": "the resumed master secret expanded with this handshake's two new randoms, so the keys are new "
+                 "though the master secret is not; then cut into the four values below (AEAD suites have no MAC "
+                 "keys)",
+}
+
+
+def derivation_text(label: str, suite: SuiteSpec | None, *, resumed: bool = False) -> tuple[str, bool]:
+    """What a secret of the key schedule is, for the negotiated suite (its key exchange and its AEAD); `resumed`:
+    in an abbreviated handshake, whose master secret is the session's."""
     meaning, secret = _DERIVATION_TEXT[label]
+    if resumed and label in _RESUMED_DERIVATION_TEXT:
+        return _RESUMED_DERIVATION_TEXT[label], secret
     if suite is None:
         return meaning, secret
     cipher = (f"AES-{suite.bits}-GCM" if suite.aead is AEADKind.AES_GCM else "ChaCha20-Poly1305")
@@ -431,37 +558,39 @@ def explain(events: Sequence[Tagged], *, title: str = "", subtitle: str = "") ->
         streams.setdefault(tagged.side, []).append(tagged.event)
     views = {side: _read(side, stream) for side, stream in streams.items()}
     source: Literal["live", "replay"] = "replay" if "observer" in views else "live"
+    table = _RESUMED if _abbreviated(views) else _FULL
     result = Explanation(source=source, traced=tuple(s for s in ("client", "server", "observer") if s in views),
-                         title=title, subtitle=subtitle)
+                         title=title, subtitle=subtitle, kind=table.kind)
     for view in views.values():
         result.notes += view.notes
 
     suite = _negotiated_suite(views)
-    steps, extras = _steps(views, suite)
-    _attach_checks(steps, extras, views)
-    _attach_decisions(steps, extras, views, result)
-    _attach_derivations(steps, views, suite)
-    _attach_key_exchange(steps, views, suite)
-    _attach_client_auth(steps, suite)
+    steps, extras = _steps(views, suite, table)
+    _attach_checks(steps, views, table)
+    _attach_decisions(steps, views, result, table)
+    _attach_derivations(steps, views, suite, table)
+    if table is _FULL:
+        _attach_key_exchange(steps, views, suite)
+        _attach_client_auth(steps, suite)
+    _attach_sessions(steps, views, table)
     result.record_protection = record_protection(suite)
-    failure = _failure(steps, views)
+    failure = _failure(steps, views, table)
     result.failure = failure
 
-    ordered = [steps[n] for n in _ORDER if n in steps]
-    ordered = _with_extras(ordered, extras)
+    order = table.order
+    ordered = [steps[n] for n in order if n in steps] + extras
     if failure is not None and failure.step is not None:
-        cut = _ORDER.index(failure.step)
+        cut = order.index(failure.step)
         if failure.step not in steps:
-            spec = STEP_TABLE[cut]
-            steps[failure.step] = _new_step(spec, suite)
-            ordered = _with_extras([steps[n] for n in _ORDER if n in steps], extras)
+            steps[failure.step] = _new_step(table.spec(failure.step), suite)
+            ordered = [steps[n] for n in order if n in steps] + extras
         target = steps[failure.step]
         target.status = "failed"
-        keep = _ORDER[: cut + 1]
+        keep = order[: cut + 1]
         result.not_reached = [NotReached(spec.number, spec.title, spec.number in steps)
-                              for spec in STEP_TABLE[cut + 1 :] if _would_come(spec, steps)]
+                              for spec in table.specs[cut + 1 :] if _would_come(spec, steps)]
         ordered = [s for s in ordered if s.number in keep or (s.number == "" and _extra_before(s, keep, ordered))]
-    if (failure is not None and failure.step == "7b" and suite is not None
+    if (failure is not None and failure.step == "7b" and table is _FULL and suite is not None
             and suite.key_exchange is KeyExchange.RSA and "7b" in steps):
         steps["7b"].notes.append(
             "with static RSA this is also how a bad premaster ends: a ClientKeyExchange the server could not "
@@ -473,18 +602,41 @@ def explain(events: Sequence[Tagged], *, title: str = "", subtitle: str = "") ->
     perspective = _perspective(views)
     result.traffic = _traffic(perspective) if perspective is not None else []
     if suite is not None:
-        result.traffic = _with_nonces(result.traffic, suite, steps.get("6"))
-    result.flights = _flights(result, views)
-    result.summary = _summary(result.steps, suite)
-    result.complete = (failure is None or failure.step is None) and result.step("8b") is not None
+        result.traffic = _with_nonces(result.traffic, suite, steps.get(table.keys_step))
+    result.flights = _flights(result, table)
+    result.summary = _summary(result.steps, suite, table)
+    result.complete = (failure is None or failure.step is None) and result.step(table.finished[1]) is not None
     return result
 
 
+def _abbreviated(views: dict[Side, _View]) -> bool:
+    """Whether the server resumed a session: its ServerHello echoes the session_id the ClientHello offered
+    (RFC 5246 §7.4.1.3, RFC 5077 §3.4), a traced side says so, or its ChangeCipherSpec follows its hello (RFC
+    5077 §3.4: a client may offer a ticket without a session_id, and then learns it only that way)."""
+    for view in views.values():
+        if any(d.what == "session" and d.value == "resumed" for d in view.decisions):
+            return True
+        hello = next((s.message for s in view.messages if isinstance(s.message, ClientHello)), None)
+        server = [s.message for s in view.messages if s.sender == "server"]
+        if not server or not isinstance(server[0], ServerHello):
+            continue
+        if isinstance(hello, ClientHello) and hello.session_id and server[0].session_id == hello.session_id:
+            return True
+        after = [m for m in server[1:] if not isinstance(m, NewSessionTicket)]
+        if after and isinstance(after[0], ChangeCipherSpec):
+            return True
+    return False
+
+
 def _would_come(spec: StepSpec, steps: dict[str, Step]) -> bool:
-    """Whether a step would have come had the handshake gone on: a mutual-TLS step only after a
-    CertificateRequest, and a CertificateVerify only after a client Certificate that is not empty."""
+    """Whether a step would have come had the handshake gone on: a NewSessionTicket only after a ServerHello
+    with the SessionTicket extension, a mutual-TLS step only after a CertificateRequest, and a CertificateVerify
+    only after a client Certificate that is not empty."""
     if spec.number in steps or not spec.optional:
         return True
+    if spec.id == "new_session_ticket":
+        hello = _parsed_message(steps.get("2"), "ECDHE")
+        return isinstance(hello, ServerHello) and find_extension(hello.extensions, SessionTicket) is not None
     if "4b" not in steps:
         return False
     return spec.number != "6b" or "5b" not in steps or bool(_client_chain(steps))
@@ -528,14 +680,14 @@ def _kx(suite: SuiteSpec | None) -> str:
     return suite.key_exchange.value if suite is not None else "ECDHE"
 
 
-def _steps(views: dict[Side, _View], suite: SuiteSpec | None) -> tuple[dict[str, Step], list[Step]]:
+def _steps(views: dict[Side, _View], suite: SuiteSpec | None, table: _Table) -> tuple[dict[str, Step], list[Step]]:
     steps: dict[str, Step] = {}
     extras: list[Step] = []
     extra_keys: set[tuple[int | str, Role]] = set()
     for view in views.values():
         for seen in view.messages:
             key = (_key(seen.message), seen.sender)
-            spec = _BY_KEY.get(key)
+            spec = table.by_key(key)
             if spec is not None and spec.number in steps:
                 continue
             best = _first_from(views, key, seen.sender) or seen
@@ -545,8 +697,8 @@ def _steps(views: dict[Side, _View], suite: SuiteSpec | None) -> tuple[dict[str,
                 extra_keys.add(key)
                 name = _message_name(seen.message)
                 step = Step("", name[0].lower() + name[1:], f"{name} ({seen.sender})", name, seen.sender,
-                            _EXTRA_RFC.get(name, "RFC 5246 §7.4"), _EXTRA_PURPOSE.get(name, "A handshake message "
-                            "outside the usual eight steps."), name)
+                            _EXTRA_RFC.get(name, "RFC 5246 §7.4"), "A handshake message outside the usual "
+                            "steps.", name)
                 extras.append(step)
             else:
                 step = _new_step(spec, suite)
@@ -569,34 +721,7 @@ def _first_from(views: dict[Side, _View], key: tuple[int | str, Role], sender: R
     return None
 
 
-_EXTRA_RFC = {"HelloRequest": "RFC 5246 §7.4.1.1", "NewSessionTicket": "RFC 5077 §3.3"}
-_EXTRA_PURPOSE = {
-    "NewSessionTicket": "The server hands the client a ticket (its session state, encrypted with a key only the "
-                        "server knows) to resume this session later without a full handshake. tls12 never asks "
-                        "for one.",
-}
-_EXTRA_AFTER = {"NewSessionTicket": "7b"}
-
-
-def _with_extras(ordered: list[Step], extras: list[Step]) -> list[Step]:
-    out = list(ordered)
-    for extra in extras:
-        after = _EXTRA_AFTER.get(extra.message)
-        positions = [i for i, s in enumerate(out) if s.number == after]
-        if positions:
-            out.insert(positions[0] + 1, extra)
-        else:
-            out.append(extra)
-    return out
-
-
-def _check_step(what: str) -> str | None:
-    if what.startswith("certificate[") or what in ("certificate chain", "host name"):
-        return "3"
-    if what.startswith("client certificate"):
-        return "5b"
-    return {"ServerKeyExchange signature": "4", "client CertificateVerify": "6b", "client Finished": "7b",
-            "server Finished": "8b"}.get(what)
+_EXTRA_RFC = {"HelloRequest": "RFC 5246 §7.4.1.1"}
 
 
 def _status(event: Verification) -> Literal["ok", "failed", "skipped"]:
@@ -605,67 +730,91 @@ def _status(event: Verification) -> Literal["ok", "failed", "skipped"]:
     return "ok" if event.ok else "failed"
 
 
-def _attach_checks(steps: dict[str, Step], extras: list[Step], views: dict[Side, _View]) -> None:
+def _attach_checks(steps: dict[str, Step], views: dict[Side, _View], table: _Table) -> None:
     for side, view in views.items():
         # A check that was made supersedes a "not checked" for the same thing (the core says the chain
         # was fine without the name before saying the name was wrong).
         made = {e.what for e in view.checks if _status(e) != "skipped"}
         for event in view.checks:
-            number = _check_step(event.what)
+            number = table.check_step(event.what)
             if number is None or number not in steps or (_status(event) == "skipped" and event.what in made):
                 continue
             steps[number].checks.append(Check(side, event.what, _status(event), event.detail, event.subject,
                                               event.expected, event.received))
     client, server = views.get("client"), views.get("server")
-    if client is not None and server is not None and "6" in steps:
+    if client is not None and server is not None and table.keys_step in steps:
         ours = {s.label: s.value for s in client.secrets}
         theirs = {s.label: s.value for s in server.secrets}
         if "master_secret" in ours and "master_secret" in theirs:
             same = ours["master_secret"] == theirs["master_secret"]
-            steps["6"].checks.append(Check(
+            how = ("neither ever sent it: each took it from the session, the client from the one it kept and the "
+                   "server from the ticket or its store" if table is _RESUMED else
+                   "neither ever sent it: each computed it from its own private key and the other's public key")
+            steps[table.keys_step].checks.append(Check(
                 "both", "master secret", "ok" if same else "failed",
-                "neither ever sent it: each computed it from its own private key and the other's public key"
-                if same else "client and server computed different master secrets"))
+                how if same else "client and server computed different master secrets"))
 
 
-def _attach_decisions(steps: dict[str, Step], extras: list[Step], views: dict[Side, _View],
-                      result: Explanation) -> None:
+#: Decisions that are the client's own choice: from the client's trace, whoever else was traced.
+_CLIENT_CHOICES = ("client certificate", "session offered")
+
+
+def _attach_decisions(steps: dict[str, Step], views: dict[Side, _View], result: Explanation,
+                      table: _Table) -> None:
     deciders: tuple[Side, ...] = ("server", "observer", "client")
+    decider: Side | None = None
     for side in deciders:
         view = views.get(side)
         if view is None or not view.decisions:
             continue
+        decider = side
         for event in view.decisions:
             info = DecisionInfo(view.side, event.what, event.value, event.why)
             if event.what == "renegotiation":
                 result.traffic_decisions.append(info)
                 continue
-            target = _decision_step(event.what, steps)
+            target = _decision_step(info, steps, table)
             if target is not None:
                 target.decisions.append(info)
         break
-    # The client chooses its own certificate: its reasons go with its Certificate, whoever else was traced.
+    # The client chooses its own certificate and the session it offers: its reasons go with its messages.
     client = views.get("client")
-    if client is not None and side != "client" and "5b" in steps:
-        own = [DecisionInfo("client", e.what, e.value, e.why) for e in client.decisions
-               if e.what == "client certificate"]
-        steps["5b"].decisions[:0] = own
+    if client is not None and decider not in ("client", None):
+        for what in _CLIENT_CHOICES:
+            own = [DecisionInfo("client", e.what, e.value, e.why) for e in client.decisions if e.what == what]
+            target = _decision_step(own[0], steps, table) if own else None
+            if target is not None:
+                target.decisions[:0] = own
 
 
-def _decision_step(what: str, steps: dict[str, Step]) -> Step | None:
+def _decision_step(decision: DecisionInfo, steps: dict[str, Step], table: _Table) -> Step | None:
     """The step a decision belongs to (the ServerHello's when its own step is missing)."""
-    if what == "client authentication":
-        return steps.get("4b")
-    if what == "client certificate":
-        return steps.get("5b")
-    number = ("4" if what in ("group", "signature scheme") and "4" in steps
-              else "3" if what == "certificate" and "3" in steps else "2")
+    what = decision.what
+    number = "2"
+    if what == "session offered":
+        number = "1"
+    elif what == "session ticket":
+        number = table.ticket_step
+    elif what == "session" and decision.value in ("stored", "not stored"):
+        number = table.finished[1] if table is _FULL else "2"  # the server keeps it once its Finished is sent
+    elif table is _FULL:
+        if what == "client authentication":
+            return steps.get("4b")
+        if what == "client certificate":
+            return steps.get("5b")
+        number = "4" if what in ("group", "signature scheme") else "3" if what == "certificate" else "2"
     return steps.get(number) or steps.get("2")
 
 
-def _attach_derivations(steps: dict[str, Step], views: dict[Side, _View], suite: SuiteSpec | None) -> None:
-    if "6" not in steps:
+def _attach_derivations(steps: dict[str, Step], views: dict[Side, _View], suite: SuiteSpec | None,
+                        table: _Table) -> None:
+    """The key schedule, from the client, else the server, else the observer: at the ClientKeyExchange in a full
+    handshake, at the ServerHello in an abbreviated one (the keys come from the session's master secret and the
+    two randoms, so both sides derive them as soon as the ServerHello is out)."""
+    target = steps.get(table.keys_step)
+    if target is None:
         return
+    resumed = table is _RESUMED
     derivers: tuple[Side, ...] = ("client", "server", "observer")
     for side in derivers:
         view = views.get(side)
@@ -674,16 +823,17 @@ def _attach_derivations(steps: dict[str, Step], views: dict[Side, _View], suite:
         known = {s.label: s for s in view.secrets}
         derivations: list[Derivation] = []
         for label in _DERIVATION_ORDER:
-            meaning, secret = derivation_text(label, suite)
+            meaning, secret = derivation_text(label, suite, resumed=resumed)
             event = known.get(label)
             if event is None:
-                if label == "pre_master_secret" and side == "observer" and "master_secret" in known:
+                if (label == "pre_master_secret" and side == "observer" and "master_secret" in known
+                        and not resumed):
                     derivations.append(_unknown_premaster(suite, steps, meaning, secret))
                 continue
             source = "the key log" if side == "observer" and label == "master_secret" else ""
             derivations.append(Derivation(label, event.value, len(event.value), event.inputs, meaning, secret,
                                           side, source))
-        steps["6"].derivations = derivations
+        target.derivations = derivations
         if derivations:
             return
 
@@ -832,8 +982,9 @@ def _attach_client_auth(steps: dict[str, Step], suite: SuiteSpec | None) -> None
     verify = _parsed_message(step6, "ECDHE")
     if step6 is None or not isinstance(verify, CertificateVerify):
         return
-    covered = [steps[n] for n in _ORDER[: _ORDER.index("6b")]
-               if n in steps and steps[n].raw and isinstance(STEP_TABLE[_ORDER.index(n)].key, int)]
+    order = _FULL.order
+    covered = [steps[n] for n in order[: order.index("6b")]
+               if n in steps and steps[n].raw and isinstance(_FULL.spec(n).key, int)]
     signed = b"".join(step.raw for step in covered)
     whose = {"3": "the server's ", "5b": "the client's "}
     listed = ", ".join(f"{whose.get(step.number, '')}{step.message} ({len(step.raw)} bytes)" for step in covered)
@@ -859,6 +1010,141 @@ def _attach_client_auth(steps: dict[str, Step], suite: SuiteSpec | None) -> None
     if session is not None and session.value == value:
         step6.notes.append("the same bytes as the extended master secret's session_hash, hashed the same way: the "
                            "same value")
+
+
+# -- sessions: what was offered, what became of it, the ticket -------------------------------------
+
+#: The core's reasons for not resuming (or not offering) a session, explained: (a phrase of the reason, what
+#: it means). The core decides; this only says why that rule exists.
+_SESSION_REASONS: tuple[tuple[str, str], ...] = (
+    ("session id unknown", "the server holds no session under that ID: it expired or was evicted from the "
+     "store, or a server that does not share this one's store made it. RFC 5246 §7.4.1.3: the server then "
+     "makes a new session in a full handshake"),
+    ("not opened", "none of the server's ticket keys opens it: its key name (its first 16 bytes) is not one "
+     "the server still holds (the key has rotated out, or a server with other ticket keys sealed it), or it was "
+     "cut short or altered, which the AES-GCM tag shows. A ticket that does not open is a miss, never an error "
+     "(RFC 5077 §3.4): a full handshake, and a new ticket"),
+    ("does not decode", "what the server found does not read as a session (written by another version, or "
+     "damaged): a miss, and a full handshake"),
+    ("tickets are disabled", "this server seals no tickets (it has no ticket keys), so it opens none: a full "
+     "handshake"),
+    ("ticket keys failed", "the server's source of ticket keys (a shared store) failed: a failing store is a "
+     "miss, never an error, and the handshake goes on in full"),
+    ("store failed", "the server's session store failed: a failing store is a miss, never an error, and the "
+     "handshake goes on in full"),
+    ("keeps no sessions by ID", "this server has no session store: only a ticket could resume a session"),
+    ("has expired since", "a certificate of the path verified for the peer has expired since the session was "
+     "made: resuming would accept it without a check"),
+    ("expired", "the session has outlived its lifetime: a server resumes a session only for its session "
+     "lifetime after the full handshake that made it, a client only as long as the ticket's lifetime hint says"),
+    ("suite no longer enabled", "the session's cipher suite is no longer enabled, and a resumed session keeps "
+     "its suite (RFC 5246 §7.4.1.3)"),
+    ("suite not offered", "the client no longer offers the session's cipher suite, and a resumed session keeps "
+     "its suite (RFC 5246 §7.4.1.2)"),
+    ("SNI differs", "a session belongs to the server name it was made for: resumed under another name, the "
+     "certificate check for that name would be skipped (RFC 6066 §3)"),
+    ("ALPN", "a resumed session keeps its application protocol, and the ALPN choice would not be the session's "
+     "now"),
+    ("verification policy changed", "the peer was admitted under other verification settings (client "
+     "authentication, trust anchors, the client's checks): resuming skips the certificate checks, so a session "
+     "resumes only under the policy that admitted its peer"),
+    ("EMS rule", "RFC 7627 §5.3: a session made with the extended master secret resumes only when the "
+     "ClientHello offers it again, and one made without it (open to the triple-handshake attack) is never "
+     "resumed by tls12"),
+    ("client certificate this configuration does not have", "the session was made with a client certificate "
+     "this client no longer has: resuming would claim an identity it cannot prove"),
+    ("nothing to resume it by", "a session resumes by its ID or its ticket, and this one has neither (or "
+     "tickets are off)"),
+    ("does not fit", "the ticket is too large for a ClientHello's extensions"),
+    ("did not echo", "the server answered with a full handshake; its reason is its own and not on the wire"),
+)
+
+
+def _session_reason(why: str) -> str:
+    for phrase, meaning in _SESSION_REASONS:
+        if phrase in why:
+            return meaning
+    return ""
+
+
+def _ticket_words(ticket: bytes) -> str:
+    """A ticket's size and, as far as the wire tells, the key that sealed it."""
+    words = f"{len(ticket)} bytes, opaque to the client, which only hands back what the server gave it"
+    if len(ticket) >= 16:
+        words += (f"; its first 16 bytes, {ticket[:16].hex()}, name the key that sealed it if the server lays "
+                  "tickets out as RFC 5077 §4 recommends: tls12 does (key_name ‖ 12-byte nonce ‖ the encrypted session "
+                  "‖ 16-byte tag), and OpenSSL too")
+    return words
+
+
+def _attach_sessions(steps: dict[str, Step], views: dict[Side, _View], table: _Table) -> None:
+    """Sessions, explained: the session or ticket the ClientHello offers, whether the server resumed it and why
+    (the deciding side's reason, explained), what a NewSessionTicket carries, and in an abbreviated handshake what
+    each Finished covers."""
+    hello = _parsed_message(steps.get("1"), "ECDHE")
+    server_hello = _parsed_message(steps.get("2"), "ECDHE")
+    if not isinstance(hello, ClientHello):
+        return
+    ticket = _offered_ticket(hello)
+    step1 = steps["1"]
+    if ticket:
+        echo = (f"with a {len(hello.session_id)}-byte session_id of the client's making, whose echo will say the "
+                "server took the ticket" if hello.session_id else "with an empty session_id: the client learns that "
+                "the ticket was taken only when the server's ChangeCipherSpec follows its ServerHello")
+        step1.notes.append(f"the client offers a session by its ticket, in the SessionTicket extension: "
+                           f"{_ticket_words(ticket)}; {echo} (RFC 5077 §3.4)")
+    elif hello.session_id and may_be_compatibility_id(hello) and table is _FULL:
+        step1.notes.append(f"the session_id, {hello.session_id.hex()}, names a session the client would resume, or "
+                           "is the random one a client that also speaks TLS 1.3 sends for middlebox compatibility "
+                           "(RFC 8446 §D.4): the ServerHello did not echo it, so nothing was resumed either way")
+    elif hello.session_id:
+        step1.notes.append(f"the client offers to resume the session with ID {hello.session_id.hex()} "
+                           "(RFC 5246 §7.4.1.2)")
+    if isinstance(server_hello, ServerHello) and "2" in steps:
+        if table is _RESUMED:
+            steps["2"].notes.append(
+                "what the session brings back, as the full handshake that made it settled it: the master secret, "
+                f"the suite ({suite_name(server_hello.cipher_suite)}), the extended master secret, the server name, "
+                "the ALPN choice and the peer's certificates as they were verified then")
+        elif ticket or (hello.session_id and not may_be_compatibility_id(hello)):
+            steps["2"].notes.append("the ServerHello does not echo the session_id the client sent: the server did "
+                                    "not resume the session, and a full handshake follows (RFC 5246 §7.4.1.3)")
+    refusals = {("session", "full handshake"): "not resumed", ("session offered", "(none)"): "no session offered"}
+    for step in steps.values():
+        for decision in step.decisions:
+            refusal = refusals.get((decision.what, decision.value))
+            if refusal is not None and (meaning := _session_reason(decision.why)):
+                step.notes.append(f"{refusal}: {meaning}")
+    issued = _parsed_message(steps.get(table.ticket_step), "ECDHE")
+    if isinstance(issued, NewSessionTicket):
+        step = steps[table.ticket_step]
+        if issued.ticket:
+            step.notes.append(
+                "the ticket: the session (its master secret, suite, names and the peer's certificates) sealed "
+                f"under the server's ticket key, {_ticket_words(issued.ticket)}. The client keeps it, for the "
+                f"lifetime hint ({issued.ticket_lifetime_hint} s) at most, and offers it in the SessionTicket "
+                "extension of a later ClientHello. " + (
+                    "Both Finished messages cover this message, as it comes before them" if table is _RESUMED else
+                    "The server's Finished covers this message; the client's came before it"))
+            if table is _RESUMED:
+                step.notes.append("a server renews a ticket when it sees fit: tls12 does when the ticket opened "
+                                  "with an older ticket key, so the session still resumes once that key has rotated "
+                                  "out")
+        else:
+            step.notes.append("an empty ticket: the server issues none after all (RFC 5077 §3.3)")
+    if table is _RESUMED:
+        _attach_resumed_finished(steps)
+
+
+def _attach_resumed_finished(steps: dict[str, Step]) -> None:
+    """What each Finished of an abbreviated handshake covers: the server's comes first."""
+    covered = [steps[n] for n in ("1", "2", "2b") if n in steps and steps[n].raw]
+    listed = ", ".join(f"{s.message} ({len(s.raw)} bytes)" for s in covered)
+    if "3b" in steps and steps["3b"].seen:
+        steps["3b"].notes.append(f"covers the handshake messages before it: {listed} (RFC 5246 §7.4.9)")
+    if "4b" in steps and steps["4b"].seen and "3b" in steps and steps["3b"].raw:
+        steps["4b"].notes.append(f"covers {listed}, then the server's Finished ({len(steps['3b'].raw)} bytes) "
+                                 "(RFC 5246 §7.4.9)")
 
 
 def _certificate_of(der: bytes) -> x509.Certificate | None:
@@ -921,7 +1207,7 @@ def _with_nonces(traffic: list[TrafficItem], suite: SuiteSpec, step6: Step | Non
 # -- failure ---------------------------------------------------------------------------------------
 
 
-def _failure(steps: dict[str, Step], views: dict[Side, _View]) -> FailureInfo | None:
+def _failure(steps: dict[str, Step], views: dict[Side, _View], table: _Table) -> FailureInfo | None:
     """Where it failed: the detecting side's own account, else inferred from the alert."""
     accounts: list[tuple[Side, Failure]] = [(side, f) for side, v in views.items() for f in v.failures]
     detected = [(s, f) for s, f in accounts if f.alert_direction != "received"]
@@ -929,24 +1215,24 @@ def _failure(steps: dict[str, Step], views: dict[Side, _View]) -> FailureInfo | 
     if detected:
         side, event = detected[0]
         role = role_of(side)
-        step = _STATE_STEP.get((role, event.state))
-        if step == "5" and event.received == "CertificateRequest":
+        step = table.state_step.get((role, event.state))
+        if step == "5" and event.received == "CertificateRequest" and table is _FULL:
             step = "4b"  # the state that takes ServerHelloDone takes one CertificateRequest first
         peer_view = ""
         for other_side, other_event in received:
             if role_of(other_side) != role:
                 peer_view = (f"the {role_of(other_side)} received it while waiting for {other_event.expected} "
                              f"({other_event.state})")
-        return _failure_info(steps, step, role, event, peer_view, inferred=False)
+        return _failure_info(steps, step, role, event, peer_view, table, inferred=False)
     if received:
         side, event = received[0]
         role = role_of(side)
         alerter = other(role)
         step = _alert_step(int(event.alert) if event.alert is not None else -1, alerter, steps, role,
-                           _STATE_STEP.get((role, event.state)))
+                           table.state_step.get((role, event.state)), table)
         peer_view = f"the {role} received the alert while waiting for {event.expected} ({event.state})"
-        info = _failure_info(steps, step, alerter, event, peer_view, inferred=True)
-        return FailureInfo(info.step, info.step_title, alerter, "", _expected(info.step, alerter),
+        info = _failure_info(steps, step, alerter, event, peer_view, table, inferred=True)
+        return FailureInfo(info.step, info.step_title, alerter, "", _expected(info.step, table),
                            _received(steps, step), f"the {alerter} sent fatal alert "
                            f"{alert_name(int(event.alert)) if event.alert is not None else '?'}; its reason is not "
                            "on the wire, the step is inferred from the alert", "AlertReceivedError", info.alert,
@@ -957,25 +1243,25 @@ def _failure(steps: dict[str, Step], views: dict[Side, _View]) -> FailureInfo | 
             if item.kind == "alert" and item.alert is not None and item.alert.level == AlertLevel.FATAL:
                 alerter = item.sender
                 description = int(item.alert.description)
-                step = _alert_step(description, alerter, steps, other(alerter), None)
+                step = _alert_step(description, alerter, steps, other(alerter), None, table)
                 name = alert_name(description)
-                return FailureInfo(step, _title(step), alerter, "", _expected(step, alerter),
+                return FailureInfo(step, _title(step, table), alerter, "", _expected(step, table),
                                    _received(steps, step), f"the {alerter} sent fatal alert {name}; its reason is "
                                    "not on the wire, the step is inferred from the alert", "", description, "sent",
                                    "", True)
     return None
 
 
-def _title(step: str | None) -> str:
+def _title(step: str | None, table: _Table) -> str:
     if step is None:
         return "after the handshake"
-    return next(spec.title for spec in STEP_TABLE if spec.number == step)
+    return table.spec(step).title
 
 
-def _expected(step: str | None, detector: Role) -> str:
+def _expected(step: str | None, table: _Table) -> str:
     if step is None:
         return "application data or close_notify"
-    return next(spec.expected for spec in STEP_TABLE if spec.number == step)
+    return table.spec(step).expected
 
 
 def _received(steps: dict[str, Step], step: str | None) -> str:
@@ -986,50 +1272,56 @@ def _received(steps: dict[str, Step], step: str | None) -> str:
 
 
 def _summary_of(step: Step) -> str:
-    """A few words on what a message carried, for saying what arrived."""
+    """A few words on what a message carried, for saying what arrived (by the step's id: the numbers of an
+    abbreviated handshake are not a full one's)."""
     fields = {f.name: f.value for top in step.fields for f in top.walk()}
-    if step.number == "1":
+    if step.id == "client_hello":
         return f"cipher suites {fields.get('cipher_suites', '?')}; groups {fields.get('named_group_list', '?')}"
-    if step.number == "2":
+    if step.id == "server_hello":
         return f"{fields.get('server_version', '?')}, {fields.get('cipher_suite', '?')}"
-    if step.number == "3":
+    if step.id == "certificate":
         return (f"a chain for {fields.get('subject', '?')} (names: {fields.get('subjectAltName', '?')}), "
                 f"issued by {fields.get('issuer', '?')}")
-    if step.number == "4":
+    if step.id == "server_key_exchange":
         group = fields.get("named_curve") or fields.get("group", "?")
         return f"{group}, signed with {fields.get('signature_algorithm', '?')}"
-    if step.number == "4b":
+    if step.id == "certificate_request":
         return (f"certificate types {fields.get('certificate_types', '?')}; CAs "
                 f"{fields.get('certificate_authorities', '?')}")
-    if step.number == "5b":
+    if step.id == "client_certificate":
         if fields.get("certificate_list", "").startswith("0 "):
             return "an empty certificate_list: no client certificate"
         return f"a chain for {fields.get('subject', '?')}, issued by {fields.get('issuer', '?')}"
-    if step.number == "6b":
+    if step.id == "certificate_verify":
         return f"signed with {fields.get('signature_algorithm', '?')}"
-    if step.number in ("7b", "8b"):
+    if step.id == "new_session_ticket":
+        ticket = _parsed_message(step, "ECDHE")
+        if isinstance(ticket, NewSessionTicket):
+            return f"a ticket of {len(ticket.ticket)} bytes, lifetime hint {ticket.ticket_lifetime_hint} s"
+    if step.id in ("client_finished", "server_finished"):
         return f"verify_data {fields.get('verify_data', '?')}"
     return ""
 
 
 def _failure_info(steps: dict[str, Step], step: str | None, detector: Role, event: Failure, peer_view: str,
-                  *, inferred: bool) -> FailureInfo:
-    expected = _expected(step, detector)
+                  table: _Table, *, inferred: bool) -> FailureInfo:
+    expected = _expected(step, table)
     if event.expected and event.expected != "?" and step is not None:
         expected = f"{expected} (state {event.state}, waiting for {event.expected})"
     received = event.received
     if step is not None and step in steps and steps[step].seen and received == steps[step].message:
         summary = _summary_of(steps[step])
         received = f"{received}: {summary}" if summary else received
-    return FailureInfo(step, _title(step), detector, event.state, expected, received, event.error,
+    return FailureInfo(step, _title(step, table), detector, event.state, expected, received, event.error,
                        event.error_type, int(event.alert) if event.alert is not None else None,
                        event.alert_direction, peer_view, inferred)
 
 
-def _alert_step(alert: int, alerter: Role, steps: dict[str, Step], receiver: Role, waiting: str | None) -> str | None:
+def _alert_step(alert: int, alerter: Role, steps: dict[str, Step], receiver: Role, waiting: str | None,
+                table: _Table) -> str | None:
     """The step an alert most likely refuses: one of the last messages the alerter received."""
-    seen = [n for n in _ORDER if n in steps and steps[n].seen]
-    if all(n in seen for n in _MANDATORY) and waiting is None:
+    seen = [n for n in table.order if n in steps and steps[n].seen]
+    if all(n in seen for n in table.mandatory) and waiting is None:
         return None
     peer = other(alerter)
     run: list[str] = []
@@ -1041,19 +1333,22 @@ def _alert_step(alert: int, alerter: Role, steps: dict[str, Step], receiver: Rol
         run.insert(0, number)
     if not run:
         return waiting or "1"
+    finished = [n for n in table.finished if n in run]
+    if table is _RESUMED:
+        if alert in (AlertDescription.DECRYPT_ERROR, AlertDescription.BAD_RECORD_MAC) and finished:
+            return finished[0]
+        return run[0]
     if alert in _CERTIFICATE_ALERTS:
         for candidate in ("3", "5b"):
             if candidate in run:
                 return candidate
     if alert == AlertDescription.DECRYPT_ERROR:
         # A signature an observer found good is not what the alert refuses.
-        for candidate in ("4", "6b", "7b", "8b"):
+        for candidate in ("4", "6b", *finished):
             if candidate in run and not (candidate == "6b" and _verified(steps[candidate])):
                 return candidate
-    if alert == AlertDescription.BAD_RECORD_MAC:
-        for candidate in ("7b", "8b"):
-            if candidate in run:
-                return candidate
+    if alert == AlertDescription.BAD_RECORD_MAC and finished:
+        return finished[0]
     if alert == AlertDescription.ILLEGAL_PARAMETER:
         if "6b" in run and _scheme_not_offered(steps):
             return "6b"
@@ -1109,7 +1404,7 @@ def _traffic(view: _View) -> list[TrafficItem]:
     return items
 
 
-def _flights(result: Explanation, views: dict[Side, _View]) -> list[Flight]:
+def _flights(result: Explanation, table: _Table) -> list[Flight]:
     entries: list[tuple[Role, FlightItem, list[RecordInfo], Phase]] = []
     for step in result.steps:
         entries.append((step.sender, FlightItem(step.message, step.number or None, step.protected, step.status),
@@ -1119,7 +1414,7 @@ def _flights(result: Explanation, views: dict[Side, _View]) -> list[Flight]:
         # What was sent in the failed step's flight but never processed.
         failed_step = result.step(failed_at)
         for nr in result.not_reached:
-            spec = next(s for s in STEP_TABLE if s.number == nr.number)
+            spec = table.spec(nr.number)
             if nr.sent and failed_step is not None and spec.sender == failed_step.sender:
                 entries.append((spec.sender, FlightItem(spec.message, None, False, "unprocessed"), [], "handshake"))
     for item in result.traffic:
@@ -1162,12 +1457,12 @@ def _flights(result: Explanation, views: dict[Side, _View]) -> list[Flight]:
     return flights
 
 
-def _summary(steps: list[Step], suite: SuiteSpec | None) -> list[tuple[str, str]]:
+def _summary(steps: list[Step], suite: SuiteSpec | None, table: _Table) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     kx = _kx(suite)
     hello = _parsed(steps, "1", kx)
     server_hello = _parsed(steps, "2", kx)
-    ske = _parsed(steps, "4", kx)
+    ske = _parsed(steps, "4", kx) if table is _FULL else None
     if isinstance(server_hello, ServerHello):
         out.append(("version", f"{version_name(server_hello.server_version)} ({code(server_hello.server_version)})"))
         out.append(("cipher suite", f"{suite_name(server_hello.cipher_suite)} ({code(server_hello.cipher_suite)})"))
@@ -1191,9 +1486,44 @@ def _summary(steps: list[Step], suite: SuiteSpec | None) -> list[tuple[str, str]
     if isinstance(hello, ClientHello):
         sni = find_extension(hello.extensions, ServerName)
         out.append(("server name (SNI)", sni.host_names[0] if sni is not None and sni.host_names else "(none sent)"))
-    if any(step.number == "4b" for step in steps):
+    if isinstance(hello, ClientHello) and isinstance(server_hello, ServerHello):
+        out.append(("session", _session_summary(hello, server_hello, _parsed(steps, table.ticket_step), table)))
+    if any(step.id == "certificate_request" for step in steps):
         out.append(("client certificate", _client_certificate_summary(steps)))
     return out
+
+
+def may_be_compatibility_id(hello: ClientHello) -> bool:
+    """Whether the ClientHello's session_id may be no offer at all: a client that also speaks TLS 1.3 sends a
+    random one for middlebox compatibility (RFC 8446 §4.1.2, §D.4), and only an echo says it named a session."""
+    versions = find_extension(hello.extensions, SupportedVersions)
+    return (len(hello.session_id) == 32 and not _offered_ticket(hello) and versions is not None
+            and ProtocolVersion.TLS1_3 in versions.versions)
+
+
+def _offered_ticket(hello: ClientHello) -> bytes:
+    """The ticket a ClientHello offers (RFC 5077 §3.2); empty if none, or if it only asks for one."""
+    ext = find_extension(hello.extensions, SessionTicket)
+    return ext.ticket if ext is not None else b""
+
+
+def _session_summary(hello: ClientHello, server_hello: ServerHello, ticket: object, table: _Table) -> str:
+    """Whether the session was resumed, and how; else what became of the new one."""
+    offered = "ticket" if _offered_ticket(hello) else "session id" if hello.session_id else ""
+    if offered == "session id" and may_be_compatibility_id(hello) and table is _FULL:
+        offered = ""  # perhaps no offer: TLS 1.3's compatibility id (RFC 8446 §D.4)
+    if table is _RESUMED:
+        return f"resumed by {offered or 'ticket'} (abbreviated handshake)"
+    if isinstance(ticket, NewSessionTicket) and ticket.ticket:
+        new = "new (the server sent a ticket)"
+    elif server_hello.session_id:
+        new = f"new (session id {server_hello.session_id[:8].hex()}…)"
+    elif find_extension(server_hello.extensions, SessionTicket) is not None and not isinstance(ticket,
+                                                                                             NewSessionTicket):
+        new = "new (the server promised a ticket)"
+    else:
+        new = "new (not resumable: no ticket and no session id)"
+    return f"{offered} offered, not resumed; {new}" if offered else new
 
 
 def _client_certificate_summary(steps: list[Step]) -> str:

@@ -4,7 +4,8 @@ Each reassembled TCP connection (`tcpstream`) is looked at from its first
 bytes: a TLS handshake record holding a ClientHello (or an SSL 2.0-format
 ClientHello) makes it TLS. The ClientHello gives the server name (SNI) and
 the client random, which is how the key log is matched to it; the
-ServerHello gives the version and the suite. TLS 1.3 (a ServerHello whose
+ServerHello gives the version and the suite, and whether it resumed a
+session (it echoes the session_id the ClientHello offered). TLS 1.3 (a ServerHello whose
 supported_versions extension selects 0x0304, RFC 8446 §4.2.1), SSL 3.0, TLS
 1.0 and 1.1, and SSL 2.0-format hellos are named and skipped: tls12 explains
 TLS 1.2, and explaining another version with TLS 1.2's rules would be wrong.
@@ -51,6 +52,8 @@ class TlsConnection:
     client_random: bytes | None
     in_key_log: bool
     skip_reason: str | None  # why tls12 does not explain it; None: it does
+    #: The ServerHello resumed the session the ClientHello offered (None: no ServerHello to tell).
+    resumed: bool | None = None
 
     @property
     def index(self) -> int:
@@ -106,8 +109,8 @@ def _first_record_version(data: bytes) -> int | None:
     return None
 
 
-def _server_hello_choice(body: bytes) -> tuple[int, int] | None:
-    """The version and suite a ServerHello chose, whatever its version (RFC 5246 §7.4.1.3, RFC 8446 §4.1.3).
+def _server_hello_choice(body: bytes) -> tuple[int, int, bytes] | None:
+    """The version, suite and session_id of a ServerHello, whatever its version (RFC 5246 §7.4.1.3, RFC 8446 §4.1.3).
 
     Read here rather than with `messages.ServerHello`, which takes TLS 1.2 hellos only: a TLS 1.3 one
     names its version in the supported_versions extension (RFC 8446 §4.2.1)."""
@@ -115,7 +118,7 @@ def _server_hello_choice(body: bytes) -> tuple[int, int] | None:
         r = Reader(body)
         version = r.u16()
         r.take(32)  # random
-        r.opaque(1, max=32, what="session_id")
+        session_id = r.opaque(1, max=32, what="session_id")
         suite = r.u16()
         r.u8()  # compression method
         extensions = r.vec(2, max=0xFFFF, what="extensions") if r.remaining else Reader(b"")
@@ -126,7 +129,7 @@ def _server_hello_choice(body: bytes) -> tuple[int, int] | None:
                 version = int.from_bytes(data, "big")
     except TLSError:
         return None
-    return version, suite
+    return version, suite, bytes(session_id)
 
 
 def identify(tcp: TcpConnection, keylog: dict[bytes, bytes]) -> TlsConnection | None:
@@ -167,11 +170,13 @@ def identify(tcp: TcpConnection, keylog: dict[bytes, bytes]) -> TlsConnection | 
             server = _server_hello_choice(body)
     if server is None:
         return TlsConnection(tcp, "TLS", sni, None, random, covered, None)
-    version, suite_code = server
+    version, suite_code, session_id = server
     name = _VERSIONS.get(version, f"version {version:#06x}")
     suite = CipherSuite(suite_code)
     skip = None if version == 0x0303 else f"it is {name}; tls12 explains TLS 1.2 only"
-    return TlsConnection(tcp, name, sni, suite, random, covered, skip)
+    # A TLS 1.3 ServerHello echoes the session_id whatever it does (RFC 8446 §4.1.3): only 1.2 tells.
+    resumed = bool(hello.session_id) and session_id == hello.session_id if version == 0x0303 else None
+    return TlsConnection(tcp, name, sni, suite, random, covered, skip, resumed)
 
 
 def find_tls(connections: Sequence[TcpConnection], keylog: dict[bytes, bytes]) -> list[TlsConnection]:
@@ -210,11 +215,13 @@ def _matches(endpoint: Endpoint, wanted: str) -> bool:
 
 
 def format_listing(found: Sequence[TlsConnection], other_tcp: int) -> str:
-    header = ("stream", "client", "server", "SNI", "version", "cipher suite", "key log")
+    header = ("stream", "client", "server", "SNI", "version", "cipher suite", "session", "key log")
     rows = [header]
     for c in found:
         key = "yes" if c.in_key_log else ("no" if c.client_random is not None else "-")
-        rows.append((str(c.index), str(c.tcp.client), str(c.tcp.server), c.sni or "-", c.version, c.suite_name, key))
+        session = "-" if c.resumed is None else "resumed" if c.resumed else "new"
+        rows.append((str(c.index), str(c.tcp.client), str(c.tcp.server), c.sni or "-", c.version, c.suite_name,
+                     session, key))
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  " + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     skipped = [f"  stream {c.index}: not explained: {c.skip_reason}" for c in found if c.skip_reason]
@@ -227,7 +234,7 @@ def listing_json(found: Sequence[TlsConnection]) -> str:
         "stream": c.index, "client": str(c.tcp.client), "server": str(c.tcp.server), "sni": c.sni,
         "version": c.version, "cipher_suite": c.suite_name if c.suite is not None else None,
         "client_random": c.client_random.hex() if c.client_random is not None else None,
-        "in_key_log": c.in_key_log, "explained": c.explainable, "skip_reason": c.skip_reason,
+        "resumed": c.resumed, "in_key_log": c.in_key_log, "explained": c.explainable, "skip_reason": c.skip_reason,
     } for c in found]}, indent=2) + "\n"
 
 

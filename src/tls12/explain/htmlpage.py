@@ -223,9 +223,11 @@ def _derivation_box(d: Derivation, reveal: bool) -> str:
             f'<div class="ks-m">{_e(d.meaning)}</div></div>')
 
 
-def _derivations_html(derivations: list[Derivation], reveal: bool) -> str:
+def _derivations_html(derivations: list[Derivation], reveal: bool, *, resumed: bool = False) -> str:
     if not derivations:
         return ""
+    # Resumed, there is no premaster: the session's master secret, and keys from the new randoms (RFC 5246 §7.3).
+    refs = "RFC 5246 §7.3 and §6.3" if resumed else "RFC 5246 §8.1 and §6.3, RFC 7627 §4"
     by = derivations[0].by
     who = "tls12 explain, from the key log" if by == "observer" else f"the {by}"
     top = [d for d in derivations if not d.label.startswith(("client_write", "server_write"))]
@@ -238,8 +240,8 @@ def _derivations_html(derivations: list[Derivation], reveal: bool) -> str:
     if keys:
         parts.append('<div class="ks-arrow" aria-hidden="true">↓ cut into</div>')
         parts.append('<div class="ks-keys">' + "".join(_derivation_box(d, reveal) for d in keys) + "</div>")
-    return (f'<div class="ks"><h4>Key schedule <span class="muted">as computed by {_e(who)} · RFC 5246 §8.1 and '
-            f'§6.3, RFC 7627 §4</span></h4>{"".join(parts)}</div>')
+    return (f'<div class="ks"><h4>Key schedule <span class="muted">as computed by {_e(who)} · {refs}</span></h4>'
+            f'{"".join(parts)}</div>')
 
 
 def _failure_html(exp: Explanation) -> str:
@@ -295,7 +297,7 @@ def _step_html(step: Step, exp: Explanation, ids: _Ids, reveal: bool) -> str:
         parts += [f'<p class="note">{_e(n)}</p>' for n in step.notes if not n.startswith("sent encrypted")]
         parts.append(_decisions_html(step.decisions))
         parts.append(_checks_html(step.checks))
-        parts.append(_derivations_html(step.derivations, reveal))
+        parts.append(_derivations_html(step.derivations, reveal, resumed=step.id == "server_hello"))
         parts.append(bytes_html)
     if step.status == "failed":
         parts.append(_failure_html(exp))
@@ -355,8 +357,14 @@ def _timeline_svg(flights: list[Flight]) -> str:
 
 
 def _mutual_intro(exp: Explanation) -> str:
-    """A word on the three steps mutual TLS adds, when this handshake has them."""
-    if exp.step("4b") is None:
+    """A word on the three steps mutual TLS adds, or on the abbreviated handshake, when this is one."""
+    if exp.kind == "abbreviated":
+        return ('<p class="intro">This one is an abbreviated handshake: the server resumed a session the client '
+                "offered (by its session ID or its ticket), so there is no Certificate and no key exchange. The "
+                "master secret is the session's; the keys are new, from it and the two new randoms. The server's "
+                "ChangeCipherSpec and Finished come first (3a, 3b), then the client's (4a, 4b), whose Finished "
+                "covers the server's.</p>")
+    if not any(step.id == "certificate_request" for step in exp.steps):
         return ""
     return ('<p class="intro">This one is mutual TLS: the server also asks who the client is. Three steps join the '
             "eight: the server's CertificateRequest (4b), the client's Certificate (5b) and its CertificateVerify "
@@ -391,7 +399,7 @@ def _traffic_html(exp: Explanation, reveal: bool) -> str:
         rows.append(_traffic_row(item, reveal))
         if item.kind == "alert" and item.alert_description == 0:
             closes.add(item.sender)
-    done = exp.step("8b") is not None and (exp.failure is None or exp.failure.step is None)
+    done = exp.handshake_done
     intro = f"<p>{_e(exp.record_protection)}</p>" if done else ""
     close = ("<p class=\"closed\">✓ Each side sent <code>close_notify</code>: the connection ended cleanly, so no "
              "one could have cut the data short unnoticed (RFC 5246 §7.2.1).</p>") if closes == {"client", "server"} \

@@ -14,9 +14,11 @@ were revealed.
       "source": "live" | "replay",          # a traced connection, or `tls12 explain` on a capture
       "traced": ["client" | "server" | "observer", ...],
       "complete": bool,                     # the handshake finished (both Finished messages)
+      "handshake": "full" | "abbreviated",  # abbreviated: a session resumed (RFC 5246 §7.3)
       "secrets_revealed": bool,
       "summary": {"version": str, "cipher suite": str, "group": str, "signature scheme": str,
                   "extended master secret": "yes" | "no", "ALPN": str, "server name (SNI)": str,
+                  "session": str,           # "resumed by ticket (abbreviated handshake)", "new (...)", ...
                   "client certificate": str},  # the last only in mutual TLS
                                             # only what the handshake got to
       "flights": [{"number": int, "from": role, "to": role,
@@ -24,11 +26,13 @@ were revealed.
                    "messages": [{"label": str, "step": str | null, "protected": bool,
                                  "status": "ok" | "failed" | "unprocessed"}]}],
       "steps": [{
-          "number": "1".."8b" | "",          # "" for a message outside the steps; mutual TLS adds "4b", "5b", "6b"
+          "number": "1".."8b" | "",          # "" for a message outside the steps; mutual TLS adds "4b", "5b", "6b",
+                                             # a ticket "8" (NewSessionTicket); abbreviated: "1", "2", "2b" (a
+                                             # renewed ticket), "3a", "3b" (the server's), "4a", "4b" (the client's)
           "id": "client_hello" | "server_hello" | "certificate" | "server_key_exchange" | "certificate_request"
                 | "server_hello_done" | "client_certificate" | "client_key_exchange" | "certificate_verify"
-                | "client_change_cipher_spec" | "client_finished" | "server_change_cipher_spec"
-                | "server_finished" | ...,
+                | "client_change_cipher_spec" | "client_finished" | "new_session_ticket"
+                | "server_change_cipher_spec" | "server_finished" | ...,
           "title": str, "message": str, "from": role, "to": role, "rfc": str, "purpose": str,
           "status": "ok" | "failed", "seen": bool,
           "length": int, "hex": str,         # the message as the transcript hashes it (header included)
@@ -190,6 +194,7 @@ def to_json(exp: Explanation, *, reveal_secrets: bool = False) -> dict[str, Any]
         "source": exp.source,
         "traced": list(exp.traced),
         "complete": exp.complete,
+        "handshake": exp.kind,
         "secrets_revealed": reveal_secrets,
         "summary": dict(exp.summary),
         "flights": [

@@ -168,7 +168,7 @@ class DecisionInfo:
         and the server for everything else (the side that chooses)."""
         if self.by != "observer":
             return self.by
-        return "client" if self.what == "client certificate" else "server"
+        return "client" if self.what in ("client certificate", "session offered") else "server"
 
 
 @dataclass(frozen=True)
@@ -322,6 +322,14 @@ class Explanation:
     complete: bool = False  # both Finished messages were verified by whoever traced them
     #: How the negotiated suite protects records after ChangeCipherSpec (its AEAD and nonce rule).
     record_protection: str = ""
+    #: "full", or "abbreviated": a session resumed (RFC 5246 §7.3), whose steps are numbered 1, 2, 2b, 3a, 3b, 4a, 4b.
+    kind: Literal["full", "abbreviated"] = "full"
+
+    @property
+    def handshake_done(self) -> bool:
+        """Both Finished messages went by and nothing failed during the handshake."""
+        last = "4b" if self.kind == "abbreviated" else "8b"
+        return self.step(last) is not None and (self.failure is None or self.failure.step is None)
 
     def step(self, number: str) -> Step | None:
         for step in self.steps:

@@ -14,6 +14,16 @@ authentication), whether its CertificateVerify uses a scheme the
 CertificateRequest offered, and the signature itself over the handshake
 messages before it, with the client certificate's key.
 
+An abbreviated handshake (the ServerHello echoes the session_id the client
+offered, or the server's ChangeCipherSpec follows its hello: RFC 5246 §7.3,
+RFC 5077 §3.4) has no key exchange: the master secret is the resumed
+session's, which the key log records under this connection's client random
+all the same, and the keys are derived from it and the new randoms as soon
+as the ServerHello has gone by. The server's Finished is checked first, over
+the two hellos (and a renewed ticket), then the client's, over those and the
+server's Finished. What the client offered (a session ID, or a ticket and its
+size) and whether the server took it are said as decisions seen on the wire.
+
 It emits the same trace events a live connection does, tagged ``observer``
 (an observer traces as a client would: "out" is client to server), so the
 same renderers explain a capture and a live connection alike. What only an
@@ -56,18 +66,20 @@ from ..messages import (
     ExtendedMasterSecret,
     Finished,
     HandshakeMessage,
+    NewSessionTicket,
     RSAClientKeyExchange,
     ServerHello,
     ServerHelloDone,
     ServerKeyExchange,
     ServerName,
+    SessionTicket,
     find_extension,
     parse_handshake,
 )
 from ..record.layer import HEADER_LEN, HandshakeReassembler
 from ..trace import Decision, Direction, MessageTrace, RecordTrace, SecretDerived, TraceEvent, Verification
 from .annotate import dh_group_name
-from .build import key_description
+from .build import key_description, may_be_compatibility_id
 from .capture import C2S, S2C, Capture
 from .model import AppData, ObserverNote, Role, Tagged
 
@@ -131,6 +143,11 @@ class Observer:
         self.finished: dict[Role, bool] = {"client": False, "server": False}
         self.server_done = False
         self.fatal = False
+        #: The server resumed a session (an abbreviated handshake): no key exchange comes.
+        self.resumed = False
+        self._ticket_seen = False
+        #: A ticket offered with an empty session_id: what follows the ServerHello tells (RFC 5077 §3.4).
+        self._undecided = False
 
     # -- output ------------------------------------------------------------------------------
 
@@ -164,6 +181,10 @@ class Observer:
             return None
         if self.client_hello is None:
             return "client"
+        if self.resumed:  # the server's Finished comes first, then the client's
+            if not self.finished["server"]:
+                return "server"
+            return None if self.finished["client"] else "client"
         if not self.server_done:
             return "server"
         if not self.finished["client"]:
@@ -219,7 +240,16 @@ class Observer:
                     kx = self._suite.key_exchange.value if self._suite is not None else "ECDHE"
                     self._handshake(sender, parse_handshake(msg_type, body, kx), raw)
             elif kind == ContentType.CHANGE_CIPHER_SPEC:
-                self._emit(MessageTrace(way, ChangeCipherSpec.parse(payload), payload))
+                message = ChangeCipherSpec.parse(payload)
+                if (sender == "server" and not self.resumed and not self.server_done and self.server_hello is not None
+                        and self._master is None):
+                    # RFC 5077 §3.4: a client offering a ticket with no session_id learns it was taken only so.
+                    self.resumed, self._undecided = True, False
+                    self._emit(Decision("session", "resumed", "the server's ChangeCipherSpec follows its ServerHello: "
+                                        "an abbreviated handshake, the ticket the client offered was taken "
+                                        "(RFC 5077 §3.4)"))
+                    self._resume_keys()
+                self._emit(MessageTrace(way, message, payload))
                 d.protected = True
                 d.seq = 0
                 d.cipher = self._keys.get(sender)
@@ -240,6 +270,10 @@ class Observer:
 
     def _handshake(self, sender: Role, message: HandshakeMessage, raw: bytes) -> None:
         self._emit(MessageTrace(self._way(sender), message, raw))
+        if self._undecided and sender == "server" and not isinstance(message, ServerHello | NewSessionTicket):
+            self._undecided = False
+            self._emit(Decision("session", "full handshake", f"the server's {type(message).__name__} follows its "
+                                "ServerHello: it did not take the ticket (its reason is not on the wire)"))
         handler = self._HANDLERS.get(type(message))
         if isinstance(message, Certificate) and sender == "client":
             handler = Observer._client_certificate
@@ -256,8 +290,20 @@ class Observer:
 
     def _client_hello(self, message: HandshakeMessage, raw: bytes) -> None:
         assert isinstance(message, ClientHello)
-        if self.client_hello is None:
-            self.client_hello = message
+        if self.client_hello is not None:
+            return
+        self.client_hello = message
+        ticket = find_extension(message.extensions, SessionTicket)
+        if ticket is not None and ticket.ticket:
+            self._emit(Decision("session offered", f"ticket of {len(ticket.ticket)} bytes",
+                                "seen in the ClientHello's SessionTicket extension, with a session_id of "
+                                f"{len(message.session_id)} bytes (RFC 5077 §3.4)"))
+        elif message.session_id:
+            self._emit(Decision("session offered", f"session id {message.session_id.hex()}",
+                                "seen in the ClientHello's session_id (RFC 5246 §7.4.1.2)" + (
+                                    "; a client that also speaks TLS 1.3 sends a random one for middlebox "
+                                    "compatibility (RFC 8446 §D.4): only an echo says it named a session"
+                                    if may_be_compatibility_id(message) else "")))
 
     def _server_hello(self, message: HandshakeMessage, raw: bytes) -> None:
         assert isinstance(message, ServerHello)
@@ -267,6 +313,18 @@ class Observer:
         self._ems = (find_extension(message.extensions, ExtendedMasterSecret) is not None and hello is not None
                      and find_extension(hello.extensions, ExtendedMasterSecret) is not None)
         seen = "seen in the ServerHello"
+        ticket = self._offered_ticket()
+        if hello is not None and hello.session_id and message.session_id == hello.session_id:
+            self.resumed = True
+            rfc = "RFC 5246 §7.4.1.3, RFC 5077 §3.4" if ticket else "RFC 5246 §7.4.1.3"
+            self._emit(Decision("session", "resumed", "the ServerHello echoes the session_id the client sent: an "
+                                f"abbreviated handshake ({rfc})"))
+        elif hello is not None and ticket and not hello.session_id:
+            self._undecided = True
+        elif hello is not None and (ticket or (hello.session_id and not may_be_compatibility_id(hello))):
+            self._emit(Decision("session", "full handshake", "the ServerHello does not echo the session_id the "
+                                "client sent: the server did not resume the session (its reason is not on the "
+                                "wire)"))
         self._emit(Decision("cipher suite", message.cipher_suite.name, seen))
         self._emit(Decision("extended master secret", "yes" if self._ems else "no",
                             "both hellos carry the extension" if self._ems else "not in both hellos"))
@@ -277,6 +335,39 @@ class Observer:
             self._note(f"tls12 cannot derive keys for {CipherSuite(message.cipher_suite).name}: only the suites "
                        "tls12 speaks (ECDHE, DHE and RSA key exchange with AES-GCM or ChaCha20-Poly1305) are "
                        "explained in full")
+        elif self.resumed:
+            self._resume_keys()
+
+    def _offered_ticket(self) -> bytes:
+        hello = self.client_hello
+        ticket = find_extension(hello.extensions, SessionTicket) if hello is not None else None
+        return ticket.ticket if ticket is not None else b""
+
+    def _resume_keys(self) -> None:
+        """An abbreviated handshake: the master secret is the resumed session's, from the key log (its line is
+        under this connection's client random); the keys come from it and the two new randoms."""
+        hello, suite = self.client_hello, self._suite
+        if hello is None or suite is None:
+            return
+        master = self._keylog.get(hello.random)
+        if master is None:
+            self._note(f"the key log has no CLIENT_RANDOM line for client random {hello.random.hex()}: the "
+                       "encrypted records cannot be read")
+            return
+        self._master = master
+        self._emit(SecretDerived("master_secret", master, "the resumed session's: no key exchange, and not on the "
+                                 "wire; the key log's line for this connection's client random"))
+        self._derive_keys(master)
+
+    def _new_session_ticket(self, message: HandshakeMessage, raw: bytes) -> None:
+        assert isinstance(message, NewSessionTicket)
+        self._ticket_seen = True
+        if message.ticket:
+            self._emit(Decision("session ticket", f"{len(message.ticket)} bytes, lifetime hint "
+                                f"{message.ticket_lifetime_hint} s", "seen in the NewSessionTicket (RFC 5077 §3.3)"))
+        else:
+            self._emit(Decision("session ticket", "(empty)", "seen in the NewSessionTicket: no ticket after all "
+                                "(RFC 5077 §3.3)"))
 
     def _server_name(self) -> str | None:
         hello = self.client_hello
@@ -478,6 +569,12 @@ class Observer:
             return
         self._master = master
         self._emit(SecretDerived("master_secret", master, inputs))
+        self._derive_keys(master)
+
+    def _derive_keys(self, master: bytes) -> None:
+        """The key block and the four values cut from it (RFC 5246 §6.3); every record protected from now on opens."""
+        suite, hello, server_hello = self._suite, self.client_hello, self.server_hello
+        assert suite is not None and hello is not None and server_hello is not None
         block = prf.key_block(master, hello.random, server_hello.random, suite.key_block_len, suite.prf_hash)
         k, s = suite.key_len, suite.fixed_iv_len
         parts = {
@@ -506,8 +603,12 @@ class Observer:
             expected = prf.verify_data(self._master, label, _digest(suite.prf_hash, self._transcript),
                                        suite.verify_data_len, suite.prf_hash)
             ok = hmac.compare_digest(expected, message.verify_data)
-            upto = (("CertificateVerify" if self._verify_seen else "ClientKeyExchange") if sender == "client"
-                    else "the client's Finished")
+            if sender == "client":
+                upto = ("the server's Finished" if self.resumed else
+                        "CertificateVerify" if self._verify_seen else "ClientKeyExchange")
+            else:
+                upto = ("the NewSessionTicket" if self._ticket_seen else
+                        "the ServerHello" if self.resumed else "the client's Finished")
             self._emit(Verification(f"{sender} Finished", ok,
                                     f"PRF(master_secret, '{label.decode()}', Hash(handshake messages up to {upto}))",
                                     expected=expected, received=message.verify_data))
@@ -521,6 +622,7 @@ class Observer:
         ServerHelloDone: _server_hello_done,
         CertificateRequest: _certificate_request,
         CertificateVerify: _certificate_verify,
+        NewSessionTicket: _new_session_ticket,
         ClientKeyExchange: _client_key_exchange,
         DHEServerKeyExchange: _server_key_exchange,
         DHEClientKeyExchange: _client_key_exchange,

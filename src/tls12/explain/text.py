@@ -159,7 +159,9 @@ def _derivation_lines(s: _Style, step: Step, reveal: bool) -> list[str]:
         return []
     by = step.derivations[0].by
     who = {"observer": "tls12 explain, from the key log"}.get(by, f"the {by}")
-    out = ["", "  " + s.bold(f"Key schedule, as computed by {who}") + s.dim("   RFC 5246 §8.1 and §6.3, RFC 7627 §4")]
+    # Resumed, the schedule goes with the ServerHello: no premaster, the session's master secret (RFC 5246 §7.3).
+    refs = "RFC 5246 §7.3 and §6.3" if step.id == "server_hello" else "RFC 5246 §8.1 and §6.3, RFC 7627 §4"
+    out = ["", "  " + s.bold(f"Key schedule, as computed by {who}") + s.dim(f"   {refs}")]
     for d in step.derivations:
         out += _derivation_row(s, d, reveal)
     return out
@@ -242,7 +244,7 @@ def _failure_lines(s: _Style, exp: Explanation) -> list[str]:
 def _traffic_lines(s: _Style, exp: Explanation, reveal: bool) -> list[str]:
     if not exp.traffic and not exp.traffic_decisions:
         return []
-    handshake_done = exp.step("8b") is not None and (exp.failure is None or exp.failure.step is None)
+    handshake_done = exp.handshake_done
     out = [""]
     if handshake_done:
         rfc = "RFC 7905 §2" if "ChaCha20" in exp.record_protection else "RFC 5288 §3"

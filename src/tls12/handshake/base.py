@@ -27,7 +27,7 @@ from ..enums import AlertDescription, AlertLevel, CipherSuite, NamedGroup, Proto
 from ..errors import DecodeError, DecryptError, TLSError, UnexpectedMessage
 from ..events import Event
 from ..messages import ChangeCipherSpec, Finished, HandshakeMessage
-from ..session import Session
+from ..session import Resumption, Session
 from ..trace import Decision, SecretDerived, Tracer, Verification
 
 if TYPE_CHECKING:
@@ -84,6 +84,8 @@ class Negotiated:
     session: Session | None = None
     #: The handshake was abbreviated: it resumed `session`.
     session_reused: bool = False
+    #: What became of a session offered for resumption (`session.Resumption`).
+    resumption: Resumption = "none"
 
 
 class Output(Protocol):

@@ -347,6 +347,7 @@ class ExpectServerHello:
             # ticket, the random one we sent).
             if message.session_id and message.session_id == self.hello.message.session_id:
                 return _resumed(self.hello, offer, message, raw, self.transcript, out)
+            neg.resumption = "declined"
             decide(out, "session", "full handshake", "the server did not echo our session_id: it did not "
                    "resume the session")
         neg.session_id = message.session_id
@@ -385,6 +386,7 @@ def _resumed(hello: _Hello, offer: _Offer, message: ServerHello, raw: bytes, tra
     renew = find_extension(message.extensions, SessionTicket) is not None
     neg.version, neg.cipher_suite, neg.server_random = message.server_version, message.cipher_suite, message.random
     neg.server_name, neg.session_id, neg.new_session_ticket = hello.sni, message.session_id, renew
+    neg.resumption = "resumed"
     neg.peer_certificate_chain = offer.restored.peer_chain
     neg.verified_certificate_chain = offer.restored.verified_chain
     how = "by its ticket" if offer.by_ticket else "by its session id"
@@ -814,7 +816,7 @@ class ExpectResumedFinished:
         neg = out.negotiated
         neg.server_verify_data = check_finished(
             out, self.suite, self.master_secret, self.transcript, message, "server",
-            "handshake messages up to the server's ChangeCipherSpec")
+            "ClientHello, ServerHello and any NewSessionTicket")
         self.transcript.add(raw)
         neg.client_verify_data = send_finished(out, self.suite, self.master_secret, self.transcript,
                                                self.keys.client_write, "client")

@@ -57,7 +57,7 @@ from ..crypto.credentials import Credential, CredentialChoice, choose_credential
 from ..crypto.dhe import FFDHE_GROUPS
 from ..crypto.kx import ECDHE_GROUPS
 from ..crypto.suites import SUITES, AEADKind, KeyExchange, SuiteSpec
-from ..crypto.tickets import OVERHEAD, open_ticket, seal_ticket
+from ..crypto.tickets import OVERHEAD, open_ticket, seal_ticket, why_not_opened
 from ..crypto.x509 import parse_chain, verify_client_chain
 from ..enums import (
     AlertDescription,
@@ -295,6 +295,8 @@ def _find_session(config: ServerConfig, hello: ClientHello, out: Output) -> _Fou
     """The session the ClientHello offers: a non-empty SessionTicket is opened; otherwise a session_id
     is looked up in the store. None (with the reason traced) when there is none to be had."""
     ticket = find_extension(hello.extensions, SessionTicket)
+    if (ticket is not None and ticket.ticket) or hello.session_id:
+        out.negotiated.resumption = "unknown"  # until found
     if ticket is not None and ticket.ticket:
         offered = f"ticket of {len(ticket.ticket)} bytes"
         if config.ticket_keys is None:
@@ -307,8 +309,9 @@ def _find_session(config: ServerConfig, hello: ClientHello, out: Output) -> _Fou
             return None
         opened = open_ticket(keys, ticket.ticket)
         if opened is None:
-            decide(out, "session", "full handshake",
-                   f"{offered}: not opened (a key name the server no longer has, truncated or tampered)")
+            if out.tracer is not None:
+                decide(out, "session", "full handshake",
+                       f"{offered}: not opened: {why_not_opened(keys, ticket.ticket)}")
             return None
         plaintext, index = opened
         try:
@@ -380,6 +383,7 @@ def _resumable(config: ServerConfig, hello: ClientHello, found: _Found, server_n
             alpn = _NO_ALPN
         why = "ALPN choice would differ" if alpn != session.alpn_protocol else None
     if why is not None:
+        out.negotiated.resumption = "expired" if session.expired(config.clock()) else "declined"
         decide(out, "session", "full handshake", f"{found.offered}: {why}")
         return None
     if find_extension(hello.extensions, ExtendedMasterSecret) is None:
@@ -419,8 +423,9 @@ def _abbreviated(config: ServerConfig, hello: ClientHello, raw: bytes, resume: _
     neg.cipher_suite, neg.extended_master_secret, neg.alpn_protocol = session.cipher_suite, True, resume.alpn
     neg.peer_certificate_chain, neg.verified_certificate_chain = restored.peer_chain, restored.verified_chain
     neg.session_id, neg.new_session_ticket = hello.session_id, resume.renew
+    neg.resumption = "resumed"
     if out.tracer is not None:
-        decide(out, "session", "resumed", resume.how + (", renewed because an older key" if resume.renew else ""))
+        decide(out, "session", "resumed", resume.how + (", renewed: an older key sealed it" if resume.renew else ""))
         decide(out, "cipher suite", session.cipher_suite.name, "the resumed session's")
         decide(out, "extended master secret", "yes", "the resumed session's; the client offered it")
     # The reply carries only extensions the client offered (§7.4.1.4), and no server_name when
@@ -829,7 +834,8 @@ class ExpectFinished:
         neg = out.negotiated
         neg.client_verify_data = check_finished(
             out, self.suite, self.master_secret, self.transcript, message, "client",
-            "handshake messages up to ClientKeyExchange")
+            # A client certificate (none in a full handshake without one) is followed by its CertificateVerify.
+            f"handshake messages up to {'CertificateVerify' if neg.peer_certificate_chain else 'ClientKeyExchange'}")
         self.transcript.add(raw)
         issue, session, ticket = self.issue, None, None
         if issue is not None:

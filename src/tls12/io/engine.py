@@ -4,6 +4,12 @@ buffer, and the stdlib-shaped answers about the session.
 The engine never does I/O. Its owner moves bytes: `feed()` what the peer
 sent, `outgoing()` what must go to the peer (always flushed, even after a
 failure, so the alert reaches the peer).
+
+It also keeps the context's books, as OpenSSL keeps them for
+`session_stats()`: a handshake is counted when it starts (`start()`), and once
+it completes (`finish()`) whether a session was resumed, missed or found
+expired; a client's session then goes into its context's cache, and one
+offered from the cache is forgotten if the handshake fails (`failed()`).
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from ..connection import ClientConnection, ServerConnection
 from ..crypto.suites import SUITES
 from ..errors import NoClientCertificate, TLSError
 from ..events import ApplicationDataReceived, ConnectionClosed
+from ..session import CLIENT_SESSION_LIFETIME, Session
 from .certdict import certificate_dict
 from .settings import ContextSettings
 from .ssl_errors import SSLError, missing_client_certificate, to_ssl_error
+from .sslsession import CacheKey, SSLSession, check_session
 
 __all__ = ["Engine", "SessionInfo"]
 
@@ -79,19 +87,69 @@ class Plaintext:
         return done
 
 
-class Engine:
-    __slots__ = ("conn", "plain", "peer_closed", "server_hostname", "verified")
+#: session_stats() keys counted when a handshake completes, by what became of an offered session.
+_CLIENT_OUTCOMES = {"resumed": "hits", "declined": "misses"}
+_SERVER_OUTCOMES = {"resumed": "hits", "unknown": "misses", "expired": "timeouts"}
 
-    def __init__(self, conn: ClientConnection | ServerConnection, server_hostname: str | None, verified: bool) -> None:
+
+class Engine:
+    __slots__ = ("cache_key", "cached", "completed", "conn", "peer_closed", "plain", "requested", "server_hostname",
+                 "started", "verified")
+
+    def __init__(self, conn: ClientConnection | ServerConnection, server_hostname: str | None, verified: bool,
+                 requested: SSLSession | None = None, cache_key: CacheKey | None = None,
+                 cached: Session | None = None) -> None:
         self.conn = conn
         self.plain = Plaintext()
         self.peer_closed = False
         self.server_hostname = server_hostname
         self.verified = verified
+        #: The session given with `session=` (or set before the handshake), offered if it may be.
+        self.requested = requested
+        #: Where a client's session goes in its context's cache (None: it is not cached), and the
+        #: session taken from there to offer, if any.
+        self.cache_key = cache_key
+        self.cached = cached
+        self.started = False
+        #: The connection's session, once the handshake is complete.
+        self.completed: SSLSession | None = None
 
     @property
     def handshake_complete(self) -> bool:
         return self.conn.handshake_complete
+
+    def start(self, context: ContextSettings) -> None:
+        """The first step of the handshake: counted as OpenSSL counts it (connect, accept)."""
+        if not self.started:
+            self.started = True
+            context._count("accept" if isinstance(self.conn, ServerConnection) else "connect")
+
+    def finish(self, context: ContextSettings) -> None:
+        """Once, when the handshake has completed: the counts, the client's cache, the session."""
+        if self.completed is not None:
+            return
+        conn = self.conn
+        session = conn.session
+        if isinstance(conn, ServerConnection):
+            outcome = _SERVER_OUTCOMES.get(conn.resumption)
+            context._count("accept_good", *(() if outcome is None else (outcome,)))
+            lifetime = context._server_config().session_lifetime
+        else:
+            outcome = _CLIENT_OUTCOMES.get(conn.resumption)
+            context._count("connect_good", *(() if outcome is None else (outcome,)))
+            lifetime = CLIENT_SESSION_LIFETIME
+            if session is not None and self.cache_key is not None:
+                context._keep_session(self.cache_key, session)
+        self.completed = SSLSession._create(context, session, int(context._now()), lifetime)
+
+    def failed(self, context: ContextSettings) -> None:
+        """The handshake failed: a session offered from the cache is not offered again."""
+        if self.cached is not None and self.cache_key is not None and self.conn.failure is not None:
+            context._forget_session(self.cache_key, self.cached)
+
+    def ssl_session(self) -> SSLSession | None:
+        """The connection's session once the handshake is complete; before, the one it was given."""
+        return self.completed if self.conn.handshake_complete else self.requested
 
     def feed(self, data: bytes) -> None:
         """Bytes from the peer (b"" for EOF). Raises the stdlib-shaped error on failure."""
@@ -141,12 +199,15 @@ class SessionInfo:
     """The read-only `ssl.SSLObject`/`SSLSocket` members about the session.
 
     Like the ssl module: before the handshake (or on a socket not yet
-    connected) the answers are None; `getpeercert()` raises."""
+    connected) the answers are None, but `session_reused` (False before the
+    handshake, None on a socket not connected) and `session` (the one given,
+    if any); `getpeercert()` raises."""
 
     _engine: Engine | None
     _context: ContextSettings
     _server_side: bool
     _server_hostname: str | None
+    _session: Any  # what `session=` gave or `session` was set to, checked when the engine is made
 
     @property
     def context(self) -> Any:
@@ -242,12 +303,37 @@ class SessionInfo:
         return engine.conn.client_finished if engine is not None else None
 
     @property
-    def session(self) -> None:
-        return None
+    def session(self) -> SSLSession | None:
+        """As in the ssl module: after the handshake, its session (on a server too); before, the one
+        given with `session=` or set, if any; None on a socket not connected, or closed."""
+        engine = self._engine
+        return None if engine is None else engine.ssl_session()
+
+    @session.setter
+    def session(self, value: Any) -> None:
+        """Checked and refused as the ssl module does: not a tls12 `SSLSession` (TypeError), one of
+        another context, on a server, after the handshake (ValueError). Set before the handshake
+        starts, the session is offered; set while it is under way, it changes nothing. On a socket
+        not connected it is only kept, and checked when the socket connects."""
+        self._session = value
+        engine = self._engine
+        if engine is None:
+            return
+        check_session(value, self._context, self._server_side)
+        if engine.handshake_complete:
+            raise ValueError("Cannot set session after handshake.")
+        if not engine.started:
+            self._engine = self._new_engine()
 
     @property
-    def session_reused(self) -> bool:
-        return False
+    def session_reused(self) -> bool | None:
+        """Whether the handshake resumed a session; None on a socket not connected, or closed."""
+        engine = self._engine
+        return None if engine is None else engine.conn.session_reused
+
+    def _new_engine(self) -> Engine:
+        """A new engine for this object, with `_session` (to offer before the handshake starts)."""
+        raise NotImplementedError
 
     def verify_client_post_handshake(self) -> None:
         raise NotImplementedError("post-handshake authentication is a TLS 1.3 feature")

@@ -69,8 +69,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("OP_DONT_INSERT_EMPTY_FRAGMENTS", 0x800, "accepted", "accepted", "concerns CBC in TLS 1.0 only"),
     Option("OP_NO_QUERY_MTU", 0x1000, "accepted", "accepted", "DTLS only"),
     Option("OP_COOKIE_EXCHANGE", 0x2000, "accepted", "accepted", "DTLS only"),
-    Option("OP_NO_TICKET", int(ssl.OP_NO_TICKET), "accepted", "accepted",
-           "tls12 issues and uses no session tickets either way"),
+    Option("OP_NO_TICKET", int(ssl.OP_NO_TICKET), "honoured", "honoured",
+           "no RFC 5077 session tickets: a client neither asks for nor presents one, a server issues none and "
+           "opens none; sessions resume by session ID"),
     Option("OP_CISCO_ANYCONNECT", 0x8000, "accepted", "accepted", "DTLS only"),
     Option("OP_NO_SESSION_RESUMPTION_ON_RENEGOTIATION", 0x10000, "accepted", "accepted",
            "tls12 never renegotiates"),
@@ -231,5 +232,16 @@ SETTINGS: tuple[Setting, ...] = (
             "CertificateRequest takes",
             "other keys (`KEY_TYPE_UNSUPPORTED`), smaller RSA keys (`EE_KEY_TOO_SMALL`, `CA_KEY_TOO_SMALL`), a key "
             "that is not the certificate's (`KEY_VALUES_MISMATCH`)"),
-    Setting("`set_npn_protocols()`, `session=`", "", "always (NPN is obsolete; no resumption)"),
+    Setting("`session=`, `session`",
+            "a `tls12.SSLSession` this context made, on a client before its handshake (`wrap_socket()`, "
+            "`wrap_bio()`, the socket's or object's `session`), as in the stdlib",
+            "an `ssl.SSLSession` or anything else (`TypeError`), a session of another context, on a server, "
+            "after the handshake (`ValueError`), with the stdlib's messages"),
+    Setting("`client_session_cache` (tls12's own)",
+            "`True` (the default on a context that may connect): the session of each handshake is kept by server "
+            "name and port (1,000 at most, until they expire) and offered on the next connection there; "
+            "`wrap_bio()` (asyncio) keys it by server name alone and caches nothing without one. `False` turns it "
+            "off, as in the stdlib",
+            "`True` on a `PROTOCOL_TLS_SERVER` context (`ValueError`)"),
+    Setting("`set_npn_protocols()`", "", "always (NPN is obsolete)"),
 )

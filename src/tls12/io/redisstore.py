@@ -137,6 +137,10 @@ def _reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
+#: The largest session value stored or read (a session with a long client chain stays well below).
+MAX_SESSION_VALUE = 256 * 1024
+
+
 class RedisSessionStore:
     """A `SessionStore` in Redis: every worker of a fleet finds every session by its ID.
 
@@ -144,10 +148,12 @@ class RedisSessionStore:
     session ID; values are the sessions' bytes, expiring after their TTL (Redis drops them)."""
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT, prefix: bytes = DEFAULT_PREFIX,
-                 first_pause: float = FIRST_PAUSE, max_pause: float = MAX_PAUSE) -> None:
+                 first_pause: float = FIRST_PAUSE, max_pause: float = MAX_PAUSE,
+                 max_value: int = MAX_SESSION_VALUE) -> None:
         self._link = _Link(url, timeout=timeout, role="session store", first_pause=first_pause,
                            max_pause=max_pause)
         self._prefix = bytes(prefix) + b"s:"
+        self._max_value = max_value
 
     @property
     def available(self) -> bool:
@@ -156,18 +162,20 @@ class RedisSessionStore:
 
     def get(self, key: bytes) -> bytes | None:
         def op(client: redis.Redis) -> bytes | None:
-            value = client.get(self._prefix + key)
-            if value is None:
-                return None
+            # At most max_value + 1 bytes come back, whatever the store holds: a longer value is no
+            # session of ours, and is never read whole. A missing key reads as b"".
+            value = client.getrange(self._prefix + key, 0, self._max_value)
             if not isinstance(value, bytes):
-                raise TypeError(f"GET answered a {type(value).__name__}")
+                raise TypeError(f"GETRANGE answered a {type(value).__name__}")
+            if not value or len(value) > self._max_value:
+                return None
             return value
 
         return self._link.call(op, None)
 
     def put(self, key: bytes, value: bytes, ttl: int) -> None:
-        if ttl < 1:
-            return  # already expired: nothing to keep
+        if ttl < 1 or len(value) > self._max_value:
+            return  # already expired, or more than get() would read back: nothing to keep
 
         def op(client: redis.Redis) -> None:
             client.set(self._prefix + key, value, ex=ttl)

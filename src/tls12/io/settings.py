@@ -12,12 +12,14 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..config import ClientConfig, ServerConfig
+from ..session import Session
+from .sslsession import CacheKey
 
 __all__ = ["ContextSettings"]
 
 
 class ContextSettings(Protocol):
-    """The context's settings a connection reads, and the counters it bumps."""
+    """The context's settings a connection reads, the counters it bumps, and a client's session cache."""
 
     @property
     def protocol(self) -> ssl._SSLMethod: ...
@@ -35,7 +37,15 @@ class ContextSettings(Protocol):
 
     def _server_config(self) -> ServerConfig: ...
 
-    def _count(self, key: str) -> None: ...
+    def _count(self, *keys: str) -> None: ...
+
+    def _now(self) -> float: ...
+
+    def _cached_session(self, key: CacheKey) -> Session | None: ...
+
+    def _keep_session(self, key: CacheKey, session: Session) -> None: ...
+
+    def _forget_session(self, key: CacheKey, session: Session) -> None: ...
 
     def wrap_socket(
         self,

@@ -22,6 +22,15 @@ certificate policy (CERT_NONE asks for none, CERT_OPTIONAL asks and accepts a
 client without one, CERT_REQUIRED refuses that client), and the store that
 `load_verify_locations()`/`load_default_certs()` fill is what a client's chain
 must reach (nothing loaded: every client certificate is from an unknown CA).
+
+Sessions: a context that may serve keeps one session store and one source of
+ticket keys for its whole life, given to every configuration it builds, so a
+change of settings loses no session; the configuration's policy fingerprint
+keeps a session from resuming under verification settings other than those
+that admitted its peer. A context that may connect keeps its own sessions by
+(server name, port) and offers them again by itself (`client_session_cache`),
+as the ssl module does not; an `SSLSession` it made may also be given back
+with `session=` as under the ssl module.
 """
 
 from __future__ import annotations
@@ -44,14 +53,17 @@ from ..config import DEFAULT_GROUPS, SPOKEN_SUITES, ClientConfig, ServerConfig
 from ..crypto import der
 from ..crypto.credentials import Credential
 from ..crypto.dhe import FFDHE_GROUPS
+from ..crypto.tickets import RotatingTicketKeys
 from ..crypto.x509 import MIN_RSA_BITS, load_anchor_der, load_pem_certificates, load_trust_pem, system_trust_anchors
 from ..enums import CipherSuite, NamedGroup
+from ..session import MemorySessionStore, Session
 from .certdict import certificate_dict
 from .ciphers import cipher_info, select_suites, stdlib_default_suites
 from .credentials import server_identity, with_credential
 from .keylog import key_log_writer
 from .policy import DEFAULT_OPTIONS, MAXIMUM_VERSIONS, MINIMUM_VERSIONS, check_options
 from .sslobject import SSLObject
+from .sslsession import CacheKey, ClientSessionCache, SettableClock
 from .sslsocket import SSLSocket
 
 __all__ = ["SSLContext", "create_default_context"]
@@ -150,6 +162,13 @@ class SSLContext(ssl.SSLContext):
         self._t_stats = dict.fromkeys(
             ("number", "connect", "connect_good", "connect_renegotiate", "accept", "accept_good",
              "accept_renegotiate", "hits", "misses", "timeouts", "cache_full"), 0)
+        # Sessions: one clock for all (tests move it), the server's store and ticket keys, the
+        # client's cache; each only on a context that may take that side.
+        self._t_clock = SettableClock()
+        may_serve, may_connect = protocol != ssl.PROTOCOL_TLS_CLIENT, protocol != ssl.PROTOCOL_TLS_SERVER
+        self._t_session_store = MemorySessionStore(clock=self._t_clock) if may_serve else None
+        self._t_ticket_keys = RotatingTicketKeys(clock=self._t_clock) if may_serve else None
+        self._t_client_sessions = ClientSessionCache(clock=self._t_clock) if may_connect else None
 
     def _changed(self) -> None:
         self._t_client_config = None
@@ -173,6 +192,8 @@ class SSLContext(ssl.SSLContext):
                 cipher_suites=self._suites(),
                 # What load_cert_chain() loaded, offered when a server asks (the core picks one).
                 client_credentials=self._t_credentials,
+                session_tickets=not self._t_options & ssl.OP_NO_TICKET,
+                clock=self._t_clock,
             )
             self._t_client_config = config
         return config
@@ -208,6 +229,11 @@ class SSLContext(ssl.SSLContext):
                 key_log=self._t_keylog,
                 groups=self._groups(server=True),
                 cipher_suites=suites,
+                # The context's own, whatever configuration it builds next: its sessions survive a
+                # change of settings (a changed client policy keeps them from resuming).
+                session_store=self._t_session_store,
+                ticket_keys=None if self._t_options & ssl.OP_NO_TICKET else self._t_ticket_keys,
+                clock=self._t_clock,
                 **extra,
             )
             self._t_server_config = config
@@ -228,9 +254,49 @@ class SSLContext(ssl.SSLContext):
             ffdhe = (self._t_dh_group,)
         return ecdhe + ffdhe
 
-    def _count(self, key: str) -> None:
+    def _count(self, *keys: str) -> None:
         with self._t_lock:
-            self._t_stats[key] += 1
+            for key in keys:
+                self._t_stats[key] += 1
+
+    # -- a client's sessions ------------------------------------------------------
+
+    def _now(self) -> float:
+        return self._t_clock()
+
+    def _cached_session(self, key: CacheKey) -> Session | None:
+        cache = self._t_client_sessions
+        return None if cache is None else cache.get(key)
+
+    def _keep_session(self, key: CacheKey, session: Session) -> None:
+        """Cache a client's session, if the handshake that made it admitted the server as this context
+        would now (settings may have changed while it ran)."""
+        cache = self._t_client_sessions
+        if cache is not None and session.policy == self._client_config().session_policy:
+            cache.put(key, session)
+
+    def _forget_session(self, key: CacheKey, session: Session) -> None:
+        cache = self._t_client_sessions
+        if cache is not None:
+            cache.discard(key, session)
+
+    @property
+    def client_session_cache(self) -> bool:
+        """tls12's own: a client context caches the session of each handshake by (server name, port)
+        and offers it again on the next connection there (`wrap_socket()`, and `wrap_bio()` by server
+        name alone, as asyncio does not say the port), unless `session=` gives one. True by default;
+        False turns it off and forgets what was cached, as under the ssl module, which caches no
+        client sessions. A server context has none (False; setting True raises ValueError)."""
+        return self._t_client_sessions is not None
+
+    @client_session_cache.setter
+    def client_session_cache(self, value: bool) -> None:
+        if not value:
+            self._t_client_sessions = None
+        elif self._t_client_sessions is None:
+            if self._t_protocol == ssl.PROTOCOL_TLS_SERVER:
+                raise ValueError("SSLContext is not a client context.")
+            self._t_client_sessions = ClientSessionCache(clock=self._t_clock)
 
     @property
     def _ignore_unexpected_eof(self) -> bool:
@@ -597,8 +663,18 @@ class SSLContext(ssl.SSLContext):
         self.sni_callback = server_name_callback
 
     def session_stats(self) -> dict[str, int]:
+        """The stdlib's counters, for what happened here. `number`: the sessions held (a server's by
+        session ID, a client's cache); `cache_full`: those dropped to make room. `hits`: handshakes that
+        resumed; `misses`: a session offered and not found (a server: an unknown session ID or a ticket
+        it could not open; a client: the server did a full handshake); `timeouts`: a server found the
+        session offered expired. Renegotiations: none, ever."""
+        store, cache = self._t_session_store, self._t_client_sessions
+        held = (len(store) if store is not None else 0) + (len(cache) if cache is not None else 0)
+        dropped = (store.evicted if store is not None else 0) + (cache.evicted if cache is not None else 0)
         with self._t_lock:
-            return dict(self._t_stats)
+            stats = dict(self._t_stats)
+        stats["number"], stats["cache_full"] = held, dropped
+        return stats
 
     def __reduce__(self) -> Any:
         raise TypeError("cannot pickle 'tls12.SSLContext' object")

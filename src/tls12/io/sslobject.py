@@ -19,6 +19,7 @@ from ..errors import ApplicationAlert, HandshakeFailure, InternalError
 from .engine import Engine, SessionInfo
 from .settings import ContextSettings
 from .ssl_errors import SSLError, want_read
+from .sslsession import CacheKey, check_session
 
 __all__ = ["SSLObject"]
 
@@ -39,32 +40,44 @@ def _ssl_error(message: str) -> ssl.SSLError:
     return exc
 
 
-def new_engine(context: ContextSettings, server_side: bool, server_hostname: str | None, sslobj: Any) -> Engine:
+def new_engine(context: ContextSettings, server_side: bool, server_hostname: str | None, sslobj: Any,
+               session: Any = None, cache_key: CacheKey | None = None) -> Engine:
     """A core connection configured from the context, for either side.
 
     `sslobj` is the socket or object the connection belongs to: an
     `sni_callback` gets it, and may switch its `context`; from then on the
-    connection is served by that context's settings, its key log included."""
+    connection is served by that context's settings, its key log and its
+    sessions included (a session is resumed only by the context that made it).
+
+    A client offers `session` (an `SSLSession` of this context), or else the
+    one its context's cache holds under `cache_key`; its session goes there
+    once the handshake is complete."""
     if server_side and context.protocol == ssl.PROTOCOL_TLS_CLIENT:
         raise _ssl_error("Cannot create a server socket with a PROTOCOL_TLS_CLIENT context")
     if not server_side and context.protocol == ssl.PROTOCOL_TLS_SERVER:
         raise _ssl_error("Cannot create a client socket with a PROTOCOL_TLS_SERVER context")
     if server_side:
+        if session is not None:
+            check_session(session, context, server_side)
         config = context._server_config()
         choose = None
         if context.sni_callback is not None:
             config = _sni_config(config, sslobj)
             choose = _sni_chooser(context, sslobj)
         conn: ClientConnection | ServerConnection = ServerConnection(config, config_for_name=choose)
-        context._count("accept")
         # A server keeps a client's chain only once it verified it: the handshake fails otherwise.
         return Engine(conn, None, verified=True)
     if context.check_hostname and server_hostname is None:
         raise ValueError("check_hostname requires server_hostname")
+    requested = None if session is None else check_session(session, context, server_side)
+    cached = None
+    if requested is None and cache_key is not None:
+        cached = context._cached_session(cache_key)
     client_config = context._client_config()
-    conn = ClientConnection(client_config, server_name=server_hostname)
-    context._count("connect")
-    return Engine(conn, server_hostname, verified=client_config.verify_certificates)
+    conn = ClientConnection(client_config, server_name=server_hostname,
+                            session=requested._session if requested is not None else cached)
+    return Engine(conn, server_hostname, verified=client_config.verify_certificates, requested=requested,
+                  cache_key=cache_key, cached=cached)
 
 
 def _sni_config(config: ServerConfig, sslobj: Any) -> ServerConfig:
@@ -108,7 +121,6 @@ class SSLObject(SessionInfo):
     _engine: Engine  # never None here, unlike on a socket not yet connected
     _incoming: ssl.MemoryBIO
     _outgoing: ssl.MemoryBIO
-    _good_counted: bool
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         raise TypeError(f"{type(self).__name__} does not have a public constructor; use SSLContext.wrap_bio()")
@@ -123,8 +135,6 @@ class SSLObject(SessionInfo):
         session: Any = None,
         context: ContextSettings | None = None,
     ) -> SSLObject:
-        if session is not None:
-            raise NotImplementedError("tls12 does not resume sessions")
         if context is None:  # pragma: no cover - only SSLContext calls this
             raise TypeError("context is required")
         self = cls.__new__(cls)
@@ -133,9 +143,19 @@ class SSLObject(SessionInfo):
         self._server_side = server_side
         self._context = context
         self._server_hostname = _hostname(server_hostname)
-        self._engine = new_engine(context, server_side, self._server_hostname, self)
-        self._good_counted = False
+        self._session = session
+        self._engine = self._new_engine()
         return self
+
+    def _new_engine(self) -> Engine:
+        # The port is not to be seen from here (asyncio's transport knows it, and does not say): a
+        # client's session is cached by its server name alone. That is safe: only a server holding the
+        # session's master secret (one sharing the store or ticket keys of the server verified for this
+        # name, under the same verification policy) can resume it; another port of the name gets a full
+        # handshake. Without a name nothing ties a session to a server: nothing is cached.
+        hostname = self._server_hostname
+        key = None if self._server_side or hostname is None else (hostname, None)
+        return new_engine(self._context, self._server_side, hostname, self, session=self._session, cache_key=key)
 
     # -- moving bytes -------------------------------------------------------------
 
@@ -168,14 +188,17 @@ class SSLObject(SessionInfo):
 
     def do_handshake(self) -> None:
         engine = self._engine
+        engine.start(self._context)
         self._push()
-        while not engine.handshake_complete:
-            engine.raise_pending_failure()
-            if not self._pull():
-                raise want_read()
-        if not self._good_counted:
-            self._good_counted = True
-            self._context._count("accept_good" if self._server_side else "connect_good")
+        try:
+            while not engine.handshake_complete:
+                engine.raise_pending_failure()
+                if not self._pull():
+                    raise want_read()
+        except SSLError:
+            engine.failed(self._context)
+            raise
+        engine.finish(self._context)
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         if not self._engine.handshake_complete:

@@ -30,6 +30,7 @@ from .linger import linger
 from .settings import ContextSettings
 from .ssl_errors import SSLEOFError, SSLError, SSLWantWriteError, want_read, want_write
 from .sslobject import _hostname, new_engine
+from .sslsession import CacheKey, check_session
 
 __all__ = ["SSLSocket"]
 
@@ -37,14 +38,13 @@ _READ_SIZE = 4 * (2**14 + 2048 + 5)  # a few records per system call
 _SENDALL_CHUNK = 2**16
 
 
-class SSLSocket(SessionInfo, ssl.SSLSocket):
+class SSLSocket(SessionInfo, ssl.SSLSocket):  # type: ignore[misc]  # session: a tls12.SSLSession
     """A TLS 1.2 socket. Create it with `tls12.SSLContext.wrap_socket()`."""
 
     _engine: Engine | None
     _context: ContextSettings
     _out: bytearray
     _partial_send: int | None
-    _good_counted: bool
     _after_unwrap: bytearray
     _connected: bool
     do_handshake_on_connect: bool
@@ -70,8 +70,8 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):
             raise NotImplementedError("only stream sockets are supported")
         if server_side and server_hostname:
             raise ValueError("server_hostname can only be specified in client mode")
-        if session is not None:
-            raise NotImplementedError("tls12 does not resume sessions")
+        if server_side and session is not None:
+            raise ValueError("session can only be specified in client mode")
         hostname = _hostname(server_hostname)
         if not server_side and context.check_hostname and not hostname:
             raise ValueError("check_hostname requires server_hostname")
@@ -84,12 +84,12 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):
         self._context = context
         self._server_side = server_side
         self._server_hostname = hostname
+        self._session = session
         self.do_handshake_on_connect = do_handshake_on_connect
         self.suppress_ragged_eofs = suppress_ragged_eofs
         self._engine = None
         self._out = bytearray()
         self._partial_send = None
-        self._good_counted = False
         self._after_unwrap = bytearray()
         self._connected = False
         self.settimeout(timeout)
@@ -102,13 +102,25 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):
         self._connected = True
         try:
             self._start()
-        except (OSError, ValueError):
+        except (OSError, ValueError, TypeError):
             self.close()  # as the ssl module does: a failed handshake does not leak the socket
             raise
         return self
 
+    def _new_engine(self) -> Engine:
+        return new_engine(self._context, self._server_side, self._server_hostname, self, session=self._session,
+                          cache_key=None if self._server_side else self._cache_key())
+
+    def _cache_key(self) -> CacheKey | None:
+        """Where the context caches this client's session: (server name, port). Without a server
+        name, the peer's IP address stands for it; a socket without a port caches by name alone."""
+        peer = self.getpeername()
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            return (self._server_hostname or str(peer[0]), int(peer[1]))
+        return None if self._server_hostname is None else (self._server_hostname, None)
+
     def _start(self) -> None:
-        self._engine = new_engine(self._context, self._server_side, self._server_hostname, self)
+        self._engine = self._new_engine()
         if self.do_handshake_on_connect:
             if self.gettimeout() == 0.0:
                 raise ValueError("do_handshake_on_connect should not be specified for non-blocking sockets")
@@ -131,15 +143,6 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):
     @server_hostname.setter
     def server_hostname(self, value: str | None) -> None:
         raise AttributeError("server_hostname is fixed when the socket is wrapped")
-
-    @property
-    def session(self) -> None:
-        return None
-
-    @session.setter
-    def session(self, value: Any) -> None:
-        if value is not None:
-            raise NotImplementedError("tls12 does not resume sessions")
 
     # -- where the ssl module keeps OpenSSL ----------------------------------------------
 
@@ -227,6 +230,7 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):
     def do_handshake(self, block: bool = False) -> None:
         self._check_connected()
         engine = self._tls("Handshake")
+        engine.start(self._context)
         timeout = self.gettimeout()
         try:
             if timeout == 0.0 and block:
@@ -237,15 +241,14 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):
                 self._fill(engine)
                 self._flush()
         except SSLError:
+            engine.failed(self._context)
             if self._server_side and engine.conn.failure is not None:
                 # The refusal (its alert is out) must reach the client rather than a TCP reset.
                 linger(self)
             raise
         finally:
             self.settimeout(timeout)
-        if not self._good_counted:
-            self._good_counted = True
-            self._context._count("accept_good" if self._server_side else "connect_good")
+        engine.finish(self._context)
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         engine = self._tls("Read")
@@ -410,6 +413,9 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):
             raise ValueError("can't connect in server-side mode")
         if self._connected or self._engine is not None:
             raise ValueError("attempt to connect already-connected SSLSocket!")
+        if self._session is not None:
+            # As the ssl module does: a session set on the socket before it connected is checked first.
+            check_session(self._session, self._context, self._server_side)
         if connect_ex:
             result = socket.socket.connect_ex(self, address)
             if result != 0:

@@ -65,6 +65,12 @@ _APPLICATION_DATA = int(ContentType.APPLICATION_DATA)
 _CHANGE_CIPHER_SPEC = int(ContentType.CHANGE_CIPHER_SPEC)
 _TLS1_2 = int(ProtocolVersion.TLS1_2)
 
+# ApplicationDataReceived is a frozen dataclass, whose __init__ sets its field through
+# object.__setattr__; the short path makes the same object and fills its slot directly:
+# 0.1 µs per record (bench 256 B: 0.41x -> 0.43x).
+_new_object = object.__new__
+_set_data = ApplicationDataReceived.__dict__["data"].__set__
+
 #: Consecutive records that carry nothing (empty application data, warning alerts, refused or
 #: ignored handshake messages, handshake fragments after the handshake) tolerated once the
 #: handshake is complete; one more ends the connection.
@@ -204,8 +210,7 @@ class RecordLayer:
         cipher = self._read_cipher
         if cipher is None:
             return content_type, bytes(buf[pos + HEADER_LEN : end])
-        with memoryview(buf) as view, view[pos + HEADER_LEN : end] as body:
-            plaintext = cipher.open(content_type, version, body)
+        plaintext = cipher.open_at(content_type, version, buf, pos + HEADER_LEN, end)
         if content_type == _APPLICATION_DATA:
             if plaintext:
                 self.carried()
@@ -214,9 +219,9 @@ class RecordLayer:
         return content_type, plaintext
 
     def open_application_data(self, data: bytes | bytearray | memoryview,
-                              events: list[Event]) -> memoryview | bytes | None:
+                              events: list[Event]) -> bytes | bytearray | memoryview | None:
         """The short path: open the run of whole application-data records at the start of `data`
-        (the caller's bytes, not copied) into `events`, each held to `check_header()`; returns
+        (the caller's bytes, not buffered) into `events`, each held to `check_header()`; returns
         what is left (b"" if nothing). It stops at anything else (another content type, an empty
         or partial record), which the caller hands to `feed()` and `next_record()`. Returns None,
         having done nothing, if part of a record is buffered: that one comes first. The read
@@ -226,26 +231,29 @@ class RecordLayer:
         cipher = self._read_cipher
         assert cipher is not None
         overhead = cipher.overhead
-        view = memoryview(data)
-        total = len(view)
+        total = len(data)
         pos = 0
         try:
             # Method calls rather than bound locals: a call usually holds one record.
             while total - pos >= HEADER_LEN:
-                content_type, version, length = _HEADER.unpack_from(view, pos)
+                content_type, version, length = _HEADER.unpack_from(data, pos)
                 end = pos + HEADER_LEN + length
                 if content_type != _APPLICATION_DATA or length <= overhead or end > total:
                     break
                 self.check_header(content_type, version, length)
-                events.append(ApplicationDataReceived(cipher.open(content_type, version, view[pos + HEADER_LEN : end])))
+                event = _new_object(ApplicationDataReceived)
+                # The cipher slices the caller's bytes once, rather than a memoryview of them:
+                # making the view costs more than copying the body (bench 256 B: 0.43x -> 0.48x).
+                _set_data(event, cipher.open_at(content_type, version, data, pos + HEADER_LEN, end))
+                events.append(event)
                 pos = end
         except TLSError as exc:
-            # Drop the frames that still hold views of the caller's buffer.
+            # Drop the frames that still hold the caller's buffer (a view of it, if it was one).
             raise exc.with_traceback(None) from None
         if not pos:
-            return view
+            return data
         self.useless = 0  # carried(), without a call per receive
-        return view[pos:] if pos < total else b""
+        return data[pos:] if pos < total else b""
 
     def peek(self) -> tuple[int, int, int, bytes | None] | None:
         """The next whole record's (type, version, length, explicit nonce), unconsumed; the explicit

@@ -2,9 +2,9 @@
 // driven by tests/interop/test_peer_java.py. Everything stays on 127.0.0.1.
 //
 //   java TlsPeer client -port P -ca CA.pem [-sni NAME] [-alpn a,b] [-send TEXT] [-bulk N] [-close us|peer]
-//                       [-cert CLIENT.pem -key CLIENT.key]
+//                       [-cert CLIENT.pem -key CLIENT.key] [-connections N]
 //   java TlsPeer server -cert CERT.pem -key KEY.pem [-alpn a,b] [-close-after N] [-suites S1,S2]
-//                       [-client-ca CA.pem]
+//                       [-client-ca CA.pem] [-connections N]
 //
 // Groups come from -Djdk.tls.namedGroups=... on the java command line. The client
 // sends TEXT (or N bytes in mixed write sizes from a second thread), reads the echo,
@@ -15,6 +15,13 @@
 // A client given -cert/-key holds that client certificate (JSSE's key manager sends it when it
 // fits the server's CertificateRequest); a server given -client-ca requires a client certificate
 // (setNeedClientAuth) and verifies it against that CA. HANDSHAKE reports the peer's leaf (peer=CN).
+//
+// With -connections N, the client makes N connections one after the other from one SSLContext, and
+// the server accepts N from one: JSSE's session cache (the client's keyed by host and port) resumes
+// sessions across them, by session ID or, where both sides enable it, by RFC 5077 ticket
+// (-Djdk.tls.client.enableSessionTicketExtension, -Djdk.tls.server.enableSessionTicketExtension).
+// JSSE has no "resumed" flag: HANDSHAKE reports the session's ID (session_id=hex) and creation time
+// (created=ms), and a connection resumed an earlier one's session when both are the same as its.
 import javax.net.ssl.*;
 import java.io.*;
 import java.net.InetAddress;
@@ -104,8 +111,11 @@ public class TlsPeer {
                 if (n instanceof SNIHostName) sni = ((SNIHostName) n).getAsciiName();
         }
         String alpn = s.getApplicationProtocol();
+        StringBuilder id = new StringBuilder();
+        for (byte x : ses.getId()) id.append(String.format("%02x", x));
         return "HANDSHAKE version=" + ses.getProtocol() + " cipher=" + ses.getCipherSuite()
                 + " alpn=" + (alpn == null || alpn.isEmpty() ? "-" : alpn) + " sni=" + sni + " peer=" + peerName(ses)
+                + " session_id=" + (id.length() == 0 ? "-" : id) + " created=" + ses.getCreationTime()
                 + " lib=JSSE_" + System.getProperty("java.version");
     }
 
@@ -129,12 +139,23 @@ public class TlsPeer {
         else { System.out.println("FAIL usage: TlsPeer client|server ..."); System.exit(2); }
     }
 
+    static int connections() { return Integer.parseInt(opt("connections", "1")); }
+
     static void client() throws Exception {
-        SSLSocket s = null;
+        SSLContext ctx = null;
         try {
             KeyManager[] km = opt("cert", "").isEmpty() ? null : keyManagers(opt("cert", ""), opt("key", ""));
-            SSLContext ctx = SSLContext.getInstance("TLS");
+            ctx = SSLContext.getInstance("TLS");
             ctx.init(km, trustManagers(opt("ca", "")), null);
+        } catch (Exception e) {
+            fail("setup", e);
+        }
+        for (int i = 0; i < connections(); i++) clientConnection(ctx);
+    }
+
+    static void clientConnection(SSLContext ctx) throws Exception {
+        SSLSocket s = null;
+        try {
             s = (SSLSocket) ctx.getSocketFactory().createSocket();
             s.connect(new InetSocketAddress("127.0.0.1", Integer.parseInt(opt("port", "0"))), 10000);
             s.setSoTimeout(60000);
@@ -212,10 +233,15 @@ public class TlsPeer {
         }
         System.out.println("LISTENING " + ss.getLocalPort());
         System.out.flush();
+        int n = connections();
+        for (int i = 0; i < n; i++) serverConnection(ss, i == n - 1);
+    }
+
+    static void serverConnection(SSLServerSocket ss, boolean last) throws Exception {
         SSLSocket s = null;
         try {
             s = (SSLSocket) ss.accept();
-            ss.close();
+            if (last) ss.close();
             s.setSoTimeout(60000);
             s.startHandshake();
         } catch (Exception e) {

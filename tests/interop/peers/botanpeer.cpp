@@ -5,7 +5,8 @@
 // Everything stays on 127.0.0.1.
 //
 //   botanpeer client -port P -ca CA.pem [-sni NAME] [-cert CLIENT.pem -key CLIENT.key] [-send TEXT]
-//   botanpeer server -cert CERT.pem -key KEY.pem [-client-ca CA.pem]
+//                    [-connections N]
+//   botanpeer server -cert CERT.pem -key KEY.pem [-client-ca CA.pem] [-connections N] [-tickets on|off]
 //
 // A client given -cert/-key offers that chain when the server's CertificateRequest allows its key
 // type; a server given -client-ca names that CA in its CertificateRequest, verifies the client's
@@ -14,6 +15,14 @@
 // answers close_notify. Both print "HANDSHAKE ..." (peer=CN of the peer's leaf, peer_verified)
 // and "RESULT ..." lines; a server prints "LISTENING <port>" first; a failure prints "FAIL ..."
 // and exits 1.
+//
+// Resumption: with -connections N the client makes N connections one after the other and the server
+// accepts N, each side keeping its sessions in one Session_Manager_In_Memory; a server with
+// "-tickets on" also issues RFC 5077 tickets (the credentials' "session-ticket" key). Botan has no
+// "resumed" flag: a handshake in which no Certificate message passed (tls_inspect_handshake_msg) was
+// an abbreviated one, reported as resumed=true, and ticket=true when a NewSessionTicket passed. A
+// resumed server handshake does not call tls_session_established, so HANDSHAKE is printed once the
+// channel is active, from what the hellos said.
 #include <botan/auto_rng.h>
 #include <botan/certstor.h>
 #include <botan/credentials_manager.h>
@@ -22,7 +31,9 @@
 #include <botan/hex.h>
 #include <botan/pkcs8.h>
 #include <botan/tls_client.h>
+#include <botan/tls_ciphersuite.h>
 #include <botan/tls_exceptn.h>
+#include <botan/tls_messages.h>
 #include <botan/tls_policy.h>
 #include <botan/tls_server.h>
 #include <botan/tls_session_manager.h>
@@ -114,7 +125,17 @@ class Credentials : public Botan::Credentials_Manager {
         return m_key.get();
     }
 
+    // A server's RFC 5077 ticket key: none (no tickets) unless enabled.
+    Botan::SymmetricKey psk(const std::string& type, const std::string& context,
+                            const std::string& identity) override {
+        if (type == "tls-server" && context == "session-ticket" && m_ticket_key.length() > 0) return m_ticket_key;
+        return Botan::Credentials_Manager::psk(type, context, identity);
+    }
+
+    void enable_tickets(Botan::RandomNumberGenerator& rng) { m_ticket_key = Botan::SymmetricKey(rng, 32); }
+
   private:
+    Botan::SymmetricKey m_ticket_key;
     std::vector<Botan::X509_Certificate> m_chain;
     std::unique_ptr<Botan::Private_Key> m_key;
     std::unique_ptr<Botan::Certificate_Store_In_Memory> m_store;
@@ -165,16 +186,44 @@ class Peer : public Botan::TLS::Callbacks {
         else std::cout << "ALERT " << alert.type_string() << std::endl;
     }
 
-    bool tls_session_established(const Botan::TLS::Session& session) override {
-        const auto& peer = session.peer_certs();
-        std::string sni = session.server_info().hostname();
-        std::cout << "HANDSHAKE version=" << (session.version() == Botan::TLS::Protocol_Version::TLS_V12 ? "TLSv1.2"
-                                                                                                   : session.version().to_string())
-                  << " cipher=TLS_" << session.ciphersuite().to_string() << " sni=" << (sni.empty() ? "-" : sni)
+    bool tls_session_established(const Botan::TLS::Session&) override {
+        return true;  // keep it in the session manager (a no-op one unless resuming)
+    }
+
+    void tls_inspect_handshake_msg(const Botan::TLS::Handshake_Message& msg) override {
+        switch (msg.type()) {
+            case Botan::TLS::CLIENT_HELLO:
+                sni = static_cast<const Botan::TLS::Client_Hello&>(msg).sni_hostname();
+                break;
+            case Botan::TLS::SERVER_HELLO: {
+                const auto& hello = static_cast<const Botan::TLS::Server_Hello&>(msg);
+                version = hello.version();
+                cipher = hello.ciphersuite();
+                ems = hello.supports_extended_master_secret();
+                break;
+            }
+            case Botan::TLS::CERTIFICATE:
+                full = true;
+                break;
+            case Botan::TLS::NEW_SESSION_TICKET:
+                ticket = true;
+                break;
+            default:
+                break;
+        }
+    }
+
+    // Once the channel is active: what was negotiated, and whether the handshake was a full one.
+    void report(const Botan::TLS::Channel& channel) const {
+        const auto peer = channel.peer_cert_chain();
+        const auto suite = Botan::TLS::Ciphersuite::by_id(cipher);
+        std::cout << "HANDSHAKE version=" << (version == Botan::TLS::Protocol_Version::TLS_V12 ? "TLSv1.2"
+                                                                                           : version.to_string())
+                  << " cipher=TLS_" << (suite.valid() ? suite.to_string() : "?") << " sni=" << (sni.empty() ? "-" : sni)
                   << " peer=" << (peer.empty() ? "-" : common_name(peer[0]))
-                  << " peer_verified=" << (peer_verified ? "true" : "false")
+                  << " peer_verified=" << (peer_verified ? "true" : "false") << " ems=" << (ems ? "true" : "false")
+                  << " resumed=" << (full ? "false" : "true") << " ticket=" << (ticket ? "true" : "false")
                   << " lib=Botan_" << Botan::short_version_string() << std::endl;
-        return false;  // no session cache
     }
 
     void tls_verify_cert_chain(const std::vector<Botan::X509_Certificate>& chain,
@@ -200,6 +249,12 @@ class Peer : public Botan::TLS::Callbacks {
     std::vector<uint8_t> pending;
     bool close_notify = false;
     bool peer_verified = false;
+    std::string sni;
+    Botan::TLS::Protocol_Version version;
+    uint16_t cipher = 0;
+    bool ems = false;
+    bool full = false;
+    bool ticket = false;
 
   private:
     int m_fd;
@@ -219,11 +274,10 @@ sockaddr_in loopback(int port) {
     return addr;
 }
 
-void client() {
-    Botan::AutoSeeded_RNG rng;
-    Botan::TLS::Session_Manager_Noop sessions;
-    Credentials creds(opt("cert"), opt("key"), opt("ca"));
-    Policy policy(false);
+int connections() { return std::stoi(opt("connections", "1")); }
+
+void client_connection(Botan::TLS::Session_Manager& sessions, Credentials& creds, const Policy& policy,
+                       Botan::RandomNumberGenerator& rng) {
     int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     set_timeout(fd);
     sockaddr_in addr = loopback(std::stoi(opt("port", "0")));
@@ -238,6 +292,7 @@ void client() {
     } catch (const std::exception& e) {
         fail(std::string("handshake: ") + e.what());
     }
+    peer.report(channel);
     const std::string text = opt("send");
     Counter sent;
     try {
@@ -257,22 +312,19 @@ void client() {
               << " closed_by=us" << std::endl;
 }
 
-void server() {
+void client() {
     Botan::AutoSeeded_RNG rng;
-    Botan::TLS::Session_Manager_Noop sessions;
-    Credentials creds(opt("cert"), opt("key"), opt("client-ca"));
-    Policy policy(!opt("client-ca").empty());
-    int listener = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr = loopback(0);
-    socklen_t len = sizeof addr;
-    if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener, 1) != 0 ||
-        ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-        fail("listen");
-    std::cout << "LISTENING " << ntohs(addr.sin_port) << std::endl;
-    set_timeout(listener);
+    Botan::TLS::Session_Manager_In_Memory sessions(rng);
+    Credentials creds(opt("cert"), opt("key"), opt("ca"));
+    Policy policy(false);
+    for (int i = 0; i < connections(); i++) client_connection(sessions, creds, policy, rng);
+}
+
+void server_connection(int listener, bool last, Botan::TLS::Session_Manager& sessions, Credentials& creds,
+                       const Policy& policy, Botan::RandomNumberGenerator& rng) {
     int fd = ::accept(listener, nullptr, nullptr);
     if (fd < 0) fail("accept");
-    ::close(listener);
+    if (last) ::close(listener);
     set_timeout(fd);
     Peer peer(fd);
     Botan::TLS::Server channel(peer, sessions, creds, policy, rng);
@@ -282,6 +334,7 @@ void server() {
     } catch (const std::exception& e) {
         fail(std::string("handshake: ") + e.what());
     }
+    peer.report(channel);
     try {
         while (!peer.close_notify) {
             if (!peer.pending.empty()) {
@@ -298,6 +351,23 @@ void server() {
     ::close(fd);
     std::cout << "RESULT received=" << peer.received.n << " received_sha256=" << peer.received.hex()
               << " closed_first=peer" << std::endl;
+}
+
+void server() {
+    Botan::AutoSeeded_RNG rng;
+    Botan::TLS::Session_Manager_In_Memory sessions(rng);
+    Credentials creds(opt("cert"), opt("key"), opt("client-ca"));
+    if (opt("tickets", "off") == "on") creds.enable_tickets(rng);
+    Policy policy(!opt("client-ca").empty());
+    int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr = loopback(0);
+    socklen_t len = sizeof addr;
+    if (::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(listener, 1) != 0 ||
+        ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+        fail("listen");
+    std::cout << "LISTENING " << ntohs(addr.sin_port) << std::endl;
+    set_timeout(listener);
+    for (int i = 0, n = connections(); i < n; i++) server_connection(listener, i == n - 1, sessions, creds, policy, rng);
 }
 
 }  // namespace

@@ -3,8 +3,9 @@
 //
 //	gopeer client -port P -ca CA.pem [-sni NAME] [-alpn a,b] [-groups x25519,secp256r1,secp384r1]
 //	              [-send TEXT] [-bulk N] [-close us|peer] [-cert CLIENT.pem -key CLIENT.key]
+//	              [-suites c02f,...] [-tls12] [-connections N] [-no-tickets]
 //	gopeer server -cert CERT.pem -key KEY.pem [-alpn a,b] [-groups ...] [-close-after N]
-//	              [-suites c02f,...] [-tls12] [-client-ca CA.pem]
+//	              [-suites c02f,...] [-tls12] [-client-ca CA.pem] [-connections N] [-no-tickets]
 //
 // A client given -cert/-key answers a CertificateRequest with that chain (if it fits what the
 // server asks for); a server given -client-ca requires a client certificate and verifies it
@@ -15,7 +16,17 @@
 // writes, then closes first (close_notify, then waits for the server's) or waits for
 // the server's close_notify. The server echoes one connection and prints what it
 // negotiated. Both print "HANDSHAKE ..." and "RESULT ..." lines; failures print
-// "FAIL ..." and exit 1. Go 1.19 has no extended master secret.
+// "FAIL ..." and exit 1.
+//
+// -suites names the TLS 1.2 suites (hex ids) instead of Go's defaults, in either role: Go 1.22 took
+// the static RSA key exchange (TLS_RSA_WITH_*) out of its defaults, and a suite named here is on
+// without GODEBUG=tlsrsakex=1.
+//
+// With -connections N, the client makes N connections one after the other with one session cache
+// (tls.NewLRUClientSessionCache), and the server accepts N with one tls.Config (its ticket keys);
+// HANDSHAKE says whether each resumed (resumed=, ConnectionState().DidResume). crypto/tls resumes
+// by RFC 5077 ticket only, in both roles: it keeps no session IDs. -no-tickets sets
+// SessionTicketsDisabled.
 package main
 
 import (
@@ -56,6 +67,19 @@ func split(s string) []string {
 	return strings.Split(s, ",")
 }
 
+// cipherSuites parses -suites: nil (Go's defaults) when empty.
+func cipherSuites(s string) []uint16 {
+	var out []uint16
+	for _, name := range split(s) {
+		id, err := strconv.ParseUint(name, 16, 16)
+		if err != nil {
+			fail("bad suite %q", name)
+		}
+		out = append(out, uint16(id))
+	}
+	return out
+}
+
 func groups(s string) []tls.CurveID {
 	var out []tls.CurveID
 	for _, name := range split(s) {
@@ -81,9 +105,9 @@ func describe(st tls.ConnectionState) string {
 	if len(st.PeerCertificates) > 0 {
 		peer = strings.ReplaceAll(st.PeerCertificates[0].Subject.CommonName, " ", "_")
 	}
-	return fmt.Sprintf("HANDSHAKE version=%s cipher=%s alpn=%s sni=%s peer=%s peer_verified=%t lib=%s",
+	return fmt.Sprintf("HANDSHAKE version=%s cipher=%s alpn=%s sni=%s peer=%s peer_verified=%t resumed=%t lib=%s",
 		versionNames[st.Version], tls.CipherSuiteName(st.CipherSuite), alpn, sni, peer, len(st.VerifiedChains) > 0,
-		runtime.Version())
+		st.DidResume, runtime.Version())
 }
 
 // counter hashes and counts a byte stream.
@@ -116,8 +140,10 @@ func main() {
 	bulk := fs.Int64("bulk", 0, "bytes to send in mixed write sizes (client)")
 	closeBy := fs.String("close", "us", "who sends close_notify first: us or peer (client)")
 	closeAfter := fs.Int64("close-after", -1, "server: send close_notify first after echoing this many bytes")
-	suites := fs.String("suites", "", "server: hex cipher suite ids to allow (default: Go's defaults)")
-	tls12 := fs.Bool("tls12", false, "server: TLS 1.2 only")
+	suites := fs.String("suites", "", "TLS 1.2 cipher suites, hex ids, comma-separated (default: Go's defaults)")
+	tls12 := fs.Bool("tls12", false, "TLS 1.2 only")
+	connections := fs.Int("connections", 1, "connections, one after the other, resuming where the peer lets")
+	noTickets := fs.Bool("no-tickets", false, "disable session tickets (SessionTicketsDisabled)")
 	timeout := fs.Duration("timeout", 60*time.Second, "overall deadline")
 	if err := fs.Parse(os.Args[2:]); err != nil {
 		fail("%v", err)
@@ -133,7 +159,8 @@ func main() {
 		if !pool.AppendCertsFromPEM(pem) {
 			fail("no certificate in %s", *ca)
 		}
-		cfg := &tls.Config{RootCAs: pool, ServerName: *sni, NextProtos: split(*alpn), CurvePreferences: groups(*grp)}
+		cfg := &tls.Config{RootCAs: pool, ServerName: *sni, NextProtos: split(*alpn), CurvePreferences: groups(*grp),
+			CipherSuites: cipherSuites(*suites)}
 		if *cert != "" {
 			pair, err := tls.LoadX509KeyPair(*cert, *key)
 			if err != nil {
@@ -141,30 +168,34 @@ func main() {
 			}
 			cfg.Certificates = []tls.Certificate{pair}
 		}
-		d := &net.Dialer{Timeout: 10 * time.Second, Deadline: deadline}
-		conn, err := tls.DialWithDialer(d, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)), cfg)
-		if err != nil {
-			fail("handshake: %v", err)
+		if *tls12 {
+			cfg.MaxVersion = tls.VersionTLS12
 		}
-		conn.SetDeadline(deadline)
-		fmt.Println(describe(conn.ConnectionState()))
-		client(conn, []byte(*send), *bulk, *closeBy)
+		cfg.SessionTicketsDisabled = *noTickets
+		if *connections > 1 {
+			cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+		}
+		for i := 0; i < *connections; i++ {
+			d := &net.Dialer{Timeout: 10 * time.Second, Deadline: deadline}
+			conn, err := tls.DialWithDialer(d, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(*port)), cfg)
+			if err != nil {
+				fail("handshake: %v", err)
+			}
+			conn.SetDeadline(deadline)
+			fmt.Println(describe(conn.ConnectionState()))
+			client(conn, []byte(*send), *bulk, *closeBy)
+		}
 	case "server":
 		pair, err := tls.LoadX509KeyPair(*cert, *key)
 		if err != nil {
 			fail("%v", err)
 		}
-		cfg := &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: split(*alpn), CurvePreferences: groups(*grp)}
-		for _, s := range split(*suites) {
-			id, err := strconv.ParseUint(s, 16, 16)
-			if err != nil {
-				fail("bad suite %q", s)
-			}
-			cfg.CipherSuites = append(cfg.CipherSuites, uint16(id))
-		}
+		cfg := &tls.Config{Certificates: []tls.Certificate{pair}, NextProtos: split(*alpn), CurvePreferences: groups(*grp),
+			CipherSuites: cipherSuites(*suites)}
 		if *tls12 {
 			cfg.MaxVersion = tls.VersionTLS12
 		}
+		cfg.SessionTicketsDisabled = *noTickets
 		if *clientCA != "" {
 			pem, err := os.ReadFile(*clientCA)
 			if err != nil {
@@ -182,18 +213,22 @@ func main() {
 		}
 		fmt.Printf("LISTENING %d\n", ln.Addr().(*net.TCPAddr).Port)
 		ln.(*net.TCPListener).SetDeadline(deadline)
-		raw, err := ln.Accept()
-		if err != nil {
-			fail("accept: %v", err)
+		for i := 0; i < *connections; i++ {
+			raw, err := ln.Accept()
+			if err != nil {
+				fail("accept: %v", err)
+			}
+			if i == *connections-1 {
+				ln.Close()
+			}
+			raw.SetDeadline(deadline)
+			conn := tls.Server(raw, cfg)
+			if err := conn.Handshake(); err != nil {
+				fail("handshake: %v", err)
+			}
+			fmt.Println(describe(conn.ConnectionState()))
+			server(conn, *closeAfter)
 		}
-		ln.Close()
-		raw.SetDeadline(deadline)
-		conn := tls.Server(raw, cfg)
-		if err := conn.Handshake(); err != nil {
-			fail("handshake: %v", err)
-		}
-		fmt.Println(describe(conn.ConnectionState()))
-		server(conn, *closeAfter)
 	default:
 		fail("unknown mode %q", mode)
 	}
