@@ -74,6 +74,7 @@ __all__ = [
     "load_trust_file",
     "load_trust_pem",
     "parse_chain",
+    "path_der",
     "serial_number",
     "server_public_key",
     "system_trust_anchors",
@@ -241,7 +242,7 @@ class TrustStore:
     A verifier is bound to a subject and a time; building one costs about as
     much as a verification, so the last few are kept, per name and second."""
 
-    __slots__ = ("_ders", "_verifiers", "anchors", "intermediates", "partial_chain", "store")
+    __slots__ = ("_der_by_id", "_ders", "_verifiers", "anchors", "intermediates", "partial_chain", "store")
 
     _MAX_VERIFIERS = 64
 
@@ -260,10 +261,17 @@ class TrustStore:
             self.intermediates = tuple(c for c in self.anchors if not _self_issued(c))
         self.store = Store(list(roots)) if roots else None
         self._verifiers: dict[tuple[str, int, bool], ServerVerifier] = {}
+        # The anchors' DER by object: a path the verifier builds ends with the store's own object.
+        self._der_by_id = {id(cert): der for der, cert in unique.items()}
 
-    def trusts(self, cert: x509.Certificate) -> bool:
-        """Is this exact certificate in the store?"""
-        return _der(cert) in self._ders
+    def trusts(self, cert: x509.Certificate, der: bytes | None = None) -> bool:
+        """Is this exact certificate in the store? (`der`: its DER, when it is at hand.)"""
+        return (_der(cert) if der is None else der) in self._ders
+
+    def der(self, cert: x509.Certificate) -> bytes:
+        """A certificate's DER: an anchor's as it was loaded, any other's encoded (about 3 µs)."""
+        der = self._der_by_id.get(id(cert))
+        return _der(cert) if der is None else der
 
     def digest(self) -> bytes:
         """SHA-256 over the anchors (their DER, in a fixed order) and `partial_chain`: equal for two
@@ -309,6 +317,14 @@ def parse_chain(certificate_list: Sequence[bytes]) -> list[x509.Certificate]:
         except (ValueError, x509.InvalidVersion):
             raise BadCertificate("certificate is not valid DER X.509") from None
     return chain
+
+
+def path_der(path: Sequence[x509.Certificate], chain: Sequence[x509.Certificate], chain_der: Sequence[bytes],
+             trust: TrustStore) -> tuple[bytes, ...]:
+    """The DER of each certificate of a `path` verified for `chain` (received as `chain_der`): the
+    bytes received for the peer's own certificates, the store's for its anchors, none encoded again."""
+    received = {id(cert): der for cert, der in zip(chain, chain_der, strict=True)}
+    return tuple(received.get(id(cert)) or trust.der(cert) for cert in path)
 
 
 @contextmanager
@@ -434,12 +450,14 @@ def verify_server_chain(
     chain: Sequence[x509.Certificate],
     server_name: str | None,
     now: datetime.datetime,
+    chain_der: tuple[bytes, ...] | None = None,
 ) -> list[x509.Certificate]:
-    """Verify `chain` (leaf first) for `server_name` (None: no host-name check).
+    """Verify `chain` (leaf first) for `server_name` (None: no host-name check). `chain_der`: the
+    chain as received, if at hand (the leaf is then not encoded again to be looked up).
 
     Returns the path that was built, leaf first, ending with the trust anchor."""
     with _certificate_errors():
-        return _verify_server_chain(trust, chain, server_name, now)
+        return _verify_server_chain(trust, chain, server_name, now, chain_der)
 
 
 def _verify_server_chain(
@@ -447,12 +465,13 @@ def _verify_server_chain(
     chain: Sequence[x509.Certificate],
     server_name: str | None,
     now: datetime.datetime,
+    chain_der: tuple[bytes, ...] | None,
 ) -> list[x509.Certificate]:
     if not trust.anchors:
         raise UnknownCA("no trust anchors are configured")
     check_key_sizes(chain)
-    leaf, intermediates = chain[0], [*chain[1:], *trust.intermediates]
-    trusted_leaf = trust.trusts(leaf)
+    leaf = chain[0]
+    trusted_leaf = trust.trusts(leaf, chain_der[0] if chain_der else None)
     if trust.store is None:
         raise _not_trusted(trust, chain)
     if server_name is not None:
@@ -460,7 +479,7 @@ def _verify_server_chain(
     else:
         verifier = _any_name_verifier(trust, leaf, now, trusted_leaf)
     try:
-        return list(verifier.verify(leaf, intermediates))
+        return list(verifier.verify(leaf, [*chain[1:], *trust.intermediates]))
     except VerificationError as exc:
         error = _classify(str(exc), server_name)
         if isinstance(error, CertificateExpired):

@@ -58,7 +58,7 @@ from ..crypto.dhe import FFDHE_GROUPS
 from ..crypto.kx import ECDHE_GROUPS
 from ..crypto.suites import SUITES, AEADKind, KeyExchange, SuiteSpec
 from ..crypto.tickets import OVERHEAD, open_ticket, seal_ticket
-from ..crypto.x509 import parse_chain, verify_client_chain
+from ..crypto.x509 import parse_chain, path_der, verify_client_chain
 from ..enums import (
     AlertDescription,
     AlertLevel,
@@ -122,7 +122,6 @@ from .base import (
     Transcript,
     check_finished,
     decide,
-    der_chain,
     derive_keys,
     derive_master_secret,
     restore_session,
@@ -418,6 +417,7 @@ def _abbreviated(config: ServerConfig, hello: ClientHello, raw: bytes, resume: _
     neg.version = ProtocolVersion.TLS1_2
     neg.cipher_suite, neg.extended_master_secret, neg.alpn_protocol = session.cipher_suite, True, resume.alpn
     neg.peer_certificate_chain, neg.verified_certificate_chain = restored.peer_chain, restored.verified_chain
+    neg.peer_chain_der, neg.verified_chain_der = session.peer_chain_der, session.verified_chain_der
     neg.session_id, neg.new_session_ticket = hello.session_id, resume.renew
     if out.tracer is not None:
         decide(out, "session", "resumed", resume.how + (", renewed because an older key" if resume.renew else ""))
@@ -473,8 +473,8 @@ class _Issue:
         return Session(
             session_id=neg.session_id, master_secret=master_secret, cipher_suite=neg.cipher_suite,
             extended_master_secret=neg.extended_master_secret, server_name=neg.server_name,
-            alpn_protocol=neg.alpn_protocol, peer_chain_der=der_chain(neg.peer_certificate_chain),
-            verified_chain_der=der_chain(neg.verified_certificate_chain), local_chain_der=(),
+            alpn_protocol=neg.alpn_protocol, peer_chain_der=neg.peer_chain_der,
+            verified_chain_der=neg.verified_chain_der, local_chain_der=(),
             policy=config.session_policy, created=int(config.clock()), lifetime=config.session_lifetime)
 
     def keep(self, session: Session, ticket: NewSessionTicket | None, out: Output) -> Session | None:
@@ -690,8 +690,9 @@ class ExpectClientCertificate:
             self.transcript.add(raw)
             self.transcript.release()
             return ExpectClientKeyExchange(self.suite, self.transcript, self.offer, self.issue)
-        chain = parse_chain(message.certificate_list)
-        out.negotiated.peer_certificate_chain = tuple(chain)
+        received = message.certificate_list
+        chain = parse_chain(received)
+        out.negotiated.peer_certificate_chain, out.negotiated.peer_chain_der = tuple(chain), received
         try:
             path = verify_client_chain(self.config.client_trust, chain, self.config.provider.now())
         except CertificateError as exc:
@@ -700,6 +701,7 @@ class ExpectClientCertificate:
                                         subject=chain[0].subject.rfc4514_string()))
             raise
         out.negotiated.verified_certificate_chain = tuple(path)
+        out.negotiated.verified_chain_der = path_der(path, chain, received, self.config.client_trust)
         if out.tracer is not None:
             _trace_client_chain(out.tracer, path)
         leaf = chain[0]
