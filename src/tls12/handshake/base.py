@@ -131,12 +131,15 @@ class State(Protocol):
     def handle(self, message: Message, raw: bytes, out: Output) -> State: ...
 
 
+#: Each suite's key exchange, as `messages.parse_handshake` names the form of its messages (read for
+#: every message received: a dictionary lookup, not the row's enum property).
+_FORMS: dict[CipherSuite | None, str] = {suite: spec.key_exchange.value for suite, spec in SUITES.items()}
+
+
 def message_form(negotiated: Negotiated) -> str:
     """The form the key-exchange messages take (`messages.parse_handshake`'s `key_exchange`): the
     negotiated suite's key exchange; ECDHE's before a suite is chosen (no such message comes then)."""
-    suite = negotiated.cipher_suite
-    spec = SUITES.get(suite) if suite is not None else None
-    return "ECDHE" if spec is None else spec.key_exchange.value
+    return _FORMS.get(negotiated.cipher_suite, "ECDHE")
 
 
 def unexpected(state: object, message: Message) -> UnexpectedMessage:
