@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -210,10 +211,10 @@ def derive_master_secret(
     suite: SuiteSpec,
     pre_master_secret: bytes,
     transcript: Transcript,
-    how: str = "",
+    how: Callable[[], str] | None = None,
 ) -> bytes:
     """RFC 5246 §8.1, or RFC 7627 §4 when both sides chose the extended master secret.
-    `how`: how the premaster secret was made, for the glass box."""
+    `how` says how the premaster secret was made, for the glass box (called only with a tracer)."""
     neg = out.negotiated
     if neg.extended_master_secret:
         session_hash = transcript.digest()
@@ -221,7 +222,7 @@ def derive_master_secret(
     else:
         master = prf.master_secret(pre_master_secret, neg.client_random, neg.server_random, suite.prf_hash)
     if out.tracer is not None:
-        out.tracer(SecretDerived("pre_master_secret", pre_master_secret, how or (
+        out.tracer(SecretDerived("pre_master_secret", pre_master_secret, how() if how is not None else (
             f"ECDH({neg.group.name.lower() if neg.group else '?'}): our private key with the peer's public key")))
         if neg.extended_master_secret:
             out.tracer(SecretDerived("session_hash", session_hash,

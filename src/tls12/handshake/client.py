@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -657,7 +658,8 @@ class ExpectServerHelloDone:
                                                            self.hello.message.client_version)
         self.transcript.add(out.send_handshake(message))
         # 4. Master secret (extended when negotiated: the session hash ends here) and keys.
-        master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript, _premaster_how(self.peer))
+        master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript,
+                                      functools.partial(_premaster_how, self.peer))
         keys = derive_keys(out, self.suite, master)
         # 4b. §7.4.8: CertificateVerify, our signature over every handshake message so far (after the
         # master secret: the extended master secret's session hash ends at ClientKeyExchange).
@@ -727,11 +729,12 @@ class ExpectNewSessionTicket:
         if not isinstance(message, NewSessionTicket):
             raise unexpected(self, message)
         self.transcript.add(raw)
-        if message.ticket:
-            decide(out, "session ticket", f"{len(message.ticket)} bytes, lifetime hint "
-                   f"{message.ticket_lifetime_hint} s", "from the server's NewSessionTicket (RFC 5077 §3.3)")
-        else:
-            decide(out, "session ticket", "(empty)", "the server sent no ticket after all (RFC 5077 §3.3)")
+        if out.tracer is not None:
+            if message.ticket:
+                decide(out, "session ticket", f"{len(message.ticket)} bytes, lifetime hint "
+                       f"{message.ticket_lifetime_hint} s", "from the server's NewSessionTicket (RFC 5077 §3.3)")
+            else:
+                decide(out, "session ticket", "(empty)", "the server sent no ticket after all (RFC 5077 §3.3)")
         if self.resumed is not None:
             renewed = dataclasses.replace(self.resumed, ticket=message.ticket,
                                           ticket_lifetime_hint=message.ticket_lifetime_hint)

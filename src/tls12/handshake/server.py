@@ -403,8 +403,9 @@ def _ticket(config: ServerConfig, session: Session, hint: int, out: Output) -> N
                f"the session ({len(plaintext)} bytes) does not fit a ticket (RFC 5077 §3.3: 2^16-1 bytes)")
         return NewSessionTicket(hint, b"")
     ticket = seal_ticket(keys[0], plaintext, config.provider.random(12))
-    decide(out, "session ticket", f"{len(ticket)} bytes, lifetime hint {hint} s",
-           f"the session sealed under ticket key {keys[0].name.hex()}")
+    if out.tracer is not None:
+        decide(out, "session ticket", f"{len(ticket)} bytes, lifetime hint {hint} s",
+               f"the session sealed under ticket key {keys[0].name.hex()}")
     return NewSessionTicket(hint, ticket)
 
 
@@ -489,8 +490,9 @@ class _Issue:
                 decide(out, "session", "not stored", f"store failed: {type(exc).__name__}")
             else:
                 stored = True
-                decide(out, "session", "stored", f"under session id {session.session_id.hex()}, "
-                       f"for {self.config.session_lifetime} s")
+                if out.tracer is not None:
+                    decide(out, "session", "stored", f"under session id {session.session_id.hex()}, "
+                           f"for {self.config.session_lifetime} s")
         return session if stored or (ticket is not None and ticket.ticket) else None
 
 
@@ -747,7 +749,7 @@ class ExpectClientKeyExchange:
             raise unexpected(self, message)
         pre_master_secret = self.offer.premaster(message)
         self.transcript.add(raw)
-        master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript, self.offer.describe())
+        master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript, self.offer.describe)
         keys = derive_keys(out, self.suite, master)
         if self.client_key is not None:
             return ExpectCertificateVerify(self.suite, self.transcript, master, keys, self.client_key, self.issue)
