@@ -17,7 +17,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from .crypto.credentials import Credential
+from .crypto.credentials import Credential, CredentialChoice
 from .crypto.dhe import FFDHE_GROUPS
 from .crypto.kx import ECDHE_GROUPS
 from .crypto.provider import DefaultProvider, Provider
@@ -251,6 +251,10 @@ class ServerConfig(_Common):
     #: The fingerprint of what admits a client (client_auth and the client trust anchors): a
     #: session is resumed only under the policy that made it.
     session_policy: bytes = field(init=False, repr=False, compare=False)
+    #: What the handshake chose (credential, suite, scheme, group, and why) for each client offer
+    #: (suites, groups, signature schemes, SNI name) it saw lately: the same offer gets the same answer.
+    negotiations: dict[tuple[Any, ...], tuple[CredentialChoice, NamedGroup | None, str, str]] = field(
+        init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self, max_handshake_size: int | None) -> None:
         self._validate_common(max_handshake_size)
