@@ -1068,3 +1068,14 @@ def test_unknown_handshake_type_is_kept() -> None:
     assert msg == UnknownHandshake(HandshakeType(99), b"opaque")
     assert not msg.msg_type.known
     assert encode_handshake(msg) == b"\x63\x00\x00\x06opaque"
+
+
+@given(values=st.lists(st.integers(min_value=0, max_value=0xFFFF), max_size=20))
+def test_open_enum_members_are_what_the_constructor_gives(values: list[int]) -> None:
+    """`members()` (a lookup per value seen before) answers as calling the enum on each value does,
+    for known values, unknown ones (pseudo-members, kept for next time) and the falsy 0."""
+    for enum in (CipherSuite, SignatureScheme, NamedGroup, ECPointFormat):
+        found = enum.members(values)
+        assert found == tuple(enum(v) for v in values)
+        assert all(a is b for a, b in zip(found, enum.members(values), strict=True))
+        assert all(type(m) is enum for m in found)

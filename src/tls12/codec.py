@@ -12,6 +12,8 @@ checks it against the vector's upper bound.
 
 from __future__ import annotations
 
+import struct
+
 from .errors import DecodeError
 
 __all__ = ["Reader", "Writer"]
@@ -112,7 +114,7 @@ class Reader:
         body = self.opaque(len_bytes, min=min, max=max, what=what)
         if len(body) % 2:
             raise DecodeError(f"{what}: odd length {len(body)}")
-        return [int.from_bytes(body[i : i + 2], "big") for i in range(0, len(body), 2)]
+        return list(struct.unpack(f">{len(body) // 2}H", body))
 
     def done(self, what: str = "message") -> None:
         if self._pos != self._end:
@@ -152,7 +154,7 @@ class Writer:
         self.buf += data
 
     def u16_list(self, len_bytes: int, values: list[int] | tuple[int, ...], *, max: int) -> None:
-        self.opaque(len_bytes, b"".join(v.to_bytes(2, "big") for v in values), max=max)
+        self.opaque(len_bytes, struct.pack(f">{len(values)}H", *values), max=max)
 
     def prefixed(self, len_bytes: int, *, max: int) -> _Prefixed:
         """``with w.prefixed(2, max=0xFFFF): ...`` writes a vector and back-fills its length."""

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import InitVar, dataclass, field
+from types import MappingProxyType
 from typing import Any, Literal
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from .crypto.credentials import Credential
+from .crypto.credentials import Credential, CredentialChoice
 from .crypto.dhe import FFDHE_GROUPS
 from .crypto.kx import ECDHE_GROUPS
 from .crypto.provider import DefaultProvider, Provider
@@ -26,7 +27,7 @@ from .crypto.suites import SUITES, KeyExchange
 from .crypto.tickets import RotatingTicketKeys, TicketKeySource
 from .crypto.x509 import TrustStore, load_pem_file, load_trust_file, system_trust_anchors
 from .enums import CipherSuite, NamedGroup, SignatureScheme
-from .messages import Certificate, encode_handshake
+from .messages import Certificate, encode_handshake, max_body_lengths
 from .session import MemorySessionStore, SessionStore
 
 __all__ = [
@@ -131,6 +132,9 @@ class _Common:
     #: The former name of `max_certificate_size` (what it bounded in effect, but for a ClientHello,
     #: which it no longer bounds): still accepted when a configuration is made or replaced.
     max_handshake_size: InitVar[int | None] = None
+    #: The largest body taken for each handshake type (`messages.max_body_lengths` with
+    #: `max_certificate_size`), for every connection of this configuration.
+    body_limits: Mapping[int, int] = field(init=False, repr=False, compare=False)
     provider: Provider = field(default=_DEFAULT_PROVIDER, compare=False)
     key_log: KeyLogCallback | None = field(default=None, compare=False)
     #: Unix seconds, for sessions: when one is made, and whether it has expired.
@@ -149,6 +153,7 @@ class _Common:
         if max_handshake_size is not None:
             set_(self, "max_certificate_size", max_handshake_size)
         set_(self, "max_certificate_size", _max_certificate_size(self.max_certificate_size))
+        set_(self, "body_limits", MappingProxyType(max_body_lengths(self.max_certificate_size)))
         if self.require_extended_master_secret and not self.extended_master_secret:
             raise ValueError("require_extended_master_secret needs extended_master_secret")
 
@@ -251,6 +256,10 @@ class ServerConfig(_Common):
     #: The fingerprint of what admits a client (client_auth and the client trust anchors): a
     #: session is resumed only under the policy that made it.
     session_policy: bytes = field(init=False, repr=False, compare=False)
+    #: What the handshake chose (credential, suite, scheme, group, and why) for each client offer
+    #: (suites, groups, signature schemes, SNI name) it saw lately: the same offer gets the same answer.
+    negotiations: dict[tuple[Any, ...], tuple[CredentialChoice, NamedGroup | None, str, str]] = field(
+        init=False, repr=False, compare=False, default_factory=dict)
 
     def __post_init__(self, max_handshake_size: int | None) -> None:
         self._validate_common(max_handshake_size)

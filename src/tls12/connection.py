@@ -61,7 +61,6 @@ from .messages import (
     HandshakeMessage,
     HelloRequest,
     encode_handshake,
-    max_body_lengths,
     parse_handshake,
 )
 from .record.layer import MAX_PLAINTEXT, HandshakeReassembler, RecordLayer
@@ -72,6 +71,9 @@ __all__ = ["ClientConnection", "ServerConnection"]
 
 _DETACHED: list[Event] = []  # `_events` between calls: nothing is ever added to it there
 _APPLICATION_DATA = int(ContentType.APPLICATION_DATA)
+#: The one handshake message bounded by a setting rather than by its structure.
+_SIZE_SETTINGS: dict[int, str] = {HandshakeType.CERTIFICATE: "max_certificate_size"}
+_CHANGE_CIPHER_SPEC = ChangeCipherSpec()
 
 
 class _Sink:
@@ -93,7 +95,7 @@ class _Sink:
         return raw
 
     def send_change_cipher_spec(self) -> None:
-        ccs = ChangeCipherSpec()
+        ccs = _CHANGE_CIPHER_SPEC
         if self.tracer is not None:
             self.tracer(MessageTrace("out", ccs, ccs.to_bytes()))
         self._conn._send_record(ContentType.CHANGE_CIPHER_SPEC, ccs.to_bytes())
@@ -137,8 +139,7 @@ class _Connection:
         self._negotiated = Negotiated()
         # Each handshake type has its own size limit, from its RFC structure; only the peer's
         # certificate chain is bounded by a setting.
-        self._handshake = HandshakeReassembler(max_body_lengths(config.max_certificate_size),
-                                               {HandshakeType.CERTIFICATE: "max_certificate_size"})
+        self._handshake = HandshakeReassembler(config.body_limits, _SIZE_SETTINGS)
         self._records = RecordLayer(self._handshake)
         self._outgoing: list[bytes] = []  # one item per record
         self._events: list[Event] = _DETACHED

@@ -499,14 +499,15 @@ class _Logged:
 
     def established(self, tls: TLSServerProtocol) -> None:
         conn = tls.conn
-        facts = dict(negotiated(conn, self.credentials))
+        peer = _peer(tls)
         scheme = conn.signature_scheme.name.lower() if conn.signature_scheme else "-"
-        self.log(f"{_peer(tls)} handshake ok: {conn.cipher_suite.name if conn.cipher_suite else '?'}, "
+        self.log(f"{peer} handshake ok: {conn.cipher_suite.name if conn.cipher_suite else '?'}, "
                  f"{conn.group.name.lower() if conn.group else '-'}, {scheme}, SNI {conn.server_name or '-'}, "
                  f"ALPN {conn.alpn_protocol or '-'}, EMS {'yes' if conn.extended_master_secret else 'no'}, "
-                 f"session {'resumed' if conn.session_reused else 'new'}, certificate {facts['Certificate']}"
-                 + (f", {client_log(conn)}" if self.client_auth != "none" else ""))
-        self.explain(_peer(tls))
+                 f"session {'resumed' if conn.session_reused else 'new'}, certificate "
+                 f"{_served(conn, self.credentials)}" + (f", {client_log(conn)}" if self.client_auth != "none" else ""))
+        if self.recorder is not None:
+            self.explain(peer)
         self.app.established(tls)
 
     def data_received(self, tls: TLSServerProtocol, data: bytes) -> None:
@@ -605,8 +606,9 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
     """Serve until SIGINT or SIGTERM (or, in a worker, until the parent is gone)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    log = _Log(f"worker {os.getpid()}: " if worker else "")
-    tag = f"{os.getpid()}-" if worker else ""  # workers' file names must not collide
+    pid = os.getpid() if worker else None  # a worker of --workers names itself
+    log = _Log(f"worker {pid}: " if worker else "")
+    tag = f"{pid}-" if worker else ""  # workers' file names must not collide
     if captures is not None:
         captures.name_prefix = f"tls12-serve-{tag}"
 
@@ -639,9 +641,8 @@ async def _serve(args: argparse.Namespace, config: ServerConfig, about: str,
 
     def factory() -> TLSServerProtocol:
         recorder = Recorder() if args.explain else None
-        www = WebApp(log, credentials, config.client_auth, os.getpid() if worker else None)
-        app = _Logged(www if args.www else EchoApp(), recorder, log, explain_connection, credentials,
-                      config.client_auth)
+        served = WebApp(log, credentials, config.client_auth, pid) if args.www else EchoApp()
+        app = _Logged(served, recorder, log, explain_connection, credentials, config.client_auth)
         protocol = captures.protocol if captures else TLSServerProtocol
         return protocol(config, app, tracer=recorder.tracer("server") if recorder else None,
                         on_failure=on_failure, handshake_timeout=args.handshake_timeout,

@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -60,7 +61,7 @@ from ..crypto import signatures
 from ..crypto.credentials import Credential, KeyType
 from ..crypto.signatures import PublicKey, RSAPSSKey, rsa_pss_key
 from ..crypto.suites import SUITES, KeyExchange, SuiteSpec
-from ..crypto.x509 import parse_chain, server_public_key, verify_server_chain
+from ..crypto.x509 import parse_chain, path_der, server_public_key, verify_server_chain
 from ..enums import (
     AlertDescription,
     AlertLevel,
@@ -119,7 +120,6 @@ from .base import (
     Transcript,
     check_finished,
     decide,
-    der_chain,
     derive_keys,
     derive_master_secret,
     restore_session,
@@ -389,6 +389,7 @@ def _resumed(hello: _Hello, offer: _Offer, message: ServerHello, raw: bytes, tra
     neg.resumption = "resumed"
     neg.peer_certificate_chain = offer.restored.peer_chain
     neg.verified_certificate_chain = offer.restored.verified_chain
+    neg.peer_chain_der, neg.verified_chain_der = session.peer_chain_der, session.verified_chain_der
     how = "by its ticket" if offer.by_ticket else "by its session id"
     if out.tracer is not None:
         decide(out, "session", "resumed", f"the server echoed our session_id: the session resumed {how} "
@@ -418,19 +419,22 @@ class ExpectCertificate:
             raise unexpected(self, message)
         if not message.certificate_list:
             raise DecodeError("server sent an empty certificate list")
-        chain = parse_chain(message.certificate_list)
-        out.negotiated.peer_certificate_chain = tuple(chain)
+        received = message.certificate_list
+        chain = parse_chain(received)
+        neg = out.negotiated
+        neg.peer_certificate_chain, neg.peer_chain_der = tuple(chain), received
         config = self.hello.config
         if config.verify_certificates:
             now = config.provider.now()
             name = self.hello.verify_name
             try:
-                path = verify_server_chain(config.trust, chain, name, now)
+                path = verify_server_chain(config.trust, chain, name, now, received)
             except CertificateError as exc:
                 if out.tracer is not None:
                     _trace_chain_failure(out.tracer, config, chain, name, now, exc)
                 raise
-            out.negotiated.verified_certificate_chain = tuple(path)
+            neg.verified_certificate_chain = tuple(path)
+            neg.verified_chain_der = path_der(path, chain, received, config.trust)
             if out.tracer is not None:
                 _trace_chain(out.tracer, path, name)
         elif out.tracer is not None:
@@ -656,7 +660,8 @@ class ExpectServerHelloDone:
                                                            self.hello.message.client_version)
         self.transcript.add(out.send_handshake(message))
         # 4. Master secret (extended when negotiated: the session hash ends here) and keys.
-        master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript, _premaster_how(self.peer))
+        master = derive_master_secret(out, self.suite, pre_master_secret, self.transcript,
+                                      functools.partial(_premaster_how, self.peer))
         keys = derive_keys(out, self.suite, master)
         # 4b. §7.4.8: CertificateVerify, our signature over every handshake message so far (after the
         # master secret: the extended master secret's session hash ends at ClientKeyExchange).
@@ -700,8 +705,8 @@ class _SessionSeed:
         return Session(
             session_id=neg.session_id, master_secret=master_secret, cipher_suite=neg.cipher_suite,
             extended_master_secret=neg.extended_master_secret, server_name=self.name,
-            alpn_protocol=neg.alpn_protocol, peer_chain_der=der_chain(neg.peer_certificate_chain),
-            verified_chain_der=der_chain(neg.verified_certificate_chain), local_chain_der=self.local_chain_der,
+            alpn_protocol=neg.alpn_protocol, peer_chain_der=neg.peer_chain_der,
+            verified_chain_der=neg.verified_chain_der, local_chain_der=self.local_chain_der,
             policy=self.config.session_policy, created=int(self.config.clock()),
             lifetime=min(hint, MAX_CLIENT_SESSION_LIFETIME) if ticket and hint else CLIENT_SESSION_LIFETIME,
             ticket=ticket, ticket_lifetime_hint=hint)
@@ -726,11 +731,12 @@ class ExpectNewSessionTicket:
         if not isinstance(message, NewSessionTicket):
             raise unexpected(self, message)
         self.transcript.add(raw)
-        if message.ticket:
-            decide(out, "session ticket", f"{len(message.ticket)} bytes, lifetime hint "
-                   f"{message.ticket_lifetime_hint} s", "from the server's NewSessionTicket (RFC 5077 §3.3)")
-        else:
-            decide(out, "session ticket", "(empty)", "the server sent no ticket after all (RFC 5077 §3.3)")
+        if out.tracer is not None:
+            if message.ticket:
+                decide(out, "session ticket", f"{len(message.ticket)} bytes, lifetime hint "
+                       f"{message.ticket_lifetime_hint} s", "from the server's NewSessionTicket (RFC 5077 §3.3)")
+            else:
+                decide(out, "session ticket", "(empty)", "the server sent no ticket after all (RFC 5077 §3.3)")
         if self.resumed is not None:
             renewed = dataclasses.replace(self.resumed, ticket=message.ticket,
                                           ticket_lifetime_hint=message.ticket_lifetime_hint)

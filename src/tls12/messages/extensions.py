@@ -103,7 +103,7 @@ class SupportedGroups:
         r = Reader(body)
         values = r.u16_list(2, min=2, max=0xFFFF, what="named_group_list")
         r.done("supported_groups")
-        return cls(tuple(NamedGroup(v) for v in values))
+        return cls(NamedGroup.members(values))
 
     def body(self) -> bytes:
         w = Writer()
@@ -123,7 +123,7 @@ class ECPointFormats:
         r = Reader(body)
         values = r.opaque(1, min=1, max=0xFF, what="ec_point_format_list")
         r.done("ec_point_formats")
-        return cls(tuple(ECPointFormat(v) for v in values))
+        return cls(ECPointFormat.members(values))
 
     def body(self) -> bytes:
         w = Writer()
@@ -143,7 +143,7 @@ class SignatureAlgorithms:
         r = Reader(body)
         values = r.u16_list(2, min=2, max=0xFFFE, what="supported_signature_algorithms")
         r.done("signature_algorithms")
-        return cls(tuple(SignatureScheme(v) for v in values))
+        return cls(SignatureScheme.members(values))
 
     def body(self) -> bytes:
         w = Writer()
@@ -246,7 +246,7 @@ class SupportedVersions:
         r = Reader(body)
         values = r.u16_list(1, min=2, max=254, what="versions")
         r.done("supported_versions")
-        return cls(tuple(ProtocolVersion(v) for v in values))
+        return cls(ProtocolVersion.members(values))
 
     def body(self) -> bytes:
         w = Writer()

@@ -113,7 +113,7 @@ class ClientHello:
             client_version=version,
             random=random,
             session_id=session_id,
-            cipher_suites=tuple(CipherSuite(s) for s in suites),
+            cipher_suites=CipherSuite.members(suites),
             compression_methods=compression,
             extensions=extensions,
         )
@@ -289,7 +289,7 @@ class CertificateRequest:
             cas.append(cas_r.opaque(2, min=1, max=0xFFFF, what="DistinguishedName"))
         return cls(
             certificate_types=types,
-            supported_signature_algorithms=tuple(SignatureScheme(s) for s in schemes),
+            supported_signature_algorithms=SignatureScheme.members(schemes),
             certificate_authorities=tuple(cas),
         )
 
@@ -511,7 +511,8 @@ def parse_handshake(msg_type: int, body: bytes, key_exchange: str = "ECDHE") -> 
         return UnknownHandshake(HandshakeType(msg_type), body)
     r = Reader(body)
     msg = cls.parse(r)
-    r.done(HandshakeType(msg_type).name)
+    if r.remaining:
+        r.done(HandshakeType(msg_type).name)  # the type's name only for the error it raises
     return msg
 
 
