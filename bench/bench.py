@@ -6,8 +6,9 @@ ECDHE-RSA-AES256-GCM-SHA384, group x25519 and signature scheme
 rsa_pss_rsae_sha256 (checked on every run from what each side negotiates), and
 both clients verify the chain and the host name. The ECDSA handshake row does the
 same with an ECDSA P-256 certificate from the same CA, ECDHE-ECDSA-AES256-GCM-SHA384
-and ecdsa_secp256r1_sha256. Session tickets are off on both sides except in the rows
-that resume by ticket. Each round runs every section in
+and ecdsa_secp256r1_sha256; the DHE handshake row with the RSA certificate,
+DHE-RSA-AES256-GCM-SHA384 and the RFC 7919 group ffdhe2048. Session tickets are off
+on both sides except in the rows that resume by ticket. Each round runs every section in
 a new random order; within an in-process section the implementations take turns in
 short slices (a new random order each turn), so that they see the same machine.
 Ratios are taken within a round (tls12 / ssl) and reported as the median over the
@@ -19,7 +20,8 @@ Sections (``--only`` takes a comma-separated list of these):
              `ssl.SSLObject`s over `ssl.MemoryBIO`), and the crypto floor in the same run:
              one RSA-2048 PSS signature, one verification, two x25519 key exchanges
              (generate, serialize, exchange) and a chain + host-name check; and the same
-             full handshake with an ECDSA P-256 certificate (ECDHE-ECDSA, ecdsa_secp256r1_sha256)
+             full handshake with an ECDSA P-256 certificate (ECDHE-ECDSA, ecdsa_secp256r1_sha256),
+             and with DHE-RSA on the RFC 7919 group ffdhe2048
   resumption resumed (abbreviated) handshakes in memory, each offering the session of one full
              handshake made in the same round and checked to resume on both ends: by RFC 5077
              ticket, by session ID (no tickets on either side), and by ticket with the ECDSA
@@ -46,6 +48,7 @@ The table goes to stdout, then one line of JSON (the last line). Progress goes t
     python bench/bench.py --only bulk --suite ECDHE-RSA-CHACHA20-POLY1305   # another suite, both sides
     python bench/bench.py --profile handshake    # cProfile of tls12's side, top entries by tottime
     python bench/bench.py --profile handshake_ecdsa   # the same for the ECDSA P-256 handshake
+    python bench/bench.py --profile handshake_dhe     # the same for the DHE-RSA (ffdhe2048) handshake
     python bench/bench.py --profile resumed_ticket    # resumed handshake: step by step both sides, by state
     python bench/bench.py --only workers --rounds 5   # serve --workers 2 against --workers 1 (needs Go)
     python bench/bench.py --update-readme out.txt   # README "Performance" table from a run's output
@@ -78,6 +81,7 @@ import tempfile
 import threading
 import time
 import tracemalloc
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -92,16 +96,29 @@ from cryptography.hazmat.backends.openssl.backend import backend as cryptography
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa, x25519
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.verification import PolicyBuilder, Store
 
 import tls12
 from tls12 import ClientConfig, ClientConnection, ServerConfig, ServerConnection, Session
 from tls12.certs import CertificateAuthority, KeyType
 from tls12.config import SPOKEN_SUITES
-from tls12.crypto.suites import SUITES
+from tls12.crypto.dhe import FFDHE_GROUPS, explicit_group
+from tls12.crypto.suites import SUITES, KeyExchange
 from tls12.enums import CipherSuite, HandshakeType, NamedGroup, SignatureScheme
 from tls12.events import ApplicationDataReceived
-from tls12.messages import ExtendedMasterSecret, ServerHello, ServerKeyExchange, find_extension, parse_handshake
+from tls12.messages import (
+    DHEServerKeyExchange,
+    ExtendedMasterSecret,
+    ServerHello,
+    ServerKeyExchange,
+    find_extension,
+    parse_handshake,
+)
+
+with warnings.catch_warnings():  # cryptography 50 deprecates finite-field DH; only the DH parameters' PEM needs it
+    warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+    from cryptography.hazmat.primitives.asymmetric.dh import DHParameterNumbers
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -118,6 +135,13 @@ PINNED_SUITE = [DEFAULT_SUITE]
 BENCH_SUITES: dict[str, CipherSuite] = {SUITES[s].openssl_name: s for s in SPOKEN_SUITES}
 #: The suite of the bulk section's ChaCha20-Poly1305 rows (RFC 7905), beside the pinned one.
 CHACHA_SUITE = "ECDHE-RSA-CHACHA20-POLY1305"
+#: The group of the handshake section's DHE row (on the DHE-RSA counterpart of the pinned suite), on both
+#: sides: our client offers only it and our server only accepts it; the ssl server is given its p and g
+#: (load_dh_params), which OpenSSL 3.0's TLS 1.2 server sends whatever the client lists (the ssl module
+#: cannot turn on SSL_CTX_set_dh_auto); both pairs' groups are checked from their ServerKeyExchange.
+DHE_GROUP = NamedGroup.FFDHE2048
+#: The file in the PEM directory with DHE_GROUP's parameters, for the ssl server's load_dh_params.
+DH_PARAMS = f"{DHE_GROUP.name.lower()}.pem"
 #: The sections that run with another suite than the default: the drop-in's set_ciphers takes the
 #: default one only so far, and the socket, memory and server sections use it or child processes.
 SUITE_SECTIONS = ("handshake", "resumption", "bulk", "tracer")
@@ -160,7 +184,8 @@ SECTIONS = ("handshake", "resumption", "bulk", "socket", "memory", "server", "wo
 #: The --workers counts the workers row compares (the second against the first).
 WORKER_COUNTS = (1, 2)
 PROFILE_SECTIONS = (
-    "handshake", "handshake_ecdsa", *RESUMPTION, "bulk_16k", "bulk_256", "socket_16k", "socket_256", "memory",
+    "handshake", "handshake_ecdsa", "handshake_dhe", *RESUMPTION, "bulk_16k", "bulk_256", "socket_16k", "socket_256",
+    "memory",
     "server_handshakes", "server_throughput",
 )
 README_START = "<!-- bench:start -->"
@@ -214,13 +239,17 @@ def log(message: str) -> None:
 
 def write_pem_dir(directory: Path) -> Path:
     """A throwaway RSA-2048 CA and the leaves for localhost / 127.0.0.1 it issued: ca.pem, leaf.pem and
-    leaf.key (RSA-2048), leaf-ecdsa.pem and leaf-ecdsa.key (ECDSA P-256)."""
+    leaf.key (RSA-2048), leaf-ecdsa.pem and leaf-ecdsa.key (ECDSA P-256); and DH_PARAMS, DHE_GROUP's p and g
+    (RFC 7919 Appendix A, tls12's copy) as PEM DH parameters for the ssl server."""
     ca = CertificateAuthority("tls12 bench CA")
     (directory / "ca.pem").write_bytes(ca.cert_pem())
     for spec in LEAVES.values():
         leaf = ca.issue((SERVER_NAME, HOST), key_type=spec.key_type)
         (directory / f"{spec.stem}.pem").write_bytes(leaf.cert_pem())
         (directory / f"{spec.stem}.key").write_bytes(leaf.key_pem())
+    group = FFDHE_GROUPS[DHE_GROUP]
+    (directory / DH_PARAMS).write_bytes(DHParameterNumbers(group.p, group.g).parameters().parameter_bytes(
+        serialization.Encoding.PEM, serialization.ParameterFormat.PKCS3))
     return directory
 
 
@@ -239,6 +268,20 @@ def suite_for(key: str, suite: str) -> str:
     if counterpart == suite or counterpart not in BENCH_SUITES:
         raise SystemExit(f"{suite} has no ECDHE-ECDSA counterpart for the ECDSA handshake row")
     return counterpart
+
+
+def dhe_for(suite: str) -> str:
+    """The OpenSSL name of `suite`'s DHE-RSA counterpart, for the DHE handshake row: ECDHE-RSA-X and
+    ECDHE-ECDSA-X become DHE-RSA-X; a DHE-RSA suite is its own."""
+    counterpart = re.sub(r"^ECDHE-(RSA|ECDSA)-", "DHE-RSA-", suite)
+    if counterpart not in BENCH_SUITES or SUITES[BENCH_SUITES[counterpart]].key_exchange is not KeyExchange.DHE:
+        raise SystemExit(f"{suite} has no DHE-RSA counterpart for the DHE handshake row")
+    return counterpart
+
+
+def expected_dhe() -> dict[str, Any]:
+    """What both pairs must negotiate in the DHE handshake row."""
+    return {**EXPECTED, "cipher_suite": BENCH_SUITES[dhe_for(PINNED_SUITE[0])].name, "group": DHE_GROUP.name}
 
 
 def expected_for(key: str) -> dict[str, Any]:
@@ -278,7 +321,9 @@ class Peers:
     @classmethod
     def load(cls, pem: Path, key: str = "rsa", tickets: bool = False, suite: str | None = None) -> Peers:
         """Both sides on the certificate of key type `key` (a key of LEAVES), its suite and scheme pinned;
-        the suite is `suite` if given (an OpenSSL name in BENCH_SUITES), else the pinned one.
+        the suite is `suite` if given (an OpenSSL name in BENCH_SUITES), else the pinned one. A DHE suite puts
+        both sides on DHE_GROUP: our client offers it alone, our server accepts it alone, and the ssl server
+        loads its parameters from DH_PARAMS (without them OpenSSL refuses every DHE suite).
 
         `tickets`: both clients ask for a session ticket and both servers issue one (our default
         configuration; the ssl module without OP_NO_TICKET). Without it neither does
@@ -289,11 +334,12 @@ class Peers:
         leaf, leaf_key = pem / f"{spec.stem}.pem", pem / f"{spec.stem}.key"
         ca = x509.load_pem_x509_certificate((pem / "ca.pem").read_bytes())
         suites = (BENCH_SUITES[suite_for(key, suite)],)
-        client_config = ClientConfig(trust_anchors=[ca], groups=spec.client_groups, cipher_suites=suites,
-                                     session_tickets=tickets)
+        dhe = SUITES[suites[0]].key_exchange is KeyExchange.DHE
+        client_config = ClientConfig(trust_anchors=[ca], groups=(DHE_GROUP,) if dhe else spec.client_groups,
+                                     cipher_suites=suites, session_tickets=tickets)
         server_config = ServerConfig.from_pem_files(
-            leaf, leaf_key, cipher_suites=suites, groups=(NamedGroup.X25519,), signature_schemes=(spec.scheme,),
-            **({} if tickets else {"ticket_keys": None}),
+            leaf, leaf_key, cipher_suites=suites, groups=(DHE_GROUP if dhe else NamedGroup.X25519,),
+            signature_schemes=(spec.scheme,), **({} if tickets else {"ticket_keys": None}),
         )
         contexts: list[ssl.SSLContext] = []
         for factory in (ssl.SSLContext, tls12.SSLContext):
@@ -305,6 +351,8 @@ class Peers:
                 # The drop-in (socket and server sections only) stays on the default suite.
                 pin_stdlib(ctx, suite_for(key, suite if factory is ssl.SSLContext else DEFAULT_SUITE),
                            x25519_only=ctx is server or spec.client_groups == (NamedGroup.X25519,), tickets=tickets)
+            if dhe and factory is ssl.SSLContext:
+                server.load_dh_params(pem / DH_PARAMS)
             contexts += [client, server]
         return cls(pem, client_config, server_config, *contexts, tickets=tickets)
 
@@ -399,7 +447,8 @@ def close_ssl_pair(pair: SslPair) -> None:
 
 
 def inspect_server_flight(data: bytes) -> dict[str, Any]:
-    """Suite, group, signature scheme and EMS from a server's plaintext first flight."""
+    """Suite, group, signature scheme and EMS from a server's plaintext first flight. A DHE group is named
+    by its p and g (an RFC 7919 group's name, else "explicit, N bits")."""
     handshake = bytearray()
     pos = 0
     while pos + 5 <= len(data) and data[pos] == 22:
@@ -407,6 +456,7 @@ def inspect_server_flight(data: bytes) -> dict[str, Any]:
         handshake += data[pos + 5 : pos + 5 + length]
         pos += 5 + length
     found: dict[str, Any] = {}
+    key_exchange = "ECDHE"
     pos = 0
     while pos + 4 <= len(handshake):
         msg_type = handshake[pos]
@@ -415,12 +465,17 @@ def inspect_server_flight(data: bytes) -> dict[str, Any]:
         pos += 4 + length
         if msg_type not in (2, 12):  # ServerHello, ServerKeyExchange
             continue
-        message = parse_handshake(msg_type, body)
+        message = parse_handshake(msg_type, body, key_exchange)
         if isinstance(message, ServerHello):
             found["cipher_suite"] = message.cipher_suite.name
             found["extended_master_secret"] = find_extension(message.extensions, ExtendedMasterSecret) is not None
+            key_exchange = SUITES[message.cipher_suite].key_exchange.value
         elif isinstance(message, ServerKeyExchange):
             found["group"] = message.named_curve.name
+            found["signature_scheme"] = message.scheme.name
+        elif isinstance(message, DHEServerKeyExchange):
+            group = explicit_group(message.dh_p, message.dh_g)
+            found["group"] = group.name.name if group.name is not None else f"explicit, {group.bits} bits"
             found["signature_scheme"] = message.scheme.name
     return found
 
@@ -1523,10 +1578,11 @@ class Task:
 
 def build_groups(peers: Peers, sizes: Sizes, sections: Sequence[str], clock: str,
                  ecdsa: Peers | None = None, chacha: Peers | None = None,
-                 resumption: dict[str, Peers] | None = None) -> list[Group]:
+                 resumption: dict[str, Peers] | None = None, dhe: Peers | None = None) -> list[Group]:
     """The in-process groups; `ecdsa` (both sides on the ECDSA certificate) adds the ECDSA handshake,
-    `chacha` (both sides on CHACHA_SUITE) the bulk section's ChaCha20-Poly1305 rows, `resumption`
-    (the peers of each RESUMPTION row) the resumed handshakes."""
+    `dhe` (both sides on a DHE-RSA suite and DHE_GROUP) the DHE handshake, `chacha` (both sides on
+    CHACHA_SUITE) the bulk section's ChaCha20-Poly1305 rows, `resumption` (the peers of each RESUMPTION
+    row) the resumed handshakes."""
     floor = CryptoFloor(peers.pem, clock)
     groups: list[Group] = []
     if "handshake" in sections:
@@ -1539,6 +1595,11 @@ def build_groups(peers: Peers, sizes: Sizes, sections: Sequence[str], clock: str
             groups.append(Group("handshake_ecdsa", {
                 "tls12": partial(handshakes_tls12, ecdsa),
                 "ssl": partial(handshakes_ssl, ecdsa),
+            }, sizes.handshakes, sizes.slices, rate=False))
+        if dhe is not None:
+            groups.append(Group("handshake_dhe", {
+                "tls12": partial(handshakes_tls12, dhe),
+                "ssl": partial(handshakes_ssl, dhe),
             }, sizes.handshakes, sizes.slices, rate=False))
     for key, pair in (resumption or {}).items():
         groups.append(Group(key, {
@@ -1642,6 +1703,7 @@ def _ratios(samples: Samples, section: str, a: str, b: str) -> dict[str, Any]:
 UNITS = {
     "handshake": ("ms per handshake, client and server in memory", "lower"),
     "handshake_ecdsa": ("ms per handshake, ECDSA P-256 certificate, client and server in memory", "lower"),
+    "handshake_dhe": ("ms per handshake, DHE-RSA, ffdhe2048, client and server in memory", "lower"),
     "resumed_ticket": ("ms per resumed handshake, by ticket, client and server in memory", "lower"),
     "resumed_id": ("ms per resumed handshake, by session ID, client and server in memory", "lower"),
     "resumed_ticket_ecdsa": ("ms per resumed handshake, by ticket, ECDSA P-256 certificate, in memory", "lower"),
@@ -1732,7 +1794,7 @@ def summarize(samples: Samples, sizes: Sizes, extra: dict[str, Any]) -> dict[str
     }
     if "go" in extra:
         result["machine"]["go"] = extra["go"]
-    for key in ("negotiated_ecdsa", "negotiated_chacha", "negotiated_resumption"):
+    for key in ("negotiated_ecdsa", "negotiated_dhe", "negotiated_chacha", "negotiated_resumption"):
         if key in extra:
             result[key] = extra[key]
     result["targets"] = targets(sections)
@@ -1827,6 +1889,10 @@ def rows(result: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         out.append(("Full handshake, ECDSA P-256, client+server in memory (ms)", f"{e['tls12']['median']:.3f}",
                     f"{e['ssl']['median']:.3f}", _ratio_text(e["ratio"]),
                     "(no target in issue 11; issue 15 sets <= 0.85x)"))
+    if "handshake_dhe" in s:
+        e = s["handshake_dhe"]
+        out.append(("Full handshake, DHE-RSA ffdhe2048, client+server in memory (ms)", f"{e['tls12']['median']:.3f}",
+                    f"{e['ssl']['median']:.3f}", _ratio_text(e["ratio"]), "(no target in issue 15)"))
     resumed_labels = {
         "resumed_ticket": "Resumed handshake by ticket, client+server in memory (ms)",
         "resumed_id": "Resumed handshake by session ID, client+server in memory (ms)",
@@ -1948,6 +2014,8 @@ def print_table(result: dict[str, Any]) -> None:
         print(f"  negotiated ({name}): " + ", ".join(f"{k}={v}" for k, v in found.items()))
     for name, found in result.get("negotiated_ecdsa", {}).items():
         print(f"  negotiated ({name}, ECDSA P-256 certificate): " + ", ".join(f"{k}={v}" for k, v in found.items()))
+    for name, found in result.get("negotiated_dhe", {}).items():
+        print(f"  negotiated ({name}, DHE row): " + ", ".join(f"{k}={v}" for k, v in found.items()))
     for row, pairs in result.get("negotiated_resumption", {}).items():
         for name, found in pairs.items():
             print(f"  resumed ({row}, {name}): " + ", ".join(f"{k}={v}" for k, v in found.items()))
@@ -1965,7 +2033,8 @@ def markdown(result: dict[str, Any]) -> str:
         f"({_rounds(result)}; ratios are tls12 / ssl within a round, median [min-max]). "
         f"Same RSA-2048 CA-issued certificate, TLS 1.2 {result['settings'].get('suite', DEFAULT_SUITE)}, x25519, "
         "rsa_pss_rsae_sha256; both clients verify the chain and the host name."
-        + _ecdsa_text(result) + _resumption_text(result) + _chacha_text(result) + _workers_text(result),
+        + _ecdsa_text(result) + _dhe_text(result) + _resumption_text(result) + _chacha_text(result)
+        + _workers_text(result),
         "",
         f"Machine: {machine_line(result)}. tls12 at {result['machine']['tls12_revision']}, "
         f"{result['machine']['date']}; {_conditions(result)}. "
@@ -1986,6 +2055,16 @@ def _ecdsa_text(result: dict[str, Any]) -> str:
         return ""
     return (f" The ECDSA handshake row: an ECDSA P-256 certificate from the same CA on both sides, "
             f"{suite}, x25519, ecdsa_secp256r1_sha256.")
+
+
+def _dhe_text(result: dict[str, Any]) -> str:
+    """What the DHE handshake row runs, for the README's introduction (nothing if the run had no such row)."""
+    suite = result["settings"].get("suite_dhe")
+    if "handshake_dhe" not in result["sections"] or suite is None:
+        return ""
+    return (f" The DHE handshake row: the RSA certificate, {suite}, the RFC 7919 group ffdhe2048 (offered alone by "
+            "our client; the `ssl` server loads its p and g, which OpenSSL sends in TLS 1.2 whatever the client "
+            "lists), rsa_pss_rsae_sha256.")
 
 
 def _resumption_text(result: dict[str, Any]) -> str:
@@ -2113,9 +2192,15 @@ def run_profile(section: str, peers: Peers, sizes: Sizes, top: int, workdir: Pat
         return profile_resumption(section, peers.pem, sizes, top)
     if section.startswith("handshake"):
         units = sizes.handshakes * 2
-        ecdsa = section == "handshake_ecdsa"
-        workload = handshakes_tls12(Peers.load(peers.pem, "ecdsa") if ecdsa else peers)
-        title += f" ({units} handshakes, client and server{', ECDSA P-256 certificate' if ecdsa else ''})"
+        if section == "handshake_ecdsa":
+            pair, what = Peers.load(peers.pem, "ecdsa"), ", ECDSA P-256 certificate"
+        elif section == "handshake_dhe":
+            suite = dhe_for(PINNED_SUITE[0])
+            pair, what = Peers.load(peers.pem, suite=suite), f", {suite}, {DHE_GROUP.name.lower()}"
+        else:
+            pair, what = peers, ""
+        workload = handshakes_tls12(pair)
+        title += f" ({units} handshakes, client and server{what})"
     elif section.startswith("bulk"):
         size, units = (16 * KIB, sizes.bulk_16k) if section == "bulk_16k" else (256, sizes.bulk_256)
         workload = bulk_tls12(peers, size)
@@ -2254,7 +2339,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(for a busy machine; reading it costs more, which inflates small functions)")
     parser.add_argument("--suite", choices=list(BENCH_SUITES), default=DEFAULT_SUITE,
                         help=f"the suite both implementations are pinned to (default {DEFAULT_SUITE}; the ECDSA "
-                             f"handshake row takes its ECDHE-ECDSA counterpart); another one runs with --only "
+                             f"handshake row takes its ECDHE-ECDSA counterpart, the DHE row its DHE-RSA one); "
+                             f"another one runs with --only "
                              f"{','.join(SUITE_SECTIONS)} (or some of them)")
     parser.add_argument("--seed", type=int, help="seed for the round-by-round shuffle")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -2314,13 +2400,18 @@ def run_benchmark(args: argparse.Namespace, sizes: Sizes, peers: Peers, workdir:
     client, _ = tls12_pair(peers)
     extra["negotiated"]["tls12 pair"] = negotiated_tls12(client)
     extra["negotiated"]["ssl pair"] = negotiated_ssl(peers)
-    ecdsa = None
+    ecdsa = dhe = None
     if "handshake" in sections:  # the ECDSA handshake row: both sides on the ECDSA certificate
         ecdsa = Peers.load(peers.pem, "ecdsa")
         client, _ = tls12_pair(ecdsa)
         extra["negotiated_ecdsa"] = {"tls12 pair": negotiated_tls12(client), "ssl pair": negotiated_ssl(ecdsa)}
         for name, found in extra["negotiated_ecdsa"].items():
             check_negotiated(f"{name} (ECDSA)", found, expected_for("ecdsa"))
+        dhe = Peers.load(peers.pem, suite=dhe_for(PINNED_SUITE[0]))  # the DHE row: both sides on DHE_GROUP
+        client, _ = tls12_pair(dhe)
+        extra["negotiated_dhe"] = {"tls12 pair": negotiated_tls12(client), "ssl pair": negotiated_ssl(dhe)}
+        for name, found in extra["negotiated_dhe"].items():
+            check_negotiated(f"{name} (DHE)", found, expected_dhe())
     chacha = None
     if "bulk" in sections and "CHACHA20" not in PINNED_SUITE[0]:  # the ChaCha20 rows, both sides on it
         chacha = Peers.load(peers.pem, suite=CHACHA_SUITE)
@@ -2355,7 +2446,8 @@ def run_benchmark(args: argparse.Namespace, sizes: Sizes, peers: Peers, workdir:
                 "trace_events_per_traced_handshake": count_trace_events(peers),
             }
         rng = random.Random(args.seed)
-        groups = build_groups(peers, sizes, sections, args.clock, ecdsa, chacha=chacha, resumption=resumption)
+        groups = build_groups(peers, sizes, sections, args.clock, ecdsa, chacha=chacha, resumption=resumption,
+                              dhe=dhe)
         workers = (worker_servers, loadgen) if loadgen is not None else None
         make_tasks = build_tasks(peers, sizes, sections, servers, groups, rng, args.clock, workers)
         samples = run_rounds(make_tasks, groups, sizes.rounds, rng, args.clock)
@@ -2364,6 +2456,9 @@ def run_benchmark(args: argparse.Namespace, sizes: Sizes, peers: Peers, workdir:
     result["settings"]["suite"] = PINNED_SUITE[0]
     if ecdsa is not None:
         result["settings"]["suite_ecdsa"] = suite_for("ecdsa", PINNED_SUITE[0])
+    if dhe is not None:
+        result["settings"]["suite_dhe"] = dhe_for(PINNED_SUITE[0])
+        result["settings"]["group_dhe"] = DHE_GROUP.name
     return result
 
 

@@ -21,7 +21,8 @@ BENCH = REPO / "bench" / "bench.py"
 
 RESUMED = ("resumed_ticket", "resumed_id", "resumed_ticket_ecdsa")
 SECTIONS = (
-    "handshake", *RESUMED, "bulk_16k", "bulk_256", "bulk_chacha_16k", "bulk_chacha_256", "socket_16k", "socket_256",
+    "handshake", "handshake_dhe", *RESUMED, "bulk_16k", "bulk_256", "bulk_chacha_16k", "bulk_chacha_256",
+    "socket_16k", "socket_256",
     "memory",
     "server_handshakes", "server_throughput",
 )
@@ -201,16 +202,20 @@ def test_ecdsa_handshake_side_by_side(quick_run: tuple[str, dict[str, Any]], tmp
 
 
 def test_ecdsa_handshake_with_only_handshake_and_another_suite() -> None:
-    """--only handshake runs the ECDSA row; --suite pins it to the suite's ECDSA counterpart."""
+    """--only handshake runs the ECDSA and DHE rows; --suite pins them to the suite's ECDSA and DHE-RSA
+    counterparts."""
     result = _run("--quick", "--only", "handshake", "--rounds", "1", "--suite", "ECDHE-RSA-CHACHA20-POLY1305")
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(data["sections"]) == {"handshake", "handshake_ecdsa"}
-    for impl in ("tls12", "ssl"):
-        _positive(data["sections"]["handshake_ecdsa"][impl])
-    _positive(data["sections"]["handshake_ecdsa"]["ratio"])
+    assert set(data["sections"]) == {"handshake", "handshake_ecdsa", "handshake_dhe"}
+    for row in ("handshake_ecdsa", "handshake_dhe"):
+        for impl in ("tls12", "ssl"):
+            _positive(data["sections"][row][impl])
+        _positive(data["sections"][row]["ratio"])
     _ecdsa_negotiated(data, "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256")
     assert data["settings"]["suite_ecdsa"] == "ECDHE-ECDSA-CHACHA20-POLY1305"
+    _dhe_negotiated(data, "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256")
+    assert data["settings"]["suite_dhe"] == "DHE-RSA-CHACHA20-POLY1305"
     assert {found["cipher_suite"] for found in data["negotiated"].values()} == {
         "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256"}
 
@@ -221,6 +226,57 @@ def test_ecdsa_handshake_profile() -> None:
     assert "tottime" in result.stdout and "ECDSA" in result.stdout
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["profile"] == "handshake_ecdsa" and len(data["entries"]) == 5
+
+
+DHE_ROW = "Full handshake, DHE-RSA ffdhe2048, client+server in memory (ms)"
+
+
+def _dhe_negotiated(data: dict[str, Any], cipher_suite: str) -> None:
+    """Both pairs on DHE with the RSA certificate and ffdhe2048: ours as our client reports it, the ssl
+    pair's as its server's ServerKeyExchange names it (its p and g)."""
+    negotiated = data["negotiated_dhe"]
+    assert set(negotiated) == {"tls12 pair", "ssl pair"}
+    for found in negotiated.values():
+        assert found["version"] == "TLSv1.2"
+        assert found["cipher_suite"] == cipher_suite
+        assert found["group"] == "FFDHE2048"
+        assert found["signature_scheme"] == "RSA_PSS_RSAE_SHA256"
+        assert found["extended_master_secret"] is True
+
+
+def test_dhe_handshake_side_by_side(quick_run: tuple[str, dict[str, Any]], tmp_path: Path) -> None:
+    """The DHE handshake row: both pairs negotiated DHE-RSA on ffdhe2048, a ratio, a table row."""
+    stdout, data = quick_run
+    entry = data["sections"]["handshake_dhe"]
+    for impl in ("tls12", "ssl"):
+        _positive(entry[impl])
+    _positive(entry["ratio"])
+    assert entry["ratio"]["rounds"] == [t / s for t, s in zip(entry["tls12"]["rounds"], entry["ssl"]["rounds"],
+                                                              strict=True)]
+    _dhe_negotiated(data, "TLS_DHE_RSA_WITH_AES_256_GCM_SHA384")
+    assert data["negotiated_dhe"]["ssl pair"]["openssl_cipher"] == "DHE-RSA-AES256-GCM-SHA384"
+    assert data["settings"]["suite_dhe"] == "DHE-RSA-AES256-GCM-SHA384"
+    assert data["settings"]["group_dhe"] == "FFDHE2048"
+    assert "handshake_dhe" not in data["targets"]  # issue 15 sets no target for it
+    row = next(line for line in stdout.splitlines() if line.startswith(DHE_ROW))
+    assert "(no target in issue 15)" in row
+    assert "negotiated (ssl pair, DHE row): cipher_suite=TLS_DHE_RSA_WITH_AES_256_GCM_SHA384" in stdout
+    output = tmp_path / "run.txt"
+    output.write_text(stdout, encoding="utf-8")
+    readme = tmp_path / "README.md"
+    readme.write_text((REPO / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
+    result = _run("--update-readme", str(output), "--readme", str(readme))
+    assert result.returncode == 0, result.stderr
+    table = readme.read_text(encoding="utf-8").split("<!-- bench:start -->")[1].split("<!-- bench:end -->")[0]
+    assert f"| {DHE_ROW} |" in table and "DHE-RSA-AES256-GCM-SHA384, the RFC 7919 group ffdhe2048" in table
+
+
+def test_dhe_handshake_profile() -> None:
+    result = _run("--quick", "--profile", "handshake_dhe", "--top", "5")
+    assert result.returncode == 0, result.stderr
+    assert "tottime" in result.stdout and "DHE-RSA-AES256-GCM-SHA384, ffdhe2048" in result.stdout
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["profile"] == "handshake_dhe" and len(data["entries"]) == 5
 
 
 def test_resumption_rows_side_by_side(quick_run: tuple[str, dict[str, Any]]) -> None:
