@@ -743,7 +743,9 @@ class OurServer:
         self.config = config
         self.app_factory = app_factory
         self.timeout = timeout
-        self.results: list[SessionResult] = []
+        # (accept order, result): a connection can end after the one accepted next (the thread that
+        # ends it runs late), and the tests read results in the order the connections were made.
+        self._done: list[tuple[int, SessionResult]] = []
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._listener = socket.socket()
@@ -763,28 +765,34 @@ class OurServer:
                 continue
             except OSError:
                 return
-            t = threading.Thread(target=self._serve, args=(sock,), daemon=True)
+            t = threading.Thread(target=self._serve, args=(sock, len(self._threads)), daemon=True)
             self._threads.append(t)
             t.start()
 
-    def _serve(self, sock: socket.socket) -> None:
+    @property
+    def results(self) -> list[SessionResult]:
+        """The connections that ended, in the order they were accepted."""
+        with self._cond:
+            return [result for _, result in sorted(self._done, key=lambda done: done[0])]
+
+    def _serve(self, sock: socket.socket, order: int) -> None:
         with sock:
             conn = ServerConnection(self.config)
             result = run_session(sock, conn, self.app_factory(), timeout=self.timeout, role="server")
         with self._cond:
-            self.results.append(result)
+            self._done.append((order, result))
             self._cond.notify_all()
 
     def wait_results(self, count: int = 1, timeout: float = 30.0) -> list[SessionResult]:
         deadline = time.monotonic() + timeout
         with self._cond:
-            while len(self.results) < count:
+            while len(self._done) < count:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise AssertionError(f"our server finished {len(self.results)} of {count} connections "
-                                         f"within {timeout} s: {self.results}")
+                    raise AssertionError(f"our server finished {len(self._done)} of {count} connections "
+                                         f"within {timeout} s: {self._done}")
                 self._cond.wait(left)
-            return list(self.results)
+            return [result for _, result in sorted(self._done, key=lambda done: done[0])]
 
     def stop(self) -> None:
         self._stop.set()
