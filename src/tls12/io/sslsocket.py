@@ -19,7 +19,6 @@ socket takes them, so a retry never loses or repeats a byte.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import socket
 import ssl
@@ -180,7 +179,7 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):  # type: ignore[misc]  # session: a
         socket may take only part in time: the rest of the sealed records stays queued, first in
         line for the next call, and TimeoutError or SSLWantWriteError is raised."""
         engine = self._engine
-        data = engine.outgoing() if engine is not None else b""
+        data = engine.conn.data_to_send() if engine is not None else b""
         out = self._out
         if data and not out:
             if self.gettimeout() is None:
@@ -208,8 +207,10 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):  # type: ignore[misc]  # session: a
             del out[:n]
 
     def _flush_quietly(self) -> None:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105  # contextlib.suppress costs 0.7 µs per read
             self._flush()
+        except OSError:
+            pass
 
     def _fill(self, engine: Engine, size: int = _READ_SIZE) -> None:
         """One read (of at most `size` bytes) from the network into the engine."""
@@ -217,7 +218,7 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):  # type: ignore[misc]  # session: a
             data = socket.socket.recv(self, size)
         except BlockingIOError:
             raise want_read() from None
-        if not data and self._context._ignore_unexpected_eof and engine.handshake_complete:
+        if not data and self._context._ignore_unexpected_eof and engine.conn.handshake_complete:
             engine.peer_closed = True
             return
         try:
@@ -252,18 +253,20 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):  # type: ignore[misc]  # session: a
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         engine = self._tls("Read")
+        conn, plain = engine.conn, engine.plain
         try:
-            if not engine.handshake_complete:
+            if not conn.handshake_complete:
                 self.do_handshake()
             self._flush()
-            wanted = max(len if len > 0 or buffer is None else memoryview(buffer).nbytes, 1)
-            while not engine.plain:
-                if engine.peer_closed:
-                    return 0 if buffer is not None else b""
-                engine.raise_pending_failure()
-                # Only as far as `len` bytes of data need: the rest stays in the kernel, where
-                # select() still sees it (the connection's receive_size()).
-                self._fill(engine, min(_READ_SIZE, engine.conn.receive_size(wanted)))
+            if not plain:
+                wanted = max(len if len > 0 or buffer is None else memoryview(buffer).nbytes, 1)
+                while not plain:
+                    if engine.peer_closed:
+                        return 0 if buffer is not None else b""
+                    engine.raise_pending_failure()
+                    # Only as far as `len` bytes of data need: the rest stays in the kernel, where
+                    # select() still sees it (the connection's receive_size()).
+                    self._fill(engine, min(_READ_SIZE, conn.receive_size(wanted)))
         except SSLEOFError:
             if self.suppress_ragged_eofs:
                 return 0 if buffer is not None else b""
@@ -272,7 +275,7 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):  # type: ignore[misc]  # session: a
             return engine.take_into(buffer, len)
         if len <= 0:
             return b""
-        return engine.take(len)
+        return plain.take_across(len)
 
     def write(self, data: Any) -> int:
         self._tls("Write")
