@@ -839,3 +839,51 @@ def test_60000_one_byte_handshake_fragments_after_the_handshake(
     with pytest.raises(AlertReceivedError) as info:
         client.receive_data(server.data_to_send())
     assert info.value.description == AlertDescription.UNEXPECTED_MESSAGE
+
+
+# -- how much a reader may take from the transport ------------------------------------------------
+
+MIXED_SIZES = [MAX_PLAINTEXT, 1, 300, MAX_PLAINTEXT - 1, 5000, 1, MAX_PLAINTEXT, 0, 2 * MAX_PLAINTEXT + 7] * 3
+
+
+@pytest.mark.parametrize("sizes", [[MAX_PLAINTEXT] * 9, [1] * 40, [1000] * 30, MIXED_SIZES],
+                         ids=["full", "tiny", "1000", "mixed"])
+@pytest.mark.parametrize("wanted", [1, 1000, 2500, MAX_PLAINTEXT - 1, MAX_PLAINTEXT, MAX_PLAINTEXT + 1, 65536, 100_000])
+def test_receive_size_completes_no_more_data_than_wanted(
+    client_config: ClientConfig, server_config: ServerConfig, sizes: list[int], wanted: int
+) -> None:
+    """A reader that takes receive_size(wanted) bytes at a time from the transport is given, by
+    the records each read completes, at most `wanted` bytes (none is decrypted and held back where
+    select() cannot see it), unless the read completes just the one record under way (a record
+    longer than `wanted`, as OpenSSL's reads leave the rest of it pending too); and it gets every
+    byte in the end (a read never falls short of the record under way)."""
+    pair = established(client_config, server_config)
+    expected = bytearray()
+    for i, size in enumerate(sizes):
+        data = bytes([i % 251]) * size
+        pair.client.send_application_data(data)
+        expected += data
+    stream = pair.client.data_to_send()
+    got = bytearray()
+    pos = 0
+    while pos < len(stream):
+        size = pair.server.receive_size(wanted)
+        events = pair.server.receive_data(stream[pos : pos + size])
+        pos += size
+        records = [e.data for e in events if isinstance(e, ApplicationDataReceived)]
+        delivered = b"".join(records)
+        assert len(delivered) <= wanted or len(records) == 1
+        got += delivered
+    assert got == expected
+
+
+def test_bulk_reads_end_on_record_boundaries(client_config: ClientConfig, server_config: ServerConfig) -> None:
+    """Full-size records read 64 KiB of data at a time: each read is four whole records."""
+    pair = established(client_config, server_config)
+    pair.client.send_application_data(bytes(12 * MAX_PLAINTEXT))
+    stream = pair.client.data_to_send()
+    four = 4 * len(stream) // 12
+    for start in range(0, len(stream), four):
+        assert pair.server.receive_size(65536) == four
+        events = pair.server.receive_data(stream[start : start + four])
+        assert [len(e.data) for e in events if isinstance(e, ApplicationDataReceived)] == [MAX_PLAINTEXT] * 4

@@ -19,8 +19,8 @@ socket takes them, so a retry never loses or repeats a byte.
 
 from __future__ import annotations
 
-import contextlib
 import errno
+import os
 import socket
 import ssl
 from typing import Any
@@ -36,6 +36,10 @@ __all__ = ["SSLSocket"]
 
 _READ_SIZE = 4 * (2**14 + 2048 + 5)  # a few records per system call
 _SENDALL_CHUNK = 2**16
+#: In timeout mode the socket module polls before every recv() and send(), even when the socket is
+#: ready; on POSIX the descriptor (non-blocking in that mode) is tried first, and polled only when it
+#: is not: one system call instead of two (256 B sends with a timeout: 2.49 -> 2.18 µs).
+_TRY_FIRST = os.name == "posix"
 
 
 class SSLSocket(SessionInfo, ssl.SSLSocket):  # type: ignore[misc]  # session: a tls12.SSLSession
@@ -180,14 +184,14 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):  # type: ignore[misc]  # session: a
         socket may take only part in time: the rest of the sealed records stays queued, first in
         line for the next call, and TimeoutError or SSLWantWriteError is raised."""
         engine = self._engine
-        data = engine.outgoing() if engine is not None else b""
+        data = engine.conn.data_to_send() if engine is not None else b""
         out = self._out
         if data and not out:
             if self.gettimeout() is None:
                 socket.socket.sendall(self, data)  # no staging copy on the common path
                 return
             try:
-                sent = socket.socket.send(self, data)
+                sent = self._send_some(data)
             except BlockingIOError:
                 out += data
                 raise want_write() from None
@@ -202,22 +206,39 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):  # type: ignore[misc]  # session: a
             out += data
         while out:
             try:
-                n = socket.socket.send(self, out)
+                n = self._send_some(out)
             except BlockingIOError:
                 raise want_write() from None
             del out[:n]
 
+    def _send_some(self, data: bytes | bytearray) -> int:
+        """socket.send() outside blocking mode, trying the descriptor first (`_TRY_FIRST`)."""
+        if _TRY_FIRST and self.gettimeout():
+            try:
+                return os.write(self.fileno(), data)
+            except BlockingIOError:
+                pass  # not ready: the socket module waits for it, as long as the timeout allows
+        return socket.socket.send(self, data)
+
     def _flush_quietly(self) -> None:
-        with contextlib.suppress(OSError):
+        try:  # noqa: SIM105  # contextlib.suppress costs 0.7 µs per read
             self._flush()
+        except OSError:
+            pass
 
     def _fill(self, engine: Engine, size: int = _READ_SIZE) -> None:
         """One read (of at most `size` bytes) from the network into the engine."""
         try:
-            data = socket.socket.recv(self, size)
+            if _TRY_FIRST and self.gettimeout():  # timeout mode: try the descriptor first
+                try:
+                    data = os.read(self.fileno(), size)
+                except BlockingIOError:
+                    data = socket.socket.recv(self, size)  # waits, as long as the timeout allows
+            else:
+                data = socket.socket.recv(self, size)
         except BlockingIOError:
             raise want_read() from None
-        if not data and self._context._ignore_unexpected_eof and engine.handshake_complete:
+        if not data and self._context._ignore_unexpected_eof and engine.conn.handshake_complete:
             engine.peer_closed = True
             return
         try:
@@ -252,18 +273,20 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):  # type: ignore[misc]  # session: a
 
     def read(self, len: int = 1024, buffer: Any = None) -> Any:
         engine = self._tls("Read")
+        conn, plain = engine.conn, engine.plain
         try:
-            if not engine.handshake_complete:
+            if not conn.handshake_complete:
                 self.do_handshake()
             self._flush()
-            wanted = max(len if len > 0 or buffer is None else memoryview(buffer).nbytes, 1)
-            while not engine.plain:
-                if engine.peer_closed:
-                    return 0 if buffer is not None else b""
-                engine.raise_pending_failure()
-                # Only as far as `len` bytes of data need: the rest stays in the kernel, where
-                # select() still sees it (the connection's receive_size()).
-                self._fill(engine, min(_READ_SIZE, engine.conn.receive_size(wanted)))
+            if not plain:
+                wanted = max(len if len > 0 or buffer is None else memoryview(buffer).nbytes, 1)
+                while not plain:
+                    if engine.peer_closed:
+                        return 0 if buffer is not None else b""
+                    engine.raise_pending_failure()
+                    # Only as far as `len` bytes of data need: the rest stays in the kernel, where
+                    # select() still sees it (the connection's receive_size()).
+                    self._fill(engine, min(_READ_SIZE, conn.receive_size(wanted)))
         except SSLEOFError:
             if self.suppress_ragged_eofs:
                 return 0 if buffer is not None else b""
@@ -272,7 +295,7 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):  # type: ignore[misc]  # session: a
             return engine.take_into(buffer, len)
         if len <= 0:
             return b""
-        return engine.take(len)
+        return plain.take_across(len)
 
     def write(self, data: Any) -> int:
         self._tls("Write")
@@ -313,16 +336,20 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):  # type: ignore[misc]  # session: a
             return socket.socket.send(self, data, flags)
         if flags != 0:
             raise ValueError("non-zero flags not allowed in calls to send() on SSLSocket")
-        if not engine.handshake_complete:
+        if not engine.conn.handshake_complete:
             self.do_handshake()
         if self._partial_send is not None:
             # A retry after SSLWantWriteError or TimeoutError: the data is already sealed and queued.
             self._flush()
             n, self._partial_send = self._partial_send, None
             return n
-        with memoryview(data) as view:
-            n = view.nbytes
-            engine.send(view.cast("B"))
+        if type(data) is bytes:  # flat bytes already: no views (with sendall's, -1 µs CPU per 256 B write)
+            n = len(data)
+            engine.send(data)
+        else:
+            with memoryview(data) as view:
+                n = view.nbytes
+                engine.send(view.cast("B"))
         try:
             self._flush()
         except (SSLWantWriteError, TimeoutError):
@@ -337,6 +364,9 @@ class SSLSocket(SessionInfo, ssl.SSLSocket):  # type: ignore[misc]  # session: a
             return
         if flags != 0:
             raise ValueError("non-zero flags not allowed in calls to sendall() on SSLSocket")
+        if type(data) is bytes and 0 < len(data) <= _SENDALL_CHUNK:  # one send(), no views: 2.97 -> 1.98 µs per 256 B
+            self.send(data)
+            return
         with memoryview(data) as view, view.cast("B") as flat:
             for start in range(0, flat.nbytes, _SENDALL_CHUNK):
                 self.send(flat[start : start + _SENDALL_CHUNK])

@@ -189,9 +189,16 @@ class RecordLayer:
     def read_size(self, wanted: int) -> int:
         """How much a transport may read to deliver up to `wanted` bytes of application data
         without leaving a whole record decrypted beyond them (with what is buffered, the records
-        completed carry at most `wanted` bytes), yet at least what the record under way lacks."""
+        completed carry at most `wanted` bytes), yet at least what the record under way lacks.
+
+        Every record costs its header and protection beyond the data it carries, and carries at
+        most 2^14 bytes. With m the fewest records that can carry `wanted` bytes, `wanted` plus the
+        cost of m records is safe: k < m records carry at most (m - 1) * 2^14 < `wanted` bytes, and
+        k >= m records leave at most `wanted` bytes for data. Full-size records fill it exactly, so
+        a bulk reader's reads end on record boundaries (whole records take the short path)."""
         buffered = len(self._in) - self._pos
-        size = wanted + HEADER_LEN + self._min_length - buffered
+        records = -(-wanted // MAX_PLAINTEXT)
+        size = wanted + records * (HEADER_LEN + self._min_length) - buffered
         if buffered:
             size = max(size, self.missing())
         return max(size, HEADER_LEN)
