@@ -45,7 +45,10 @@ def test_chromium(pki: Pki, matrix: Matrix, nss_client_db: Path, tmp_path: Path)
     shutil.copytree(nss_client_db.parent.parent, home)  # $HOME/.pki/nssdb: trusts our CA
     profile = tmp_path / "profile"
     net_log = tmp_path / "netlog.json"
-    with our_server(pki.server_config(alpn_protocols=("http/1.1",)), lambda: HttpApp(MARKER)) as server:
+    # No resumption: every connection is held to a full handshake with x25519 below (a second
+    # connection for /favicon.ico would otherwise resume the first one's ticket).
+    config = pki.server_config(alpn_protocols=("http/1.1",), session_store=None, ticket_keys=None)
+    with our_server(config, lambda: HttpApp(MARKER)) as server:
         rc, text = run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
                         "--disable-extensions", f"--user-data-dir={profile}",
